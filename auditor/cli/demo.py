@@ -1,0 +1,3 @@
+"""CLI commands for this area (owned by its issue; placeholder until then)."""
+
+COMMANDS: list = []

