@@ -1,0 +1,1 @@
+"""Synthetic fraction per group, corrected for detector error, with confidence intervals."""
