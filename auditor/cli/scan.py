@@ -1,3 +1,254 @@
-"""CLI commands for this area (owned by its issue; placeholder until then)."""
+"""`auditor scan`, `auditor runs`, `auditor status`: fill the store and say what is in it.
 
-COMMANDS: list = []
+Thin on purpose: options become a `ScanOptions` and everything else is `auditor.scan.run_scan`
+and `auditor.store.status`, which the tests call too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+
+import click
+
+from auditor.records import DEFAULT_CUTOFF, ROLES
+
+_SOURCE_BY = re.compile(r"^(file|domain|column:.+|dataset:.+)$")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 1024, "m": 1e6, "mb": 1e6, "mib": 1 << 20,
+          "g": 1e9, "gb": 1e9, "gib": 1 << 30, "t": 1e12, "tb": 1e12, "tib": 1 << 40}
+
+
+def _parse_size(ctx, param, value: str) -> int:
+    m = _SIZE.match(value or "")
+    if not m or m.group(2) is not None and m.group(2).lower() not in _UNITS:
+        raise click.BadParameter(f"{value!r} is not a size; write e.g. 64MB, 1GiB or 500000")
+    size = int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
+    if size <= 0:
+        raise click.BadParameter("must be positive")
+    return size
+
+
+def _parse_source_by(ctx, param, value: str) -> str:
+    if not _SOURCE_BY.match(value):
+        raise click.BadParameter(f"{value!r}: use file, domain, column:NAME or dataset:NAME")
+    return value
+
+
+def _formats() -> list[str]:
+    from auditor.readers.discover import FORMATS
+
+    return list(FORMATS)
+
+
+@click.command("scan")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("--db", default="audit.duckdb", show_default=True,
+              help="Store to fill: DuckDB catalogue; side-cars go to <db>.sidecars/, logs to "
+                   "<db>.logs/.")
+@click.option("--format", "fmt", type=click.Choice(_formats()), default=None,
+              help="Input format for every input (default: by extension, else by content).")
+@click.option("--text-column", default="text", show_default=True, help="Field with the text.")
+@click.option("--id-column", default=None,
+              help="Field with a document id (default: `id` if present, else a content hash).")
+@click.option("--url-column", default=None, help="Field with the URL (default: common names).")
+@click.option("--date-column", default=None,
+              help="Field with the crawl date (default: common names such as crawl_date, "
+                   "timestamp, created, date).")
+@click.option("--license-column", default=None, help="Field with the licence.")
+@click.option("--language-column", default=None, help="Field with the language code.")
+@click.option("--label-column", default=None,
+              help="Field with human/ai labels: rows become human or machine references.")
+@click.option("--source-by", default="file", show_default=True, callback=_parse_source_by,
+              help="What a document's source is: file, domain, column:NAME or dataset:NAME.")
+@click.option("--role", type=click.Choice(list(ROLES)), default="corpus", show_default=True,
+              help="Role of these documents in estimation.")
+@click.option("--cutoff", type=click.DateTime(["%Y-%m-%d"]), default=DEFAULT_CUTOFF.isoformat(),
+              show_default=True, help="Documents crawled before this date are pre-cutoff.")
+@click.option("--synthetic-source", "synthetic_sources", multiple=True, metavar="NAME",
+              help="Extra dataset/source name that is synthetic by construction (repeatable; "
+                   "added to the built-in list: cosmopedia, tinystories, ...).")
+@click.option("--detectors", "detector_spec", default=None, metavar="NAMES",
+              help="Comma-separated detectors to run on every document (default: the cheap "
+                   "tier that is available here; `none` for provenance only).")
+@click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(1),
+              help="Documents per detector batch.")
+@click.option("--unit-size", default="128MB", show_default=True, callback=_parse_size,
+              help="Target size of a work unit (large files are split at row groups / lines).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
+              help="Worker processes (units run in parallel).")
+@click.option("--force", is_flag=True, help="Rescan everything, ignoring what is stored.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_column,
+                 license_column, language_column, label_column, source_by, role, cutoff,
+                 synthetic_sources, detector_spec, batch_size, unit_size, workers, force,
+                 progress, as_json) -> None:
+    """Stream INPUT shards into the store: provenance plus detector scores per document.
+
+    INPUT is any mix of files, folders and globs of Parquet, JSONL (.jsonl, .json.gz,
+    .jsonl.zst), WARC/WET (.warc.gz, .warc.wet.gz) and Hugging Face datasets (a saved
+    folder, or hf:NAME), local or remote (s3://, hf://).
+
+    Re-running is cheap and safe: units already stored (same shard size+mtime or etag, same
+    options, same detector versions) are skipped; changed and new shards are scanned; a new
+    or upgraded detector only fills its own column; a killed run resumes without losing or
+    duplicating a record. Every record ends stored, skipped or failed, with the reason in the
+    store's `errors` table (see `auditor status --errors`).
+
+    \b
+    Examples:
+      auditor scan data/*.parquet --db audit.duckdb
+      auditor scan crawl/ --source-by domain --workers 4
+      auditor scan c4.json.gz --date-column timestamp --detectors markers,compression
+      auditor scan dev.parquet --label-column label --role human_reference --detectors none
+      auditor scan data/ --db audit.duckdb --json    # machine-readable summary
+
+    \b
+    Exit status:
+      0  every record stored or skipped by policy
+      3  partial: some records or units failed (listed in `auditor status --errors`)
+      1  the scan could not run (bad input paths, unknown detector, store locked)
+      2  bad command-line usage
+    """
+    from auditor.readers.base import DEFAULT_SYNTHETIC_SOURCES, ReaderOptions
+    from auditor.scan.options import ScanOptions
+    from auditor.scan.runner import ScanError, run_scan
+
+    reader = ReaderOptions(
+        format=fmt, text_column=text_column, id_column=id_column, url_column=url_column,
+        date_column=date_column, license_column=license_column,
+        language_column=language_column, label_column=label_column, source_by=source_by,
+        role=role, cutoff=cutoff.date() if isinstance(cutoff, dt.datetime) else cutoff,
+        synthetic_sources=tuple(DEFAULT_SYNTHETIC_SOURCES) + tuple(synthetic_sources))
+    options = ScanOptions(reader=reader, batch_size=batch_size, unit_bytes=unit_size)
+    show_bar = sys.stderr.isatty() if progress is None else progress
+    try:
+        summary = run_scan(inputs, db, options, detectors=detector_spec, workers=workers,
+                           force=force, progress=show_bar and not as_json)
+    except ScanError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+    else:
+        _print_summary(summary, db)
+    sys.exit(summary.exit_code)
+
+
+def _print_summary(summary, db: str) -> None:
+    c = summary.counts
+    dets = ", ".join(f"{n} v{v}" for n, v in summary.detectors.items()) or "none (provenance only)"
+    click.echo(f"run {summary.run_id}: {summary.status}")
+    click.echo(f"  detectors: {dets}")
+    click.echo(f"  units: {c['units']} planned, {c['units_scanned']} scanned, "
+               f"{c['units_rescored']} rescored, {c['units_reused']} already stored, "
+               f"{c['units_failed']} failed")
+    click.echo(f"  records: {c['stored']} stored, {c['skipped']} skipped, {c['failed']} failed")
+    for note in summary.notes:
+        click.echo(f"  note: {note}")
+    if summary.status != "ok":
+        click.echo(f"  details: auditor status --db {db} --errors", err=True)
+    click.echo(f"  log: {summary.log}")
+
+
+@click.command("runs")
+@click.option("--db", default="audit.duckdb", show_default=True, help="Store to read.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(0),
+              help="Newest runs to show (0: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
+def runs_command(db, limit, as_json) -> None:
+    """List the scan runs of a store, newest first, with their counts and status.
+
+    \b
+    Examples:
+      auditor runs --db audit.duckdb
+      auditor runs --db audit.duckdb --json --limit 1
+    """
+    from auditor.store.status import list_runs
+
+    rows = _read(list_runs, db, limit=limit or None)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"runs in {db}")
+    for col in ("run", "started", "status", "units scanned/rescored/reused/failed", "stored",
+                "skipped", "failed", "detectors"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["run_id"], str(r["started_at"])[:19], r["status"],
+                      f"{r['n_units_scanned']}/{r['n_units_rescored']}/{r['n_units_reused']}/"
+                      f"{r['n_units_failed']}", str(r["n_stored"]), str(r["n_skipped"]),
+                      str(r["n_failed"]), ",".join(r["detectors"]) or "none")
+    _console().print(table)
+
+
+@click.command("status")
+@click.option("--db", default="audit.duckdb", show_default=True, help="Store to read.")
+@click.option("--errors", "show_errors", is_flag=True, help="Also list the latest record errors.")
+@click.option("--errors-limit", default=20, show_default=True, type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status_command(db, show_errors, errors_limit, as_json) -> None:
+    """Show what a store holds: per shard status and counts, totals, detector versions.
+
+    \b
+    Examples:
+      auditor status --db audit.duckdb
+      auditor status --db audit.duckdb --errors     # why records were skipped or failed
+      auditor status --db audit.duckdb --json
+    """
+    from auditor.store.status import store_status
+
+    st = _read(store_status, db, errors_limit=errors_limit)
+    if as_json:
+        click.echo(json.dumps(st, indent=2, default=str))
+        return
+    from rich.table import Table
+
+    t = st["totals"]
+    console = _console()
+    last = st["last_run"]
+    console.print(f"store {st['db']}: {t['shards']} shards, {t['units']} units; records "
+                  f"{t['stored']} stored, {t['skipped']} skipped, {t['failed']} failed"
+                  + (f"; last run {last['run_id']} ({last['status']})" if last else ""))
+    dets = "; ".join(f"{n}: " + ", ".join(f"v{v} on {k} units" for v, k in vs.items())
+                     for n, vs in st["detectors"].items())
+    console.print(f"detectors: {dets or 'none'}")
+    table = Table()
+    for col in ("shard", "format", "status", "units", "stored", "skipped", "failed", "last run"):
+        table.add_column(col)
+    for s in st["shards"]:
+        table.add_row(s["uri"], s["format"], s["status"], str(s["n_units"]), str(s["n_stored"]),
+                      str(s["n_skipped"]), str(s["n_failed"]), s["last_run_id"] or "")
+    console.print(table)
+    if show_errors:
+        et = Table(title=f"errors (latest {len(st['errors'])} of {t['errors']})")
+        for col in ("run", "shard", "record", "status", "reason"):
+            et.add_column(col, overflow="fold")
+        for e in st["errors"]:
+            et.add_row(e["run_id"], e["shard"], e["record"], e["status"], e["reason"])
+        console.print(et)
+
+
+def _console():
+    """Rich console on stdout; wide when piped, so ids and paths are not cut."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
+def _read(fn, db: str, **kwargs):
+    from auditor.store.catalogue import StoreLockedError
+
+    try:
+        return fn(db, **kwargs)
+    except (FileNotFoundError, StoreLockedError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+COMMANDS = [scan_command, runs_command, status_command]

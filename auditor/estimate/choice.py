@@ -1,0 +1,45 @@
+"""Which detector and which method an estimate uses when the user does not say.
+
+Detector: the first of `PREFERENCE` with a score column that covers (nearly) every corpus
+document and a machine reference; a better detector that scored only a sample is combined with
+it (two tiers) when the user names it. Method (`auto`, per group): the mixture MLE when both
+references are large and not a stated fallback; it uses the whole score distribution and was the
+most accurate in `scripts/validate_estimation.py`. Otherwise adjusted classify-and-count, which
+needs only two rates from the references and so degrades gracefully when they are small.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+#: Detectors in order of preference for estimation (best first).
+PREFERENCE = ("classifier", "embedding", "compression", "markers", "binoculars",
+              "fast_detectgpt", "lm", "watermark")
+#: A detector scored "everything" when it scored at least this share of corpus documents.
+FULL_COVERAGE = 0.95
+#: References at least this large let `auto` use the mixture MLE.
+AUTO_MIN_REF = 200
+
+
+def coverage(con: duckdb.DuckDBPyConnection, score: str) -> tuple[int, int]:
+    """(scored corpus documents, corpus documents) for a quoted score column."""
+    row = con.execute(
+        f"SELECT COUNT({score}), COUNT(*) FROM documents WHERE role = 'corpus'").fetchone()
+    return int(row[0]), int(row[1])
+
+
+def rank(names: list[str]) -> list[str]:
+    """Detector names by `PREFERENCE`, unknown ones last in name order."""
+    return sorted(names, key=lambda n: (PREFERENCE.index(n) if n in PREFERENCE else 99, n))
+
+
+def auto_method(n_human: int, n_machine: int, fallback: bool) -> tuple[str, str]:
+    """(method, reason) for one group."""
+    if fallback:
+        return "acc", ("auto chose acc: the human reference is a stated default, not this "
+                       "group's own documents, so only two rates are trusted from it")
+    if n_human < AUTO_MIN_REF or n_machine < AUTO_MIN_REF:
+        return "acc", (f"auto chose acc: references are small (human {n_human}, machine "
+                       f"{n_machine}, < {AUTO_MIN_REF}), where per-bin likelihoods overfit")
+    return "mlm", (f"auto chose mlm: references are large (human {n_human}, machine "
+                   f"{n_machine})")

@@ -1,0 +1,177 @@
+"""Score histograms computed in DuckDB: an estimate over a billion rows holds only histograms.
+
+Every set of scored documents estimation needs (a group's target, a source's own pre-cutoff
+documents, documents scanned as references, a detector's shipped reference file) is written as a
+small SQL "score source" with the columns `score, tokens, in_ref, source`, and reduced by one
+`GROUP BY <keys>, in_ref, bin` query. Bins come from quantiles of the references (see
+`reference_edges`); a score goes to bin i when edges[i-1] <= score < edges[i], the rule
+`methods.histogram` uses too. Values are bound as `$parameters`; column names are validated by
+`identifiers` before they reach this module.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from auditor.estimate.bootstrap import Hist
+from auditor.estimate.methods import bins_for
+
+#: A document's slice of a human reference: `in_ref` (the reference slice, used to fit) or not
+#: (the held-out slice, which gives the false-positive floor). A hash of the id, so it is stable
+#: across runs and independent of order; half and half.
+REF_SLICE_SQL = "(md5_number(CAST(id AS VARCHAR)) % 100) < 50"
+#: Splits of a shipped reference file not used to train its detector.
+SHIPPED_MACHINE_SPLITS = ("calib", "test", "test_generator")
+SHIPPED_HUMAN_SPLITS = ("calib", "test")
+
+
+@dataclass(frozen=True)
+class ScoreSource:
+    """A SELECT yielding `score DOUBLE, tokens DOUBLE, in_ref BOOLEAN, source VARCHAR` rows."""
+
+    sql: str
+    params: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    has_tokens: bool = True  # False for shipped files, which carry no token counts
+
+
+def documents_source(score: str, role: str, description: str,
+                     extra_where: str = "", params: dict | None = None) -> ScoreSource:
+    """Documents of the view with one role; `score` is an already-quoted score column."""
+    sql = (f"SELECT {score} AS score, CAST(n_tokens AS DOUBLE) AS tokens, {REF_SLICE_SQL} AS in_ref,"
+           f" source FROM documents WHERE role = $role_{role} AND {score} IS NOT NULL"
+           f" {extra_where}")
+    return ScoreSource(sql, {f"role_{role}": role, **(params or {})}, description)
+
+
+def shipped_source(path: str, label: str, name: str) -> ScoreSource:
+    """Rows of a shipped reference file (`detectors/models/references/<detector>.parquet`).
+
+    They have no id, so the held-out slice is every second row in file order; and no token
+    counts, so token weighting falls back to documents for them (stated in the notes).
+    """
+    splits = SHIPPED_MACHINE_SPLITS if label == "ai" else SHIPPED_HUMAN_SPLITS
+    sql = (f"SELECT CAST(score AS DOUBLE) AS score, 1.0 AS tokens,"
+           f" (row_number() OVER () % 2) = 1 AS in_ref, 'default' AS source"
+           f" FROM read_parquet($path_{name}) WHERE label = $label_{name}"
+           f" AND split IN (SELECT unnest($splits_{name}::VARCHAR[])) AND score IS NOT NULL"
+           f" AND isfinite(CAST(score AS DOUBLE))")
+    return ScoreSource(sql, {f"path_{name}": path, f"label_{name}": label,
+                             f"splits_{name}": list(splits)},
+                       f"shipped reference {path} ({label} rows, splits {', '.join(splits)})",
+                       has_tokens=False)
+
+
+def file_source(path: str, score_col: str, label: str | None, name: str) -> ScoreSource:
+    """A user-given Parquet file of reference scores (`score_col` already quoted)."""
+    where = f" AND label = $label_{name}" if label else ""
+    sql = (f"SELECT CAST({score_col} AS DOUBLE) AS score, 1.0 AS tokens,"
+           f" (row_number() OVER () % 2) = 1 AS in_ref, 'file' AS source"
+           f" FROM read_parquet($path_{name}) WHERE {score_col} IS NOT NULL{where}")
+    params = {f"path_{name}": path, **({f"label_{name}": label} if label else {})}
+    return ScoreSource(sql, params, f"reference file {path}", has_tokens=False)
+
+
+def reference_edges(con: duckdb.DuckDBPyConnection, human: list[ScoreSource],
+                    machine: ScoreSource, n_bins: int | None = None,
+                    min_human: int = 50) -> np.ndarray:
+    """Interior bin edges: `n_bins` quantiles of the pooled human and of the machine reference.
+
+    Edges from each class separately give resolution wherever either has mass. `n_bins`
+    defaults to `methods.bins_for` the smaller of the machine reference and the smallest
+    per-source human reference that will be used (at least `min_human` documents).
+    """
+    if n_bins is None:
+        sizes = []
+        for src in human:
+            sizes += [n for (n,) in con.execute(
+                f"SELECT COUNT(*) FROM ({src.sql}) WHERE in_ref GROUP BY source",
+                src.params).fetchall()]
+        usable = [n for n in sizes if n >= min_human] or sizes or [0]
+        n_machine = con.execute(f"SELECT COUNT(*) FROM ({machine.sql})",
+                                machine.params).fetchone()[0]
+        n_bins = bins_for(min(min(usable), n_machine))
+    levels = list(np.linspace(0, 1, n_bins + 1)[1:-1])
+    edges: list[float] = []
+    for src in [*human, machine]:
+        row = con.execute(
+            f"SELECT quantile_cont(score, $levels::DOUBLE[]) FROM ({src.sql}) WHERE in_ref",
+            {**src.params, "levels": levels},
+        ).fetchone()
+        if row and row[0]:
+            edges.extend(float(x) for x in row[0] if x is not None and np.isfinite(x))
+    return np.unique(np.asarray(edges, dtype=float))
+
+
+def bin_sql(score: str) -> str:
+    """SQL for a score's bin index given the `$edges` parameter (count of edges <= score)."""
+    return f"len(list_filter($edges::DOUBLE[], lambda e: e <= {score}))"
+
+
+def source_hists(con: duckdb.DuckDBPyConnection, src: ScoreSource, edges: np.ndarray,
+                 tokens: bool) -> dict[tuple[str, bool], Hist]:
+    """Histograms of a score source per (source, in_ref)."""
+    n_bins = len(edges) + 1
+    rows = con.execute(
+        f"SELECT source, in_ref, {bin_sql('score')} AS bin, COUNT(*), SUM(tokens)"
+        f" FROM ({src.sql}) GROUP BY ALL",
+        {**src.params, "edges": list(map(float, edges))},
+    ).fetchall()
+    out: dict[tuple[str, bool], list[np.ndarray]] = defaultdict(
+        lambda: [np.zeros(n_bins), np.zeros(n_bins)])
+    for source, in_ref, b, n, tok in rows:
+        acc = out[(source, bool(in_ref))]
+        acc[0][b] += n
+        acc[1][b] += (tok or 0.0) if tokens else n
+    return {k: Hist(d, w) for k, (d, w) in out.items()}
+
+
+@dataclass
+class TargetRows:
+    """Target histograms of one group, kept per source and per pre-cutoff reference slice so
+    that the rows a source uses as its own human reference can be left out of its target."""
+
+    key: tuple
+    by_source: dict[tuple[str, bool], Hist] = field(default_factory=dict)
+    tokens: dict[tuple[str, bool], float] = field(default_factory=dict)  # scored docs' tokens
+    unscored: int = 0
+    unscored_tokens: float = 0.0
+
+
+def target_hists(con: duckdb.DuckDBPyConnection, score: str, keys: list[str],
+                 edges: np.ndarray, tokens: bool, sample_of: str | None = None
+                 ) -> dict[tuple, TargetRows]:
+    """Corpus documents per group, source, own-reference slice and bin (bin -1: no score).
+
+    `keys` and `score` (and `sample_of`, a second score column whose non-NULL rows form the
+    sample of a two-tier estimate) are quoted, validated column names.
+    """
+    n_bins = len(edges) + 1
+    key_sql = "".join(f"{k}, " for k in keys)
+    where = "role = 'corpus'" + (f" AND {sample_of} IS NOT NULL" if sample_of else "")
+    rows = con.execute(
+        f"SELECT {key_sql}source, COALESCE(pre_cutoff, false) AND {REF_SLICE_SQL} AS own_ref,"
+        f" CASE WHEN {score} IS NULL THEN -1 ELSE {bin_sql(score)} END AS bin,"
+        f" COUNT(*), SUM(n_tokens) FROM documents WHERE {where} GROUP BY ALL",
+        {"edges": list(map(float, edges))},
+    ).fetchall()
+    groups: dict[tuple, TargetRows] = {}
+    k = len(keys)
+    for row in rows:
+        key, (source, own_ref, b, n, tok) = tuple(row[:k]), row[k:]
+        g = groups.setdefault(key, TargetRows(key))
+        tok = float(tok or 0.0)
+        if b < 0:
+            g.unscored += n
+            g.unscored_tokens += tok
+            continue
+        h = g.by_source.setdefault((source, bool(own_ref)), Hist.empty(n_bins))
+        g.tokens[(source, bool(own_ref))] = g.tokens.get((source, bool(own_ref)), 0.0) + tok
+        h.docs[b] += n
+        h.weight[b] += tok if tokens else n
+    return groups

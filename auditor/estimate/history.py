@@ -1,0 +1,82 @@
+"""The `estimates` table: every recorded estimate, with the scan run it describes.
+
+The nightly `check` compares a run's rows with the previous run's, so each row carries the
+latest scan run id (from `runs`) and the time it was made. Rows are only appended.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Sequence
+
+import duckdb
+
+from auditor.estimate.result import Estimate
+
+COLUMNS: dict[str, str] = {
+    "estimated_at": "TIMESTAMPTZ",
+    "run_id": "VARCHAR",
+    "group_by": "VARCHAR",  # JSON list of the group-by columns
+    "group_key": "VARCHAR",  # JSON object column -> value
+    "n_docs": "BIGINT",
+    "n_tokens": "BIGINT",
+    "fraction": "DOUBLE",
+    "ci_low": "DOUBLE",
+    "ci_high": "DOUBLE",
+    "method": "VARCHAR",
+    "detector": "VARCHAR",
+    "n_human_ref": "BIGINT",
+    "n_machine_ref": "BIGINT",
+    "floor": "DOUBLE",
+    "weight": "VARCHAR",
+    "human_ref": "VARCHAR",
+    "notes": "VARCHAR",  # JSON list
+}
+
+
+def latest_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The most recently started scan run, or None when the store has no `runs` table/rows."""
+    try:
+        row = con.execute(
+            "SELECT run_id FROM runs ORDER BY started_at DESC, run_id DESC LIMIT 1").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
+
+
+def ensure_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Create `estimates`, or add columns an older version of it lacks."""
+    cols = ", ".join(f"{name} {typ}" for name, typ in COLUMNS.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS estimates ({cols})")
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'estimates'"
+    ).fetchall()}
+    for name, typ in COLUMNS.items():  # names and types are the constants above
+        if name not in have:
+            con.execute(f"ALTER TABLE estimates ADD COLUMN {name} {typ}")
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def record_estimates(con: duckdb.DuckDBPyConnection, by: Sequence[str],
+                     estimates: Sequence[Estimate],
+                     at: dt.datetime | None = None) -> None:
+    """Append `estimates` (one row each) under the latest run id."""
+    ensure_table(con)
+    at = at or dt.datetime.now(dt.timezone.utc)
+    run_id = latest_run_id(con)
+    rows = [
+        (at, run_id, json.dumps(list(by)), json.dumps(e.group, default=str, sort_keys=True),
+         e.n_docs, e.n_tokens, _num(e.fraction), _num(e.ci_low), _num(e.ci_high), e.method,
+         e.detector, e.n_human_ref, e.n_machine_ref, _num(e.floor), e.weight, e.human_ref,
+         json.dumps(list(e.notes)))
+        for e in estimates
+    ]
+    if rows:
+        names = ", ".join(COLUMNS)
+        marks = ", ".join("?" for _ in COLUMNS)
+        con.executemany(f"INSERT INTO estimates ({names}) VALUES ({marks})", rows)

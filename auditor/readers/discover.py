@@ -1,0 +1,204 @@
+"""Inputs (files, folders, globs, URIs, `hf:` names) -> the list of shards to scan.
+
+Format comes from the extension, else from the first bytes, so a folder of mixed and
+oddly-named files still scans; `fmt` overrides both. Each shard carries size, mtime and etag so
+the catalogue can tell a changed shard from one already scanned.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import json
+import os
+from dataclasses import dataclass
+
+from auditor.readers.errors import ReaderError
+from auditor.readers.files import compression_of, decompressed, is_remote, local_path, open_binary
+
+FORMATS = ("parquet", "jsonl", "warc", "wet", "arrow", "hf")
+_SUFFIXES = (
+    (".warc.wet.gz", "wet"), (".warc.wet", "wet"), (".wet.gz", "wet"), (".wet", "wet"),
+    (".warc.gz", "warc"), (".warc", "warc"), (".arc.gz", "warc"),
+    (".parquet", "parquet"), (".pq", "parquet"),
+    (".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"),
+    (".arrow", "arrow"),
+)
+_COMPRESSION = (".gz", ".zst", ".zstd")
+#: Files inside a dataset folder that are bookkeeping, not data.
+_IGNORED = {"_SUCCESS", "dataset_info.json", "state.json", "dataset_dict.json", "README.md",
+            ".gitattributes"}
+_GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    """One input file (or `hf:` dataset) and what the catalogue needs to notice it changed."""
+
+    uri: str
+    format: str
+    size: int = 0
+    mtime: float | None = None
+    etag: str | None = None
+
+
+def format_from_name(name: str) -> str | None:
+    """Format implied by a file name's extensions, or None."""
+    lowered = name.lower()
+    for ext in _COMPRESSION:
+        if lowered.endswith(ext) and not lowered.endswith((".warc.gz", ".wet.gz", ".arc.gz")):
+            lowered = lowered[: -len(ext)]
+            break
+    for suffix, fmt in _SUFFIXES:
+        if lowered.endswith(suffix):
+            return fmt
+    return None
+
+
+def sniff_format(uri: str) -> str | None:
+    """Format from content: `PAR1`, Arrow IPC, `WARC/1.` (WET when it holds conversion
+    records), a JSON object; looking through gzip/zstd. None when unrecognised."""
+    with open_binary(uri) as raw:
+        head = raw.read(8)
+        raw.seek(0)
+        if head.startswith(b"PAR1"):
+            return "parquet"
+        if head.startswith(b"ARROW1") or head.startswith(b"\xff\xff\xff\xff"):
+            return "arrow"
+        stream = raw
+        if compression_of(head):
+            stream, _ = decompressed(raw)
+        try:
+            sample = stream.read(8192)
+        except (EOFError, OSError):
+            return None
+    text = sample.lstrip()
+    if text.startswith(b"WARC/"):
+        return "wet" if b"WARC-Type: conversion" in sample else "warc"
+    if text.startswith(b"{"):
+        return "jsonl"
+    return None
+
+
+def _stat(uri: str) -> tuple[int, float | None, str | None]:
+    if is_remote(uri):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(uri)
+        info = fs.info(path)
+        mtime = info.get("mtime") or info.get("LastModified") or info.get("last_modified")
+        if hasattr(mtime, "timestamp"):
+            mtime = mtime.timestamp()
+        etag = info.get("ETag") or info.get("etag") or info.get("sha256") or info.get("blob_id")
+        try:
+            mtime = float(mtime) if mtime is not None else None
+        except (TypeError, ValueError):
+            mtime = None
+        return int(info.get("size") or 0), mtime, str(etag).strip('"') if etag else None
+    st = os.stat(local_path(uri))
+    return st.st_size, st.st_mtime, None
+
+
+def _expand(item: str) -> list[str]:
+    """Files named by one input: itself, a folder's files (recursive), or a glob's matches."""
+    if is_remote(item):
+        import fsspec
+
+        fs, path = fsspec.core.url_to_fs(item)
+        protocol = item.split("://", 1)[0]
+        if _GLOB_CHARS & set(path):
+            found = sorted(fs.glob(path))
+        elif fs.isdir(path):
+            found = sorted(fs.find(path))
+        elif fs.exists(path):
+            found = [path]
+        else:
+            raise ReaderError(f"{item}: not found; check the URI and your credentials")
+        return [p if "://" in p else f"{protocol}://{p.lstrip('/') if protocol != 'file' else p}"
+                for p in found if not fs.isdir(p)]
+    path = local_path(item)
+    if _GLOB_CHARS & set(path) and not os.path.exists(path):
+        found = sorted(p for p in globlib.glob(path, recursive=True) if os.path.isfile(p))
+        if not found:
+            raise ReaderError(f"{item}: the pattern matches no files")
+        return found
+    if os.path.isdir(path):
+        dataset_files = _hf_saved_files(path)
+        if dataset_files is not None:
+            return dataset_files
+        found = []
+        for root, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(files):
+                if not name.startswith(".") and name not in _IGNORED and not name.endswith(".crc"):
+                    found.append(os.path.join(root, name))
+        if not found:
+            raise ReaderError(f"{item}: the folder holds no files")
+        return found
+    if os.path.isfile(path):
+        return [item]
+    raise ReaderError(f"{item}: no such file or folder")
+
+
+def _hf_saved_files(folder: str) -> list[str] | None:
+    """Arrow files of a `Dataset.save_to_disk` folder (or of each split of a DatasetDict).
+
+    None when `folder` is not one. Reads only the JSON bookkeeping, not `datasets`.
+    """
+    state = os.path.join(folder, "state.json")
+    if os.path.isfile(state):
+        try:
+            with open(state, encoding="utf-8") as f:
+                files = [d["filename"] for d in json.load(f).get("_data_files", [])]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ReaderError(f"{state}: not a readable datasets state file ({exc})") from exc
+        return [os.path.join(folder, name) for name in files]
+    splits_file = os.path.join(folder, "dataset_dict.json")
+    if os.path.isfile(splits_file):
+        try:
+            with open(splits_file, encoding="utf-8") as f:
+                splits = json.load(f)["splits"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ReaderError(f"{splits_file}: not a readable DatasetDict file ({exc})") from exc
+        found: list[str] = []
+        for split in splits:
+            found += _hf_saved_files(os.path.join(folder, split)) or []
+        return found
+    return None
+
+
+def discover(inputs: list[str], fmt: str | None = None) -> list[ShardInfo]:
+    """Expand `inputs` into shards with their format, size, mtime and etag.
+
+    `hf:NAME[:CONFIG][@SPLIT]` inputs become one `hf` shard each (read through `datasets`).
+    Raises `ReaderError` naming the input for missing paths, empty folders and files whose
+    format is neither in the name nor recognisable from content (pass `--format`).
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise ReaderError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if not inputs:
+        raise ReaderError("no inputs given: name files, folders, globs or hf:DATASET")
+    shards: list[ShardInfo] = []
+    seen: set[str] = set()
+    for item in inputs:
+        if item.startswith("hf:"):
+            if item not in seen:
+                seen.add(item)
+                shards.append(ShardInfo(uri=item, format="hf"))
+            continue
+        for uri in _expand(item):
+            if uri in seen:
+                continue
+            seen.add(uri)
+            shard_fmt = fmt if fmt and fmt != "hf" else format_from_name(uri)
+            try:
+                if shard_fmt is None:
+                    shard_fmt = sniff_format(uri)
+                size, mtime, etag = _stat(uri)
+            except OSError as exc:
+                raise ReaderError(f"{uri}: cannot read ({exc})") from exc
+            if shard_fmt is None:
+                raise ReaderError(
+                    f"{uri}: unknown format (not Parquet, JSON lines, WARC/WET or Arrow by "
+                    "name or content); pass --format or remove it from the inputs")
+            shards.append(ShardInfo(uri=uri, format=shard_fmt, size=size, mtime=mtime, etag=etag))
+    return shards

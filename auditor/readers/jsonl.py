@@ -1,0 +1,91 @@
+"""JSON Lines shards (plain, gzip, zstd), read line by line.
+
+Uncompressed files can be split into byte ranges: a unit owns the lines that START inside
+`[start, stop)`, so a line crossing a boundary is read once, by the unit it starts in. Compressed
+files are read whole through a streaming decompressor; offsets are then positions in the
+uncompressed stream.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Iterator
+
+from auditor.readers.base import ReaderOptions, ReadResult, WorkUnit
+from auditor.readers.errors import ReaderError
+from auditor.readers.files import decompressed, open_binary
+from auditor.readers.mapping import RecordMapper, decode_text
+from auditor.records import RecordIssue
+
+_STREAM_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error)
+
+
+def _stream_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import zstandard
+
+        return (*_STREAM_ERRORS, zstandard.ZstdError)
+    except ImportError:  # pragma: no cover - zstandard is a core dependency
+        return _STREAM_ERRORS
+
+
+def _seek_to_line(raw, start: int) -> int:
+    """Position `raw` at the first line starting at or after byte `start`; return that offset."""
+    if start <= 0:
+        return 0
+    raw.seek(start - 1)
+    skipped = raw.readline()  # the rest of the line holding byte start-1 (just "\n" if it ended)
+    return start - 1 + len(skipped)
+
+
+def read_jsonl(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
+    """Documents of the lines that start in `[unit.start, unit.stop)` (stop -1: to the end)."""
+    mapper = RecordMapper(options, unit.shard)
+    raw = open_binary(unit.shard)
+    errors = _stream_errors()
+    with raw:
+        try:
+            stream, compression = decompressed(raw)
+        except errors as exc:
+            yield RecordIssue(unit.shard, "offset 0", "failed",
+                              f"cannot open compressed stream of {unit.shard}: {exc}")
+            return
+        if compression is not None and (unit.start > 0 or unit.stop >= 0):
+            raise ReaderError(f"{unit.shard}: a {compression} file cannot be read by byte "
+                              "range; plan it as one unit")
+        pos = _seek_to_line(stream, unit.start) if compression is None else 0
+        line_no = 1 if unit.start <= 0 else None  # unknown when starting mid-file
+        stop = unit.stop if unit.stop >= 0 else None
+        while stop is None or pos < stop:
+            where = f"line {line_no}" if line_no else f"offset {pos}"
+            try:
+                line = stream.readline()
+            except errors as exc:
+                yield RecordIssue(
+                    unit.shard, where, "failed",
+                    f"{compression or 'file'} stream of {unit.shard} broke at {where} (byte "
+                    f"{pos} of the uncompressed data): {exc}; the file is truncated or corrupt, "
+                    "re-download or re-compress it")
+                return
+            if not line:
+                break
+            offset = pos
+            pos += len(line)
+            if line_no:
+                line_no += 1
+            if not line.strip():
+                continue
+            yield _map_line(mapper, line, offset, where)
+
+
+def _map_line(mapper: RecordMapper, line: bytes, offset: int, where: str) -> ReadResult:
+    text, invalid = decode_text(line)
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return mapper.issue(where, "failed", f"invalid JSON at {where} of {mapper.shard}: {exc}")
+    if not isinstance(record, dict):
+        return mapper.issue(where, "failed", f"{where} of {mapper.shard} is a JSON "
+                            f"{type(record).__name__}, not an object")
+    return mapper.map(record, offset, where, meta={"invalid_utf8": True} if invalid else None)

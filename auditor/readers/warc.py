@@ -1,0 +1,201 @@
+"""WARC and WET shards, read record by record with FastWARC.
+
+A WARC `response` holding HTML becomes one `Document`: licence, `<meta name="generator">` and
+IPTC digital-source-type are read from the raw HTML first (extraction drops them), then the
+text is extracted with Resiliparse. A WET `conversion` record is already text. Requests,
+metadata, warcinfo and revisit records are not documents and pass silently; other responses
+(images, robots.txt, redirects, DNS) are counted as skipped with the reason.
+
+The file is decompressed in Python (`auditor.readers.files.decompressed`) and handed to FastWARC
+as a plain stream, because FastWARC's own decompressor stops silently on a truncated gzip
+member; this way truncation surfaces as an error naming the offset. Offsets are therefore
+positions in the uncompressed stream, as for compressed JSON lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from auditor.provenance.dates import parse_date
+from auditor.provenance.html_meta import html_provenance
+from auditor.readers.base import ReaderOptions, ReadResult, WorkUnit
+from auditor.readers.files import decompressed, open_binary
+from auditor.readers.http_response import HttpParseError, parse_http_response
+from auditor.readers.mapping import RecordMapper, decode_text
+from auditor.records import RecordIssue
+
+#: Responses bigger than this are not web pages worth extracting (and would cost memory).
+MAX_HTML_BYTES = 16 << 20
+HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml+html")
+_DRAIN = 1 << 20
+
+
+class _CountingStream:
+    """A read-only stream for FastWARC that counts bytes and turns a decompression error into
+    end-of-stream, keeping the error so the reader can report where the file broke."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.position = 0
+        self.error: BaseException | None = None
+
+    _PIECE = 1 << 14
+
+    def read(self, size: int = -1) -> bytes:
+        """Read in small pieces, so a stream that breaks gives up all it decoded before."""
+        if size is None or size < 0:
+            size = 1 << 62
+        pieces: list[bytes] = []
+        got = 0
+        while got < size and self.error is None:
+            try:
+                data = self._stream.read(min(self._PIECE, size - got))
+            except Exception as exc:  # EOFError, BadGzipFile, zlib.error, ZstdError
+                self.error = exc
+                break
+            if not data:
+                break
+            pieces.append(data)
+            got += len(data)
+        self.position += got
+        return b"".join(pieces)
+
+    def tell(self) -> int:
+        return self.position
+
+
+def _read_block(record: Any, limit: int) -> tuple[bytes, int]:
+    """Up to `limit` bytes of the record block, and the block's full length (rest drained)."""
+    head = record.reader.read(limit)
+    total = len(head)
+    while True:
+        chunk = record.reader.read(_DRAIN)
+        if not chunk:
+            return head, total
+        total += len(chunk)
+
+
+def _record_id(record: Any) -> str:
+    return (record.record_id or "").strip("<>") or f"offset {record.stream_pos}"
+
+
+def _html_to_text(html: bytes, charset: str | None) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+
+    text = bytes_to_str(html, charset or detect_encoding(html))
+    extracted = extract_plain_text(text, main_content=True, preserve_formatting=True)
+    if not extracted.strip():  # pages too small for the main-content heuristics
+        extracted = extract_plain_text(text, main_content=False, preserve_formatting=True)
+    return extracted
+
+
+def _warc_options(options: ReaderOptions) -> ReaderOptions:
+    """WARC text and provenance come from the record, not from column names."""
+    return dataclasses.replace(options, text_column="text", id_column=None, url_column=None,
+                               date_column=None, license_column=None, language_column=None,
+                               label_column=None)
+
+
+def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
+    """Documents of the HTML responses (WARC) or conversion records (WET) of a whole shard."""
+    from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+    mapper = RecordMapper(_warc_options(options), unit.shard)
+    text_types = (WarcRecordType.response, WarcRecordType.resource, WarcRecordType.conversion)
+    max_html = min(MAX_HTML_BYTES, max(options.max_chars * 8, 1 << 16))
+    with open_binary(unit.shard) as raw:
+        stream, compression = decompressed(raw)
+        counted = _CountingStream(stream)
+        last_end = 0
+        try:
+            for record in ArchiveIterator(counted, parse_http=False, stream_detect=False):
+                where = _record_id(record)
+                if not any(record.record_type == t for t in text_types):
+                    _, got = _read_block(record, 0)
+                    if got < record.content_length:
+                        yield _truncated(unit, where, record, got, counted.error)
+                        return
+                    continue
+                block, got = _read_block(record, max_html)
+                if got < record.content_length:
+                    yield _truncated(unit, where, record, got, counted.error)
+                    return
+                yield _record_result(mapper, record, block, got, where)
+                last_end = counted.position
+        except OSError as exc:  # FastWARC: malformed record header
+            yield RecordIssue(unit.shard, f"offset {last_end}", "failed",
+                              f"malformed WARC record in {unit.shard}, detected after byte "
+                              f"{last_end} of the {'uncompressed ' if compression else ''}stream: "
+                              f"{exc}; the records before it were read, check the file with a "
+                              "WARC validator (e.g. warcio check)")
+            return
+        if counted.error is not None:
+            yield RecordIssue(unit.shard, f"offset {counted.position}", "failed",
+                              f"{compression} stream of {unit.shard} broke at byte "
+                              f"{counted.position} of the uncompressed data: {counted.error}; the "
+                              "file is truncated or corrupt, re-download it")
+
+
+def _truncated(unit: WorkUnit, where: str, record: Any, got: int,
+               error: BaseException | None) -> RecordIssue:
+    cause = f" ({error})" if error is not None else ""
+    return RecordIssue(unit.shard, where, "failed",
+                       f"WARC record {where} at offset {record.stream_pos} of {unit.shard} is "
+                       f"truncated: {got} of {record.content_length} bytes{cause}; the file is "
+                       "cut short or corrupt, re-download it")
+
+
+def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
+                   where: str) -> ReadResult:
+    from fastwarc.warc import WarcRecordType
+
+    headers = record.headers
+    url = headers.get("WARC-Target-URI") or None
+    defaults: dict[str, Any] = {
+        "id": where,
+        "url": url,
+        "crawl_date": parse_date(headers.get("WARC-Date")),
+        "language": (headers.get("WARC-Identified-Content-Language") or "").split(",")[0] or None,
+    }
+    meta: dict[str, Any] = {}
+    warc_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if record.record_type == WarcRecordType.conversion:
+        text, invalid = decode_text(block)
+        if invalid:
+            meta["invalid_utf8"] = True
+        return mapper.map({"text": text}, record.stream_pos, where, meta=meta, defaults=defaults)
+
+    if warc_type.startswith("application/http"):
+        try:
+            response = parse_http_response(block, MAX_HTML_BYTES)
+        except HttpParseError as exc:
+            return mapper.issue(where, "failed", f"malformed HTTP response in WARC record {where}"
+                                f" of {mapper.shard}: {exc}")
+        if response.status is not None and not 200 <= response.status < 300:
+            return mapper.issue(where, "skipped", f"HTTP status {response.status}")
+        content_type, charset, body = response.content_type, response.charset, response.body
+    elif record.record_type == WarcRecordType.response:
+        return mapper.issue(where, "skipped", f"not an HTTP response ({warc_type or 'no type'}, "
+                            f"{url or 'no URI'})")
+    else:  # resource record: the block is the document itself
+        content_type, charset, body = warc_type, None, block
+    if not content_type and b"<html" in body[:1024].lower():
+        content_type = "text/html"
+    if content_type not in HTML_TYPES:
+        return mapper.issue(where, "skipped", f"not HTML ({content_type or 'no content type'})")
+    if size > MAX_HTML_BYTES:
+        return mapper.issue(where, "skipped", f"HTML larger than {MAX_HTML_BYTES >> 20} MB")
+    found = html_provenance(body)
+    if found.license_source:
+        defaults["license"] = found.license
+        meta["license_source"] = found.license_source
+        meta["licenses"] = list(found.licenses_found)
+    if found.generator:
+        meta["html_generator"] = found.generator
+    if found.digital_source_type:
+        meta["digital_source_type"] = found.digital_source_type
+    text = _html_to_text(body, charset)
+    return mapper.map({"text": text}, record.stream_pos, where, meta=meta, defaults=defaults)

@@ -1,0 +1,116 @@
+"""The report as Markdown, for terminals, pull requests and wikis: the same sections and numbers
+as the HTML page (both read one `ReportData`), with the plots written as PNG files beside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from auditor.report import plots
+from auditor.report.data import ReportData, estimate_label, method_label
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.1f}%"
+
+
+def _num(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def _cell(v: object) -> str:
+    return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(_cell(c) for c in r) + " |" for r in rows]
+    return out + [""]
+
+
+def _plot(png: bytes | None, plot_dir: Path | None, name: str, alt: str) -> list[str]:
+    if not png or plot_dir is None:
+        return []
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    (plot_dir / name).write_bytes(png)
+    return [f"![{alt}]({plot_dir.name}/{name})", ""]
+
+
+def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
+    """The report as Markdown; plots go to `plot_dir` (linked relatively) when given."""
+    s, o = d.summary, d.summary.get("overall")
+    L = [f"# Provenance audit: {d.db_path}", "",
+         f"Generated {d.generated_at} by auditor report; cutoff {d.cutoff}.", "", "## Summary", "",
+         f"- documents: {s.get('n_docs', 0):,}; tokens (est.): {s.get('n_tokens', 0):,}; "
+         f"sources: {s.get('n_sources', 0)}",
+         f"- crawl dates: {(s.get('date_min') or 'n/a')[:10]} to {(s.get('date_max') or 'n/a')[:10]}",
+         f"- synthetic fraction (95% CI): **{estimate_label(o)}** ({method_label(o)}; weighted by "
+         f"{d.weight}; human reference: {(o or {}).get('human_ref') or 'n/a'})",
+         "- documents by role: " + ", ".join(f"{k}: {v:,}" for k, v in (s.get("roles") or {}).items()),
+         "", "## Synthetic fraction by source", ""]
+    L += _plot(plots.forest(d.sources, o), plot_dir, "forest.png", "per-source fractions")
+    L += _table(["source", "documents", "tokens", "synthetic", "95% CI", "method", "detector",
+                 "floor", "synthetic by construction", "notes"],
+                [[x["source"], x["n_docs"], x["n_tokens"], _pct((x.get("estimate") or {}).get("fraction")),
+                  estimate_label(x.get("estimate")).partition(" ")[2] or "n/a",
+                  (x.get("estimate") or {}).get("method", "n/a"),
+                  (x.get("estimate") or {}).get("detector", "n/a"),
+                  _pct((x.get("estimate") or {}).get("floor")), x["n_synthetic_by_construction"],
+                  "; ".join((x.get("estimate") or {}).get("notes") or [])] for x in d.sources])
+    L += ["Floor: the estimate on held-out pre-cutoff documents of the source (should be 0).", "",
+          "## Synthetic fraction by crawl month", ""]
+    L += _plot(plots.monthly(d.months, d.cutoff), plot_dir, "months.png", "fraction by month")
+    L += _table(["crawl month", f"vs cutoff {d.cutoff}", "documents", "synthetic (95% CI)", "method"],
+                [[m["month"], "before" if m["pre_cutoff"] else "after", m["n_docs"],
+                  estimate_label(m.get("estimate")), method_label(m.get("estimate"))]
+                 for m in d.months])
+    c = d.coverage or {}
+    cov_rows = [[x["source"], x["n_docs"], x["missing_date"], x["missing_url"], x["missing_license"]]
+                for x in c.get("sources", [])]
+    if c.get("overall"):
+        ov = c["overall"]
+        cov_rows.append(["ALL SOURCES", ov["n_docs"], ov["missing_date"], ov["missing_url"],
+                         ov["missing_license"]])
+    L += ["## Licence and provenance coverage", ""]
+    L += _table(["source", "documents", "no date", "no URL", "no licence"], cov_rows)
+    a = d.agreement or {}
+    L += ["## Detector agreement", "",
+          "Method: Pearson/Spearman correlation of raw scores; flag agreement at each detector's "
+          "threshold (shipped, else 0.5).", ""]
+    L += _table(["detector A", "detector B", "documents", "Pearson r", "Spearman rho",
+                 "flag agreement"],
+                [[p["a"], p["b"], p["n"], _num(p["pearson"]), _num(p["spearman"]),
+                  _pct(p["agreement"])] for p in a.get("pairs", [])]) if a.get("pairs") else [
+        f"Detectors scored: {', '.join(a.get('detectors', [])) or 'none'}; nothing to compare.", ""]
+    col = d.collapse or {}
+    L += ["## Model-collapse projection", ""]
+    if col.get("rows"):
+        L += [f"Model {col['model']}, alpha {_pct(col['alpha'])} "
+              f"[{_pct(col['alpha_ci'][0])}, {_pct(col['alpha_ci'][1])}], regimes "
+              f"{', '.join(col['regimes'])}.", ""]
+        L += _plot(plots.collapse(col), plot_dir, "collapse.png", "collapse projection")
+        last = max(r["generation"] for r in col["rows"])
+        L += _table(["regime", "metric", "definition", f"value at generation {last}", "band",
+                     "method"],
+                    [[r["regime"], r["metric"], r.get("definition"), _num(r["value"]),
+                      f"[{_num(r.get('low'))}, {_num(r.get('high'))}]", r.get("method")]
+                     for r in col["rows"] if r["generation"] == last])
+    else:
+        L += ["No projection available (see notes).", ""]
+    L += ["## Most confidently flagged documents", "",
+          f"Per source, the documents detector {d.detector} scores highest.", ""]
+    for source, docs in d.flagged.items():
+        L += [f"### {source}", ""]
+        L += _table(["id", "url", "scores", "reasons", "snippet"],
+                    [[x["id"], x.get("url") or "no URL",
+                      ", ".join(f"{k}={_num(v)}" for k, v in x["scores"].items()),
+                      "; ".join(f"{k}: {v}" for k, v in x["reasons"].items()) or "none",
+                      (x.get("snippet") or "")[:200]] for x in docs])
+    i = d.issues or {}
+    errs = ", ".join(f"{k}: {v:,}" for k, v in (i.get("errors") or {}).items()) or "none"
+    L += ["## Scan runs, skipped and failed records", "",
+          f"Runs: {i.get('n_runs', 0)}; records not stored: {errs}.", ""]
+    if i.get("top_reasons"):
+        L += _table(["status", "reason", "records"],
+                    [[r["status"], r["reason"], r["n"]] for r in i["top_reasons"]])
+    L += ["## Notes", ""] + ([f"- {n}" for n in d.notes] or ["none"]) + [""]
+    return "\n".join(L)

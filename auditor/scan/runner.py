@@ -1,0 +1,230 @@
+"""The scan driver: inputs -> work units -> plan against the catalogue -> execute -> catalogue.
+
+Only this process writes the DuckDB catalogue; workers write side-cars and return counts. The
+order of writes makes a crash at any instant recoverable: side-car first (atomic), then its
+catalogue row; a run row stays `running` until the end, and the next scan reconciles whatever a
+killed one left (see `auditor.store.reconcile`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from auditor.readers.base import WorkUnit
+from auditor.scan.local_executor import run_local
+from auditor.scan.options import ScanOptions
+from auditor.scan.plan import make_plan
+from auditor.scan.progress import ScanProgress
+from auditor.scan.unit import UnitResult, fingerprint, loaded_detector, unit_bytes
+from auditor.store.catalogue import open_store
+from auditor.store.paths import StorePaths
+from auditor.store.reconcile import reconcile
+
+#: Exit status of `auditor scan` when the run finished but some records or units failed.
+EXIT_PARTIAL = 3
+
+Executor = Callable[..., Iterator[UnitResult]]
+
+
+class ScanError(RuntimeError):
+    """The scan could not run at all (no inputs, unknown detector, store locked...)."""
+
+
+@dataclass
+class ScanSummary:
+    """What one `run_scan` did; `counts` are for this run only."""
+
+    run_id: str
+    status: str  # ok | partial | failed
+    db: str
+    log: str
+    detectors: dict[str, str]
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    shards: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == "ok" else EXIT_PARTIAL
+
+    def to_dict(self) -> dict:
+        return {"run_id": self.run_id, "status": self.status, "db": self.db, "log": self.log,
+                "detectors": self.detectors, "shards": self.shards, "counts": self.counts,
+                "notes": self.notes, "exit_code": self.exit_code}
+
+
+def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str], list[str]]:
+    """Detector names -> versions, loading each once; plus notes about what was left out.
+
+    None or "" means the cheap tier, as far as it loads here (a cheap detector whose model is
+    missing is noted and skipped); "none" means provenance only. Named detectors must load.
+    """
+    import detectors
+
+    notes: list[str] = []
+    if spec is None or (isinstance(spec, str) and spec.strip() in ("", "default")):
+        versions = {}
+        for s in detectors.specs():
+            if s.tier != "cheap":
+                continue
+            try:
+                versions[s.name] = str(loaded_detector(s.name).version)
+            except Exception as exc:  # optional by design: the default uses what is available
+                notes.append(f"detector {s.name!r} not available, skipped "
+                             f"({type(exc).__name__}: {exc})")
+        return versions, notes
+    if isinstance(spec, str) and spec.strip().lower() == "none":
+        return {}, notes
+    try:
+        names = detectors.parse_names(spec)
+    except KeyError as exc:
+        raise ScanError(str(exc.args[0])) from None
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = str(loaded_detector(name).version)
+        except Exception as exc:
+            raise ScanError(f"detector {name!r} could not be loaded: {type(exc).__name__}: "
+                            f"{exc}; install what it needs (`auditor detectors list`) or leave "
+                            "it out of --detectors") from exc
+    return versions, notes
+
+
+def plan_inputs(inputs: Sequence[str], options: ScanOptions,
+                paths: StorePaths | None = None) -> list[WorkUnit]:
+    """Discover shards and cut them into work units (through the readers).
+
+    The store's own files (catalogue, side-cars, logs) are never inputs, even when the store
+    lives inside a scanned folder: scanning its side-cars would feed the store into itself.
+    """
+    from auditor.readers import discover, plan_units
+    from auditor.readers.errors import ReaderError
+
+    try:
+        shards = discover(list(inputs), options.reader.format)
+    except ReaderError as exc:
+        raise ScanError(str(exc)) from None
+    if paths is not None:
+        shards = [s for s in shards if not _is_store_file(s.uri, paths)]
+    if not shards:
+        raise ScanError(f"no input shards found in {', '.join(inputs)}; give files, folders or "
+                        "globs of Parquet, JSONL, WARC/WET or a Hugging Face dataset")
+    return plan_units(shards, options.reader, options.unit_bytes)
+
+
+def _is_store_file(uri: str, paths: StorePaths) -> bool:
+    if "://" in uri and not uri.startswith("file://"):
+        return False
+    path = os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return (path.startswith(paths.db)  # audit.duckdb, .wal, .sidecars/, .logs/
+            and path[len(paths.db):] in ("", ".wal") or path.startswith(paths.sidecars + os.sep)
+            or path.startswith(paths.logs + os.sep))
+
+
+def new_run_id(now: dt.datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions | None = None,
+             detectors: str | Sequence[str] | None = None, workers: int = 1,
+             force: bool = False, progress: bool = False, log_every_s: float = 5.0,
+             executor: Executor = run_local) -> ScanSummary:
+    """Scan `inputs` into the store at `db`; resumable, incremental, all records accounted.
+
+    Returns a `ScanSummary` whose status is `ok` when every record was stored or skipped by
+    policy, `partial` when some records or units failed (they are in the `errors` table).
+    Raises `ScanError` when nothing can run (bad inputs, unknown detector, store locked).
+    """
+    from auditor.store.catalogue import StoreLockedError
+
+    options = options or ScanOptions()
+    versions, notes = resolve_detectors(detectors)
+    units = plan_inputs(inputs, options, StorePaths.for_db(db))
+    fps = {(u.shard, u.part): fingerprint(u, options) for u in units}
+    try:
+        store = open_store(db)
+    except StoreLockedError as exc:
+        raise ScanError(str(exc)) from None
+    started = dt.datetime.now(dt.timezone.utc)
+    run_id = new_run_id(started)
+    with store:
+        fixed = reconcile(store, by_run=run_id)
+        if fixed.interrupted_runs:
+            notes.append(f"resumed after interrupted run(s) {', '.join(fixed.interrupted_runs)}: "
+                         f"{fixed.removed_orphan_sidecars} uncatalogued side-car(s) and "
+                         f"{fixed.removed_tmp} partial file(s) removed, "
+                         f"{fixed.dropped_unit_rows} unit row(s) without side-car dropped")
+        plan = make_plan(units, fps, store.unit_index(), versions, force=force)
+        for shard in plan.forget:
+            store.forget_shard(shard)
+        for shard in plan.register:
+            u = plan.shards[shard][0]
+            store.upsert_shard(shard, u.format, u.size, u.mtime, u.etag, u.n_parts, run_id)
+        store.begin_run(run_id, started, list(inputs), versions,
+                        {**options.to_dict(), "workers": workers, "force": force}, len(units))
+        tasks = plan.tasks()
+        log_path = store.paths.log_path(run_id)
+        prog = ScanProgress(run_id, log_path, len(tasks),
+                            sum(unit_bytes(u) for u, _ in tasks), show_bar=progress,
+                            log_every_s=log_every_s)
+        prog.event("start", inputs=list(inputs), detectors=versions, units=len(units),
+                   scan=len(plan.scan), rescore=len(plan.rescore), reuse=len(plan.reuse))
+        counts = {"units": len(units), "units_scanned": 0, "units_rescored": 0,
+                  "units_reused": len(plan.reuse), "units_failed": 0, "stored": 0,
+                  "skipped": 0, "failed": 0, "bytes": 0}
+        status = "failed"
+        try:
+            for res in executor(tasks, options, list(versions), store.paths, workers=workers):
+                _catalogue(store, run_id, res, counts)
+                prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes)
+            for shard in plan.shards:
+                store.summarise_shard(shard, run_id)
+            bad = counts["failed"] or counts["units_failed"]
+            status = "partial" if bad else "ok"
+        except BaseException as exc:
+            note = ("interrupted" if isinstance(exc, KeyboardInterrupt)
+                    else f"{type(exc).__name__}: {exc}")
+            store.finish_run(run_id, dt.datetime.now(dt.timezone.utc), "failed", counts, note)
+            prog.close(status="failed", note=note, **counts)
+            store.refresh_view()
+            if isinstance(exc, Exception) and not isinstance(exc, ScanError):
+                raise ScanError(f"scan {run_id} stopped: {note}; units already stored are kept, "
+                                "re-run the same command to resume") from exc
+            raise
+        store.finish_run(run_id, dt.datetime.now(dt.timezone.utc), status, counts,
+                         "; ".join(notes) or None)
+        prog.close(status=status, **counts)
+        store.refresh_view()
+    return ScanSummary(run_id=run_id, status=status, db=store.paths.db, log=log_path,
+                       detectors=versions, counts=counts, notes=notes, shards=len(plan.shards))
+
+
+def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
+    """Write one unit's outcome to the catalogue and add it to the run counts."""
+    if res.mode == "rescore":
+        if res.status == "failed":
+            counts["units_failed"] += 1
+            _record_issues(store, run_id, res)
+        else:
+            counts["units_rescored"] += 1
+            store.set_unit_detectors(res.shard, res.part, res.detectors)
+        return
+    store.record_unit(run_id, res.catalogue_row(), res.issues)
+    counts["units_failed" if res.status == "failed" else "units_scanned"] += 1
+    counts["stored"] += res.n_stored
+    counts["skipped"] += res.n_skipped
+    counts["failed"] += res.n_failed
+    counts["bytes"] += res.bytes
+    for issue in res.issues[:3] if res.status == "failed" else ():
+        print(f"auditor scan: {issue.shard}: {issue.record}: {issue.reason}", file=sys.stderr)
+
+
+def _record_issues(store, run_id: str, res: UnitResult) -> None:
+    store.con.executemany(
+        "INSERT INTO errors (run_id, shard, part, record, status, reason) VALUES (?, ?, ?, ?, ?, ?)",
+        [[run_id, i.shard, res.part, i.record, i.status, i.reason] for i in res.issues])

@@ -1,0 +1,259 @@
+"""One work unit, start to end: read it, score it in batches, write its side-car.
+
+`process_unit` is the whole job of a worker, local process or Ray task alike: it takes small
+picklable arguments, touches no database, writes one side-car atomically and returns counts and
+record issues for the driver to catalogue. All-or-nothing per unit: if anything raises, no
+side-car is written for it, the unit comes back `failed` with the reason, and the next run
+retries it; a side-car therefore always holds a complete unit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from auditor.readers.base import WorkUnit
+from auditor.records import (
+    PROVENANCE_SCHEMA,
+    Document,
+    RecordIssue,
+    reason_column,
+    score_column,
+)
+from auditor.scan.options import ScanOptions, options_digest
+from auditor.store.paths import StorePaths
+from auditor.store.sidecar import (
+    detector_arrays,
+    detector_fields,
+    provenance_batch,
+    read_sidecar,
+    read_sidecar_info,
+    replace_detector_columns,
+    write_sidecar,
+)
+
+#: Detectors built in this process, by name: loaded once per worker, not once per unit.
+_LOADED: dict = {}
+
+
+def loaded_detector(name: str):
+    """The detector `name`, built once per process through `detectors.load`."""
+    det = _LOADED.get(name)
+    if det is None:
+        import detectors
+
+        det = _LOADED[name] = detectors.load(name)
+    return det
+
+
+def fingerprint(unit: WorkUnit, options: ScanOptions) -> str:
+    """What must stay equal for a stored unit to be reused: the shard's etag (else size and
+    mtime) and the reader options it was read with."""
+    file_fp = f"etag:{unit.etag}" if unit.etag else f"size:{unit.size}:mtime:{unit.mtime!r}"
+    return f"{file_fp}|opts:{options_digest(options)}"
+
+
+def unit_bytes(unit: WorkUnit) -> int:
+    """Bytes of input this unit stands for (the shard split evenly), for MB/s and ETA."""
+    return unit.size // max(unit.n_parts, 1)
+
+
+def unit_label(unit: WorkUnit) -> str:
+    return f"{unit.shard} (unit {unit.part + 1}/{unit.n_parts}, range {unit.start}:{unit.stop})"
+
+
+@dataclass
+class UnitResult:
+    """What a worker hands back: enough for the driver to write the catalogue rows."""
+
+    shard: str
+    part: int
+    n_parts: int
+    range_start: int
+    range_stop: int
+    format: str
+    fingerprint: str
+    mode: str  # "scan" (read and stored) or "rescore" (only detector columns added)
+    status: str  # ok | partial (some records failed) | failed (unit not stored)
+    sidecar: str | None
+    detectors: dict[str, str]
+    n_stored: int = 0
+    n_skipped: int = 0
+    n_failed: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    issues: list[RecordIssue] = field(default_factory=list)
+
+    def catalogue_row(self) -> dict:
+        return {"shard": self.shard, "part": self.part, "n_parts": self.n_parts,
+                "range_start": self.range_start, "range_stop": self.range_stop,
+                "status": self.status, "sidecar": self.sidecar, "fingerprint": self.fingerprint,
+                "detectors": self.detectors, "n_stored": self.n_stored,
+                "n_skipped": self.n_skipped, "n_failed": self.n_failed, "bytes": self.bytes}
+
+
+def _score(det, docs: Sequence[Document]) -> tuple[np.ndarray, list | None]:
+    """Scores (and reasons, if the detector gives them) for a batch, passing `Document.meta`
+    to detectors that declare `accepts_metas` (the markers detector reads AI-generator HTML
+    metadata from it)."""
+    texts = [d.text for d in docs]
+    kwargs = {"metas": [d.meta for d in docs]} if getattr(det, "accepts_metas", False) else {}
+    if det.gives_reasons:
+        both = getattr(det, "score_and_reasons", None)
+        if both is not None:  # one pass instead of two, when the detector offers it
+            scores, reasons = both(texts, **kwargs)
+        else:
+            scores, reasons = det.score(texts, **kwargs), det.reasons(texts, **kwargs)
+        return np.asarray(scores, dtype=np.float64), list(reasons)
+    return np.asarray(det.score(texts, **kwargs), dtype=np.float64), None
+
+
+def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[str],
+                 store_paths: StorePaths, rescore: bool = False) -> UnitResult:
+    """Scan one unit into its side-car (or, with `rescore`, add missing detector columns).
+
+    Never raises for bad input or a failing detector: the returned `UnitResult` says `failed`
+    and carries the reason as a record issue naming the shard and unit.
+    """
+    t0 = time.perf_counter()
+    result = UnitResult(
+        shard=unit.shard, part=unit.part, n_parts=unit.n_parts, range_start=unit.start,
+        range_stop=unit.stop, format=unit.format, fingerprint=fingerprint(unit, options),
+        mode="rescore" if rescore else "scan", status="ok",
+        sidecar=store_paths.sidecar_path(unit.shard, unit.part, unit.n_parts), detectors={},
+        bytes=unit_bytes(unit))
+    try:
+        if rescore:
+            _rescore(unit, options, detector_names, result)
+        else:
+            _scan(unit, options, detector_names, result)
+    except Exception as exc:  # one bad unit must not stop the scan; the reason is recorded
+        result.status = "failed"
+        result.issues.append(RecordIssue(
+            shard=unit.shard, record=f"unit {unit.part + 1}/{unit.n_parts} "
+                                     f"(range {unit.start}:{unit.stop})",
+            status="failed",
+            reason=f"{'rescoring' if rescore else 'scanning'} the unit failed: "
+                   f"{type(exc).__name__}: {exc}; fix the input or detector and re-run "
+                   "(failed units are retried)"))
+        if not rescore:
+            result.n_failed += result.n_stored  # read but not stored: the unit is all-or-nothing
+            result.n_stored = 0
+            result.sidecar = None
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult) -> None:
+    from auditor.readers import read_unit
+
+    dets = [loaded_detector(n) for n in names]
+    result.detectors = {n: str(d.version) for n, d in zip(names, dets, strict=True)}
+    schema = pa.schema(list(PROVENANCE_SCHEMA) + [
+        f for n, d in zip(names, dets, strict=True) for f in detector_fields(n, d.gives_reasons)])
+    cutoff = options.reader.cutoff
+    batches: list[pa.RecordBatch] = []
+    docs: list[Document] = []
+
+    def flush() -> None:
+        if not docs:
+            return
+        arrays = provenance_batch(docs, cutoff).columns
+        for det in dets:
+            scores, reasons = _score(det, docs)
+            arrays.extend(detector_arrays(scores, reasons))
+        batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        docs.clear()
+
+    for item in read_unit(unit, options.reader):
+        if isinstance(item, RecordIssue):
+            result.issues.append(item)
+            if item.status == "skipped":
+                result.n_skipped += 1
+            else:
+                result.n_failed += 1
+            continue
+        docs.append(item)
+        result.n_stored += 1
+        if len(docs) >= options.batch_size:
+            flush()
+    flush()
+    table = pa.Table.from_batches(batches, schema=schema)
+    write_sidecar(result.sidecar, table, unit_meta(unit, result.fingerprint), result.detectors)
+    if result.n_failed:
+        result.status = "partial"
+
+
+def unit_meta(unit: WorkUnit, fp: str) -> dict:
+    return {"shard": unit.shard, "format": unit.format, "part": unit.part,
+            "n_parts": unit.n_parts, "start": unit.start, "stop": unit.stop, "fingerprint": fp}
+
+
+def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
+             result: UnitResult) -> None:
+    """Add the columns of detectors the side-car lacks (or has at another version).
+
+    The unit is read again for its texts; rows are matched by (offset, id), so the new column
+    lines up with the stored rows whatever order the reader yields. Existing detector columns
+    at the current version are never recomputed.
+    """
+    from auditor.readers import read_unit
+
+    info = read_sidecar_info(result.sidecar)
+    if info.unit.get("fingerprint") != result.fingerprint:
+        raise ValueError(f"side-car {result.sidecar} was made from another version of the shard;"
+                         " it will be rescanned")
+    dets = {n: loaded_detector(n) for n in names}
+    todo = [n for n in names if info.detectors.get(n) != str(dets[n].version)]
+    result.detectors = dict(info.detectors)
+    result.n_stored = info.n_rows
+    if not todo:
+        return
+    stored = read_sidecar(result.sidecar, ["offset", "id"])
+    row_of = {off: i for i, off in enumerate(stored.column("offset").to_pylist())}
+    ids = stored.column("id").to_pylist()
+    n = info.n_rows
+    scores = {name: np.full(n, np.nan) for name in todo}
+    reasons = {name: [None] * n for name in todo if dets[name].gives_reasons}
+    seen = np.zeros(n, dtype=bool)
+    docs: list[Document] = []
+
+    def flush() -> None:
+        rows = [row_of[d.offset] for d in docs]
+        for name in todo:
+            s, r = _score(dets[name], docs)
+            scores[name][rows] = s
+            if r is not None:
+                for i, reason in zip(rows, r, strict=True):
+                    reasons[name][i] = reason
+        seen[rows] = True
+        docs.clear()
+
+    for item in read_unit(unit, options.reader):
+        if isinstance(item, RecordIssue):
+            continue
+        i = row_of.get(item.offset)
+        if i is None or ids[i] != item.id:
+            raise ValueError(f"{unit_label(unit)}: record at offset {item.offset} is not in the "
+                             "side-car; the shard changed since it was scanned")
+        docs.append(item)
+        if len(docs) >= options.batch_size:
+            flush()
+    if docs:
+        flush()
+    if not seen.all():
+        raise ValueError(f"{unit_label(unit)}: {int((~seen).sum())} stored records were not "
+                         "found when re-reading the shard; rescan it with --force")
+    new_columns = {}
+    for name in todo:
+        arrays = detector_arrays(scores[name], reasons.get(name))
+        new_columns[score_column(name)] = arrays[0]
+        if name in reasons:
+            new_columns[reason_column(name)] = arrays[1]
+    versions = {name: str(dets[name].version) for name in todo}
+    replace_detector_columns(result.sidecar, new_columns, versions)
+    result.detectors.update(versions)

@@ -1,0 +1,326 @@
+"""The DuckDB catalogue: what was scanned (runs, shards, units), what went wrong (errors), and the
+`documents` view over the side-cars.
+
+Only the driver process opens the database for writing (DuckDB allows one writer); workers
+write side-cars only and hand their counts back. Every catalogue row about a unit is written
+after its side-car exists, so after a crash the files are the truth and `reconcile` brings the
+tables back in line with them.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass
+
+import duckdb
+
+from auditor.records import PROVENANCE_SCHEMA
+from auditor.store.paths import StorePaths
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    status VARCHAR NOT NULL,          -- running | ok | partial | failed
+    inputs VARCHAR NOT NULL,          -- JSON list of the INPUT arguments
+    detectors VARCHAR NOT NULL,       -- JSON {name: version}
+    options VARCHAR NOT NULL,         -- JSON of the reader/scan options
+    n_units BIGINT DEFAULT 0,         -- units planned
+    n_units_scanned BIGINT DEFAULT 0, -- read and stored in this run
+    n_units_rescored BIGINT DEFAULT 0,-- only new/upgraded detector columns computed
+    n_units_reused BIGINT DEFAULT 0,  -- already done by an earlier run
+    n_units_failed BIGINT DEFAULT 0,
+    n_stored BIGINT DEFAULT 0,
+    n_skipped BIGINT DEFAULT 0,
+    n_failed BIGINT DEFAULT 0,
+    bytes BIGINT DEFAULT 0,
+    note VARCHAR
+);
+CREATE TABLE IF NOT EXISTS shards (
+    uri VARCHAR PRIMARY KEY,
+    format VARCHAR,
+    size BIGINT,
+    mtime DOUBLE,
+    etag VARCHAR,
+    status VARCHAR,                   -- running | ok | partial | failed
+    n_units BIGINT,
+    n_stored BIGINT,
+    n_skipped BIGINT,
+    n_failed BIGINT,
+    last_run_id VARCHAR
+);
+CREATE TABLE IF NOT EXISTS units (
+    shard VARCHAR NOT NULL,
+    part INTEGER NOT NULL,
+    n_parts INTEGER NOT NULL,
+    range_start BIGINT,
+    range_stop BIGINT,
+    status VARCHAR NOT NULL,          -- ok | partial (some records failed) | failed (unit aborted)
+    sidecar VARCHAR,
+    fingerprint VARCHAR,
+    detectors VARCHAR,                -- JSON {name: version} of the side-car's score columns
+    n_stored BIGINT,
+    n_skipped BIGINT,
+    n_failed BIGINT,
+    bytes BIGINT,
+    run_id VARCHAR,
+    PRIMARY KEY (shard, part)
+);
+CREATE TABLE IF NOT EXISTS errors (
+    run_id VARCHAR,
+    shard VARCHAR,
+    part INTEGER,
+    record VARCHAR,
+    status VARCHAR,                   -- skipped | failed
+    reason VARCHAR
+);
+"""
+
+_DUCK_TYPES = {
+    "string": "VARCHAR", "int64": "BIGINT", "bool": "BOOLEAN",
+    "timestamp[us, tz=UTC]": "TIMESTAMPTZ", "double": "DOUBLE",
+}
+
+
+def _empty_documents_sql() -> str:
+    """A typed, empty `documents` for a store with no side-cars yet, so queries still work."""
+    cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES[str(f.type)]}) AS \"{f.name}\""
+                     for f in PROVENANCE_SCHEMA)
+    return f"SELECT {cols} WHERE false"
+
+
+def _sql_literal(text: str) -> str:
+    """Quote a path for the one place SQL cannot take a parameter (a view definition)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+class StoreLockedError(RuntimeError):
+    """The database is open for writing in another process (usually a running scan)."""
+
+
+@dataclass
+class Store:
+    """An open store: the DuckDB connection plus where its side-cars and logs live."""
+
+    paths: StorePaths
+    con: duckdb.DuckDBPyConnection
+    read_only: bool = False
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- documents -------------------------------------------------------------------------
+    def sidecar_files(self) -> list[str]:
+        return sorted(glob.glob(self.paths.all_sidecars_glob()))
+
+    def refresh_view(self) -> None:
+        """(Re)create the `documents` view over every side-car present now.
+
+        The view names the side-car folder by absolute path, so it is recreated on every
+        writable open and after each scan (a moved store keeps working). A read-only connection
+        gets a temporary view of the same name.
+        """
+        if self.sidecar_files():
+            body = (f"SELECT * FROM read_parquet({_sql_literal(self.paths.all_sidecars_glob())}, "
+                    "union_by_name=true)")
+        else:
+            body = _empty_documents_sql()
+        kind = "TEMP VIEW" if self.read_only else "VIEW"
+        self.con.execute(f"CREATE OR REPLACE {kind} documents AS {body}")
+
+    def documents_view(self) -> duckdb.DuckDBPyRelation:
+        """All stored documents as a lazy DuckDB relation (the `documents` view)."""
+        self.refresh_view()
+        return self.con.sql("SELECT * FROM documents")
+
+    # -- catalogue reads ---------------------------------------------------------------------
+    def rows(self, sql: str, params: list | tuple = ()) -> list[dict]:
+        """Run a query and return rows as dicts (small results only: catalogue tables)."""
+        cur = self.con.execute(sql, list(params))
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def runs(self) -> list[dict]:
+        return self.rows("SELECT * FROM runs ORDER BY started_at, run_id")
+
+    def shards(self) -> list[dict]:
+        return self.rows("SELECT * FROM shards ORDER BY uri")
+
+    def units(self, shard: str | None = None) -> list[dict]:
+        if shard is None:
+            return self.rows("SELECT * FROM units ORDER BY shard, part")
+        return self.rows("SELECT * FROM units WHERE shard = ? ORDER BY part", [shard])
+
+    def errors(self, run_id: str | None = None) -> list[dict]:
+        if run_id is None:
+            return self.rows("SELECT * FROM errors ORDER BY shard, part, record")
+        return self.rows("SELECT * FROM errors WHERE run_id = ? ORDER BY shard, part, record",
+                         [run_id])
+
+    def unit_index(self) -> dict[tuple[str, int], dict]:
+        """Every catalogued unit by (shard, part): what the planner compares the inputs with."""
+        return {(u["shard"], u["part"]): u for u in self.units()}
+
+    def shard_index(self) -> dict[str, dict]:
+        return {s["uri"]: s for s in self.shards()}
+
+    # -- catalogue writes (driver only) ------------------------------------------------------
+    def begin_run(self, run_id: str, started_at, inputs: list[str], detectors: dict[str, str],
+                  options: dict, n_units: int) -> None:
+        self.con.execute(
+            "INSERT INTO runs (run_id, started_at, status, inputs, detectors, options, n_units) "
+            "VALUES (?, ?, 'running', ?, ?, ?, ?)",
+            [run_id, started_at, dumps(inputs), dumps(detectors), dumps(options), n_units])
+
+    def finish_run(self, run_id: str, finished_at, status: str, counts: dict,
+                   note: str | None = None) -> None:
+        self.con.execute(
+            "UPDATE runs SET finished_at = ?, status = ?, n_units_scanned = ?, "
+            "n_units_rescored = ?, n_units_reused = ?, n_units_failed = ?, n_stored = ?, "
+            "n_skipped = ?, n_failed = ?, bytes = ?, note = ? WHERE run_id = ?",
+            [finished_at, status, counts.get("units_scanned", 0), counts.get("units_rescored", 0),
+             counts.get("units_reused", 0), counts.get("units_failed", 0),
+             counts.get("stored", 0), counts.get("skipped", 0), counts.get("failed", 0),
+             counts.get("bytes", 0), note, run_id])
+
+    def upsert_shard(self, uri: str, format: str, size: int | None, mtime: float | None,
+                     etag: str | None, n_units: int, run_id: str) -> None:
+        """Record a shard about to be (re)scanned, with the fingerprint it has now."""
+        self.con.execute("DELETE FROM shards WHERE uri = ?", [uri])
+        self.con.execute(
+            "INSERT INTO shards (uri, format, size, mtime, etag, status, n_units, n_stored, "
+            "n_skipped, n_failed, last_run_id) VALUES (?, ?, ?, ?, ?, 'running', ?, 0, 0, 0, ?)",
+            [uri, format, size, mtime, etag, n_units, run_id])
+
+    def forget_shard(self, uri: str) -> int:
+        """Drop every unit, error and side-car of a shard (it changed, or `--force`).
+
+        Returns the number of side-car files removed.
+        """
+        self.con.execute("DELETE FROM units WHERE shard = ?", [uri])
+        self.con.execute("DELETE FROM errors WHERE shard = ?", [uri])
+        removed = 0
+        for path in glob.glob(self.paths.shard_sidecar_glob(uri)):
+            os.unlink(path)
+            removed += 1
+        return removed
+
+    def record_unit(self, run_id: str, row: dict, issues: list) -> None:
+        """Catalogue one scanned unit and its record issues, replacing what was there.
+
+        Called after the unit's side-car is in place, in one transaction, so the tables never
+        claim a unit whose file is missing.
+        """
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("DELETE FROM units WHERE shard = ? AND part = ?",
+                             [row["shard"], row["part"]])
+            self.con.execute("DELETE FROM errors WHERE shard = ? AND part = ?",
+                             [row["shard"], row["part"]])
+            self.con.execute(
+                "INSERT INTO units (shard, part, n_parts, range_start, range_stop, status, "
+                "sidecar, fingerprint, detectors, n_stored, n_skipped, n_failed, bytes, run_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [row["shard"], row["part"], row["n_parts"], row["range_start"], row["range_stop"],
+                 row["status"], row["sidecar"], row["fingerprint"], dumps(row["detectors"]),
+                 row["n_stored"], row["n_skipped"], row["n_failed"], row["bytes"], run_id])
+            if issues:
+                self.con.executemany(
+                    "INSERT INTO errors (run_id, shard, part, record, status, reason) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [[run_id, i.shard, row["part"], i.record, i.status, i.reason]
+                     for i in issues])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def set_unit_detectors(self, shard: str, part: int, detectors: dict[str, str]) -> None:
+        """After a side-car gained detector columns: record its new detector versions."""
+        self.con.execute("UPDATE units SET detectors = ? WHERE shard = ? AND part = ?",
+                         [dumps(detectors), shard, part])
+
+    def summarise_shard(self, uri: str, run_id: str) -> None:
+        """Recompute a shard's counts and status from its units.
+
+        ok: every planned unit stored with no failed record; failed: no unit usable;
+        partial: anything in between (some units or records failed, or units missing).
+        """
+        row = self.con.execute(
+            "SELECT count(*) FILTER (WHERE status <> 'failed'), "
+            "count(*) FILTER (WHERE status = 'failed'), "
+            "coalesce(sum(n_stored), 0), coalesce(sum(n_skipped), 0), "
+            "coalesce(sum(n_failed), 0) FROM units WHERE shard = ?", [uri]).fetchone()
+        n_good, n_bad, stored, skipped, failed = row
+        planned = self.con.execute("SELECT n_units FROM shards WHERE uri = ?",
+                                   [uri]).fetchone()[0]
+        if n_good == planned and n_bad == 0 and failed == 0:
+            status = "ok"
+        elif n_good == 0 or (stored == 0 and skipped == 0 and failed > 0):
+            status = "failed"
+        else:
+            status = "partial"
+        self.con.execute(
+            "UPDATE shards SET status = ?, n_stored = ?, n_skipped = ?, n_failed = ?, "
+            "last_run_id = ? WHERE uri = ?", [status, stored, skipped, failed, run_id, uri])
+
+
+def open_store(db_path: str | os.PathLike, read_only: bool = False) -> Store:
+    """Open (creating if needed) the store whose catalogue is `db_path`.
+
+    Raises `StoreLockedError` with a pointer to the run log when another process holds the
+    database for writing, and FileNotFoundError for a read-only open of a missing store.
+    """
+    paths = StorePaths.for_db(db_path)
+    if read_only and not os.path.exists(paths.db):
+        raise FileNotFoundError(f"no store at {paths.db}: run `auditor scan INPUT --db "
+                                f"{db_path}` first")
+    os.makedirs(os.path.dirname(paths.db) or ".", exist_ok=True)
+    try:
+        con = duckdb.connect(paths.db, read_only=read_only)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise StoreLockedError(_locked_message(paths)) from None
+        raise
+    store = Store(paths=paths, con=con, read_only=read_only)
+    if not read_only:
+        os.makedirs(paths.sidecars, exist_ok=True)
+        os.makedirs(paths.logs, exist_ok=True)
+        con.execute(SCHEMA_SQL)
+    store.refresh_view()
+    return store
+
+
+def _locked_message(paths: StorePaths) -> str:
+    msg = (f"store {paths.db} is open for writing in another process (a scan still running?). "
+           "DuckDB allows one writer; wait for it to finish")
+    logs = sorted(glob.glob(os.path.join(paths.logs, "*.log")), key=os.path.getmtime)
+    if logs:
+        last = _last_line(logs[-1])
+        msg += f"; its progress is in {logs[-1]}"
+        if last:
+            msg += f" (last: {last})"
+    return msg
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            lines = fh.read()[-4096:].splitlines()
+        return lines[-1].decode("utf-8", "replace") if lines else ""
+    except OSError:
+        return ""
+
+
+def dumps(obj) -> str:
+    """JSON for catalogue columns: sorted keys so equal settings compare equal as text."""
+    return json.dumps(obj, sort_keys=True, default=str)

@@ -1,0 +1,75 @@
+"""Bring the catalogue back in line with the side-car files after a crash.
+
+A scan writes a unit's side-car (atomically) first and its catalogue row second, so a process
+killed in between leaves a side-car without a row; one killed while adding a detector column
+leaves a side-car newer than its row. The files are the truth, and the rules are fixed:
+
+- `*.tmp` files are half-written side-cars: deleted.
+- a side-car without a catalogue row is deleted, and its unit is scanned again by the next
+  plan (its record issues were never catalogued, so adopting the rows would lose them);
+- a catalogue row whose side-car is missing is deleted, so the unit is scanned again;
+- after an interrupted run, each side-car's detector versions are read from its footer and
+  copied into the catalogue where they differ;
+- runs left `running` are marked `failed` with a note naming the run that reconciled them.
+
+Because side-car names are a function of (shard, part, n_parts), rescanning a unit overwrites
+its file: no record can be stored twice.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass, field
+
+from auditor.store.catalogue import Store
+from auditor.store.sidecar import read_sidecar_info
+
+
+@dataclass
+class ReconcileReport:
+    interrupted_runs: list[str] = field(default_factory=list)
+    removed_tmp: int = 0
+    removed_orphan_sidecars: int = 0
+    dropped_unit_rows: int = 0
+    updated_detectors: int = 0
+
+    def changed(self) -> bool:
+        return bool(self.interrupted_runs or self.removed_tmp or self.removed_orphan_sidecars
+                    or self.dropped_unit_rows or self.updated_detectors)
+
+
+def reconcile(store: Store, by_run: str) -> ReconcileReport:
+    """Repair the catalogue/side-car pair left by a crashed scan (see module docstring)."""
+    report = ReconcileReport()
+    for tmp in glob.glob(os.path.join(store.paths.sidecars, "*.tmp")):
+        os.unlink(tmp)
+        report.removed_tmp += 1
+
+    running = [r[0] for r in store.con.execute(
+        "SELECT run_id FROM runs WHERE status = 'running' ORDER BY started_at").fetchall()]
+    for run_id in running:
+        store.con.execute(
+            "UPDATE runs SET status = 'failed', note = ? WHERE run_id = ?",
+            [f"interrupted before it finished; catalogue reconciled by run {by_run}", run_id])
+    report.interrupted_runs = running
+
+    rows = store.unit_index()
+    files = set(store.sidecar_files())
+    catalogued = {os.path.abspath(u["sidecar"]) for u in rows.values() if u["sidecar"]}
+    for path in sorted(files - catalogued):
+        os.unlink(path)
+        report.removed_orphan_sidecars += 1
+    for (shard, part), u in rows.items():
+        if u["status"] != "failed" and (not u["sidecar"] or u["sidecar"] not in files):
+            store.con.execute("DELETE FROM units WHERE shard = ? AND part = ?", [shard, part])
+            store.con.execute("DELETE FROM errors WHERE shard = ? AND part = ?", [shard, part])
+            report.dropped_unit_rows += 1
+            continue
+        if running and u["sidecar"] in files:
+            on_disk = read_sidecar_info(u["sidecar"]).detectors
+            if on_disk != json.loads(u["detectors"] or "{}"):
+                store.set_unit_detectors(shard, part, on_disk)
+                report.updated_detectors += 1
+    return report

@@ -1,0 +1,69 @@
+"""What is in a store, per run and per shard: the data behind `auditor runs` and `auditor status`.
+
+Plain dicts of JSON-friendly values, so the CLI prints them as tables or `--json` unchanged
+and other tools (a scheduler, a notebook) get the same view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+from auditor.store.catalogue import open_store
+
+
+def _jsonable(row: dict) -> dict:
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, (dt.datetime, dt.date)):
+            v = v.isoformat()
+        elif k in ("inputs", "detectors", "options") and isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except ValueError:
+                pass
+        out[k] = v
+    return out
+
+
+def list_runs(db_path: str | os.PathLike, limit: int | None = None) -> list[dict]:
+    """Runs, newest first, with their counts and status."""
+    with open_store(db_path, read_only=True) as store:
+        rows = store.runs()
+    rows = [_jsonable(r) for r in reversed(rows)]
+    return rows[:limit] if limit else rows
+
+
+def store_status(db_path: str | os.PathLike, errors_limit: int = 20) -> dict:
+    """Per-shard state, totals, and the latest record errors of a store."""
+    with open_store(db_path, read_only=True) as store:
+        shards = [_jsonable(s) for s in store.shards()]
+        totals = store.con.execute(
+            "SELECT count(*), coalesce(sum(n_stored), 0), coalesce(sum(n_skipped), 0), "
+            "coalesce(sum(n_failed), 0), count(*) FILTER (WHERE status = 'failed'), "
+            "count(*) FILTER (WHERE status = 'partial') FROM units").fetchone()
+        detectors = {}
+        for (dets,) in store.con.execute("SELECT detectors FROM units").fetchall():
+            for name, version in json.loads(dets or "{}").items():
+                detectors.setdefault(name, {}).setdefault(version, 0)
+                detectors[name][version] += 1
+        errors = store.rows("SELECT * FROM errors ORDER BY run_id DESC, shard, part, record "
+                            "LIMIT ?", [errors_limit])
+        n_errors = store.con.execute("SELECT count(*) FROM errors").fetchone()[0]
+        last = store.rows("SELECT run_id, status, started_at, finished_at FROM runs "
+                          "ORDER BY started_at DESC LIMIT 1")
+        documents = store.con.execute("SELECT count(*) FROM documents").fetchone()[0]
+        paths = store.paths
+    return {
+        "db": paths.db,
+        "sidecars": paths.sidecars,
+        "last_run": _jsonable(last[0]) if last else None,
+        "totals": {"shards": len(shards), "units": totals[0], "stored": totals[1],
+                   "skipped": totals[2], "failed": totals[3], "units_failed": totals[4],
+                   "units_partial": totals[5], "documents_in_view": documents,
+                   "errors": n_errors},
+        "detectors": detectors,  # name -> {version: number of units scored with it}
+        "shards": shards,
+        "errors": [_jsonable(e) for e in errors],
+    }

@@ -1,0 +1,219 @@
+"""`auditor check` on real stores built by scanning real files: exit codes 0/1/2, the JSON and
+JUnit outputs, the rise gate across two scan runs, and config validation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from auditor import check as gates
+from auditor.cli import main
+from auditor.demo import demo_data_dir
+from auditor.readers.base import ReaderOptions
+from auditor.scan.options import ScanOptions
+from auditor.scan.runner import run_scan
+
+CORPUS = ("wiki.parquet", "forum.jsonl", "cosmopedia-demo.parquet")
+
+
+def labeled_rows(shared_data: Path, n: int, split: str = "calib", label: str = "ai") -> list[str]:
+    """Real texts of one label from the labeled development set."""
+    from detectors.splits import add_split_column
+
+    t = add_split_column(pq.read_table(shared_data / "labeled" / "dev.parquet",
+                                       columns=["id", "text", "label", "generator",
+                                                "source_repo", "pair_key", "language"]))
+    t = t.filter(pc.and_(pc.equal(t["label"], label), pc.equal(t["split"], split)))
+    t = t.filter(pc.equal(t["language"], "en"))
+    return t.column("text").to_pylist()[:n]
+
+
+def build_store(root: Path, shared_data: Path) -> str:
+    corpus = root / "corpus"
+    corpus.mkdir(parents=True)
+    for name in CORPUS:
+        shutil.copyfile(demo_data_dir() / name, corpus / name)
+    ref = root / "ref"
+    ref.mkdir()
+    rows = [{"id": f"m{i}", "text": t, "label": "ai"}
+            for i, t in enumerate(labeled_rows(shared_data, 300))]
+    rows += [{"id": f"h{i}", "text": t, "label": "human"}
+             for i, t in enumerate(labeled_rows(shared_data, 300, label="human"))]
+    (ref / "labeled.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = str(root / "audit.duckdb")
+    run_scan([str(corpus)], db, ScanOptions(reader=ReaderOptions(license_column="license")))
+    # labels -> roles human_reference / machine_reference
+    run_scan([str(ref)], db, ScanOptions(reader=ReaderOptions(label_column="label")))
+    return db
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, shared_data) -> str:
+    return build_store(tmp_path_factory.mktemp("check"), shared_data)
+
+
+def write_config(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["check", *args], catch_exceptions=False)
+
+
+def test_all_gates_pass_exit_0_with_json_and_junit(store, tmp_path):
+    cfg = write_config(tmp_path / "ok.toml", """
+[estimate]
+n_boot = 50
+[gates.fraction]
+max_overall = 1.0
+max_per_source = 1.0
+[gates.coverage]
+min_date = 0.5
+min_license = 0.1
+[gates.synthetic_by_construction]
+forbid_in = ["wiki", "forum"]
+""")
+    out, junit = tmp_path / "check.json", tmp_path / "check.xml"
+    res = invoke("--db", store, "--config", cfg, "--json-out", str(out), "--junit-out", str(junit))
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.read_text())
+    assert data["status"] == "pass" and data["exit_code"] == 0
+    names = {g["name"] for g in data["gates"]}
+    assert {"fraction.overall", "fraction.source[wiki]", "fraction.source[forum]",
+            "coverage.date", "coverage.license", "synthetic_by_construction[wiki]",
+            "synthetic_by_construction[forum]"} <= names
+    for g in data["gates"]:
+        assert g["passed"] and g["threshold"] is not None and "detail" in g
+    overall = next(g for g in data["gates"] if g["name"] == "fraction.overall")
+    assert 0 <= overall["value"] <= 1 and "upper 95% bound" in overall["detail"]
+    suite = ET.parse(junit).getroot()
+    assert suite.tag == "testsuite" and int(suite.get("tests")) == len(data["gates"])
+    assert int(suite.get("failures")) == 0
+    assert "PASSED" in res.output
+
+
+def test_failing_gates_exit_1_and_are_named(store, tmp_path):
+    # cosmopedia-demo is synthetic by construction and has no URLs: both gates must fail
+    cfg = write_config(tmp_path / "fail.toml", """
+[estimate]
+n_boot = 50
+[gates.coverage]
+min_url = 0.99
+min_date = 0.5
+[gates.synthetic_by_construction]
+forbid_in = ["*"]
+""")
+    out, junit = tmp_path / "check.json", tmp_path / "check.xml"
+    res = invoke("--db", store, "--config", cfg, "--json-out", str(out), "--junit-out", str(junit))
+    assert res.exit_code == 1, res.output
+    data = json.loads(out.read_text())
+    failed = {g["name"] for g in data["gates"] if not g["passed"]}
+    assert failed == {"coverage.url", "synthetic_by_construction[cosmopedia-demo]"}
+    url = next(g for g in data["gates"] if g["name"] == "coverage.url")
+    n_wiki = pq.ParquetFile(demo_data_dir() / "wiki.parquet").metadata.num_rows
+    n_cosmo = pq.ParquetFile(demo_data_dir() / "cosmopedia-demo.parquet").metadata.num_rows
+    n_forum = sum(1 for _ in open(demo_data_dir() / "forum.jsonl"))
+    assert url["value"] == pytest.approx((n_wiki + n_forum) / (n_wiki + n_forum + n_cosmo))
+    syn = next(g for g in data["gates"] if g["name"] == "synthetic_by_construction[cosmopedia-demo]")
+    assert syn["value"] == n_cosmo
+    suite = ET.parse(junit).getroot()
+    assert int(suite.get("failures")) == 2
+    assert {c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None} == failed
+    assert "FAIL  coverage.url" in res.output and "FAILED" in res.output
+
+
+def test_fraction_gate_judges_the_upper_bound(store):
+    cfg = gates.parse_config({"estimate": {"n_boot": 50},
+                              "gates": {"fraction": {"per_source": {"forum": 0.5}}}})
+    res = gates.run_check(store, cfg)
+    (g,) = res.gates
+    assert g.name == "fraction.source[forum]" and g.passed
+    est = gates._estimates(store, cfg, ("source",))
+    forum = next(e for e in est if e["group"] == {"source": "forum"})
+    assert g.value == pytest.approx(forum["ci_high"])
+    # a point estimate under the threshold does not pass when the interval reaches above it
+    wide = dict(forum, fraction=0.05, ci_low=0.01, ci_high=0.12)
+    (g2,) = gates.fraction_gates(gates.parse_config(
+        {"gates": {"fraction": {"per_source": {"forum": 0.10}}}}), None, {"forum": wide})
+    assert not g2.passed and g2.value == 0.12 and g2.threshold == 0.10
+
+
+def test_unusable_store_or_config_exits_2(store, tmp_path):
+    good = write_config(tmp_path / "good.toml", "[gates.coverage]\nmin_date = 0.5\n")
+    cases = {
+        "missing db": ["--db", str(tmp_path / "nope.duckdb"), "--config", good],
+        "missing config": ["--db", store, "--config", str(tmp_path / "none.toml")],
+        "bad toml": ["--db", store, "--config",
+                     write_config(tmp_path / "bad.toml", "[gates.coverage\nmin_date = ")],
+        "unknown key": ["--db", store, "--config",
+                        write_config(tmp_path / "typo.toml", "[gates.coverage]\nmin_dat = 0.5\n")],
+        "share out of range": ["--db", store, "--config",
+                               write_config(tmp_path / "range.toml",
+                                            "[gates.fraction]\nmax_overall = 1.5\n")],
+        "no gate": ["--db", store, "--config", write_config(tmp_path / "empty.toml", "")],
+    }
+    for what, args in cases.items():
+        out = tmp_path / f"{what}.json"
+        res = invoke(*args, "--json-out", str(out))
+        assert res.exit_code == 2, (what, res.output)
+        assert "check could not run" in res.output, what
+        data = json.loads(out.read_text())
+        assert data["status"] == "error" and data["error"], what
+
+
+def test_config_errors_name_the_problem():
+    with pytest.raises(gates.CheckError, match="unknown key 'min_dat'"):
+        gates.parse_config({"gates": {"coverage": {"min_dat": 0.5}}}, "x.toml")
+    with pytest.raises(gates.CheckError, match=r"unknown gate \[gates.fractions\]"):
+        gates.parse_config({"gates": {"fractions": {}}}, "x.toml")
+    with pytest.raises(gates.CheckError, match="needs both metric and max_degradation"):
+        gates.parse_config({"gates": {"collapse": {"max_degradation": 0.1}}}, "x.toml")
+    with pytest.raises(gates.CheckError, match="regime must be one of"):
+        gates.parse_config({"gates": {"collapse": {"regime": "sometimes", "metric": "m",
+                                                   "max_degradation": 0.1}}}, "x.toml")
+    with pytest.raises(gates.CheckError, match="wrong type"):
+        gates.parse_config({"gates": {"rise": {"per_source": "yes"}}}, "x.toml")
+    cfg = gates.parse_config({"gates": {"fraction": {"max_per_source": 0.3,
+                                                     "per_source": {"wiki": 0.1}}}})
+    assert cfg.max_per_source == 0.3 and cfg.per_source == {"wiki": 0.1}
+
+
+def test_rise_since_previous_run_uses_the_store_history(tmp_path, shared_data):
+    db = build_store(tmp_path, shared_data)
+    cfg = write_config(tmp_path / "rise.toml", """
+[estimate]
+n_boot = 50
+[gates.rise]
+max_rise = 0.02
+""")
+    first = invoke("--db", db, "--config", cfg, "--json")
+    assert first.exit_code == 0, first.output
+    assert "no estimate from an earlier run" in first.output
+    # next night: the forum shard gains machine-written posts (the assistant boilerplate is real
+    # marker text; the bodies are real machine text from the development set)
+    forum = tmp_path / "corpus" / "forum.jsonl"
+    posts = labeled_rows(shared_data, 150, split="test_generator")
+    with open(forum, "a", encoding="utf-8") as fh:
+        for i, t in enumerate(posts):
+            fh.write(json.dumps({"id": f"new-{i}", "text": "As an AI language model, " + t,
+                                 "crawl_date": "2025-01-15T00:00:00Z",
+                                 "url": f"https://forum.example.com/new/{i}"}) + "\n")
+    run_scan([str(tmp_path / "corpus")], db,
+             ScanOptions(reader=ReaderOptions(license_column="license")))
+    out = tmp_path / "rise.json"
+    second = invoke("--db", db, "--config", cfg, "--json-out", str(out))
+    assert second.exit_code == 1, second.output
+    data = json.loads(out.read_text())
+    forum_gate = next(g for g in data["gates"] if g["name"] == "rise.source[forum]")
+    assert not forum_gate["passed"] and forum_gate["value"] > 0.02
+    assert "-> " in forum_gate["detail"] and data["run_id"]
+    wiki_gate = next(g for g in data["gates"] if g["name"] == "rise.source[wiki]")
+    assert wiki_gate["value"] == pytest.approx(0.0, abs=1e-9)  # untouched shard, same estimate

@@ -1,0 +1,261 @@
+"""`auditor report` on a real store (demo files in Parquet, JSONL.gz and WARC plus a hostile JSONL
+written here, scanned by `auditor scan`'s library function): the numbers match the input files,
+HTML/Markdown/JSON carry the same content, the HTML is self-contained, and it renders in headless
+Chromium with no console error, the per-source table, the plots and a working sort."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import main
+from auditor.demo import demo_data_dir
+from auditor.readers.base import ReaderOptions
+from auditor.report import ReportData, write_report
+from auditor.report import store_sql
+from auditor.report.collect import collect
+from auditor.scan.options import ScanOptions
+from auditor.scan.runner import run_scan
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "tests" / "artifacts"
+FILES = ("wiki.parquet", "stories.jsonl.gz", "news.warc.gz", "cosmopedia-demo.parquet")
+HOSTILE = [
+    {"id": "x-1", "text": "<script>alert('pwned')</script> A page that tries to inject markup.",
+     "crawl_date": "2024-02-01T00:00:00Z", "url": "https://hostile.example/1"},
+    {"id": "x-2", "text": "As an AI language model, I cannot browse the internet. I hope this "
+     "helps! Certainly! Here's a summary of the article you asked for.",
+     "crawl_date": "2024-03-01T00:00:00Z"},
+    {"id": "x-3", "text": "An old post about gardening and the weather in spring.",
+     "crawl_date": "2021-03-01T00:00:00Z", "url": "https://hostile.example/3"},
+]
+
+
+def _machine_reference(shared_data: Path, path: Path, n: int = 300) -> None:
+    import pyarrow.compute as pc
+
+    from detectors.splits import add_split_column
+
+    t = add_split_column(pq.read_table(shared_data / "labeled" / "dev.parquet",
+                                       columns=["id", "text", "label", "generator",
+                                                "source_repo", "pair_key"]))
+    t = t.filter(pc.and_(pc.equal(t["label"], "ai"), pc.equal(t["split"], "calib")))
+    pq.write_table(t.select(["id", "text"]).slice(0, n), path)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, shared_data) -> str:
+    root = tmp_path_factory.mktemp("report")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name in FILES:
+        shutil.copyfile(demo_data_dir() / name, corpus / name)
+    lines = [json.dumps(r) for r in HOSTILE] + ['{"id": "broken", "text": ']  # one bad line
+    (corpus / "hostile.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "ref").mkdir()
+    _machine_reference(shared_data, root / "ref" / "machine.parquet")
+    db = str(root / "audit.duckdb")
+    run_scan([str(corpus)], db, ScanOptions(reader=ReaderOptions(license_column="license")))
+    run_scan([str(root / "ref")], db, ScanOptions(reader=ReaderOptions(role="machine_reference")))
+    return db
+
+
+@pytest.fixture(scope="module")
+def data(store) -> ReportData:
+    return collect(store, n_boot=50, top_k=3, generations=5)
+
+
+def _expected_counts() -> dict[str, dict[str, int]]:
+    """Documents and missing URLs per source, read straight from the input files."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    wiki = pq.read_table(demo_data_dir() / "wiki.parquet")
+    cosmo = pq.read_table(demo_data_dir() / "cosmopedia-demo.parquet")
+    with gzip.open(demo_data_dir() / "stories.jsonl.gz", "rt") as fh:
+        stories = [json.loads(line) for line in fh]
+    with open(demo_data_dir() / "news.warc.gz", "rb") as fh:
+        news = [r for r in ArchiveIterator(fh) if r.rec_type == "response"]
+    return {
+        "wiki": {"n": wiki.num_rows, "no_url": wiki.column("url").null_count},
+        "cosmopedia-demo": {"n": cosmo.num_rows, "no_url": cosmo.column("url").null_count},
+        "stories": {"n": len(stories), "no_url": sum("url" not in r for r in stories)},
+        "news": {"n": len(news), "no_url": 0},
+        "hostile": {"n": 3, "no_url": 1},
+    }
+
+
+def test_report_data_matches_the_input_files(data):
+    expected = _expected_counts()
+    assert data.summary["n_docs"] == sum(e["n"] for e in expected.values())
+    assert data.summary["n_sources"] == len(expected)
+    assert data.summary["date_min"].startswith("2021") and data.summary["date_max"] >= "2024"
+    assert {s["source"]: s["n_docs"] for s in data.sources} == {k: e["n"] for k, e in expected.items()}
+    cov = {c["source"]: c for c in data.coverage["sources"]}
+    for src, e in expected.items():
+        assert cov[src]["missing_url"] == e["no_url"], src
+    assert cov["cosmopedia-demo"]["url_share"] == 0.0
+    by_src = {s["source"]: s for s in data.sources}
+    assert by_src["cosmopedia-demo"]["n_synthetic_by_construction"] == expected["cosmopedia-demo"]["n"]
+    assert by_src["wiki"]["n_synthetic_by_construction"] == 0
+    # the broken JSON line is accounted for as a failed record
+    assert data.issues["errors"].get("failed") == 1 and data.issues["n_runs"] == 2
+    # months on both sides of the cutoff, pre-cutoff ones flagged
+    months = [m["month"] for m in data.months]
+    assert months == sorted(months) and months[0] < "2022-11" < months[-1]
+    assert all(m["pre_cutoff"] == (m["month"] < "2022-11") for m in data.months
+               if m["month"] != "2022-11")
+    # every estimate names its method and detector
+    for s in data.sources:
+        if s["estimate"]:
+            assert s["estimate"]["method"] and s["estimate"]["detector"]
+
+
+def test_agreement_and_flagged_are_computed_from_the_scores(store, data):
+    dets = data.agreement["detectors"]
+    assert len(data.agreement["pairs"]) == len(dets) * (len(dets) - 1) // 2
+    con = duckdb.connect(store, read_only=True)
+    try:
+        for p in data.agreement["pairs"]:
+            x = np.array(con.execute(
+                f'SELECT "score_{p["a"]}", "score_{p["b"]}" FROM documents WHERE role = '
+                f"'corpus' AND \"score_{p['a']}\" IS NOT NULL AND \"score_{p['b']}\" IS NOT NULL"
+            ).fetchall(), dtype=float)
+            if x[:, 0].std() > 0 and x[:, 1].std() > 0:
+                assert p["pearson"] == pytest.approx(np.corrcoef(x[:, 0], x[:, 1])[0, 1], abs=1e-9)
+            assert p["n"] == len(x)
+    finally:
+        con.close()
+    with store_sql.connect(store) as c:
+        flagged = store_sql.top_flagged(c, "markers", 2)
+    top = flagged["hostile"][0]
+    assert top["id"] == "x-2" and top["scores"]["markers"] > 0 and top["reasons"]["markers"]
+    assert set(data.flagged) == {s["source"] for s in data.sources}
+    assert all(len(v) <= 3 for v in data.flagged.values())
+
+
+def test_html_markdown_json_carry_the_same_content(data, tmp_path):
+    html = write_report(data, tmp_path / "r.html").read_text()
+    md = write_report(data, tmp_path / "r.md").read_text()
+    js = json.loads(write_report(data, tmp_path / "r.json").read_text())
+    assert ReportData.from_dict(js).summary == data.summary
+    for s in data.sources:
+        assert f'data-v="{s["source"]}"' in html and f"| {s['source']} |" in md
+    for docs in data.flagged.values():
+        for d in docs:
+            assert d["id"] in html and d["id"] in md
+    for section in ("summary", "sources", "months", "coverage", "agreement", "collapse",
+                    "flagged", "issues"):
+        assert f'<section id="{section}">' in html
+    for heading in ("## Summary", "## Synthetic fraction by source", "## Synthetic fraction by "
+                    "crawl month", "## Licence and provenance coverage", "## Detector agreement",
+                    "## Model-collapse projection", "## Most confidently flagged documents",
+                    "## Scan runs, skipped and failed records"):
+        assert heading in md
+    for png in (tmp_path / "r_files").glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # self-contained: nothing to fetch, markup from documents escaped
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html
+    assert 'src="http' not in html and "<link" not in html and "@import" not in html
+    o = data.summary["overall"]
+    if o and o["fraction"] is not None:
+        assert f"method {o['method']}, detector {o['detector']}" in html
+        assert f"method {o['method']}, detector {o['detector']}" in md
+
+
+def test_report_cli_formats_and_errors(store, tmp_path):
+    r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "a.out"),
+                                  "--format", "json", "--n-boot", "20", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "a.out").read_text())["summary"]["n_docs"] > 0
+    r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "a.pdf")])
+    assert r.exit_code == 2 and "cannot tell the report format" in r.output
+    r = CliRunner().invoke(main, ["report", "--db", str(tmp_path / "none.duckdb"), "-o",
+                                  str(tmp_path / "x.html")])
+    assert r.exit_code == 1 and "no store at" in r.output
+
+
+# --- headless Chromium --------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--enable-logging=stderr",
+                  "--v=0"]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _run_chromium(exe: str, tmp: Path, url: str, *extra: str) -> subprocess.CompletedProcess:
+    profile = tmp / f"profile-{len(list(tmp.glob('profile-*')))}"
+    return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *extra, url],
+                          capture_output=True, text=True, timeout=90, cwd=tmp)
+
+
+def _console_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+#: Appended to a copy of the page: clicks the "documents" header of the per-source table and
+#: writes the resulting order into the DOM, so --dump-dom shows whether sorting works.
+SORT_PROBE = """<script>
+var t=document.getElementById('source-table');
+var th=Array.prototype.filter.call(t.tHead.rows[0].cells,function(c){return c.textContent==='documents';})[0];
+th.click();
+var order=Array.prototype.map.call(t.tBodies[0].rows,function(r){return r.cells[1].getAttribute('data-v');});
+document.body.setAttribute('data-sorted',order.join(','));
+</script></body>"""
+
+
+def test_html_renders_in_headless_chromium(data, tmp_path):
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (scripts/setup.sh installs it: apt-get install chromium)")
+    page = write_report(data, tmp_path / "audit.html")
+    dom_run = _run_chromium(exe, tmp_path, page.as_uri(), "--dump-dom")
+    assert dom_run.returncode == 0, dom_run.stderr[-2000:]
+    assert _console_lines(dom_run.stderr) == []
+    dom = dom_run.stdout
+    assert 'id="source-table"' in dom
+    n_rows = dom.split('id="source-table"')[1].split("</table>")[0].count("<tr>")
+    assert n_rows == len(data.sources) + 1  # header + one row a source
+    assert dom.count('src="data:image/png;base64,') >= (2 if data.summary.get("overall") and
+                                                        data.summary["overall"]["fraction"]
+                                                        is not None else 0)
+    if data.collapse.get("rows"):
+        assert 'id="collapse-plot"' in dom
+    # the sortable table really sorts in the browser
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", SORT_PROBE))
+    sort_run = _run_chromium(exe, tmp_path, probe.as_uri(), "--dump-dom")
+    assert _console_lines(sort_run.stderr) == []
+    order = sort_run.stdout.split('data-sorted="')[1].split('"')[0].split(",")
+    assert [int(v) for v in order] == sorted(s["n_docs"] for s in data.sources)
+    # a screenshot, kept as a test artifact, that is not blank
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "report.png"
+    if shot.exists():
+        os.unlink(shot)
+    shot_run = _run_chromium(exe, tmp_path, page.as_uri(), f"--screenshot={shot}",
+                             "--window-size=1280,2400", "--hide-scrollbars")
+    assert shot_run.returncode == 0 and shot.exists(), shot_run.stderr[-2000:]
+    from PIL import Image
+
+    img = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert img.shape[0] >= 1000 and img.shape[1] >= 1000
+    assert img.std() > 10  # text and plots on a white page, not a blank page
+    assert (img < 128).mean() > 0.005
