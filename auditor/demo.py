@@ -21,11 +21,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+#: File that marks a folder as the demo's own, so a rerun may rebuild its store.
+DEMO_MARKER = ".auditor-demo"
+
 #: Corpus files shipped in auditor/demo_data (the rest there is truth, manifest and NOTICE).
 CORPUS_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".warc.gz")
 
 #: The check the demo runs. The cosmopedia-style source is synthetic by construction, so the
-#: `synthetic_by_construction` gate on "*" fails on purpose: the demo shows a failing gate.
+#: `synthetic_by_construction` gate on "*" (every source) fails on purpose: the demo shows what a
+#: failing gate looks like.
 DEMO_CHECK_TOML = """\
 # Gates of the demo (see examples/auditor.toml for every option, documented).
 [estimate]
@@ -54,7 +58,7 @@ metric = "risk_ratio"
 max_degradation = 1.0
 
 [gates.synthetic_by_construction]
-forbid_in = ["news", "wiki", "forum"]
+forbid_in = ["*"]
 """
 
 
@@ -182,8 +186,13 @@ def run_demo(out_dir: str | Path = "demo-output", *, n_boot: int = 200, seed: in
 
     say = say or (lambda _m: None)
     out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     db = out / "audit.duckdb"
+    marker = out / DEMO_MARKER
+    if db.exists() and not marker.exists():  # never delete a store the demo did not make
+        raise FileExistsError(f"{db} exists and was not made by `auditor demo`: choose another "
+                              f"--out folder")
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("made by `auditor demo`; the demo rebuilds this folder's store\n")
     for stale in (db, Path(f"{db}.wal"), Path(f"{db}.sidecars"), Path(f"{db}.logs")):
         if stale.is_dir():
             shutil.rmtree(stale)
@@ -247,6 +256,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, n_boot: int = 200, seed: in
         check = result.to_dict()
         check["summary"] = gates.summary_lines(result)
     except gates.CheckError as e:
+        gates.write_error_json(str(e), out / "check.json", str(db), str(cfg_path))
         check = {"status": "error", "exit_code": gates.EXIT_ERROR, "error": str(e), "gates": []}
     timings["check_s"] = time.perf_counter() - t0
 

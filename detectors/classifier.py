@@ -19,7 +19,7 @@ import numpy as np
 
 from detectors.base import Detector
 from detectors.calibration import Calibration, load_calibration
-from detectors.ngram_features import HashingParams, featurize
+from detectors.ngram_features import HashingParams, featurize, linear_scores
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "classifier"
 MODEL_FORMAT = "ngram-linear/1"
@@ -123,8 +123,7 @@ class NgramClassifier(Detector):
     def score(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros(0, dtype=np.float64)
-        x = featurize(list(texts), self.params)
-        return (x @ self._w).astype(np.float64) + self.intercept_
+        return linear_scores(list(texts), self.params, self._w) + self.intercept_
 
     def probability(self, scores: np.ndarray) -> np.ndarray | None:
         return None if self.calibration is None else self.calibration.probability(scores)

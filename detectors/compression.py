@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import Detector
+from detectors.calibration import Calibration, load_calibration
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "models" / "compression"
 AI_FILE = "ai_reference.txt"
@@ -48,6 +49,7 @@ class CompressionDetector(Detector):
     version = "1"
     tier = "cheap"
     needs = "nothing"
+    calibration: Calibration | None = None
 
     def __init__(self, reference_dir: str | Path | None = None, level: int = 6,
                  max_chars: int = 2000) -> None:
@@ -66,6 +68,13 @@ class CompressionDetector(Detector):
         self.max_chars = max_chars
         self._ai = self._primed(ai)
         self._human = self._primed(human)
+        self.calibration = load_calibration(ref_dir)  # fitted by scripts/train_classifier.py
+        if self.calibration is not None:
+            self.threshold = self.calibration.threshold
+            self.threshold_fpr = self.calibration.threshold_fpr
+
+    def probability(self, scores: np.ndarray) -> np.ndarray | None:
+        return None if self.calibration is None else self.calibration.probability(scores)
 
     def _primed(self, reference: bytes):
         # Raw deflate (wbits -15): no header/checksum bytes blurring short texts.

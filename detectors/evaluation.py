@@ -62,10 +62,10 @@ def length_bucket(n_chars: int) -> str:
 
 def grouped_metrics(scores: np.ndarray, y: np.ndarray, meta: dict[str, np.ndarray],
                     threshold: float | None, fpr: float = DEFAULT_FPR) -> dict[str, Any]:
-    """Metrics overall, per split, and per domain / generator / language / length bucket.
+    """Metrics overall, per split, and per domain / variant / generator / language / length.
 
-    Per generator, the positives are that generator's rows and the negatives all human rows of
-    the evaluated set (human text has no generator). Other groups compare both classes within
+    Per generator and per variant, the positives are that group's ai rows and the negatives all
+    human rows of the evaluated set (human text has no generator). Other groups compare both classes within
     the group. Groups with fewer than MIN_GROUP rows of a class are left out.
     """
     split = meta["split"]
@@ -90,13 +90,15 @@ def grouped_metrics(scores: np.ndarray, y: np.ndarray, meta: dict[str, np.ndarra
                     res[f"tpr_at_{_pct(fpr)}fpr"] = None
                 groups[g] = res
         out[key] = groups
-    gens: dict[str, Any] = {}
-    for g in sorted({v for v in meta["generator"] if v is not None}):
-        m = (meta["generator"] == g) | human
-        if int((meta["generator"] == g).sum()) >= MIN_GROUP:
-            gens[g] = binary_metrics(scores[m], y[m], threshold, fpr)
-            gens[g]["held_out"] = bool(np.any(split[meta["generator"] == g] == "test_generator"))
-    out["generator"] = gens
+    for key in ("generator", "variant"):  # groups of ai rows, each against all human rows
+        groups = {}
+        for g in sorted({v for v in meta[key][~human] if v is not None}):
+            pos = (meta[key] == g) & ~human
+            if int(pos.sum()) >= MIN_GROUP:
+                m = pos | human
+                groups[g] = binary_metrics(scores[m], y[m], threshold, fpr)
+                groups[g]["held_out"] = bool(np.any(split[pos] == "test_generator"))
+        out[key] = groups
     return out
 
 
@@ -113,14 +115,17 @@ def stratified_sample(strata: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 
 def timed_scores(detector: Any, texts: Sequence[str], batch_size: int = 256
-                 ) -> tuple[np.ndarray, float]:
-    """Scores in batches, and docs/s over the whole run (one process, this machine)."""
-    start = time.perf_counter()
+                 ) -> tuple[np.ndarray, dict[str, float]]:
+    """Scores in batches, and the speed of the whole run: `docs_per_s` (wall clock) and
+    `docs_per_cpu_s` (per second of this process's CPU time, i.e. per core: robust on a machine
+    shared with other jobs, where wall-clock rates mostly measure the queue)."""
+    wall, cpu = time.perf_counter(), time.process_time()
     parts = [np.asarray(detector.score(list(texts[i:i + batch_size])), dtype=np.float64)
              for i in range(0, len(texts), batch_size)]
-    elapsed = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     scores = np.concatenate(parts) if parts else np.zeros(0)
-    return scores, (len(texts) / elapsed if elapsed > 0 else float("inf"))
+    return scores, {"docs_per_s": len(texts) / wall if wall > 0 else float("inf"),
+                    "docs_per_cpu_s": len(texts) / cpu if cpu > 0 else float("inf")}
 
 
 def evaluate(labeled_path: str, detector_names: Sequence[str] | None = None, *,
@@ -142,7 +147,7 @@ def evaluate(labeled_path: str, detector_names: Sequence[str] | None = None, *,
     if max_rows is not None and rows_all.size > max_rows:
         rows_all = np.sort(np.random.default_rng(seed).choice(rows_all, max_rows, replace=False))
     cols = {c: np.asarray(data.meta[c].to_pylist(), dtype=object)
-            for c in ("split", "domain", "generator", "language")}
+            for c in ("split", "domain", "generator", "language", "variant")}
     cols["length"] = np.asarray([length_bucket(n) for n in data.meta["n_chars"].to_pylist()],
                                 dtype=object)
     specs = {s.name: s for s in detectors.specs()}
@@ -156,7 +161,7 @@ def evaluate(labeled_path: str, detector_names: Sequence[str] | None = None, *,
         rows = rows_all
         if spec.tier == "lm":
             strata = np.asarray([f"{s}|{y}" for s, y in zip(cols["split"][rows_all],
-                                                           data.y[rows_all])])
+                                                           data.y[rows_all], strict=True)])
             rows = rows_all[stratified_sample(strata, sample, seed)]
         say(f"{name}: loading")
         try:
@@ -166,7 +171,7 @@ def evaluate(labeled_path: str, detector_names: Sequence[str] | None = None, *,
             continue
         say(f"{name}: scoring {rows.size} texts")
         try:
-            scores, docs_per_s = timed_scores(det, [data.texts[i] for i in rows])
+            scores, speed = timed_scores(det, [data.texts[i] for i in rows])
         except Exception as e:  # noqa: BLE001
             results[name] = {"tier": spec.tier, "skipped": f"scoring failed: {type(e).__name__}: {e}"}
             continue
@@ -175,7 +180,7 @@ def evaluate(labeled_path: str, detector_names: Sequence[str] | None = None, *,
         res = grouped_metrics(scores, data.y[rows], {k: v[rows] for k, v in cols.items()},
                               getattr(det, "threshold", None), fpr)
         res.update(tier=spec.tier, version=str(getattr(det, "version", "?")), n=int(rows.size),
-                   docs_per_s=docs_per_s,
+                   **speed,
                    mean_chars=float(np.mean([len(data.texts[i]) for i in rows])) if rows.size
                    else 0.0, threshold=getattr(det, "threshold", None),
                    threshold_fpr=getattr(det, "threshold_fpr", None))

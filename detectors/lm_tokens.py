@@ -13,11 +13,14 @@ cleaning and truncation happen here, once, before any tokenizer sees the text:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 #: A token is rarely longer than this many characters; the character cut keeps a margin.
 CHARS_PER_TOKEN_CAP = 32
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(text: object) -> str:
@@ -29,7 +32,7 @@ def clean_text(text: object) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        text = _SURROGATES.sub("\ufffd", text)
     return text
 
 

@@ -71,9 +71,14 @@ class _CausalLMScorer(Detector):
 
     # -- shared -----------------------------------------------------------------------------
     @property
-    def tokenizer(self):
+    def lm(self) -> LoadedLM:
+        """The (first) loaded model, e.g. to generate text with the scoring model."""
         self._check_open()
-        return self._models[0].tokenizer
+        return self._models[0]
+
+    @property
+    def tokenizer(self):
+        return self.lm.tokenizer
 
     def _check_open(self) -> None:
         if not self._models or self._models[0].model is None:

@@ -187,6 +187,9 @@ class MarkersDetector(Detector):
     needs = "nothing"
     gives_reasons = True
     accepts_metas = True  # the scanner passes Document.meta dicts as `metas=` when this is True
+    # Flag when any marker fired. Not a tuned threshold: the scores are marker weights, and their
+    # false-positive rate on human text is measured in reports/detectors.md.
+    threshold = 0.0
 
     def __init__(self, max_chars: int | None = None) -> None:
         """`max_chars`: scan only this many leading characters (None: the whole text)."""

@@ -85,28 +85,79 @@ def _block(rows: np.ndarray, cols: np.ndarray, n_docs: int, bits: int) -> sp.csr
     return sp.csr_matrix((data, (uniq & np.uint32((1 << bits) - 1)).astype(np.int32), indptr), shape=(n_docs, 1 << bits))
 
 
-def featurize(texts: list[str], params: HashingParams) -> sp.csr_matrix:
-    """Sparse (len(texts), params.n_features) float32 matrix: [word block | byte n-gram block]."""
-    # Chunks of about CHUNK_CHARS characters keep the sort in cache (measured: 2x faster than
-    # one big batch) and bound the row index to 32 - bits bits.
+def _chunks(texts: list[str], params: HashingParams) -> list[tuple[int, int]]:
+    """(start, stop) ranges of about CHUNK_CHARS characters: keeps the sort in cache (measured:
+    2x faster than one big batch) and bounds the row index to 32 - bits bits."""
     max_docs = 1 << (32 - params.bits)
-    parts, start, budget = [], 0, 0
+    out, start, budget = [], 0, 0
     for i, t in enumerate(texts):
         budget += min(len(t) if isinstance(t, str) else 0, params.max_chars) + 1
         if budget >= CHUNK_CHARS or i + 1 - start >= max_docs:
-            parts.append(_featurize(list(texts[start:i + 1]), params))
+            out.append((start, i + 1))
             start, budget = i + 1, 0
-    if start < len(texts) or not parts:
-        parts.append(_featurize(list(texts[start:]), params))
+    if start < len(texts) or not out:
+        out.append((start, len(texts)))
+    return out
+
+
+def featurize(texts: list[str], params: HashingParams) -> sp.csr_matrix:
+    """Sparse (len(texts), params.n_features) float32 matrix: [word block | byte n-gram block].
+
+    Used for training; scoring uses `linear_scores`, which gives the same products faster.
+    """
+    texts = list(texts)
+    parts = []
+    for start, stop in _chunks(texts, params):
+        n = stop - start
+        blocks = [_block(rows, cols, n, params.bits)
+                  for rows, cols in _hashes(texts[start:stop], params)]
+        parts.append(sp.hstack(blocks, format="csr", dtype=np.float32))
     return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
 
 
-def _featurize(texts: list[str], params: HashingParams) -> sp.csr_matrix:
+def linear_scores(texts: list[str], params: HashingParams, weights: np.ndarray) -> np.ndarray:
+    """`featurize(texts) @ weights` (up to float rounding), without building the matrix.
+
+    De-duplicating n-grams by sorting dominates `featurize`; here each document's buckets are
+    counted with a scratch array instead ("last writer wins" scatter, then a bincount of the
+    winners): linear time, about 3x faster overall.
+    """
+    texts = list(texts)
+    width = 1 << params.bits
+    scratch = np.zeros(width, dtype=np.int32)  # 4 MB: fewer cache misses than int64
+    out = np.zeros(len(texts), dtype=np.float64)
+    for start, stop in _chunks(texts, params):
+        n = stop - start
+        for offset, (rows, cols) in zip((0, width), _hashes(texts[start:stop], params),
+                                        strict=True):
+            # group by document: a stable radix sort on small ints, linear time
+            order = np.argsort(rows.astype(np.uint16), kind="stable")
+            cols = cols[order]
+            bounds = np.searchsorted(rows[order], np.arange(n + 1))
+            w = weights[offset:offset + width]
+            for d in range(n):
+                c = cols[bounds[d]:bounds[d + 1]]
+                if c.size == 0:
+                    continue
+                pos = np.arange(c.size, dtype=np.int32)
+                scratch[c] = pos
+                counts = np.bincount(scratch[c], minlength=c.size)
+                winners = np.flatnonzero(counts)
+                data = np.log1p(counts[winners].astype(np.float32))
+                norm = float(np.sqrt(np.dot(data, data)))
+                out[start + d] += float(np.dot(w[c[winners]], data)) / norm
+    return out
+
+
+def _hashes(texts: list[str], params: HashingParams
+            ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(rows, bucket) of every word/bigram and of every byte n-gram of a chunk of texts."""
     n = len(texts)
     encoded = [_to_bytes(t, params.max_chars) for t in texts]
     lens = np.fromiter((len(b) for b in encoded), dtype=np.int64, count=n)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
     if n == 0:
-        return sp.csr_matrix((0, params.n_features), dtype=np.float32)
+        return empty, empty
     joined = b"\x00".join(encoded) + b"\x00"  # separator: no word spans two documents
     arr = np.frombuffer(joined, dtype=np.uint8)
     total = arr.size
@@ -149,7 +200,6 @@ def _featurize(texts: list[str], params: HashingParams) -> sp.csr_matrix:
         bh = wh[:-1][same] * _BIGRAM + wh[1:][same]
         wrow.append(doc_of[w_start[:-1]][same])
         wcol.append(_bucket(bh, params.bits))
-
-    words = _block(np.concatenate(wrow), np.concatenate(wcol), n, params.bits)
-    chars = _block(np.concatenate(crow), np.concatenate(ccol), n, params.bits)
-    return sp.hstack([words, chars], format="csr", dtype=np.float32)
+    return ((np.concatenate(wrow), np.concatenate(wcol)),
+            (np.concatenate(crow) if crow else empty[0],
+             np.concatenate(ccol) if ccol else empty[1]))

@@ -95,7 +95,7 @@ def load_labeled(path: str | Path, text_column: str = "text",
     row = 0
     for i in range(pf.num_row_groups):
         batch = pf.read_row_group(i, columns=wanted).to_pydict()
-        for j, (t, lab) in enumerate(zip(batch[text_column], batch[label_column])):
+        for j, (t, lab) in enumerate(zip(batch[text_column], batch[label_column], strict=True)):
             texts.append(t if isinstance(t, str) else "")
             labels.append(_label_value(lab, path, row + j))
         n = len(batch[text_column])
@@ -106,11 +106,12 @@ def load_labeled(path: str | Path, text_column: str = "text",
         raise ValueError(f"{path}: no rows")
     from auditor.records import content_id
 
-    ids = [i if i else content_id(t) for i, t in zip(cols["id"], texts)]
+    ids = [i if i else content_id(t) for i, t in zip(cols["id"], texts, strict=True)]
     repos = [r or "unknown" for r in cols["source_repo"]]
     label_str = ["ai" if v else "human" for v in labels]
     split = [split_of(i, lab, g, r, pk) for i, lab, g, r, pk in
-             zip(ids, label_str, cols["generator"], repos, cols["pair_key"])]
+             zip(ids, label_str, cols["generator"], repos, cols["pair_key"],
+                 strict=True)]
     meta = pa.table({
         "id": ids, "label": label_str, "generator": pa.array(cols["generator"], pa.string()),
         "domain": pa.array(cols["domain"], pa.string()),

@@ -4,6 +4,7 @@ JUnit outputs, the rise gate across two scan runs, and config validation."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -20,7 +21,7 @@ from auditor.readers.base import ReaderOptions
 from auditor.scan.options import ScanOptions
 from auditor.scan.runner import run_scan
 
-CORPUS = ("wiki.parquet", "forum.jsonl", "cosmopedia-demo.parquet")
+CORPUS = ("wiki.parquet", "blogs.jsonl", "cosmopedia-demo.parquet")
 
 
 def labeled_rows(shared_data: Path, n: int, split: str = "calib", label: str = "ai") -> list[str]:
@@ -79,7 +80,7 @@ max_per_source = 1.0
 min_date = 0.5
 min_license = 0.1
 [gates.synthetic_by_construction]
-forbid_in = ["wiki", "forum"]
+forbid_in = ["wiki", "blogs"]
 """)
     out, junit = tmp_path / "check.json", tmp_path / "check.xml"
     res = invoke("--db", store, "--config", cfg, "--json-out", str(out), "--junit-out", str(junit))
@@ -87,9 +88,9 @@ forbid_in = ["wiki", "forum"]
     data = json.loads(out.read_text())
     assert data["status"] == "pass" and data["exit_code"] == 0
     names = {g["name"] for g in data["gates"]}
-    assert {"fraction.overall", "fraction.source[wiki]", "fraction.source[forum]",
+    assert {"fraction.overall", "fraction.source[wiki]", "fraction.source[blogs]",
             "coverage.date", "coverage.license", "synthetic_by_construction[wiki]",
-            "synthetic_by_construction[forum]"} <= names
+            "synthetic_by_construction[blogs]"} <= names
     for g in data["gates"]:
         assert g["passed"] and g["threshold"] is not None and "detail" in g
     overall = next(g for g in data["gates"] if g["name"] == "fraction.overall")
@@ -120,8 +121,8 @@ forbid_in = ["*"]
     url = next(g for g in data["gates"] if g["name"] == "coverage.url")
     n_wiki = pq.ParquetFile(demo_data_dir() / "wiki.parquet").metadata.num_rows
     n_cosmo = pq.ParquetFile(demo_data_dir() / "cosmopedia-demo.parquet").metadata.num_rows
-    n_forum = sum(1 for _ in open(demo_data_dir() / "forum.jsonl"))
-    assert url["value"] == pytest.approx((n_wiki + n_forum) / (n_wiki + n_forum + n_cosmo))
+    n_blogs = sum(1 for _ in open(demo_data_dir() / "blogs.jsonl"))
+    assert url["value"] == pytest.approx((n_wiki + n_blogs) / (n_wiki + n_blogs + n_cosmo))
     syn = next(g for g in data["gates"] if g["name"] == "synthetic_by_construction[cosmopedia-demo]")
     assert syn["value"] == n_cosmo
     suite = ET.parse(junit).getroot()
@@ -132,17 +133,17 @@ forbid_in = ["*"]
 
 def test_fraction_gate_judges_the_upper_bound(store):
     cfg = gates.parse_config({"estimate": {"n_boot": 50},
-                              "gates": {"fraction": {"per_source": {"forum": 0.5}}}})
+                              "gates": {"fraction": {"per_source": {"blogs": 0.5}}}})
     res = gates.run_check(store, cfg)
     (g,) = res.gates
-    assert g.name == "fraction.source[forum]" and g.passed
+    assert g.name == "fraction.source[blogs]" and g.passed
     est = gates._estimates(store, cfg, ("source",))
-    forum = next(e for e in est if e["group"] == {"source": "forum"})
-    assert g.value == pytest.approx(forum["ci_high"])
+    blogs = next(e for e in est if e["group"] == {"source": "blogs"})
+    assert g.value == pytest.approx(blogs["ci_high"])
     # a point estimate under the threshold does not pass when the interval reaches above it
-    wide = dict(forum, fraction=0.05, ci_low=0.01, ci_high=0.12)
+    wide = dict(blogs, fraction=0.05, ci_low=0.01, ci_high=0.12)
     (g2,) = gates.fraction_gates(gates.parse_config(
-        {"gates": {"fraction": {"per_source": {"forum": 0.10}}}}), None, {"forum": wide})
+        {"gates": {"fraction": {"per_source": {"blogs": 0.10}}}}), None, {"blogs": wide})
     assert not g2.passed and g2.value == 0.12 and g2.threshold == 0.10
 
 
@@ -197,23 +198,78 @@ max_rise = 0.02
     first = invoke("--db", db, "--config", cfg, "--json")
     assert first.exit_code == 0, first.output
     assert "no estimate from an earlier run" in first.output
-    # next night: the forum shard gains machine-written posts (the assistant boilerplate is real
+    # next night: the blogs shard gains machine-written posts (the assistant boilerplate is real
     # marker text; the bodies are real machine text from the development set)
-    forum = tmp_path / "corpus" / "forum.jsonl"
+    blogs = tmp_path / "corpus" / "blogs.jsonl"
     posts = labeled_rows(shared_data, 150, split="test_generator")
-    with open(forum, "a", encoding="utf-8") as fh:
+    with open(blogs, "a", encoding="utf-8") as fh:
         for i, t in enumerate(posts):
             fh.write(json.dumps({"id": f"new-{i}", "text": "As an AI language model, " + t,
                                  "crawl_date": "2025-01-15T00:00:00Z",
-                                 "url": f"https://forum.example.com/new/{i}"}) + "\n")
+                                 "url": f"https://blogs.example.com/new/{i}"}) + "\n")
     run_scan([str(tmp_path / "corpus")], db,
              ScanOptions(reader=ReaderOptions(license_column="license")))
     out = tmp_path / "rise.json"
     second = invoke("--db", db, "--config", cfg, "--json-out", str(out))
     assert second.exit_code == 1, second.output
     data = json.loads(out.read_text())
-    forum_gate = next(g for g in data["gates"] if g["name"] == "rise.source[forum]")
-    assert not forum_gate["passed"] and forum_gate["value"] > 0.02
-    assert "-> " in forum_gate["detail"] and data["run_id"]
+    blogs_gate = next(g for g in data["gates"] if g["name"] == "rise.source[blogs]")
+    assert not blogs_gate["passed"] and blogs_gate["value"] > 0.02
+    assert "-> " in blogs_gate["detail"] and data["run_id"]
     wiki_gate = next(g for g in data["gates"] if g["name"] == "rise.source[wiki]")
     assert wiki_gate["value"] == pytest.approx(0.0, abs=1e-9)  # untouched shard, same estimate
+
+
+def test_example_config_is_valid_and_configures_every_gate():
+    cfg = gates.load_config(Path(__file__).resolve().parents[1] / "examples" / "auditor.toml")
+    assert cfg.max_overall is not None and cfg.max_per_source is not None
+    assert cfg.max_rise is not None and set(cfg.min_coverage) == {"date", "url", "license"}
+    assert cfg.max_degradation is not None and cfg.forbid_synthetic_in
+
+
+@pytest.mark.slow
+def test_nightly_script_scans_incrementally_and_gates(tmp_path, shared_data):
+    """scripts/nightly.sh twice: the second night scans only the new shard, and exits with the
+    check's code; the CI workflow example parses and runs the same script."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copyfile(demo_data_dir() / "wiki.parquet", data / "wiki.parquet")
+    cfg = write_config(tmp_path / "gates.toml", "[gates.coverage]\nmin_url = 0.9\n"
+                       "[gates.synthetic_by_construction]\nforbid_in = [\"*\"]\n")
+    env = dict(os.environ, AUDIT_INPUTS=str(data), AUDIT_DB=str(tmp_path / "audit.duckdb"),
+               AUDIT_CONFIG=cfg, AUDIT_WORKERS="1", AUDITOR=f"{sys.executable} -m auditor",
+               AUDIT_SCAN_ARGS="--license-column license --detectors markers",
+               AUDIT_REPORT_ARGS="--n-boot 10 --generations 2",
+               PYTHONPATH=str(repo))
+
+    def night(n: int) -> tuple[int, Path]:
+        out = tmp_path / f"night{n}"
+        p = subprocess.run(["bash", str(repo / "scripts" / "nightly.sh")], cwd=repo,
+                           env=dict(env, AUDIT_OUT=str(out)), capture_output=True, text=True,
+                           timeout=240)
+        return p.returncode, out
+
+    rc, out = night(1)
+    assert rc == 0, (out / "check.json").read_text() if (out / "check.json").exists() else rc
+    assert json.loads((out / "scan.json").read_text())["counts"]["units_scanned"] == 1
+    assert (out / "audit.html").stat().st_size > 0 and json.loads((out / "audit.json").read_text())
+    # next night a synthetic-by-construction shard without URLs arrives
+    shutil.copyfile(demo_data_dir() / "cosmopedia-demo.parquet", data / "cosmopedia-demo.parquet")
+    rc, out = night(2)
+    scan = json.loads((out / "scan.json").read_text())
+    assert scan["counts"]["units_scanned"] == 1 and scan["counts"]["units_reused"] == 1
+    assert rc == 1
+    check = json.loads((out / "check.json").read_text())
+    assert {g["name"] for g in check["gates"] if not g["passed"]} == {
+        "coverage.url", "synthetic_by_construction[cosmopedia-demo]"}
+    assert ET.parse(out / "check.xml").getroot().get("failures") == "2"
+    wf = yaml.safe_load((repo / "docs" / "nightly-audit.yml").read_text())
+    assert wf[True]["schedule"][0]["cron"]  # YAML reads the key `on` as True
+    steps = " ".join(s.get("run", "") for s in wf["jobs"]["audit"]["steps"])
+    assert "scripts/nightly.sh" in steps

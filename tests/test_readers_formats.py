@@ -244,3 +244,20 @@ def test_discover_errors_name_the_path(tmp_path):
         list(read_unit(WorkUnit(str(odd), "csv", 0, 1), ReaderOptions()))
     with pytest.raises(ReaderError, match="source-by"):
         list(read_unit(WorkUnit(str(odd), "jsonl", 0, 1), ReaderOptions(source_by="site")))
+
+
+def test_folders_skip_documentation_and_reject_json_arrays(tmp_path):
+    write_jsonl(tmp_path / "data.jsonl", make_rows(3, seed=12))
+    for name in ("README.md", "LICENSE", "data.jsonl.sha256", ".DS_Store"):
+        (tmp_path / name).write_text("not data")
+    assert [os.path.basename(s.uri) for s in discover([str(tmp_path)])] == ["data.jsonl"]
+    array = tmp_path / "array.json"
+    array.write_text('[\n  {"text": "a"},\n  {"text": "b"}\n]\n')
+    with pytest.raises(ReaderError, match=r"array\.json: a JSON array.*jq"):
+        discover([str(array)])
+
+
+def test_jsonl_with_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b'{"text": "first"}\n{"text": "second"}\n')
+    assert [d.text for d in docs_of(read_all([path]))] == ["first", "second"]

@@ -21,8 +21,7 @@ from click.testing import CliRunner
 from auditor.cli import main
 from auditor.demo import demo_data_dir
 from auditor.readers.base import ReaderOptions
-from auditor.report import ReportData, write_report
-from auditor.report import store_sql
+from auditor.report import ReportData, store_sql, write_report
 from auditor.report.collect import collect
 from auditor.scan.options import ScanOptions
 from auditor.scan.runner import run_scan
@@ -137,6 +136,11 @@ def test_agreement_and_flagged_are_computed_from_the_scores(store, data):
         con.close()
     with store_sql.connect(store) as c:
         flagged = store_sql.top_flagged(c, "markers", 2)
+        if len(dets) >= 2:  # big stores: the statistics come from a seeded reservoir sample
+            (small,) = store_sql.agreement(c, dets[:2], data.agreement["thresholds"], sample=100)
+            assert small["n_used"] == 100 < small["n"]
+            again = store_sql.agreement(c, dets[:2], data.agreement["thresholds"], sample=100)
+            assert again[0] == small
     top = flagged["hostile"][0]
     assert top["id"] == "x-2" and top["scores"]["markers"] > 0 and top["reasons"]["markers"]
     assert set(data.flagged) == {s["source"] for s in data.sources}

@@ -244,11 +244,15 @@ def test_runs_and_status_report_the_store(tmp_path):
     scan([str(tmp_path / "x.parquet"), "--db", str(db), "--detectors", "markers",
           "--unit-size", "1"])
     runner = CliRunner()
+    res = runner.invoke(main, ["scan", str(tmp_path / "x.parquet"), "--db", str(db),
+                               "--detectors", "markers", "--unit-size", "1", "--progress"])
+    assert res.exit_code == 0 and "3 already stored" in res.stdout
+    assert "docs/s" in res.stderr  # the progress bar went to stderr
     res = runner.invoke(main, ["runs", "--db", str(db), "--json"])
     assert res.exit_code == 0
     runs = json.loads(res.stdout)
-    assert [r["n_units_scanned"] for r in runs] == [0, 3]  # newest first
-    assert runs[1]["n_stored"] == 120 and runs[0]["detectors"] == {"markers": "1"}
+    assert [r["n_units_scanned"] for r in runs] == [0, 0, 3]  # newest first
+    assert runs[2]["n_stored"] == 120 and runs[0]["detectors"] == {"markers": "1"}
     res = runner.invoke(main, ["status", "--db", str(db), "--json"])
     st = json.loads(res.stdout)
     assert st["totals"]["stored"] == 120 and st["totals"]["documents_in_view"] == 120

@@ -68,7 +68,10 @@ def test_provenance_batch_columns():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(max_size=400), min_size=1, max_size=5))
+@given(st.lists(st.one_of(
+    st.text(max_size=400),
+    st.text(alphabet=st.sampled_from(" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00ab.\u00a0\u3000\u2028é"),
+            max_size=60)), min_size=1, max_size=6))
 def test_provenance_batch_counts_match_records(texts):
     b = provenance_batch([doc(i, t) for i, t in enumerate(texts)], DEFAULT_CUTOFF).to_pydict()
     assert b["n_chars"] == [len(t) for t in texts]

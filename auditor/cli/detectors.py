@@ -1,3 +1,184 @@
-"""CLI commands for this area (owned by its issue; placeholder until then)."""
+"""`auditor detectors list|train|eval`: what detectors exist, train one, measure them.
 
-COMMANDS: list = []
+Thin: each command parses options and calls `detectors.training.train_detector`,
+`detectors.evaluation.evaluate` or the registry, which the tests call too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+THROUGHPUT_FILE = Path(__file__).resolve().parents[2] / "detectors" / "models" / "throughput.json"
+
+
+def _throughput() -> dict:
+    """Measured docs/s per detector, written by scripts/eval_detectors.py (empty when absent)."""
+    try:
+        return json.loads(THROUGHPUT_FILE.read_text(encoding="utf-8")).get("detectors", {})
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def _echo_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=1, default=lambda o: str(o)))
+
+
+@click.group("detectors")
+def detectors_group() -> None:
+    """List, train and evaluate the AI-text detectors.
+
+    \b
+    Examples:
+      auditor detectors list
+      auditor detectors train labeled.parquet --detector classifier -o models/clf
+      auditor detectors eval labeled.parquet --detectors markers,classifier --json
+    """
+
+
+@detectors_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_cmd(as_json: bool) -> None:
+    """Registered detectors: name, cost tier, what each needs, measured docs/s.
+
+    docs/s is per core (CPU time) on 2 KB documents, one process, by scripts/eval_detectors.py
+    (see reports/detectors.md); "-" where not measured yet.
+
+    \b
+    Example:
+      auditor detectors list --json
+    """
+    import detectors
+
+    speeds = _throughput()
+    rows = [{"name": s.name, "tier": s.tier, "needs": s.needs, "summary": s.summary,
+             "docs_per_s": speeds.get(s.name, {}).get("docs_per_s")} for s in detectors.specs()]
+    if as_json:
+        _echo_json(rows)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "tier", "docs/s", "needs", "what")
+    for r in rows:
+        table.add_row(r["name"], r["tier"],
+                      f"{r['docs_per_s']:,.0f}" if r["docs_per_s"] else "-", r["needs"],
+                      r["summary"])
+    Console().print(table)
+
+
+@detectors_group.command("train")
+@click.argument("labeled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--detector", "name", type=click.Choice(["classifier", "embedding"]),
+              default="classifier", show_default=True, help="Which trainable detector.")
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder to write the model, calibration.json and training.json into.")
+@click.option("--fpr", default=0.01, show_default=True, type=click.FloatRange(0, 0.5),
+              help="False-positive rate the threshold is chosen for (on the calib split).")
+@click.option("--calibration", type=click.Choice(["isotonic", "platt"]), default="isotonic",
+              show_default=True, help="Score -> probability map fitted on the calib split.")
+@click.option("--max-train", type=click.IntRange(2), default=None,
+              help="Train on a seeded sample of at most this many rows (quick runs).")
+@click.option("--seed", default=0, show_default=True, help="Seed for sampling and training.")
+@click.option("--json", "as_json", is_flag=True, help="Print the training summary as JSON.")
+def train_cmd(labeled: Path, name: str, out_dir: Path, fpr: float, calibration: str,
+              max_train: int | None, seed: int, as_json: bool) -> None:
+    """Train a detector on LABELED (Parquet with `text` and `label` = human|ai).
+
+    Rows are split by detectors.splits: fit on `train`, calibrate and set the threshold on
+    `calib`, report on `test` and the held-out generators/repositories. Optional columns
+    id, generator, domain, variant, language, source_repo, pair_key sharpen the split.
+    Writes plain arrays + JSON (never pickle).
+
+    \b
+    Examples:
+      auditor detectors train ../shared/data/labeled/dev.parquet -o models/clf
+      auditor detectors train mine.parquet --detector embedding -o models/emb --json
+    """
+    from detectors.training import train_detector
+
+    def progress(msg: str) -> None:
+        if not as_json:
+            click.echo(f"  {msg}", err=True)
+
+    try:
+        info = train_detector(name, labeled, out_dir, fpr=fpr, calibration=calibration,
+                              max_train=max_train, seed=seed, progress=progress)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        _echo_json(info)
+        return
+    click.echo(f"trained {name} -> {out_dir}")
+    click.echo(f"threshold {info['calibration']['threshold']:.4f} for "
+               f"{info['calibration']['threshold_fpr']:.1%} FPR on calib")
+    for split, m in info["held_out"].items():
+        auroc = "n/a" if m["auroc"] is None else f"{m['auroc']:.3f}"
+        tpr = "n/a" if m["tpr_at_1fpr"] is None else f"{m['tpr_at_1fpr']:.3f}"
+        click.echo(f"  {split:15s} human {m['n_human']:6d} ai {m['n_ai']:6d} "
+                   f"AUROC {auroc}  TPR@1%FPR {tpr}")
+
+
+@detectors_group.command("eval")
+@click.argument("labeled", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--detectors", "names", default=None,
+              help="Comma-separated detector names (default: all registered).")
+@click.option("--sample", default=300, show_default=True, type=click.IntRange(1),
+              help="Stratified sample size for lm-tier detectors.")
+@click.option("--max-rows", default=None, type=click.IntRange(1),
+              help="Seeded sample of held-out rows for the cheap and model tiers.")
+@click.option("--fpr", default=0.01, show_default=True, type=click.FloatRange(0.0001, 0.5),
+              help="FPR at which TPR is reported.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print all metrics as JSON.")
+def eval_cmd(labeled: Path, names: str | None, sample: int, max_rows: int | None, fpr: float,
+             seed: int, as_json: bool) -> None:
+    """Evaluate detectors on the held-out splits of LABELED.
+
+    Reports AUROC, TPR at --fpr, FPR at each detector's shipped threshold, overall and per
+    split (random test, held-out generators, held-out repositories), domain, generator,
+    language and length bucket, and docs/s. Detectors that cannot load are listed with why.
+
+    \b
+    Examples:
+      auditor detectors eval ../shared/data/labeled/dev.parquet --detectors markers,classifier
+      auditor detectors eval labeled.parquet --sample 200 --json > eval.json
+    """
+    import detectors
+    from detectors.evaluation import evaluate
+
+    try:
+        selected = detectors.parse_names(names) if names else None
+    except KeyError as e:
+        raise click.ClickException(str(e.args[0])) from e
+
+    def progress(msg: str) -> None:
+        if not as_json:
+            click.echo(f"  {msg}", err=True)
+
+    try:
+        result = evaluate(str(labeled), selected, sample=sample, fpr=fpr, seed=seed,
+                          max_rows=max_rows, progress=progress)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from e
+    if as_json:
+        _echo_json(result)
+        return
+    key = f"tpr_at_{fpr * 100:g}fpr"
+    for name, r in result["detectors"].items():
+        if "skipped" in r:
+            click.echo(f"{name}: skipped ({r['skipped']})")
+            continue
+        click.echo(f"{name} ({r['tier']}, {r['n']} texts, {r['docs_per_cpu_s']:,.0f} docs per "
+                   "CPU-second)")
+        for split, m in {"overall": r["overall"], **r["split"]}.items():
+            auroc = "n/a" if m["auroc"] is None else f"{m['auroc']:.3f}"
+            tpr = "n/a" if m[key] is None else f"{m[key]:.3f}"
+            fpr_t = "n/a" if m["fpr_at_threshold"] is None else f"{m['fpr_at_threshold']:.3f}"
+            click.echo(f"  {split:15s} AUROC {auroc}  TPR@{fpr:.0%}FPR {tpr}  "
+                       f"FPR@threshold {fpr_t}")
+
+
+COMMANDS = [detectors_group]

@@ -1,3 +1,139 @@
-"""CLI commands for this area (owned by its issue; placeholder until then)."""
+"""`auditor estimate`: synthetic fraction per group with confidence intervals.
 
-COMMANDS: list = []
+Thin on purpose: options go to `auditor.estimate.estimate_db`, which the tests call too; this
+module only prints its result (a rich table, or JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+
+METHOD_CHOICES = ["auto", "cc", "acc", "pcc", "pacc", "em", "hdy", "mlm"]
+
+
+def _num(x):
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def estimates_json(estimates) -> list[dict]:
+    """JSON-ready dicts (NaN -> null), one per group."""
+    out = []
+    for e in estimates:
+        d = e.to_dict()
+        out.append({k: _num(v) for k, v in d.items()})
+    return out
+
+
+def _pct(x) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _print_table(estimates, by, baseline) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from auditor.estimate.methods import METHODS
+
+    console = Console()
+    weight = estimates[0].weight if estimates else "docs"
+    table = Table(title=f"Synthetic fraction ({'token' if weight == 'tokens' else 'document'}"
+                        "-weighted, 95% interval)")
+    for col in by or ["group"]:
+        table.add_column(col)
+    for col, just in [("docs", "right"), ("tokens", "right"), ("fraction", "right"),
+                      ("95% CI", "right"), ("floor", "right"), ("method", "left"),
+                      ("detector", "left"), ("refs h/m", "right")]:
+        table.add_column(col, justify=just)
+    if baseline:
+        table.add_column("cc (biased baseline)", justify="right")
+    for e in estimates:
+        keys = [str(e.group.get(b)) for b in by] or ["all"]
+        ci = ("-" if math.isnan(e.ci_low) else
+              f"<= {_pct(e.ci_high)}" if e.fraction == 0 else
+              f"{_pct(e.ci_low)} - {_pct(e.ci_high)}")
+        row = [*keys, f"{e.n_docs:,}", f"{e.n_tokens:,}", _pct(e.fraction), ci,
+               _pct(e.floor), e.method, e.detector, f"{e.n_human_ref}/{e.n_machine_ref}"]
+        if baseline:
+            b = baseline.get(repr(sorted(e.group.items())))
+            row.append(_pct(b.fraction) if b else "-")
+        table.add_row(*row)
+    console.print(table)
+    methods = sorted({e.method for e in estimates})
+    for m in methods:
+        label = METHODS[m].label if m in METHODS else m
+        console.print(f"[dim]{m}: {label}[/dim]")
+    for e in estimates:
+        for note in e.notes:
+            if note.startswith(("FALLBACK", "auto", "two tiers", "no ")) or "widened" in note:
+                name = ", ".join(f"{k}={v}" for k, v in e.group.items()) or "all"
+                console.print(f"[yellow]{name}[/yellow]: {note}")
+
+
+@click.command("estimate")
+@click.option("--db", default="audit.duckdb", show_default=True, type=click.Path(dir_okay=False),
+              help="Store filled by `auditor scan`.")
+@click.option("--by", "by", multiple=True, metavar="COLUMN",
+              help="Group by this column of the documents view (repeatable: source, "
+                   "crawl_month, domain, license, language, ...). None: one overall estimate.")
+@click.option("--method", type=click.Choice(METHOD_CHOICES), default="auto", show_default=True,
+              help="Quantification method; auto picks per group and says why (in notes).")
+@click.option("--detector", default=None, metavar="NAME",
+              help="Detector whose scores to use (default: the best fully scored one). A "
+                   "detector that scored only a sample is combined with a cheap one (two tiers).")
+@click.option("--weight", type=click.Choice(["docs", "tokens"]), default="docs",
+              show_default=True, help="Share of documents, or share of tokens.")
+@click.option("--n-boot", default=200, show_default=True, type=click.IntRange(0),
+              help="Bootstrap replicates for the interval.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
+@click.option("--human-reference", default=None, metavar="PARQUET|SOURCE",
+              help="Override the human reference: a Parquet file of scores (score_<detector> "
+                   "or score column; rows with label=human if it has labels) or a source name.")
+@click.option("--machine-reference", default=None, metavar="PARQUET|SOURCE",
+              help="Override the machine reference (label=ai rows of a file, or a source).")
+@click.option("--baseline/--no-baseline", default=True, show_default=True,
+              help="Also show classify-and-count, the biased baseline, in the table.")
+@click.option("--no-record", is_flag=True, help="Do not append the results to the estimates "
+                                                "table (opens the store read-only).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, one object a group).")
+def estimate_command(db, by, method, detector, weight, n_boot, seed, human_reference,
+                     machine_reference, baseline, no_record, as_json):
+    """Estimate the share of machine-generated text per group, corrected for detector error.
+
+    The target of a group is its corpus documents that are not used as its human reference.
+    The human reference of a source is its own documents crawled before the cutoff (a hash of
+    the id splits them into a reference slice and a held-out slice, whose estimate is the
+    `floor`, ideally 0); else documents scanned with --role human_reference; else the
+    detector's shipped human rows, with a FALLBACK note and a widened interval. The machine
+    reference is documents scanned with --role machine_reference, else the detector's shipped
+    reference. Intervals are 95% bootstrap intervals over the target and both references; at
+    an estimate of 0 the upper bound is one-sided.
+
+    \b
+    Examples:
+      auditor estimate --db audit.duckdb --by source
+      auditor estimate --db audit.duckdb --by source --by crawl_month --json
+      auditor estimate --db audit.duckdb --by domain --method acc --weight tokens
+      auditor estimate --db audit.duckdb --by source --detector lm   # two tiers
+    """
+    from auditor.estimate import estimate_db
+
+    kwargs = dict(by=list(by), detector=detector, weight=weight, n_boot=n_boot, seed=seed,
+                  machine_reference=machine_reference, human_reference=human_reference)
+    try:
+        results = estimate_db(db, method=method, record=not no_record, **kwargs)
+        base = None
+        if baseline and not as_json and method != "cc":
+            base = {repr(sorted(e.group.items())): e for e in
+                    estimate_db(db, method="cc", record=False, **{**kwargs, "n_boot": 0})}
+    except (FileNotFoundError, LookupError, ValueError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(estimates_json(results), indent=2, default=str))
+    else:
+        _print_table(results, list(by), base)
+
+
+COMMANDS = [estimate_command]

@@ -18,7 +18,7 @@ MODEL_CHOICES = ("gaussian", "linear", "categorical", "corpus")
 def _fmt(x: float) -> str:
     if x != x:  # NaN
         return "n/a"
-    return f"{x:.4g}"
+    return f"{x:.3g}"
 
 
 def _profile_table(profile: Any) -> Any:
@@ -32,23 +32,22 @@ def _profile_table(profile: Any) -> Any:
         alpha_txt += f" (band {profile.alpha_low[0]:.3g}..{profile.alpha_high[0]:.3g})"
     table = Table(title=f"Collapse profile: {profile.model} model, {alpha_txt}, "
                         f"{profile.n_runs} Monte Carlo runs (value [95% band])")
-    table.add_column("regime", overflow="fold")
-    table.add_column("metric", overflow="fold")
-    table.add_column("definition of collapse")
+    table.add_column("regime", overflow="fold", max_width=12)
+    table.add_column("metric\n(definition of collapse)", overflow="fold", min_width=16)
     for g in gens:
-        table.add_column(f"gen {g}", justify="right")
-    table.add_column(f"closed form gen {g_last}", justify="right")
+        table.add_column(f"gen {g}", justify="right", min_width=9)
+    table.add_column(f"closed\nform\ngen {g_last}", justify="right", min_width=7)
     for regime in profile.regimes:
         for m in profile.metrics:
             cells = []
             for g in gens:
                 r = profile.row(regime, g, m["name"])
-                cells.append(f"{_fmt(r.value)} [{_fmt(r.low)}, {_fmt(r.high)}]")
+                cells.append(f"{_fmt(r.value)}\n[{_fmt(r.low)}, {_fmt(r.high)}]")
             try:
                 cf = _fmt(profile.row(regime, g_last, m["name"], "closed form").value)
             except KeyError:
                 cf = "-"
-            table.add_row(regime, m["name"], m["definition"], *cells, cf)
+            table.add_row(regime, f"{m['name']}\n[dim]{m['definition']}[/dim]", *cells, cf)
     return table
 
 
@@ -59,10 +58,10 @@ def _profile_table(profile: Any) -> Any:
               help="Synthetic fraction alpha in [0, 1], instead of --db.")
 @click.option("--fraction-ci", nargs=2, type=click.FloatRange(0.0, 1.0), default=None,
               metavar="LOW HIGH", help="95% interval of --fraction, carried through as a band.")
-@click.option("--schedule", type=click.Choice(["constant", "monthly"]), default="constant",
-              show_default=True,
-              help="With --db: a constant alpha, or a growing schedule extrapolated from the "
-                   "per-crawl-month estimates.")
+@click.option("--schedule", type=click.Choice(["constant", "monthly", "by-source"]),
+              default="constant", show_default=True,
+              help="With --db: one alpha for the corpus; a growing schedule extrapolated from "
+                   "the per-crawl-month estimates; or a per-source mix.")
 @click.option("--months-per-generation", type=click.IntRange(min=1), default=12,
               show_default=True, help="With --schedule monthly: months between generations.")
 @click.option("--regime", type=click.Choice(REGIME_CHOICES), default="all", show_default=True,
@@ -78,6 +77,12 @@ def _profile_table(profile: Any) -> Any:
               help="Label noise variance sigma^2 for --model linear.")
 @click.option("--variance", type=click.Choice(["unbiased", "ml"]), default=None,
               help="Variance estimator for --model gaussian.")
+@click.option("--categories", type=click.IntRange(min=2), default=None,
+              help="K categories for --model categorical.")
+@click.option("--zipf", type=click.FloatRange(min=0.0), default=None,
+              help="Zipf exponent of the true distribution for --model categorical.")
+@click.option("--vocab", type=click.IntRange(min=10), default=None,
+              help="Vocabulary size for --model corpus.")
 @click.option("--texts", "texts_path", type=click.Path(dir_okay=False),
               help="Human texts (Parquet/JSONL with a 'text' column) for --model corpus; "
                    "default with --db: the store's pre-cutoff documents.")
@@ -95,7 +100,8 @@ def _profile_table(profile: Any) -> Any:
 def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[float, float] | None,
             schedule: str, months_per_generation: int, regime: str, generations: int,
             model: str, samples: int | None, dim: int | None, noise: float | None,
-            variance: str | None, texts_path: str | None, max_docs: int, runs: int | None,
+            variance: str | None, categories: int | None, zipf: float | None,
+            vocab: int | None, texts_path: str | None, max_docs: int, runs: int | None,
             seed: int, plot_path: str | None, tolerance: float | None, metric: str | None,
             as_json: bool) -> None:
     """Project model collapse: how much worse the next model generations get when they train on
@@ -110,6 +116,7 @@ def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[floa
       auditor project --fraction 0.15 --fraction-ci 0.11 0.19 --regime replace --plot p.png
       auditor project --db audit.duckdb --model corpus --generations 5
       auditor project --db audit.duckdb --schedule monthly --json
+      auditor project --db audit.duckdb --schedule by-source --regime fresh
       auditor project --model linear --dim 10 --samples 100 --noise 1 --fraction 1
       auditor project --tolerance 0.05 --metric risk_ratio --generations 10 --regime all
     """
@@ -161,7 +168,14 @@ def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[floa
             params["variance"] = variance
         elif variance is not None:
             raise click.UsageError("--variance applies to --model gaussian only")
+        if model == "categorical":
+            params.update(categories=categories, zipf=zipf)
+        elif categories is not None or zipf is not None:
+            raise click.UsageError("--categories and --zipf apply to --model categorical only")
+        if model != "corpus" and vocab is not None:
+            raise click.UsageError("--vocab applies to --model corpus only")
         if model == "corpus":
+            params["vocab_size"] = vocab
             if texts_path is not None:
                 texts = texts_from_file(texts_path, max_docs)
             elif db_path is not None:
@@ -173,6 +187,10 @@ def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[floa
         elif texts_path is not None:
             raise click.UsageError("--texts applies to --model corpus only")
         family = make_family(model, **params)
+        names = [s.name for s in family.metrics]
+        if metric is not None and metric not in names:
+            raise click.BadParameter(f"{metric!r} is not a {model} metric; choose from "
+                                     f"{', '.join(names)}", param_hint="--metric")
 
         result: dict[str, Any] = {}
         profile = None

@@ -19,6 +19,8 @@ from auditor.collapse.metrics import DIVERSITY, RISK, TAIL, MetricSpec
 
 #: The true tail: the rarest categories that together hold this share of the true mass.
 TAIL_SHARE = 0.10
+#: Uniform share mixed into the model when scoring its risk (a lost category costs log(K/0.01)).
+RISK_FLOOR = 0.01
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class CategoricalFamily:
         self.truth = _Truth(p0=p0, cum0=cum_desc, tail=tail, tail_mass=float(p0[tail].sum()))
         self.metrics = (
             MetricSpec("risk_ratio", "kl", RISK, "up", relative=True,
-                       description="KL(truth || add-1/2 smoothed model) relative to the "
+                       description="KL(truth || model mixed with 1% uniform) relative to the "
                                    "real-data-only model"),
             MetricSpec("heterozygosity", "het", DIVERSITY, "down",
                        description="E[1 - sum p^2] (Wright-Fisher diversity)"),
@@ -108,7 +110,9 @@ class CategoricalFamily:
         p = params
         with np.errstate(divide="ignore", invalid="ignore"):
             ent = -np.where(p > 0, p * np.log(p), 0.0).sum(axis=1)
-        smooth = (counts + 0.5) / (counts.sum(axis=1, keepdims=True) + 0.5 * self.categories)
+        # A fixed uniform share (not add-k counts, whose weight shrinks as an accumulating pool
+        # grows) keeps the risk finite for lost categories and comparable across regimes.
+        smooth = (1.0 - RISK_FLOOR) * p + RISK_FLOOR / self.categories
         p0 = self.truth.p0
         kl = (p0 * (np.log(p0) - np.log(smooth))).sum(axis=1)
         return {

@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from auditor.collapse.schedule import schedule_from_monthly
 
@@ -16,15 +17,17 @@ from auditor.collapse.schedule import schedule_from_monthly
 class StoreAlpha:
     """alpha and its band as read from a store, and how they were obtained."""
 
-    alpha: float | list[float]
-    alpha_ci: tuple[float, float] | tuple[list[float], list[float]]
+    alpha: float | list[float] | dict[str, tuple[float, float]]
+    alpha_ci: tuple[Any, Any]
     notes: tuple[str, ...]
 
 
 def alpha_from_store(db_path: str | os.PathLike, generations: int, schedule: str = "constant",
                      months_per_generation: int = 12) -> StoreAlpha:
-    """The corpus's synthetic fraction with its 95% interval (`schedule="constant"`), or a
-    growing schedule extrapolated from per-crawl-month estimates (`schedule="monthly"`)."""
+    """The corpus's synthetic fraction with its 95% interval (`schedule="constant"`), a
+    growing schedule extrapolated from per-crawl-month estimates (`schedule="monthly"`), or a
+    per-source mix weighted by each source's documents (`schedule="by-source"`; its band takes
+    every source at its interval's low end, then at its high end)."""
     from auditor.estimate import estimate_db
 
     db = str(db_path)
@@ -51,7 +54,17 @@ def alpha_from_store(db_path: str | os.PathLike, generations: int, schedule: str
                 f"of {db} ({months[0]}..{months[-1]}), {months_per_generation} months per "
                 "generation")
         return StoreAlpha(mid, (lo, hi), (note,))
-    raise ValueError(f"schedule must be 'constant' or 'monthly', got {schedule!r}")
+    if schedule == "by-source":
+        ests = [e for e in estimate_db(db, by=("source",), record=False) if e.group]
+        if not ests:
+            raise ValueError(f"{db}: no per-source estimate (is the store empty?)")
+        key = lambda e: str(e.group.get("source"))  # noqa: E731
+        mix = {key(e): (float(e.n_docs), e.fraction) for e in ests}
+        low = {key(e): (float(e.n_docs), e.ci_low) for e in ests}
+        high = {key(e): (float(e.n_docs), e.ci_high) for e in ests}
+        note = (f"alpha from {db}: per-source mix of {len(mix)} sources, weighted by documents")
+        return StoreAlpha(mix, (low, high), (note,))
+    raise ValueError(f"schedule must be 'constant', 'monthly' or 'by-source', got {schedule!r}")
 
 
 def texts_from_store(db_path: str | os.PathLike, limit: int, seed: int = 0) -> list[str]:

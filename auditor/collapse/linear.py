@@ -70,6 +70,15 @@ class LinearFamily:
         xtx, xty = stats
         return np.linalg.solve(xtx, xty[..., None])[..., 0]
 
+    def subsample(self, rng: np.random.Generator, pool: np.ndarray, m: int) -> np.ndarray:
+        """Fixed-compute sample of an accumulated pool under a fixed design: for every design
+        row, the label of one pooled batch drawn at random. A plain sample of rows would repeat
+        some design points and drop others, degrading the fit even with no synthetic data."""
+        runs, total = pool.shape[:2]
+        batches = total // m
+        pick = rng.integers(0, batches, size=(runs, m)) * m + np.arange(m)
+        return pool[np.arange(runs)[:, None], pick]
+
     def measure(self, ctx: np.ndarray, params: np.ndarray, stats: Any) -> dict[str, np.ndarray]:
         return {"sq_err": np.square(params - self.w).sum(axis=1)}
 

@@ -37,7 +37,9 @@ def plot_profile(profile: CollapseProfile, path: str | Path,
             c = COLORS.get(regime)
             mc = profile.series(regime, name)
             gens = [r.generation for r in mc]
-            ax.plot(gens, [r.value for r in mc], color=c, label=regime)
+            # fresh coincides with replace at alpha = 1: dotted and on top, so both stay visible
+            style = {"linestyle": ":", "linewidth": 2.2, "zorder": 3} if regime == "fresh" else {}
+            ax.plot(gens, [r.value for r in mc], color=c, label=regime, **style)
             ax.fill_between(gens, [r.low for r in mc], [r.high for r in mc], color=c, alpha=0.18)
             cf = profile.series(regime, name, "closed form")
             if cf:

@@ -12,7 +12,8 @@ synthetic share alpha_g of that generation, and real data:
   to a pool that starts with the real data, and trains on the whole pool (Gerstgrasser et al.
   2024).
 - ``accumulate-subsample``: the same growing pool, but each generation trains on `M` samples
-  drawn from it without replacement: fixed compute (Kazdan et al. 2024).
+  drawn from it without replacement: fixed compute (Kazdan et al. 2024). A family may define
+  `subsample` when its samples are not exchangeable (linear regression's fixed design).
 - ``fresh``: each generation trains on `M` samples: alpha_g from model g-1, the rest *new* real
   data (Alemohammad et al.'s fresh data loop).
 
@@ -107,8 +108,13 @@ def simulate(
         else:  # accumulate-subsample
             pool.append(batch)
             everything = np.concatenate(pool, axis=1)
-            idx = np.argsort(sub_rng.random((runs, everything.shape[1])), axis=1)[:, :m]
-            train = family.stats(ctx, everything[np.arange(runs)[:, None], idx])
+            own = getattr(family, "subsample", None)
+            if own is not None:  # a family whose samples are not exchangeable (fixed design)
+                chosen = own(sub_rng, everything, m)
+            else:
+                idx = np.argsort(sub_rng.random((runs, everything.shape[1])), axis=1)[:, :m]
+                chosen = everything[np.arange(runs)[:, None], idx]
+            train = family.stats(ctx, chosen)
         params = family.fit(ctx, train)
         measured.append(family.measure(ctx, params, train))
 

@@ -107,7 +107,7 @@ def resolve_alpha(alpha: AlphaInput, generations: int,
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-4, 1 - 1e-4)
+    p = np.clip(p, 5e-3, 1 - 5e-3)  # a measured 0 is "below detection", not -infinity
     return np.log(p / (1 - p))
 
 
@@ -127,7 +127,7 @@ def schedule_from_monthly(estimates: Sequence[Estimate], generations: int, *,
         raise ValueError(f"months_per_generation must be >= 1, got {months_per_generation}")
     if field not in ("fraction", "ci_low", "ci_high"):
         raise ValueError(f"field must be fraction, ci_low or ci_high, got {field!r}")
-    points: list[tuple[int, float, float]] = []
+    points: list[tuple[int, float, float, float]] = []
     for i, e in enumerate(estimates):
         month = (e.group or {}).get("crawl_month")
         if month is None:
@@ -137,22 +137,23 @@ def schedule_from_monthly(estimates: Sequence[Estimate], generations: int, *,
         except ValueError as exc:
             raise ValueError(
                 f"estimate {i}: crawl_month {month!r} is not 'YYYY-MM'") from exc
-        points.append((year * 12 + mon - 1, float(getattr(e, field)), max(e.n_docs, 1)))
+        points.append((year * 12 + mon - 1, float(e.fraction), float(getattr(e, field)),
+                       max(e.n_docs, 1)))
     if not points:
         raise ValueError(
             "no estimate carries a crawl_month group: estimate with by=('crawl_month',) first "
             "(documents need crawl dates)")
     points.sort()
-    if all(p[1] == 0.0 for p in points):
+    if all(p[2] == 0.0 for p in points):
         return [0.0] * generations  # nothing synthetic measured: no growth to extrapolate
     t = np.array([p[0] for p in points], dtype=float)
-    y = _logit(np.array([p[1] for p in points]))
-    w = np.array([p[2] for p in points], dtype=float)
-    if len(np.unique(t)) < 2:
-        slope, last = 0.0, float(np.average(y, weights=w))
-    else:
-        slope, intercept = np.polyfit(t, y, 1, w=np.sqrt(w))
-        last = intercept + slope * t.max()
+    y_mid = _logit(np.array([p[1] for p in points]))
+    y = _logit(np.array([p[2] for p in points]))
+    w = np.array([p[3] for p in points], dtype=float)
+    # The slope always comes from the point estimates, so band ends extrapolated with the same
+    # slope stay on their side of the middle; only the level is fitted to `field`.
+    slope = 0.0 if len(np.unique(t)) < 2 else float(np.polyfit(t, y_mid, 1, w=np.sqrt(w))[0])
+    last = float(np.average(y - slope * t, weights=w)) + slope * t.max()
     gens = np.arange(1, generations + 1) * months_per_generation
     sched = 1.0 / (1.0 + np.exp(-(last + slope * gens)))
     return [float(np.clip(a, 0.0, 1.0)) for a in sched]

@@ -4,7 +4,7 @@ Resampling only the target under-covers badly: with a few hundred reference docu
 references' own sampling error (which moves the threshold, the rates, the densities) is often the
 larger part of the error. So each replicate draws the target and both references afresh
 (multinomial over bins with each histogram's document count), refits the method, and
-re-estimates. The interval is the percentile interval; where the point estimate sits at 0 (or 1)
+re-estimates. The interval is the union of the percentile and the basic bootstrap intervals; where the point estimate sits at 0 (or 1)
 a two-sided interval is meaningless, so the one-sided 95% bound is reported instead.
 """
 
@@ -86,12 +86,18 @@ def interval_from(point: float, reps: np.ndarray, level: float = LEVEL) -> Inter
     if reps.size == 0:
         return Interval(f, float("nan"), float("nan"), False, clipped)
     alpha = 1 - level
-    if f <= 1e-9:
+    if f <= 1e-9:  # one-sided upper bound
         return Interval(0.0, 0.0, float(np.clip(np.quantile(reps, level), 0, 1)), True, clipped)
-    if f >= 1 - 1e-9:
+    if f >= 1 - 1e-9:  # one-sided lower bound
         return Interval(1.0, float(np.clip(np.quantile(reps, alpha), 0, 1)), 1.0, True, clipped)
-    lo, hi = np.clip(np.quantile(reps, [alpha / 2, 1 - alpha / 2]), 0.0, 1.0)
-    return Interval(f, float(min(lo, f)), float(max(hi, f)), False, clipped)
+    q_lo, q_hi = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    # union of the percentile and the basic (reflected) interval: the estimators are biased
+    # upward near 0 by reference noise, which the percentile interval alone does not undo
+    # (68% coverage at a true 0 for mlm in simulation; the basic interval 95%, the union both)
+    lo = min(q_lo, 2 * point - q_hi)
+    hi = max(q_hi, 2 * point - q_lo)
+    lo, hi = float(np.clip(lo, 0.0, 1.0)), float(np.clip(hi, 0.0, 1.0))
+    return Interval(f, min(lo, f), max(hi, f), False, clipped)
 
 
 def estimate_with_interval(method: str | Callable[[], Quantifier], human: Hist, machine: Hist,

@@ -28,6 +28,12 @@ def coverage(con: duckdb.DuckDBPyConnection, score: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
+def scored_everything(con: duckdb.DuckDBPyConnection, score: str) -> bool:
+    """True when the detector scored (nearly) every corpus document: a full tier, not a sample."""
+    scored, total = coverage(con, score)
+    return total > 0 and scored >= FULL_COVERAGE * total
+
+
 def rank(names: list[str]) -> list[str]:
     """Detector names by `PREFERENCE`, unknown ones last in name order."""
     return sorted(names, key=lambda n: (PREFERENCE.index(n) if n in PREFERENCE else 99, n))

@@ -96,9 +96,7 @@ def _pick_detectors(con, cols: dict[str, str], detector: str | None,
     if not available:
         raise LookupError("the store has no score columns: scan with at least one detector "
                           "(`auditor scan INPUT --db DB --detectors classifier`)")
-    full = [d for d in available
-            if (lambda c: c[1] > 0 and c[0] >= choice.FULL_COVERAGE * c[1])(
-                choice.coverage(con, quote(f"score_{d}", cols)))]
+    full = [d for d in available if choice.scored_everything(con, quote(f"score_{d}", cols))]
     if detector is None:
         from auditor.estimate.references import shipped_reference_path
 

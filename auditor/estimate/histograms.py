@@ -49,15 +49,17 @@ def documents_source(score: str, role: str, description: str,
     return ScoreSource(sql, {f"role_{role}": role, **(params or {})}, description)
 
 
-def shipped_source(path: str, label: str, name: str) -> ScoreSource:
+def shipped_source(path: str, label: str, name: str, has_id: bool = True) -> ScoreSource:
     """Rows of a shipped reference file (`detectors/models/references/<detector>.parquet`).
 
-    They have no id, so the held-out slice is every second row in file order; and no token
-    counts, so token weighting falls back to documents for them (stated in the notes).
+    The held-out slice is by the same hash of the id as for documents (every second row in
+    file order for files without ids). They carry no token counts, so token weighting falls
+    back to documents for them (stated in the notes).
     """
     splits = SHIPPED_MACHINE_SPLITS if label == "ai" else SHIPPED_HUMAN_SPLITS
+    in_ref = REF_SLICE_SQL if has_id else "(row_number() OVER () % 2) = 1"
     sql = (f"SELECT CAST(score AS DOUBLE) AS score, 1.0 AS tokens,"
-           f" (row_number() OVER () % 2) = 1 AS in_ref, 'default' AS source"
+           f" {in_ref} AS in_ref, 'default' AS source"
            f" FROM read_parquet($path_{name}) WHERE label = $label_{name}"
            f" AND split IN (SELECT unnest($splits_{name}::VARCHAR[])) AND score IS NOT NULL"
            f" AND isfinite(CAST(score AS DOUBLE))")

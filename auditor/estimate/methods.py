@@ -19,11 +19,11 @@ clipped to [0, 1]. Definitions follow QuaPy (Moreo, Esuli, Sebastiani):
          applied to binned detector scores): maximise sum_b t_b log(p m_b + (1 - p) h_b).
 
 The threshold of cc/acc is the bin edge that maximises TPR - FPR on the references (Youden),
-because detector scores are not all probabilities. Posteriors for pcc/pacc/em come from Platt
-scaling fitted on the two references with equal class weight (so their training prior is 1/2),
-with the score's reference-quantile rank (the bin position) as the feature: that is monotone in
-any detector's score, whatever its scale. The `*_scores` helpers build the bins from raw score
-arrays so the methods are usable on scores too.
+because detector scores are not all probabilities. Posteriors for pcc/pacc/em are the detector's
+score calibrated per bin on the two references with equal class weight (histogram binning, so
+the training prior is 1/2). With these posteriors EM's fixed point is the mixture MLE on the same
+bins: the two differ in algorithm (and EM stops at a tolerance), not in target. The `*_scores`
+helpers build the bins from raw score arrays so the methods are usable on scores too.
 """
 
 from __future__ import annotations
@@ -82,32 +82,15 @@ def youden_cut(human: np.ndarray, machine: np.ndarray) -> tuple[int, float, floa
     return k, float(tpr[k]), float(fpr[k])
 
 
-def platt_posteriors(human: np.ndarray, machine: np.ndarray, l2: float = 1e-3) -> np.ndarray:
-    """P(machine | bin) under a prior of 1/2, by weighted logistic regression on bin position.
+def binned_posteriors(human: np.ndarray, machine: np.ndarray) -> np.ndarray:
+    """P(machine | bin) under a prior of 1/2: histogram-binning calibration of the score.
 
-    Each class gets total weight 1 so the fitted prior is exactly 1/2 (what EM assumes as the
-    training prior). A small L2 penalty keeps perfectly separated references finite.
+    Each reference is normalised (so the training prior is exactly 1/2, what EM assumes) and
+    lightly smoothed (`SMOOTHING`). Platt scaling on the score rank was tried first: on beta-
+    distributed scores it was miscalibrated enough to bias EM by 2 points at 5-20%.
     """
-    n_bins = human.size
-    x = (np.arange(n_bins) + 0.5) / n_bins - 0.5
-    wh = human / max(human.sum(), 1e-300)
-    wm = machine / max(machine.sum(), 1e-300)
-    xs = np.concatenate([x, x])
-    ys = np.concatenate([np.zeros(n_bins), np.ones(n_bins)])
-    ws = np.concatenate([wh, wm])
-    keep = ws > 0
-    xs, ys, ws = xs[keep], ys[keep], ws[keep]
-    theta = np.zeros(2)  # slope, intercept
-    design = np.column_stack([xs, np.ones_like(xs)])
-    for _ in range(100):  # Newton steps on the penalised log-loss
-        p = 1.0 / (1.0 + np.exp(-(design @ theta)))
-        grad = design.T @ (ws * (p - ys)) + l2 * np.array([theta[0], 0.0])
-        hess = (design * (ws * p * (1 - p))[:, None]).T @ design + l2 * np.diag([1.0, 1e-9])
-        step = np.linalg.solve(hess, grad)
-        theta -= step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return 1.0 / (1.0 + np.exp(-(theta[0] * x + theta[1])))
+    h, m = _density(human), _density(machine)
+    return m / (m + h)
 
 
 class Quantifier:
@@ -186,7 +169,7 @@ class PCC(Quantifier):
     name, label = "pcc", "probabilistic classify and count"
 
     def _fit(self) -> None:
-        self.posterior_ = platt_posteriors(self.human_, self.machine_)
+        self.posterior_ = binned_posteriors(self.human_, self.machine_)
 
     def _quantify(self, t: np.ndarray) -> float:
         return float(t @ self.posterior_)
@@ -222,9 +205,11 @@ class EM(PCC):
             q = num / (num + (1 - prior) / 0.5 * (1 - p))
             new = float(t @ q)
             if abs(new - prior) < self.tol:
-                return new
+                prior = new
+                break
             prior = new
-        return prior
+        # EM approaches 0 and 1 only in the limit: snap so the one-sided bound applies there
+        return 0.0 if prior < 1e-5 else 1.0 if prior > 1 - 1e-5 else prior
 
 
 class HDy(Quantifier):

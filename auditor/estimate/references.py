@@ -96,6 +96,7 @@ def plan_references(con: duckdb.DuckDBPyConnection, detector: str, score: str,
                     human_reference: str | None = None) -> ReferencePlan:
     """Candidate references for `detector` (whose quoted score column is `score`)."""
     shipped = shipped_reference_path(detector)
+    has_id = bool(shipped) and "id" in _parquet_columns(con, shipped)
     if machine_reference:
         machine = user_source(con, machine_reference, detector, score, "ai", "um")
         note = f"machine reference: {machine.description} (given)"
@@ -108,7 +109,7 @@ def plan_references(con: duckdb.DuckDBPyConnection, detector: str, score: str,
                                        "documents scanned as machine_reference")
             note = f"machine reference: {n_role} documents scanned as machine_reference"
         elif shipped:
-            machine = shipped_source(shipped, "ai", "sm")
+            machine = shipped_source(shipped, "ai", "sm", has_id)
             note = f"machine reference: {machine.description}"
             if n_role:
                 note += f" ({n_role} scanned machine_reference documents are too few, < {MIN_MACHINE_REF})"
@@ -122,7 +123,7 @@ def plan_references(con: duckdb.DuckDBPyConnection, detector: str, score: str,
         own=documents_source(score, "corpus", "own pre-cutoff documents", "AND pre_cutoff"),
         human_role=documents_source(score, "human_reference",
                                     "documents scanned as human_reference"),
-        human_default=shipped_source(shipped, "human", "sh") if shipped else None,
+        human_default=shipped_source(shipped, "human", "sh", has_id) if shipped else None,
         human_user=(user_source(con, human_reference, detector, score, "human", "uh")
                     if human_reference else None),
     )

@@ -17,8 +17,11 @@ MIN_YEAR = 1970
 MAX_YEAR = 2100
 
 _DIGITS = re.compile(r"^\d+$")
-_EPOCH_MS_THRESHOLD = 100_000_000_000  # above: milliseconds (year 5138 in seconds)
-_EPOCH_US_THRESHOLD = 100_000_000_000_000  # above: microseconds
+#: Epoch numbers are read as seconds, milliseconds or microseconds by magnitude; each unit is
+#: accepted from 1973-03 (10^8 s) on, so a small number (a count, an id) is not read as 1970.
+_EPOCH_SECONDS = (1e8, 1e11)
+_EPOCH_MILLIS = (1e11, 1e14)
+_EPOCH_MICROS = (1e14, 1e17)
 
 
 def _plausible(value: dt.datetime) -> dt.datetime | None:
@@ -32,12 +35,15 @@ def _plausible(value: dt.datetime) -> dt.datetime | None:
 
 
 def _from_epoch(number: float) -> dt.datetime | None:
-    if number != number or number < 0:  # NaN or before 1970
+    if number != number:  # NaN
         return None
-    if number >= _EPOCH_US_THRESHOLD:
-        number /= 1_000_000
-    elif number >= _EPOCH_MS_THRESHOLD:
-        number /= 1000
+    for (low, high), scale in ((_EPOCH_SECONDS, 1), (_EPOCH_MILLIS, 1000),
+                               (_EPOCH_MICROS, 1_000_000)):
+        if low <= number < high:
+            number /= scale
+            break
+    else:
+        return None
     try:
         return _plausible(dt.datetime.fromtimestamp(number, tz=dt.timezone.utc))
     except (OverflowError, OSError, ValueError):
@@ -52,8 +58,6 @@ def _from_digits(text: str) -> dt.datetime | None:
             return _plausible(dt.datetime.strptime(text, fmt))
         except ValueError:
             pass
-    if len(text) in (4,):  # a bare year is not a crawl date we can trust
-        return None
     return _from_epoch(float(text))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from urllib.parse import urlsplit
+import re
 
 
 @functools.lru_cache(maxsize=1)
@@ -19,30 +19,35 @@ def _extractor():
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+_HOST = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.\-]*:)?//(?:[^@/?#]*@)?(\[[^\]/]*\]|[^:/?#]*)")
+
+
 def host_of(url: str) -> str | None:
     """Lower-cased host of `url` (scheme optional), `None` when there is none."""
     text = url.strip()
     if not text:
         return None
-    if "://" not in text and not text.startswith("//"):
+    if "//" not in text[:12]:
         text = "//" + text  # a bare host or host/path
-    try:
-        host = urlsplit(text).hostname
-    except ValueError:
+    match = _HOST.match(text)
+    if match is None:
         return None
-    return host.lower().rstrip(".") if host else None
+    host = match.group(1).strip("[]").lower().rstrip(".")
+    return host or None
 
 
-@functools.lru_cache(maxsize=65536)
 def registered_domain(url: str | None) -> str | None:
     """The registered domain of `url`; the host itself for IPs and hosts with no public suffix."""
     if not url:
         return None
     host = host_of(url)
-    if not host:
-        return None
+    return _domain_of_host(host) if host else None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _domain_of_host(host: str) -> str:
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        ipaddress.ip_address(host)
         return host
     except ValueError:
         pass

@@ -24,6 +24,9 @@ _DIGITAL_SOURCE = re.compile(
     rb"|\b(?P<bare>compositeWithTrainedAlgorithmicMedia|trainedAlgorithmicMedia|algorithmicMedia)\b",
     re.IGNORECASE,
 )
+#: Plain substring checks that gate the (slow, case-insensitive) regex on every page.
+_DIGITAL_SOURCE_HINTS = (b"lgorithmicMedia", b"lgorithmicmedia", b"igitalsourcetype",
+                         b"ALGORITHMICMEDIA", b"igitalSourceType")
 _GENERATOR_MAX = 200
 
 
@@ -96,7 +99,7 @@ def html_provenance(html: bytes | str) -> HtmlProvenance:
             found = license_from_cc_url(href)
             if found:
                 link_licenses.append(found)
-    dst = _DIGITAL_SOURCE.search(raw)
+    dst = _DIGITAL_SOURCE.search(raw) if any(k in raw for k in _DIGITAL_SOURCE_HINTS) else None
     digital_source_type = (dst["code"] or dst["bare"]).decode("ascii") if dst else None
     found_all = tuple(dict.fromkeys(rel_licenses + link_licenses))
     if rel_licenses:

@@ -7,6 +7,7 @@ recognised is `unknown`: a wrong licence is worse than none.
 
 from __future__ import annotations
 
+import functools
 import re
 
 UNKNOWN = "unknown"
@@ -93,7 +94,12 @@ def normalize_license(value: object) -> str:
     """
     if value is None:
         return UNKNOWN
-    text = str(value).strip()
+    return _normalize(str(value)[:500])
+
+
+@functools.lru_cache(maxsize=4096)  # a corpus repeats a handful of licence spellings
+def _normalize(value: str) -> str:
+    text = value.strip()
     if not text:
         return UNKNOWN
     from_url = license_from_cc_url(text)

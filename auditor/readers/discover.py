@@ -18,15 +18,22 @@ from auditor.readers.files import compression_of, decompressed, is_remote, local
 FORMATS = ("parquet", "jsonl", "warc", "wet", "arrow", "hf")
 _SUFFIXES = (
     (".warc.wet.gz", "wet"), (".warc.wet", "wet"), (".wet.gz", "wet"), (".wet", "wet"),
-    (".warc.gz", "warc"), (".warc", "warc"), (".arc.gz", "warc"),
+    (".warc.gz", "warc"), (".warc", "warc"),
     (".parquet", "parquet"), (".pq", "parquet"),
     (".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"),
     (".arrow", "arrow"),
 )
 _COMPRESSION = (".gz", ".zst", ".zstd")
-#: Files inside a dataset folder that are bookkeeping, not data.
-_IGNORED = {"_SUCCESS", "dataset_info.json", "state.json", "dataset_dict.json", "README.md",
-            ".gitattributes"}
+#: Files inside a corpus folder that are bookkeeping or documentation, not data.
+_IGNORED = {"_SUCCESS", "dataset_info.json", "state.json", "dataset_dict.json", ".gitattributes"}
+_IGNORED_PREFIXES = ("readme", "license", "licence", "notice", "copying")
+_IGNORED_SUFFIXES = (".md", ".crc", ".sha256", ".sha1", ".md5", ".yaml", ".yml", ".lock")
+
+
+def _is_bookkeeping(name: str) -> bool:
+    lowered = name.lower()
+    return (name in _IGNORED or name.startswith(".") or lowered.startswith(_IGNORED_PREFIXES)
+            or lowered.endswith(_IGNORED_SUFFIXES))
 _GLOB_CHARS = set("*?[")
 
 
@@ -45,7 +52,7 @@ def format_from_name(name: str) -> str | None:
     """Format implied by a file name's extensions, or None."""
     lowered = name.lower()
     for ext in _COMPRESSION:
-        if lowered.endswith(ext) and not lowered.endswith((".warc.gz", ".wet.gz", ".arc.gz")):
+        if lowered.endswith(ext) and not lowered.endswith((".warc.gz", ".wet.gz")):
             lowered = lowered[: -len(ext)]
             break
     for suffix, fmt in _SUFFIXES:
@@ -77,6 +84,11 @@ def sniff_format(uri: str) -> str | None:
     if text.startswith(b"{"):
         return "jsonl"
     return None
+
+
+def _is_json_array(uri: str) -> bool:
+    with open_binary(uri) as raw:
+        return raw.read(4096).lstrip().startswith(b"[")
 
 
 def _stat(uri: str) -> tuple[int, float | None, str | None]:
@@ -129,7 +141,7 @@ def _expand(item: str) -> list[str]:
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             for name in sorted(files):
-                if not name.startswith(".") and name not in _IGNORED and not name.endswith(".crc"):
+                if not _is_bookkeeping(name):
                     found.append(os.path.join(root, name))
         if not found:
             raise ReaderError(f"{item}: the folder holds no files")
@@ -196,6 +208,10 @@ def discover(inputs: list[str], fmt: str | None = None) -> list[ShardInfo]:
                 size, mtime, etag = _stat(uri)
             except OSError as exc:
                 raise ReaderError(f"{uri}: cannot read ({exc})") from exc
+            if shard_fmt == "jsonl" and uri.lower().endswith(".json") and _is_json_array(uri):
+                raise ReaderError(
+                    f"{uri}: a JSON array, not JSON lines (one object per line); convert it, "
+                    "e.g. jq -c '.[]' file.json > file.jsonl")
             if shard_fmt is None:
                 raise ReaderError(
                     f"{uri}: unknown format (not Parquet, JSON lines, WARC/WET or Arrow by "

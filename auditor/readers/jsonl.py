@@ -81,6 +81,8 @@ def read_jsonl(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
 
 def _map_line(mapper: RecordMapper, line: bytes, offset: int, where: str) -> ReadResult:
     text, invalid = decode_text(line)
+    if offset == 0 and text.startswith("\ufeff"):  # a byte-order mark some editors write
+        text = text[1:]
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -124,6 +124,18 @@ class RecordMapper:
             (options.license_column,) if options.license_column else LICENSE_FIELDS
         )
         self.id_fields = (options.id_column,) if options.id_column else ID_FIELDS
+        self._synthetic_cache: dict[str, bool] = {}
+
+    def _synthetic(self, source: str) -> bool:
+        if self.shard_synthetic:
+            return True
+        known = self._synthetic_cache.get(source)
+        if known is None:
+            lowered = source.lower()
+            known = any(p in lowered for p in self.synthetic_patterns)
+            if len(self._synthetic_cache) < 100_000:
+                self._synthetic_cache[source] = known
+        return known
 
     def wanted_fields(self) -> list[str]:
         """Every field name the mapper may read, for column projection."""
@@ -240,7 +252,7 @@ class RecordMapper:
             value = get_field(record, self.source_arg)
             used.add(self.source_arg)
             source = str(value) if value not in (None, "") else "unknown"
-        synthetic = self.shard_synthetic or any(p in source.lower() for p in self.synthetic_patterns)
+        synthetic = self._synthetic(source)
 
         for key, value in record.items():
             if len(meta) >= META_MAX_KEYS:

@@ -15,6 +15,8 @@ positions in the uncompressed stream, as for compressed JSON lines.
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections import deque
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -36,10 +38,19 @@ class _CountingStream:
     """A read-only stream for FastWARC that counts bytes and turns a decompression error into
     end-of-stream, keeping the error so the reader can report where the file broke."""
 
+    _TAIL = 1 << 18
+
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self.position = 0
         self.error: BaseException | None = None
+        self._tail: deque[bytes] = deque()
+        self._tail_bytes = 0
+
+    def tail(self) -> tuple[int, bytes]:
+        """The last bytes read (at least 256 KiB when there were that many) and where they start."""
+        data = b"".join(self._tail)
+        return self.position - len(data), data
 
     _PIECE = 1 << 14
 
@@ -60,7 +71,13 @@ class _CountingStream:
             pieces.append(data)
             got += len(data)
         self.position += got
-        return b"".join(pieces)
+        data = b"".join(pieces)
+        if data:
+            self._tail.append(data)
+            self._tail_bytes += len(data)
+            while self._tail_bytes - len(self._tail[0]) >= self._TAIL:
+                self._tail_bytes -= len(self._tail.popleft())
+        return data
 
     def tell(self) -> int:
         return self.position
@@ -110,20 +127,19 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
         stream, compression = decompressed(raw)
         counted = _CountingStream(stream)
         last_end = 0
+        last: tuple[int, int, str] | None = None  # stream_pos, content_length, id
         try:
             for record in ArchiveIterator(counted, parse_http=False, stream_detect=False):
                 where = _record_id(record)
-                if not any(record.record_type == t for t in text_types):
-                    _, got = _read_block(record, 0)
-                    if got < record.content_length:
-                        yield _truncated(unit, where, record, got, counted.error)
-                        return
-                    continue
-                block, got = _read_block(record, max_html)
+                last = (record.stream_pos, record.content_length, where)
+                wanted = any(record.record_type == t for t in text_types)
+                block, got = _read_block(record, max_html if wanted else 0)
                 if got < record.content_length:
-                    yield _truncated(unit, where, record, got, counted.error)
+                    yield _truncated(unit, where, record.stream_pos, record.content_length, got,
+                                     counted.error)
                     return
-                yield _record_result(mapper, record, block, got, where)
+                if wanted:
+                    yield _record_result(mapper, record, block, got, where)
                 last_end = counted.position
         except OSError as exc:  # FastWARC: malformed record header
             yield RecordIssue(unit.shard, f"offset {last_end}", "failed",
@@ -137,15 +153,45 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
                               f"{compression} stream of {unit.shard} broke at byte "
                               f"{counted.position} of the uncompressed data: {counted.error}; the "
                               "file is truncated or corrupt, re-download it")
+            return
+        if last is not None:
+            problem = _last_record_problem(counted, *last)
+            if problem:
+                yield RecordIssue(unit.shard, last[2], "failed",
+                                  f"WARC record {last[2]} at offset {last[0]} of {unit.shard} "
+                                  f"{problem}; the file is cut short, re-download it")
 
 
-def _truncated(unit: WorkUnit, where: str, record: Any, got: int,
+_CONTENT_LENGTH = re.compile(rb"\r?\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
+
+
+def _last_record_problem(counted: _CountingStream, pos: int, length: int, where: str) -> str | None:
+    """Why the file's last record is incomplete, or None. FastWARC yields a record whose header
+    was cut off as an empty record, so the end of the stream is checked against its header."""
+    tail_start, tail = counted.tail()
+    if pos < tail_start:
+        return None  # a long last record whose block was read in full: its header was whole
+    data = tail[pos - tail_start:]
+    header_end = data.find(b"\r\n\r\n")
+    if header_end < 0:
+        return "has an incomplete header"
+    match = _CONTENT_LENGTH.search(data, 0, header_end + 2)
+    if match is None:
+        return "has no Content-Length header"
+    expected = header_end + 4 + int(match.group(1))
+    if len(data) < expected:
+        return f"ends after {len(data)} of {expected + 4} bytes"
+    if data[expected:].strip(b"\r\n"):
+        return f"is followed by {len(data) - expected} bytes that are not a complete record"
+    return None
+
+
+def _truncated(unit: WorkUnit, where: str, pos: int, length: int, got: int,
                error: BaseException | None) -> RecordIssue:
     cause = f" ({error})" if error is not None else ""
     return RecordIssue(unit.shard, where, "failed",
-                       f"WARC record {where} at offset {record.stream_pos} of {unit.shard} is "
-                       f"truncated: {got} of {record.content_length} bytes{cause}; the file is "
-                       "cut short or corrupt, re-download it")
+                       f"WARC record {where} at offset {pos} of {unit.shard} is truncated: {got} "
+                       f"of {length} bytes{cause}; the file is cut short or corrupt, re-download it")
 
 
 def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,

@@ -23,9 +23,11 @@ table.sortable th:after{content:" \\2195";color:#aaa}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .kpi{display:inline-block;margin:.4em 1.4em .4em 0}.kpi b{display:block;font-size:1.4em}
 .caption{color:#555;font-size:.85em;margin:.2em 0 1em}
-.snippet{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em;white-space:pre-wrap;max-width:560px}
+.snippet{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.8em;max-width:560px}
+td{overflow-wrap:anywhere}
 .note{background:#fff6e0;border-left:4px solid #e6a700;padding:.4em .8em;margin:.4em 0}
 img.plot{max-width:100%;border:1px solid #eee}
+td.notes{font-size:.75em;color:#555;max-width:320px}
 """
 
 _JS = """
@@ -105,7 +107,7 @@ def _sources(d: ReportData) -> str:
             _td(e.get("method", "n/a")), _td(e.get("detector", "n/a")),
             _td(_pct(e.get("floor")), e.get("floor", -1) if e.get("floor") is not None else -1, True),
             _td(f"{s['n_synthetic_by_construction']:,}", s["n_synthetic_by_construction"], True),
-            _td("; ".join(e.get("notes") or [])),
+            f'<td class="notes">{_e("; ".join(e.get("notes") or []))}</td>',
         ]))
     table = _table("source-table", ["source", "documents", "tokens", "synthetic", "CI low",
                                     "CI high", "method", "detector", "floor",
@@ -114,8 +116,10 @@ def _sources(d: ReportData) -> str:
     return (f'<section id="sources"><h2>Synthetic fraction by source</h2>'
             f'{_img(png, "forest plot of per-source synthetic fractions", "forest-plot")}'
             f'<p class="caption">Points: estimates; bars: 95% intervals (one-sided upper bound '
-            f'at 0). Floor: the estimate on held-out pre-cutoff documents of the source, which '
-            f'should be 0; a floor above 0 is the error to expect. Click a column to sort.</p>'
+            f'at 0). Methods and floors per source in the table; overall: '
+            f'{_e(method_label(d.summary.get("overall")))}. Floor: the estimate on held-out '
+            f'pre-cutoff documents of the source, which should be 0; a floor above 0 is the '
+            f'error to expect. Click a column to sort.</p>'
             f'{table}</section>')
 
 
@@ -133,7 +137,8 @@ def _months(d: ReportData) -> str:
     return (f'<section id="months"><h2>Synthetic fraction by crawl month</h2>'
             f'{_img(png, "synthetic fraction by crawl month", "month-plot")}'
             f'<p class="caption">The dashed line marks {_e(d.cutoff)} (ChatGPT release). Months '
-            f'before it serve as the human reference, so their estimates show the floor.</p>'
+            f'before it serve as the human reference, so their estimates show the floor. '
+            f'Overall: {_e(method_label(d.summary.get("overall")))}; per month in the table.</p>'
             f'<details><summary>table</summary>{table}</details></section>')
 
 
@@ -193,7 +198,8 @@ def _collapse(d: ReportData) -> str:
             f'{_img(png, "collapse projection, replace vs accumulate", "collapse-plot")}'
             f'<p class="caption">Model family {_e(c.get("model"))}, synthetic share alpha = '
             f'{_pct(c["alpha"])} (the overall estimate; band from its interval '
-            f'[{_pct(c["alpha_ci"][0])}, {_pct(c["alpha_ci"][1])}]). Replace: each generation '
+            f'[{_pct(c["alpha_ci"][0])}, {_pct(c["alpha_ci"][1])}]; '
+            f'{_e(method_label(d.summary.get("overall")))}). Replace: each generation '
             f'trains on the previous model\'s output; accumulate: real and all past synthetic '
             f'data are kept. Methods per row below.</p>{table}</section>')
 

@@ -85,8 +85,8 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     L += ["## Model-collapse projection", ""]
     if col.get("rows"):
         L += [f"Model {col['model']}, alpha {_pct(col['alpha'])} "
-              f"[{_pct(col['alpha_ci'][0])}, {_pct(col['alpha_ci'][1])}], regimes "
-              f"{', '.join(col['regimes'])}.", ""]
+              f"[{_pct(col['alpha_ci'][0])}, {_pct(col['alpha_ci'][1])}] ({method_label(o)}), "
+              f"regimes {', '.join(col['regimes'])}.", ""]
         L += _plot(plots.collapse(col), plot_dir, "collapse.png", "collapse projection")
         last = max(r["generation"] for r in col["rows"])
         L += _table(["regime", "metric", "definition", f"value at generation {last}", "band",

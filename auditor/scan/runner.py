@@ -209,7 +209,7 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     if res.mode == "rescore":
         if res.status == "failed":
             counts["units_failed"] += 1
-            _record_issues(store, run_id, res)
+            store.add_errors(run_id, res.part, res.issues)
         else:
             counts["units_rescored"] += 1
             store.set_unit_detectors(res.shard, res.part, res.detectors)
@@ -222,9 +222,3 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     counts["bytes"] += res.bytes
     for issue in res.issues[:3] if res.status == "failed" else ():
         print(f"auditor scan: {issue.shard}: {issue.record}: {issue.reason}", file=sys.stderr)
-
-
-def _record_issues(store, run_id: str, res: UnitResult) -> None:
-    store.con.executemany(
-        "INSERT INTO errors (run_id, shard, part, record, status, reason) VALUES (?, ?, ?, ?, ?, ?)",
-        [[run_id, i.shard, res.part, i.record, i.status, i.reason] for i in res.issues])

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 
 import duckdb
+import pyarrow as pa
 
 from auditor.records import PROVENANCE_SCHEMA
 from auditor.store.paths import StorePaths
@@ -233,16 +234,30 @@ class Store:
                 [row["shard"], row["part"], row["n_parts"], row["range_start"], row["range_stop"],
                  row["status"], row["sidecar"], row["fingerprint"], dumps(row["detectors"]),
                  row["n_stored"], row["n_skipped"], row["n_failed"], row["bytes"], run_id])
-            if issues:
-                self.con.executemany(
-                    "INSERT INTO errors (run_id, shard, part, record, status, reason) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [[run_id, i.shard, row["part"], i.record, i.status, i.reason]
-                     for i in issues])
+            self.add_errors(run_id, row["part"], issues)
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+
+    def add_errors(self, run_id: str, part: int, issues: list) -> None:
+        """Append record issues of one unit (through Arrow: a unit can have many)."""
+        if not issues:
+            return
+        table = pa.table({
+            "run_id": pa.array([run_id] * len(issues), pa.string()),
+            "shard": pa.array([i.shard for i in issues], pa.string()),
+            "part": pa.array([part] * len(issues), pa.int32()),
+            "record": pa.array([i.record for i in issues], pa.string()),
+            "status": pa.array([i.status for i in issues], pa.string()),
+            "reason": pa.array([i.reason for i in issues], pa.string()),
+        })
+        self.con.register("_new_errors", table)
+        try:
+            self.con.execute("INSERT INTO errors SELECT run_id, shard, part, record, status, "
+                             "reason FROM _new_errors")
+        finally:
+            self.con.unregister("_new_errors")
 
     def set_unit_detectors(self, shard: str, part: int, detectors: dict[str, str]) -> None:
         """After a side-car gained detector columns: record its new detector versions."""
