@@ -21,8 +21,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 #: Every key the config accepts, per table: a typo is an error, not a silently skipped gate.
@@ -185,6 +183,13 @@ def load_config(path: str | Path) -> CheckConfig:
         raise CheckError(f"config {p} not found: pass --config with a TOML file "
                          f"(see examples/auditor.toml)")
     try:
+        import tomllib
+    except ImportError:  # Python 3.10: the same parser, as a package
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise CheckError("reading TOML on Python 3.10 needs `pip install tomli`") from None
+    try:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise CheckError(f"config {p} is not valid TOML: {e}") from e
@@ -216,12 +221,14 @@ def _fraction_gate(name: str, est: dict[str, Any], threshold: float) -> GateResu
 
 
 def _estimates(db: str, cfg: CheckConfig, by: tuple[str, ...]) -> list[dict[str, Any]]:
+    import duckdb
+
     from auditor.estimate import estimate_db
 
     try:
         ests = estimate_db(db, by=by, method=cfg.method, detector=cfg.detector,
                            weight=cfg.weight, n_boot=cfg.n_boot, seed=cfg.seed, record=True)
-    except (KeyError, ValueError, LookupError) as e:
+    except (LookupError, ValueError, RuntimeError, OSError, duckdb.Error) as e:
         raise CheckError(f"cannot estimate the synthetic fraction in {db}: {e}") from e
     from auditor.report.collect import clean_estimate
 

@@ -120,11 +120,11 @@ def linear_scores(texts: list[str], params: HashingParams, weights: np.ndarray) 
 
     De-duplicating n-grams by sorting dominates `featurize`; here each document's buckets are
     counted with a scratch array instead ("last writer wins" scatter, then a bincount of the
-    winners): linear time, about 3x faster overall.
+    winners): linear time; measured 1.5-2x faster than `featurize` + product on 2 KB texts.
     """
     texts = list(texts)
     width = 1 << params.bits
-    scratch = np.zeros(width, dtype=np.int32)  # 4 MB: fewer cache misses than int64
+    scratch = np.zeros(width, dtype=np.int32)
     out = np.zeros(len(texts), dtype=np.float64)
     for start, stop in _chunks(texts, params):
         n = stop - start
@@ -134,13 +134,13 @@ def linear_scores(texts: list[str], params: HashingParams, weights: np.ndarray) 
             order = np.argsort(rows.astype(np.uint16), kind="stable")
             cols = cols[order]
             bounds = np.searchsorted(rows[order], np.arange(n + 1))
+            pos = np.arange(int(np.diff(bounds).max(initial=0)), dtype=np.int32)
             w = weights[offset:offset + width]
             for d in range(n):
                 c = cols[bounds[d]:bounds[d + 1]]
                 if c.size == 0:
                     continue
-                pos = np.arange(c.size, dtype=np.int32)
-                scratch[c] = pos
+                scratch[c] = pos[:c.size]
                 counts = np.bincount(scratch[c], minlength=c.size)
                 winners = np.flatnonzero(counts)
                 data = np.log1p(counts[winners].astype(np.float32))

@@ -13,6 +13,7 @@
 #   AUDIT_OUT      where reports and check results go                 default: reports/nightly/<date>
 #   AUDIT_WORKERS  scan processes                                     default: 2
 #   AUDIT_SCAN_ARGS extra `auditor scan` flags, e.g. "--license-column license"
+#   AUDIT_REPORTS  report formats to write                           default: html json
 #   AUDIT_REPORT_ARGS extra `auditor report` flags, e.g. "--weight tokens --top 5"
 #
 # Exit status: that of `auditor check` (0 pass, 1 a gate failed, 2 could not run); 2 as well
@@ -38,8 +39,10 @@ if [ "$scan_rc" -ne 0 ] && [ "$scan_rc" -ne 3 ]; then
 fi
 [ "$scan_rc" -eq 3 ] && echo "nightly: scan was partial; failed records are listed in the report" >&2
 
-$AUDITOR report --db "$DB" -o "$OUT/audit.html" ${AUDIT_REPORT_ARGS:-} || echo "nightly: HTML report failed" >&2
-$AUDITOR report --db "$DB" -o "$OUT/audit.json" ${AUDIT_REPORT_ARGS:-} || echo "nightly: JSON report failed" >&2
+for fmt in ${AUDIT_REPORTS:-html json}; do
+    $AUDITOR report --db "$DB" -o "$OUT/audit.$fmt" ${AUDIT_REPORT_ARGS:-} \
+        || echo "nightly: $fmt report failed" >&2
+done
 
 $AUDITOR check --db "$DB" --config "$CONFIG" \
     --json-out "$OUT/check.json" --junit-out "$OUT/check.xml"

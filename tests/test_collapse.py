@@ -159,6 +159,12 @@ def test_alpha_ci_is_carried_as_a_band():
     assert b.low <= a.low and b.high > a.high
     hi = collapse_profile(0.8, **kw).row("replace", 5, "risk_ratio")
     assert b.high >= hi.value
+    # a closed form at alpha but none at the band's other end: the band takes that end's
+    # Monte Carlo value instead of pretending to be exact
+    lin = collapse_profile(1.0, alpha_ci=(0.8, 1.0), regimes=("replace",), generations=3,
+                           model="linear", samples=30, dim=4, n_runs=400, seed=8)
+    cf = lin.row("replace", 3, "risk_ratio", "closed form")
+    assert cf.value == cf.high == 4.0 and cf.low < 3.9
 
 
 def test_schedule_and_mix_inputs():

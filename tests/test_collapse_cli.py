@@ -149,7 +149,7 @@ def test_project_from_a_scanned_store(tmp_path, dev_rows):
               "--runs", "100", "--json")
     assert res.exit_code == 0, res.output
     prof = json.loads(res.output)["profile"]
-    assert prof["alpha_kind"] == "mix" and list(prof["mix"]) == ["corpus.jsonl"]
+    assert prof["alpha_kind"] == "mix" and list(prof["mix"]) == ["corpus"]
     assert prof["alpha_low"][0] <= prof["alphas"][0] <= prof["alpha_high"][0]
 
     res = run("--db", db, "--model", "corpus", "--samples", "50", "--regime", "replace",

@@ -20,6 +20,8 @@ from corpus_files import (
     write_parquet,
     write_warc,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from auditor.readers import ReaderOptions, discover, plan_units, read_unit
 from auditor.records import Document, RecordIssue
@@ -162,3 +164,36 @@ def test_long_and_empty_texts_follow_policy(tmp_path):
     assert docs[0].meta["original_chars"] == 25000
     assert {(i.record, i.status, i.reason.split(" ")[0]) for i in issues} == {
         ("line 2", "skipped", "empty"), ("line 3", "skipped", "text")}
+
+
+@pytest.fixture(scope="module")
+def full_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("full")
+    rows = make_rows(300, seed=9)
+    files = {
+        "warc.gz": write_warc(folder / "f.warc.gz", sample_pages() * 2),
+        "warc": write_warc(folder / "f.warc", sample_pages() * 2, gzip_records=False),
+        "jsonl.gz": write_jsonl(folder / "f.jsonl.gz", rows, compression="gzip"),
+        "jsonl.zst": write_jsonl(folder / "f.jsonl.zst", rows, compression="zstd"),
+        "parquet": write_parquet(folder / "f.parquet", rows, row_group_size=50),
+    }
+    return {k: (p, [d.id for d in split(read_all(p))[0]]) for k, p in files.items()}
+
+
+@settings(derandomize=True, max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["warc.gz", "warc", "jsonl.gz", "jsonl.zst", "parquet"]),
+       fraction=st.floats(min_value=0.02, max_value=0.98))
+def test_any_truncation_never_raises_and_keeps_a_clean_prefix(full_files, tmp_path, kind, fraction):
+    path, full_ids = full_files[kind]
+    cut = truncate_file(path, tmp_path / f"cut-{fraction:.4f}.{kind}", fraction)
+    docs, issues = split(read_all(cut))
+    assert [d.id for d in docs] == full_ids[: len(docs)]
+    failed = [i for i in issues if i.status == "failed"]
+    assert len(failed) <= 1
+    if kind != "warc":  # compressed streams and Parquet footers always notice a cut
+        assert len(failed) == 1
+    for issue in failed:
+        assert cut.name in issue.reason and issue.record
+    if not failed:  # a plain WARC cut exactly between records is a valid, shorter WARC
+        assert len(docs) < len(full_ids)

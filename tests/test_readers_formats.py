@@ -261,3 +261,63 @@ def test_jsonl_with_byte_order_mark(tmp_path):
     path = tmp_path / "bom.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + b'{"text": "first"}\n{"text": "second"}\n')
     assert [d.text for d in docs_of(read_all([path]))] == ["first", "second"]
+
+
+def test_warc_http_encodings_charsets_and_broken_bodies(tmp_path):
+    import gzip as gz
+
+    from corpus_files import Page, html_page
+
+    page = html_page("Café", ["Un café très noir, s'il vous plaît."])
+    body = b"<html><body><p>" + "Crème brûlée – naïve".encode("cp1252") + b"</p></body></html>"
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(page[i:i + 50]), page[i:i + 50])
+                       for i in range(0, len(page), 50)) + b"0\r\n\r\n"
+    pages = [
+        Page("https://a.example.com/", page, content_type="text/html; charset=utf8mb4"),
+        Page("https://b.example.com/", body, content_type="text/html; charset=windows-1252"),
+        Page("https://c.example.com/", gz.compress(page, mtime=0), content_type="text/html",
+             extra_headers=(("Content-Encoding", "gzip"),)),
+        Page("https://d.example.com/", chunked, content_type="text/html",
+             extra_headers=(("Transfer-Encoding", "chunked"),)),
+        Page("https://e.example.com/", b"\x1f\x8b\x08\x00broken", content_type="text/html",
+             extra_headers=(("Content-Encoding", "gzip"),)),
+        Page("https://f.example.com/", b"<html><body>   </body></html>"),
+    ]
+    items = read_all([write_warc(tmp_path / "enc.warc.gz", pages)])
+    docs = docs_of(items)
+    texts = {d.url: d.text for d in docs}
+    assert "Un café très noir" in texts["https://a.example.com/"]  # unknown charset: detected
+    assert texts["https://b.example.com/"] == "Crème brûlée – naïve"
+    assert "Un café très noir" in texts["https://c.example.com/"]  # gzip content-encoding
+    assert "Un café très noir" in texts["https://d.example.com/"]  # chunked transfer-encoding
+    assert "0\r\n" not in texts["https://d.example.com/"]
+    issues = {x.status: x for x in items if isinstance(x, RecordIssue)}
+    assert len(issues) == 2 and len(docs) == 4
+    assert "broken gzip content encoding" in issues["failed"].reason
+    assert issues["failed"].record.startswith("urn:uuid:") and "enc.warc.gz" in issues["failed"].reason
+    assert issues["skipped"].reason == "empty text"
+
+
+def test_warc_resource_and_revisit_records(tmp_path):
+    import io
+
+    from warcio.warcwriter import WARCWriter
+
+    path = tmp_path / "mixed.warc"
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=False)
+        writer.write_record(writer.create_warc_record(
+            "https://r.example.com/page", "resource",
+            payload=io.BytesIO(b"<html><body><p>A stored resource page.</p></body></html>"),
+            warc_content_type="text/html", warc_headers_dict={"WARC-Date": "2022-01-01T00:00:00Z"}))
+        writer.write_record(writer.create_warc_record(
+            "https://r.example.com/page", "revisit", payload=io.BytesIO(b""),
+            warc_headers_dict={"WARC-Date": "2023-01-01T00:00:00Z"}))
+        writer.write_record(writer.create_warc_record(
+            "https://r.example.com/notes.txt", "resource", payload=io.BytesIO(b"plain notes"),
+            warc_content_type="text/plain"))
+    items = read_all([path])
+    doc, issue = items
+    assert isinstance(doc, Document) and doc.text == "A stored resource page."
+    assert doc.crawl_date.year == 2022
+    assert isinstance(issue, RecordIssue) and issue.reason == "not HTML (text/plain)"

@@ -132,6 +132,8 @@ def test_agreement_and_flagged_are_computed_from_the_scores(store, data):
             if x[:, 0].std() > 0 and x[:, 1].std() > 0:
                 assert p["pearson"] == pytest.approx(np.corrcoef(x[:, 0], x[:, 1])[0, 1], abs=1e-9)
             assert p["n"] == len(x)
+            flags = (x[:, 0] > p["threshold_a"]) == (x[:, 1] > p["threshold_b"])
+            assert p["agreement"] == pytest.approx(flags.mean(), abs=1e-12)
     finally:
         con.close()
     with store_sql.connect(store) as c:

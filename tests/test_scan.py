@@ -321,3 +321,20 @@ def test_warc_and_wet_provenance_and_html_metadata_reach_the_store(tmp_path):
                        "AND shard LIKE '%broken.warc'")[0][0]
     assert broken >= 1
     assert s["counts"]["failed"] >= 1
+
+
+def test_a_unit_that_cannot_be_read_fails_alone_and_writes_nothing(tmp_path):
+    from auditor.readers import discover, plan_units
+    from auditor.scan import ScanOptions, process_unit
+    from auditor.store import StorePaths
+
+    path = tmp_path / "gone.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in make_rows("g", 10, seed=1)) + "\n")
+    options = ScanOptions()
+    (unit,) = plan_units(discover([str(path)]), options.reader, options.unit_bytes)
+    path.unlink()  # the shard vanished between planning and reading
+    paths = StorePaths.for_db(tmp_path / "a.duckdb")
+    res = process_unit(unit, options, ["markers"], paths)
+    assert res.status == "failed" and res.sidecar is None and res.n_stored == 0
+    assert "gone.jsonl" in res.issues[0].reason and "retried" in res.issues[0].reason
+    assert not os.path.exists(paths.sidecars) or not os.listdir(paths.sidecars)

@@ -111,6 +111,13 @@ def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[floa
     rows always come with a 95% band; closed forms are shown where the literature has them.
 
     \b
+    Regimes (alpha = synthetic share of each generation's training data):
+      replace               alpha from the previous model, the rest the original real data
+      accumulate            each generation adds data (alpha synthetic) to a pile; all used
+      accumulate-subsample  the same pile, a fixed-size sample of it each generation
+      fresh                 alpha from the previous model, the rest new real data
+
+    \b
     Examples:
       auditor project --fraction 0.15
       auditor project --fraction 0.15 --fraction-ci 0.11 0.19 --regime replace --plot p.png

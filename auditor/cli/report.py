@@ -97,8 +97,14 @@ def check_command(db, config, json_out, junit_out, as_json):
           --json-out check.json --junit-out check.xml
     """
     try:
-        cfg = gates.load_config(config)
-        result = gates.run_check(db, cfg)
+        try:
+            cfg = gates.load_config(config)
+            result = gates.run_check(db, cfg)
+        except gates.CheckError:
+            raise
+        except Exception as e:  # noqa: BLE001 - exit 1 must only ever mean "a gate failed"
+            raise gates.CheckError(f"internal error while checking: {type(e).__name__}: {e}; "
+                                   "please report it") from e
     except gates.CheckError as e:
         if json_out:
             gates.write_error_json(str(e), json_out, db, config)

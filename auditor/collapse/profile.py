@@ -101,7 +101,9 @@ class CollapseProfile:
         return plot_profile(self, path, metrics)
 
 
-def _summary(spec: MetricSpec, raw: dict[str, np.ndarray], g: int) -> tuple[float, float, float]:
+def metric_summary(spec: MetricSpec, raw: dict[str, np.ndarray],
+                   g: int) -> tuple[float, float, float]:
+    """Value and 95% interval of one metric at generation `g` from raw per-run arrays."""
     values = raw[spec.raw]
     if spec.relative:
         return ratio_of_means(values[g], values[0])
@@ -154,9 +156,10 @@ def collapse_profile(
             a = path.alphas[g - 1] if g else 0.0
             for spec in fam.metrics:
                 stat = "ratio of means" if spec.relative else spec.stat
-                v, lo, hi = _summary(spec, raw, g)
+                v, lo, hi = metric_summary(spec, raw, g)
+                ends: list[float] = []
                 if raw_lo is not None and raw_hi is not None:
-                    ends = (_summary(spec, raw_lo, g)[0], _summary(spec, raw_hi, g)[0])
+                    ends = [metric_summary(spec, raw_lo, g)[0], metric_summary(spec, raw_hi, g)[0]]
                     lo, hi = min(lo, *ends), max(hi, *ends)
                 rows.append(ProfileRow(regime, g, a, spec.name, v, lo, hi, MONTE_CARLO,
                                        spec.definition, stat))
@@ -164,10 +167,10 @@ def collapse_profile(
                 if cf is None:
                     continue
                 cf_ends = [cf]
-                for other in (path.low, path.high):
-                    if other is not None:
-                        x = fam.closed_form(spec.name, regime, other[:g])
-                        cf_ends.append(cf if x is None else x)
+                for i, other in enumerate(o for o in (path.low, path.high) if o is not None):
+                    x = fam.closed_form(spec.name, regime, other[:g])
+                    # no closed form at that end of alpha's interval: its Monte Carlo value
+                    cf_ends.append(ends[i] if x is None else x)
                 rows.append(ProfileRow(regime, g, a, spec.name, float(cf), float(min(cf_ends)),
                                        float(max(cf_ends)), CLOSED_FORM, spec.definition,
                                        "mean" if spec.stat == "mean" or spec.relative else spec.stat))

@@ -15,7 +15,7 @@ import math
 from typing import Any
 
 from auditor.collapse.family import make_family
-from auditor.collapse.profile import DEFAULT_RUNS, _summary
+from auditor.collapse.profile import DEFAULT_RUNS, metric_summary
 from auditor.collapse.regimes import Family, check_regime, simulate
 
 
@@ -23,9 +23,9 @@ def _within(fam: Family, metric: str, tolerance: float, regime: str, alpha: floa
             generations: int, runs: int, seed: int) -> bool:
     spec = next(s for s in fam.metrics if s.name == metric)
     raw = simulate(fam, regime, (alpha,) * generations, runs, seed)
-    base = _summary(spec, raw, 0)[0]
+    base = metric_summary(spec, raw, 0)[0]
     for g in range(1, generations + 1):
-        v = _summary(spec, raw, g)[0]
+        v = metric_summary(spec, raw, g)[0]
         ratio = v / base if base else math.inf
         if not math.isfinite(ratio):
             return False

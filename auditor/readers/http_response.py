@@ -99,6 +99,11 @@ def _inflate(body: bytes, encoding: str, max_body: int) -> bytes:
         else:
             return body  # labelled gzip but stored decoded
     try:
-        return zlib.decompressobj(wbits).decompress(body, max_body)
-    except zlib.error:
+        out = zlib.decompressobj(wbits).decompress(body, max_body)
+    except zlib.error as exc:
+        if wbits > 0:  # it starts like compressed data, so it is broken, not stored decoded
+            raise HttpParseError(f"broken {encoding} content encoding: {exc}") from exc
         return body
+    if not out and body:
+        raise HttpParseError(f"broken {encoding} content encoding: no data decompressed")
+    return out

@@ -8,8 +8,9 @@ and flagged) is applied once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
@@ -87,6 +88,14 @@ def _garbage(text: str) -> bool:
     return bad > 0 and bad > GARBAGE_SHARE * len(text)
 
 
+class _Fields(NamedTuple):
+    id: tuple[str, ...]
+    url: tuple[str, ...]
+    date: tuple[str, ...]
+    license: tuple[str, ...]
+    language: tuple[str, ...]
+
+
 class RecordMapper:
     """Maps records of one shard to `Document`s under `options`.
 
@@ -125,6 +134,25 @@ class RecordMapper:
         )
         self.id_fields = (options.id_column,) if options.id_column else ID_FIELDS
         self._synthetic_cache: dict[str, bool] = {}
+        self._fields_cache: dict[tuple, _Fields] = {}
+
+    def _fields_for(self, record: Mapping[str, Any]) -> _Fields:
+        """The candidate field names present in records with this record's keys (cached per key
+        set: a shard's records nearly always share one, so the candidate lists are walked once)."""
+        signature = tuple(record.keys())
+        found = self._fields_cache.get(signature)
+        if found is None:
+            keys = set(signature)
+
+            def present(names: tuple[str, ...]) -> tuple[str, ...]:
+                return tuple(n for n in names if n in keys or n.split(".", 1)[0] in keys)
+
+            found = _Fields(present(self.id_fields), present(self.url_fields),
+                            present(self.date_fields), present(self.license_fields),
+                            present(self.language_fields))
+            if len(self._fields_cache) < 1024:
+                self._fields_cache[signature] = found
+        return found
 
     def _synthetic(self, source: str) -> bool:
         if self.shard_synthetic:
@@ -205,22 +233,23 @@ class RecordMapper:
             text = text[: options.max_chars]
 
         used: set[str] = {text_field}
-        id_name, doc_id = self._first(record, self.id_fields)
+        fields = self._fields_for(record)
+        id_name, doc_id = self._first(record, fields.id)
         if doc_id is None:
             doc_id = defaults.get("id") or content_id(text)
         used.add(id_name or "")
-        url_name, url = self._first(record, self.url_fields)
+        url_name, url = self._first(record, fields.url)
         url = str(url) if url is not None else defaults.get("url")
         used.add(url_name or "")
         domain = registered_domain(url) if url else None
-        date_name, raw_date = self._first(record, self.date_fields)
+        date_name, raw_date = self._first(record, fields.date)
         used.add(date_name or "")
         crawl_date = parse_date(raw_date) if raw_date is not None else None
         if raw_date is not None and crawl_date is None:
             meta["unparsed_date"] = str(raw_date)[:64]
         if crawl_date is None:
             crawl_date = defaults.get("crawl_date")
-        lic_name, raw_license = self._first(record, self.license_fields)
+        lic_name, raw_license = self._first(record, fields.license)
         used.add(lic_name or "")
         if raw_license is not None:
             license = normalize_license(raw_license)
@@ -228,7 +257,7 @@ class RecordMapper:
                 meta["license_raw"] = str(raw_license)[:META_MAX_STRING]
         else:
             license = defaults.get("license") or UNKNOWN
-        lang_name, language = self._first(record, self.language_fields)
+        lang_name, language = self._first(record, fields.language)
         used.add(lang_name or "")
         language = str(language) if language is not None else defaults.get("language")
 
@@ -262,7 +291,8 @@ class RecordMapper:
             if isinstance(value, str):
                 if len(value) <= META_MAX_STRING:
                     meta[key] = value
-            elif isinstance(value, (bool, int, float)):
+            elif isinstance(value, (bool, int)) or (
+                    isinstance(value, float) and math.isfinite(value)):  # meta is stored as JSON
                 meta[key] = value
 
         return Document(

@@ -102,7 +102,10 @@ def _html_to_text(html: bytes, charset: str | None) -> str:
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding
 
-    text = bytes_to_str(html, charset or detect_encoding(html))
+    try:
+        text = bytes_to_str(html, charset or detect_encoding(html))
+    except LookupError:  # a charset name no codec knows ("utf8mb4", typos): detect instead
+        text = bytes_to_str(html, detect_encoding(html))
     extracted = extract_plain_text(text, main_content=True, preserve_formatting=True)
     if not extracted.strip():  # pages too small for the main-content heuristics
         extracted = extract_plain_text(text, main_content=False, preserve_formatting=True)
@@ -127,11 +130,17 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
         stream, compression = decompressed(raw)
         counted = _CountingStream(stream)
         last_end = 0
-        last: tuple[int, int, str] | None = None  # stream_pos, content_length, id
+        last: tuple[int, str] | None = None  # stream_pos and id of the last record
+        # Each record's result waits for the next record: only then is it known not to be a
+        # last record whose header was cut off (FastWARC yields those as empty records).
+        pending: ReadResult | None = None
         try:
             for record in ArchiveIterator(counted, parse_http=False, stream_detect=False):
+                if pending is not None:
+                    yield pending
+                    pending = None
                 where = _record_id(record)
-                last = (record.stream_pos, record.content_length, where)
+                last = (record.stream_pos, where)
                 wanted = any(record.record_type == t for t in text_types)
                 block, got = _read_block(record, max_html if wanted else 0)
                 if got < record.content_length:
@@ -139,33 +148,36 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
                                      counted.error)
                     return
                 if wanted:
-                    yield _record_result(mapper, record, block, got, where)
+                    pending = _record_result(mapper, record, block, got, where)
                 last_end = counted.position
         except OSError as exc:  # FastWARC: malformed record header
+            if pending is not None:
+                yield pending
             yield RecordIssue(unit.shard, f"offset {last_end}", "failed",
                               f"malformed WARC record in {unit.shard}, detected after byte "
                               f"{last_end} of the {'uncompressed ' if compression else ''}stream: "
                               f"{exc}; the records before it were read, check the file with a "
                               "WARC validator (e.g. warcio check)")
             return
+        problem = _last_record_problem(counted, last[0]) if last is not None else None
+        if pending is not None and problem is None:
+            yield pending
         if counted.error is not None:
             yield RecordIssue(unit.shard, f"offset {counted.position}", "failed",
                               f"{compression} stream of {unit.shard} broke at byte "
                               f"{counted.position} of the uncompressed data: {counted.error}; the "
                               "file is truncated or corrupt, re-download it")
             return
-        if last is not None:
-            problem = _last_record_problem(counted, *last)
-            if problem:
-                yield RecordIssue(unit.shard, last[2], "failed",
-                                  f"WARC record {last[2]} at offset {last[0]} of {unit.shard} "
-                                  f"{problem}; the file is cut short, re-download it")
+        if problem is not None and last is not None:
+            yield RecordIssue(unit.shard, last[1], "failed",
+                              f"WARC record {last[1]} at offset {last[0]} of {unit.shard} "
+                              f"{problem}; the file is cut short, re-download it")
 
 
 _CONTENT_LENGTH = re.compile(rb"\r?\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
 
 
-def _last_record_problem(counted: _CountingStream, pos: int, length: int, where: str) -> str | None:
+def _last_record_problem(counted: _CountingStream, pos: int) -> str | None:
     """Why the file's last record is incomplete, or None. FastWARC yields a record whose header
     was cut off as an empty record, so the end of the stream is checked against its header."""
     tail_start, tail = counted.tail()
@@ -214,12 +226,13 @@ def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
             meta["invalid_utf8"] = True
         return mapper.map({"text": text}, record.stream_pos, where, meta=meta, defaults=defaults)
 
-    if warc_type.startswith("application/http"):
+    if warc_type.startswith("application/http") or (
+            record.record_type == WarcRecordType.response and block.startswith(b"HTTP/")):
         try:
             response = parse_http_response(block, MAX_HTML_BYTES)
         except HttpParseError as exc:
-            return mapper.issue(where, "failed", f"malformed HTTP response in WARC record {where}"
-                                f" of {mapper.shard}: {exc}")
+            return mapper.issue(where, "failed", f"unreadable HTTP response in WARC record "
+                                f"{where} of {mapper.shard}: {exc}")
         if response.status is not None and not 200 <= response.status < 300:
             return mapper.issue(where, "skipped", f"HTTP status {response.status}")
         content_type, charset, body = response.content_type, response.charset, response.body
@@ -243,5 +256,9 @@ def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
         meta["html_generator"] = found.generator
     if found.digital_source_type:
         meta["digital_source_type"] = found.digital_source_type
-    text = _html_to_text(body, charset)
+    try:
+        text = _html_to_text(body, charset)
+    except Exception as exc:  # resiliparse parse errors: one bad page must not stop the shard
+        return mapper.issue(where, "failed", f"cannot extract text from the HTML of {where} in "
+                            f"{mapper.shard}: {type(exc).__name__}: {exc}")
     return mapper.map({"text": text}, record.stream_pos, where, meta=meta, defaults=defaults)

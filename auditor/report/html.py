@@ -178,7 +178,7 @@ def _agreement(d: ReportData) -> str:
     return (f'<section id="agreement"><h2>Detector agreement</h2>{body}'
             f'<p class="caption">Method: correlation of raw scores over corpus documents scored '
             f'by both; flag agreement = share of documents both detectors put on the same side of '
-            f'their thresholds (the detector\'s shipped threshold, else 0.5).</p></section>')
+            f'their thresholds (flagged: score &gt; the detector\'s shipped threshold, else 0.5; the detectors\' convention).</p></section>')
 
 
 def _collapse(d: ReportData) -> str:

@@ -64,22 +64,25 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
                   estimate_label(m.get("estimate")), method_label(m.get("estimate"))]
                  for m in d.months])
     c = d.coverage or {}
-    cov_rows = [[x["source"], x["n_docs"], x["missing_date"], x["missing_url"], x["missing_license"]]
-                for x in c.get("sources", [])]
+    def cov(name: str, x: dict) -> list[object]:
+        return [name, x["n_docs"]] + [
+            f"{x[f'missing_{k}']} ({_pct(None if x[f'{k}_share'] is None else 1 - x[f'{k}_share'])})"
+            for k in ("date", "url", "license")]
+
+    cov_rows = [cov(x["source"], x) for x in c.get("sources", [])]
     if c.get("overall"):
-        ov = c["overall"]
-        cov_rows.append(["ALL SOURCES", ov["n_docs"], ov["missing_date"], ov["missing_url"],
-                         ov["missing_license"]])
+        cov_rows.append(cov("ALL SOURCES", c["overall"]))
     L += ["## Licence and provenance coverage", ""]
     L += _table(["source", "documents", "no date", "no URL", "no licence"], cov_rows)
     a = d.agreement or {}
     L += ["## Detector agreement", "",
-          "Method: Pearson/Spearman correlation of raw scores; flag agreement at each detector's "
-          "threshold (shipped, else 0.5).", ""]
+          "Method: Pearson/Spearman correlation of raw scores; flag agreement: both flag "
+          "(score > the detector's shipped threshold, else 0.5) or both do not.", ""]
     L += _table(["detector A", "detector B", "documents", "Pearson r", "Spearman rho",
-                 "flag agreement"],
+                 "flag agreement", "thresholds"],
                 [[p["a"], p["b"], p["n"], _num(p["pearson"]), _num(p["spearman"]),
-                  _pct(p["agreement"])] for p in a.get("pairs", [])]) if a.get("pairs") else [
+                  _pct(p["agreement"]), f"{p['threshold_a']:.3g} / {p['threshold_b']:.3g}"]
+                 for p in a.get("pairs", [])]) if a.get("pairs") else [
         f"Detectors scored: {', '.join(a.get('detectors', [])) or 'none'}; nothing to compare.", ""]
     col = d.collapse or {}
     L += ["## Model-collapse projection", ""]

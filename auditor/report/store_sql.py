@@ -174,7 +174,7 @@ def agreement(con: duckdb.DuckDBPyConnection, detectors: list[str],
                    f"REPEATABLE ({int(seed)})")
             n, pearson, spearman, agree = con.execute(
                 f"SELECT count(*), corr(x, y), corr(rx, ry), "
-                f"avg(CASE WHEN (x >= ?) = (y >= ?) THEN 1.0 ELSE 0.0 END) FROM ("
+                f"avg(CASE WHEN (x > ?) = (y > ?) THEN 1.0 ELSE 0.0 END) FROM ("
                 f"SELECT {ca} AS x, {cb} AS y, rank() OVER (ORDER BY {ca}) AS rx, "
                 f"rank() OVER (ORDER BY {cb}) AS ry FROM {src})",
                 [thresholds[a], thresholds[b]]).fetchone()
