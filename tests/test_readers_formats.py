@@ -321,3 +321,15 @@ def test_warc_resource_and_revisit_records(tmp_path):
     assert isinstance(doc, Document) and doc.text == "A stored resource page."
     assert doc.crawl_date.year == 2022
     assert isinstance(issue, RecordIssue) and issue.reason == "not HTML (text/plain)"
+
+
+def test_importing_readers_stays_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, auditor.readers, auditor.provenance; heavy = ['torch', 'transformers', "
+            "'datasets', 'ray', 'fastwarc', 'resiliparse', 'tldextract', 'fsspec', 'zstandard']; "
+            "print([m for m in heavy if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip() == "[]"

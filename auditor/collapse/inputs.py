@@ -58,10 +58,10 @@ def alpha_from_store(db_path: str | os.PathLike, generations: int, schedule: str
         ests = [e for e in estimate_db(db, by=("source",), record=False) if e.group]
         if not ests:
             raise ValueError(f"{db}: no per-source estimate (is the store empty?)")
-        key = lambda e: str(e.group.get("source"))  # noqa: E731
-        mix = {key(e): (float(e.n_docs), e.fraction) for e in ests}
-        low = {key(e): (float(e.n_docs), e.ci_low) for e in ests}
-        high = {key(e): (float(e.n_docs), e.ci_high) for e in ests}
+        names = [str(e.group.get("source")) for e in ests]
+        mix = {n: (float(e.n_docs), e.fraction) for n, e in zip(names, ests, strict=True)}
+        low = {n: (float(e.n_docs), e.ci_low) for n, e in zip(names, ests, strict=True)}
+        high = {n: (float(e.n_docs), e.ci_high) for n, e in zip(names, ests, strict=True)}
         note = (f"alpha from {db}: per-source mix of {len(mix)} sources, weighted by documents")
         return StoreAlpha(mix, (low, high), (note,))
     raise ValueError(f"schedule must be 'constant', 'monthly' or 'by-source', got {schedule!r}")

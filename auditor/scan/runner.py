@@ -121,8 +121,8 @@ def _is_store_file(uri: str, paths: StorePaths) -> bool:
     if "://" in uri and not uri.startswith("file://"):
         return False
     path = os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
-    return (path.startswith(paths.db)  # audit.duckdb, .wal, .sidecars/, .logs/
-            and path[len(paths.db):] in ("", ".wal") or path.startswith(paths.sidecars + os.sep)
+    return (path in (paths.db, paths.db + ".wal")
+            or path.startswith(paths.sidecars + os.sep)
             or path.startswith(paths.logs + os.sep))
 
 
