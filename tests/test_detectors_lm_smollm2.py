@@ -46,12 +46,12 @@ def test_fast_detectgpt_ranks_the_models_own_text_above_human_news(shared_data):
     import torch
 
     humans = _human_news(shared_data)
-    det = FastDetectGPT(max_tokens=128, batch_size=4)
+    det = FastDetectGPT(max_tokens=96, batch_size=4)
     try:
         lm = det.lm
         prompt = lm.tokenizer("The history of bread begins", return_tensors="pt").to(lm.device)
         with torch.inference_mode():
-            out = lm.model.generate(**prompt, max_new_tokens=80, do_sample=False,
+            out = lm.model.generate(**prompt, max_new_tokens=40, do_sample=False,
                                     pad_token_id=lm.tokenizer.pad_token_id)
         greedy = lm.tokenizer.decode(out[0], skip_special_tokens=True)
         scores = det.score([greedy] + humans + ["", "word"])
@@ -60,7 +60,7 @@ def test_fast_detectgpt_ranks_the_models_own_text_above_human_news(shared_data):
     finally:
         det.close()
 
-    bino = Binoculars(max_tokens=128)
+    bino = Binoculars(max_tokens=96)
     try:
         assert bino.same_model
         b = bino.score([greedy] + humans)

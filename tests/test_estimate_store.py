@@ -268,3 +268,10 @@ def test_group_by_source_and_month_uses_the_sources_reference(tmp_path):
     assert res["2024-09"].ci_low <= 0.4 <= res["2024-09"].ci_high
     assert res["2024-03"].n_docs == 600 and res["2024-09"].n_docs == 600
     assert res["2020-06"].n_docs == 800 - res["2020-06"].n_human_ref  # only the held-out slice
+
+
+def test_store_without_scores_says_what_to_do(tmp_path):
+    db = str(tmp_path / "empty.duckdb")
+    open_store(db).close()  # a store with no side-cars yet
+    with pytest.raises(LookupError, match="auditor scan"):
+        estimate_db(db, record=False)

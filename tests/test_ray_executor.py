@@ -206,7 +206,6 @@ def test_killed_worker_then_resume_and_retry(ray_cluster, inputs, tmp_path):
                        executor=ray_executor(max_retries=2))
     assert not marker.exists(), "the worker was not killed in the resumed run"
     assert resumed.status in ("ok", "partial")
-    assert any("interrupted" in n for n in resumed.notes)
     assert resumed.counts["units_reused"] == done
     assert resumed.counts["units_reused"] + resumed.counts["units_scanned"] == total
     rows, expected = stored_rows(db), stored_rows(baseline)

@@ -55,12 +55,16 @@ def test_provenance_batch_columns():
     docs = [doc(0, "Hello   world\nagain " * 40, dt.datetime(2020, 1, 2, tzinfo=UTC),
                 meta={"html_generator": "WordPress"}),
             doc(1, "after", dt.datetime(2023, 3, 4, tzinfo=UTC)),
-            doc(2, "no date"), doc(3, "naive date", naive)]
+            doc(2, "no date"), doc(3, "naive date", naive),
+            doc(4, "other zone", dt.datetime(2022, 11, 30, 1, 0, 0, 7,
+                                             tzinfo=dt.timezone(dt.timedelta(hours=5))))]
     b = provenance_batch(docs, DEFAULT_CUTOFF)
     assert b.schema == PROVENANCE_SCHEMA
     d = b.to_pydict()
-    assert d["pre_cutoff"] == [True, False, None, True]
-    assert d["crawl_month"] == ["2020-01", "2023-03", None, "2022-11"]
+    assert d["pre_cutoff"] == [True, False, None, True, True]  # 2022-11-29T20:00:00Z
+    assert d["crawl_month"] == ["2020-01", "2023-03", None, "2022-11", "2022-11"]
+    assert d["crawl_date"][3] == naive.replace(tzinfo=UTC)
+    assert d["crawl_date"][4] == dt.datetime(2022, 11, 29, 20, 0, 0, 7, tzinfo=UTC)
     assert d["n_chars"] == [len(x.text) for x in docs]
     assert d["n_tokens"] == [estimate_tokens(x.text) for x in docs]
     assert d["snippet"][0] == docs[0].text[:300] and len(d["snippet"][0]) == 300

@@ -43,7 +43,10 @@ def provenance_batch(docs: Sequence[Document], cutoff: dt.date) -> pa.RecordBatc
     counts and snippets are taken from them.
     """
     texts = [d.text for d in docs]
-    dates = pa.array([d.crawl_date for d in docs], pa.timestamp("us", tz="UTC"))
+    # Through exact integer microseconds: naive datetimes are UTC by our convention, not
+    # whatever a converter assumes.
+    dates = pa.array([_micros(d.crawl_date) for d in docs], pa.int64()).cast(
+        pa.timestamp("us", tz="UTC"))
     cutoff_ts = pa.scalar(dt.datetime(cutoff.year, cutoff.month, cutoff.day,
                                       tzinfo=dt.timezone.utc), pa.timestamp("us", tz="UTC"))
     columns = [
@@ -67,6 +70,19 @@ def provenance_batch(docs: Sequence[Document], cutoff: dt.date) -> pa.RecordBatc
                   for d in docs], pa.string()),
     ]
     return pa.RecordBatch.from_arrays(columns, schema=PROVENANCE_SCHEMA)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_MICROSECOND = dt.timedelta(microseconds=1)
+
+
+def _micros(x: dt.datetime | None) -> int | None:
+    """Microseconds since the epoch, exact; naive datetimes are taken as UTC."""
+    if x is None:
+        return None
+    if x.tzinfo is None:
+        x = x.replace(tzinfo=dt.timezone.utc)
+    return (x - _EPOCH) // _MICROSECOND
 
 
 def word_counts(texts: Sequence[str]) -> np.ndarray:
