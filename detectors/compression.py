@@ -98,21 +98,21 @@ class CompressionDetector(Detector):
 
 
 def build_references(texts: Sequence[str], labels: np.ndarray, out_dir: str | Path,
-                     seed: int = 0, chars_per_text: int = 1500) -> dict[str, int]:
+                     seed: int = 0, chars_per_text: int = 1500) -> list[int]:
     """Write the machine and human reference texts: shuffled (seeded) text prefixes of each class
-    concatenated up to the deflate window. Pass English rows of the `train` split only."""
+    concatenated up to the deflate window. Pass English rows of the `train` split only.
+    Returns the indices (into `texts`) of the texts used, for the NOTICE."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     y = np.asarray(labels).astype(int)
-    sizes = {}
+    used: list[int] = []
     for label, fname in ((1, AI_FILE), (0, HUMAN_FILE)):
         buf = bytearray()
         for i in rng.permutation(np.flatnonzero(y == label)):
             buf += _encode(texts[i], chars_per_text).strip() + b"\n\n"
+            used.append(int(i))
             if len(buf) >= WINDOW:
                 break
-        data = bytes(buf[:WINDOW])
-        (out / fname).write_bytes(data)
-        sizes[fname] = len(data)
-    return sizes
+        (out / fname).write_bytes(bytes(buf[:WINDOW]))
+    return sorted(used)

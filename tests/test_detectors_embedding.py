@@ -45,7 +45,7 @@ def _dev_rows(shared_data, split: str, n_per_label: int, seed: int) -> tuple[lis
 @pytest.fixture(scope="module")
 def fitted(shared_data):
     texts, y = _dev_rows(shared_data, "train", 150, seed=0)
-    det = EmbeddingDetector.fit(texts, y, max_tokens=64, seed=0)
+    det = EmbeddingDetector.fit(texts, y, max_tokens=64, seed=0, C=0.001)
     yield det
     det.close()
 

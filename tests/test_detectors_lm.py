@@ -214,3 +214,12 @@ def test_token_helpers(tiny):
     tok = load_causal_lm(tiny, dtype="float32").tokenizer
     ids = encode_texts(tok, ["the model", "", None, "the " * 5000], max_tokens=8)
     assert [len(x) for x in ids] == [2, 0, 0, 8]
+
+
+def test_missing_lm_extra_names_the_install_command():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from detectors.lm_zero_shot import FastDetectGPT\n"
+            "try:\n    FastDetectGPT()\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert "install the 'lm' extra" in out and "provenance-auditor[lm]" in out

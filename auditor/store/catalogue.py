@@ -93,7 +93,7 @@ def _empty_documents_sql() -> str:
     return f"SELECT {cols} WHERE false"
 
 
-def _sql_literal(text: str) -> str:
+def sql_string_literal(text: str) -> str:
     """Quote a path for the one place SQL cannot take a parameter (a view definition)."""
     return "'" + text.replace("'", "''") + "'"
 
@@ -131,7 +131,7 @@ class Store:
         gets a temporary view of the same name.
         """
         if self.sidecar_files():
-            body = (f"SELECT * FROM read_parquet({_sql_literal(self.paths.all_sidecars_glob())}, "
+            body = (f"SELECT * FROM read_parquet({sql_string_literal(self.paths.all_sidecars_glob())}, "
                     "union_by_name=true)")
         else:
             body = _empty_documents_sql()

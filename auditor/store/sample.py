@@ -12,7 +12,7 @@ import json
 import os
 
 from auditor.readers.base import WorkUnit
-from auditor.store.catalogue import _sql_literal, open_store
+from auditor.store.catalogue import open_store, sql_string_literal
 
 
 def sample_texts(db_path: str | os.PathLike, limit: int, pre_cutoff_only: bool = True,
@@ -44,7 +44,7 @@ def sample_texts(db_path: str | os.PathLike, limit: int, pre_cutoff_only: bool =
         rows = store.con.execute(
             "SELECT d.shard, d.\"offset\", d.id, u.part, u.n_parts, u.range_start, "
             "u.range_stop, s.format, s.size, s.mtime, s.etag, r.options "
-            f"FROM read_parquet({_sql_literal(store.paths.all_sidecars_glob())}, "
+            f"FROM read_parquet({sql_string_literal(store.paths.all_sidecars_glob())}, "
             "union_by_name=true, filename=true) d "
             "JOIN units u ON d.filename = u.sidecar "
             "JOIN shards s ON s.uri = u.shard "
