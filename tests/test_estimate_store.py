@@ -105,7 +105,10 @@ def test_recorded_rows_and_overall_group(tmp_path):
     db = make_store(tmp_path, {"a": 0.1, "b": 0.3})
     overall = estimate_db(db, n_boot=50, seed=0)
     assert len(overall) == 1 and overall[0].group == {}
-    per = estimate_db(db, by=("source",), method="acc", n_boot=50, seed=0)
+    ticks = []
+    per = estimate_db(db, by=("source",), method="acc", n_boot=50, seed=0,
+                      progress=lambda done, total: ticks.append((done, total)))
+    assert ticks[0] == (0, 2) and ticks[-1] == (2, 2)
     con = duckdb.connect(db, read_only=True)
     rows = con.execute("SELECT group_by, group_key, method, fraction, ci_low, ci_high, n_docs, "
                        "floor, run_id FROM estimates ORDER BY estimated_at, group_key").fetchall()

@@ -72,6 +72,31 @@ def _print_table(estimates, by, baseline) -> None:
                 console.print(f"[yellow]{name}[/yellow]: {note}")
 
 
+class _progress:
+    """A bootstrap progress bar on stderr (only when it is a terminal); yields the callback."""
+
+    def __init__(self, show: bool) -> None:
+        self.show, self.bar, self.task = show, None, None
+
+    def __enter__(self):
+        if not self.show:
+            return None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("bootstrapping groups", total=None)
+        return self.tick
+
+    def tick(self, done: int, total: int) -> None:
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 @click.command("estimate")
 @click.option("--db", default="audit.duckdb", show_default=True, type=click.Path(dir_okay=False),
               help="Store filled by `auditor scan`.")
@@ -118,12 +143,16 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
       auditor estimate --db audit.duckdb --by domain --method acc --weight tokens
       auditor estimate --db audit.duckdb --by source --detector lm   # two tiers
     """
+    import sys
+
     from auditor.estimate import estimate_db
 
     kwargs = dict(by=list(by), detector=detector, weight=weight, n_boot=n_boot, seed=seed,
                   machine_reference=machine_reference, human_reference=human_reference)
     try:
-        results = estimate_db(db, method=method, record=not no_record, **kwargs)
+        with _progress(sys.stderr.isatty()) as tick:
+            results = estimate_db(db, method=method, record=not no_record, progress=tick,
+                                  **kwargs)
         base = None
         if baseline and not as_json and method != "cc":
             base = {repr(sorted(e.group.items())): e for e in

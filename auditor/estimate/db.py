@@ -10,7 +10,7 @@ decides, per group, which reference to use and which method, and bootstraps.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +43,8 @@ class GroupResult:
 def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                 detector: str | None = None, weight: str = "docs", n_boot: int = 200,
                 seed: int = 0, record: bool = True, machine_reference: str | None = None,
-                human_reference: str | None = None) -> list[Estimate]:
+                human_reference: str | None = None,
+                progress: Callable[[int, int], None] | None = None) -> list[Estimate]:
     """Synthetic fraction per group of `by` columns (one overall estimate when `by` is empty).
 
     `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, or auto (chosen per group, reason in
@@ -52,6 +53,7 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     `machine_reference`/`human_reference` override the references: a Parquet file with a
     `score_<detector>` or `score` column (and optional `label`), or a source name in the store.
     With `record`, results are appended to the `estimates` table with the latest scan run id.
+    `progress(done, total)` is called after each group's bootstrap (for a progress bar).
     """
     from auditor.store.catalogue import open_store
 
@@ -71,7 +73,7 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
         det, partner = _pick_detectors(con, cols, detector, machine_reference)
         common = dict(con=con, cols=cols, keys=keys, by=by, method=method, weight=weight,
                       n_boot=n_boot, machine_reference=machine_reference,
-                      human_reference=human_reference)
+                      human_reference=human_reference, progress=progress)
         if partner is None:
             results = [g.estimate for g in _estimate_groups(detector=det, seed=seed, **common)]
         else:
@@ -117,7 +119,8 @@ def _pick_detectors(con, cols: dict[str, str], detector: str | None,
 def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], detector: str,
                      method: str, weight: str, n_boot: int, seed: int,
                      machine_reference: str | None, human_reference: str | None,
-                     sample_of: str | None = None) -> list[GroupResult]:
+                     sample_of: str | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> list[GroupResult]:
     """One estimate per group for one detector (the single-tier path)."""
     score = quote(f"score_{detector}", cols, "score column")
     tokens = weight == "tokens"
@@ -158,6 +161,8 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
 
     out = []
     for i, (key, rows) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
+        if progress is not None:
+            progress(i, len(groups))
         notes = list(base_notes)
         if rows is None or not rows.by_source:
             out.append(_empty(key, by, detector, weight, method, [
@@ -203,6 +208,8 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
             fraction=iv.fraction, ci_low=iv.ci_low, ci_high=iv.ci_high, method=m,
             detector=detector, n_human_ref=ref.n, n_machine_ref=machine_h.n, human_ref=desc,
             floor=floor, weight=weight, notes=tuple(notes)), iv.replicates))
+    if progress is not None:
+        progress(len(groups), len(groups))
     return out
 
 
