@@ -60,6 +60,20 @@ def length_bucket(n_chars: int) -> str:
     return "?"
 
 
+def split_metrics(scores: np.ndarray, y: np.ndarray, split: np.ndarray,
+                  threshold: float | None, fpr: float = DEFAULT_FPR) -> dict[str, Any]:
+    """Metrics on each evaluation split. The held-out-generator split has only ai rows, so its
+    human side is the random `test` split's human rows."""
+    out: dict[str, Any] = {}
+    for name in ("test", "test_generator", "test_repo"):
+        mask = split == name
+        if name == "test_generator":
+            mask = mask | ((split == "test") & (y == 0))
+        if mask.any():
+            out[name] = binary_metrics(scores[mask], y[mask], threshold, fpr)
+    return out
+
+
 def grouped_metrics(scores: np.ndarray, y: np.ndarray, meta: dict[str, np.ndarray],
                     threshold: float | None, fpr: float = DEFAULT_FPR) -> dict[str, Any]:
     """Metrics overall, per split, and per domain / variant / generator / language / length.
@@ -69,14 +83,9 @@ def grouped_metrics(scores: np.ndarray, y: np.ndarray, meta: dict[str, np.ndarra
     the group. Groups with fewer than MIN_GROUP rows of a class are left out.
     """
     split = meta["split"]
-    out: dict[str, Any] = {"overall": binary_metrics(scores, y, threshold, fpr), "split": {}}
+    out: dict[str, Any] = {"overall": binary_metrics(scores, y, threshold, fpr),
+                           "split": split_metrics(scores, y, split, threshold, fpr)}
     human = y == 0
-    for name in ("test", "test_generator", "test_repo"):
-        mask = split == name
-        if name == "test_generator":  # ai only: compare with the random test split's humans
-            mask = mask | ((split == "test") & human)
-        if mask.any():
-            out["split"][name] = binary_metrics(scores[mask], y[mask], threshold, fpr)
     for key in ("domain", "language", "length"):
         groups: dict[str, Any] = {}
         values = meta[key]

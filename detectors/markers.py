@@ -121,7 +121,9 @@ _TOOL_RE = re.compile(
 _IPTC_TRAINED = re.compile(r"(composite(?:with)?)?trainedalgorithmicmedia", re.IGNORECASE)
 
 # Each marker's regex runs only on texts containing one of its anchors: the common case (no
-# marker) costs a few fast substring searches of the lower-cased text.
+# marker) costs a few fast substring searches of the lower-cased text. (One alternation regex
+# of all markers was tried first and was an order of magnitude slower: Python's `re` tries every
+# alternative at every position.)
 _COMPILED = tuple(
     (m, re.compile(m.pattern, re.IGNORECASE | re.MULTILINE)) for m in TEXT_MARKERS
 )

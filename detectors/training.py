@@ -151,25 +151,6 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def held_out_metrics(scores: np.ndarray, data: LabeledSet, rows: np.ndarray,
-                     threshold: float | None, fpr: float = DEFAULT_FPR) -> dict[str, dict]:
-    """Metrics on each evaluation split. `scores` are aligned with `rows`. The held-out-generator
-    split has only ai rows, so its human side is the `test` split's human rows."""
-    from detectors.evaluation import binary_metrics
-
-    split = np.asarray(data.meta["split"].to_pylist())[rows]
-    y = data.y[rows]
-    test_human = (split == "test") & (y == 0)
-    out: dict[str, dict] = {}
-    for name in EVAL_SPLITS:
-        mask = split == name
-        if name == "test_generator":
-            mask = mask | test_human
-        if mask.any():
-            out[name] = binary_metrics(scores[mask], y[mask], threshold, fpr)
-    return out
-
-
 def train_detector(name: str, labeled_path: str | Path, out_dir: str | Path, *,
                    fpr: float = DEFAULT_FPR, calibration: str = "isotonic",
                    max_train: int | None = None, seed: int = 0, progress=None,
@@ -180,6 +161,8 @@ def train_detector(name: str, labeled_path: str | Path, out_dir: str | Path, *,
     `max_train` caps the training rows (seeded sample) for quick runs; `progress(msg)` is
     called between stages.
     """
+    from detectors.evaluation import split_metrics
+
     say = progress or (lambda msg: None)
     cls = trainable_class(name)
     say(f"reading {labeled_path}")
@@ -220,7 +203,9 @@ def train_detector(name: str, labeled_path: str | Path, out_dir: str | Path, *,
                                                               for k, v in opts.items()}},
         "calibration": {"method": cal.method, "threshold": cal.threshold,
                         "threshold_fpr": cal.threshold_fpr},
-        "held_out": held_out_metrics(scores, data, rows, cal.threshold, fpr),
+        "held_out": split_metrics(scores, data.y[rows],
+                                  np.asarray(data.meta["split"].to_pylist())[rows],
+                                  cal.threshold, fpr),
         "files": sorted(p.name for p in out.iterdir()) + ["training.json"],
     }
     (out / "training.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")

@@ -28,6 +28,18 @@ CASES = [
     ("You said: hi\nChatGPT said: Hello! How can I help?", "chatgpt_said"),
     ("The end of the sample.<|endoftext|>Another one", "endoftext_token"),
     ("Use this:\npython\nCopy code\nprint('hi')", "copy_code_button"),
+    ("As a large language model, my answers may be wrong.", "as_a_large_language_model"),
+    ("I am an AI assistant and cannot see images.", "i_am_an_ai"),
+    ("As an AI assistant, I recommend checking the manual.", "as_an_ai_assistant"),
+    ("I was trained by OpenAI on a large corpus.", "trained_by_openai"),
+    ("I don't have real-time data about the stock price.", "no_realtime_access"),
+    ("My knowledge cutoff is 2023, so newer events are missing.", "my_knowledge_cutoff"),
+    ("<|start_header_id|>assistant<|end_header_id|> Hi", "llama3_header"),
+    ("<start_of_turn>model\nHello<end_of_turn>", "gemma_turn"),
+    ("I don't have personal opinions, but here are some views.", "no_personal_opinions"),
+    ("Restart the router. I hope this helps!", "i_hope_this_helps"),
+    ("I apologize for the confusion in my previous answer.", "apologize_confusion"),
+    ("### Instruction:\nSummarise the text.\n### Response:\nThe text...", "alpaca_template"),
 ]
 
 
@@ -35,15 +47,14 @@ CASES = [
 def test_marker_fires_with_its_reason(text: str, marker: str) -> None:
     det = MarkersDetector()
     scores, reasons = det.score_and_reasons([text])
-    assert scores[0] > 0.5
+    weight = next(m.weight for m in TEXT_MARKERS if m.name == marker)
+    assert scores[0] >= weight > 0
     assert marker in reasons[0].split(";")
     assert det.score([text.upper()])[0] == scores[0]  # case-insensitive
 
 
-def test_every_marker_has_a_case_and_anchors_are_lower_case() -> None:
-    covered = {m for _, m in CASES}
-    strong = {m.name for m in TEXT_MARKERS if m.weight == 1.0}
-    assert len(strong - covered) <= 10  # most strong markers exercised above
+def test_every_marker_has_a_case_and_lower_case_anchors() -> None:
+    assert {m for _, m in CASES} == {m.name for m in TEXT_MARKERS}
     for m in TEXT_MARKERS:
         assert m.anchors and all(a == a.lower() for a in m.anchors), m.name
         re.compile(m.pattern)
