@@ -20,8 +20,11 @@ stays at one `[tokens, vocab]` matrix):
   predictive entropy, a weaker form of the method than a base/instruct pair.
 
 Undefined scores: a text with fewer than 2 tokens (empty, a lone word piece) has no token to
-score. It gets the detector's `fallback_score`, a value on the human side of any sensible
-threshold ("no evidence of machine authorship"), never NaN; `reasons` says so.
+score. It gets a fixed fallback meaning "no evidence of machine authorship", never NaN, and
+`reasons` says so: for `lm` the values of a uniform guess over the vocabulary (log-likelihood
+-log V, log-rank log V/2, entropy log V), for `fast_detectgpt` 0.0 (as likely as the model's own
+samples), for `binoculars` -1.0 (perplexity equal to cross-perplexity). Fallback rows should be
+excluded from estimation by length, not trusted as human.
 """
 
 from __future__ import annotations
