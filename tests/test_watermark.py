@@ -38,7 +38,7 @@ def _generate(folder: Path, watermark: bool, seed: int, key: int = KEY) -> list[
         kwargs["watermarking_config"] = WatermarkingConfig(bias=3.0, hashing_key=key)
     torch.manual_seed(seed)
     with torch.inference_mode():
-        out = model.generate(**prompts, do_sample=True, max_new_tokens=120, min_new_tokens=120,
+        out = model.generate(**prompts, do_sample=True, max_new_tokens=80, min_new_tokens=80,
                              pad_token_id=tok.pad_token_id, **kwargs)
     new = out[:, prompts["input_ids"].shape[1]:]
     return tok.batch_decode(new, skip_special_tokens=True)
