@@ -19,7 +19,7 @@ import numpy as np
 
 from detectors.base import Detector
 from detectors.calibration import Calibration, load_calibration
-from detectors.ngram_features import HashingParams, featurize, linear_scores
+from detectors.ngram_features import HashingParams, LinearScorer, featurize
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "classifier"
 MODEL_FORMAT = "ngram-linear/1"
@@ -74,6 +74,7 @@ class NgramClassifier(Detector):
         self.intercept_ = float(intercept)
         self._w = np.zeros(params.n_features, dtype=np.float32)
         self._w[index] = self.coef_value_.astype(np.float32)
+        self._scorer = LinearScorer(params, self._w)
         self.meta = dict(meta)
         self.version = str(meta.get("version", "0"))
 
@@ -123,7 +124,7 @@ class NgramClassifier(Detector):
     def score(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:
             return np.zeros(0, dtype=np.float64)
-        return linear_scores(list(texts), self.params, self._w) + self.intercept_
+        return self._scorer.scores(texts) + self.intercept_
 
     def probability(self, scores: np.ndarray) -> np.ndarray | None:
         return None if self.calibration is None else self.calibration.probability(scores)

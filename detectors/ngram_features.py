@@ -11,10 +11,15 @@ Features, in two blocks each l2-normalised after sublinear tf (log1p of counts):
 - byte n-grams of the lower-cased UTF-8 text (n in `char_ngrams`; equals character n-grams
   for ASCII, and still discriminates in other scripts).
 Hashes are deterministic across runs, processes and machines (no Python `hash`).
+
+Two implementations of the same features: `featurize` (numpy, builds the sparse matrix; what
+training uses) and `LinearScorer` (what scoring uses: a numba kernel that never builds the
+matrix, or a numpy fallback where numba is missing). Tests check that they agree.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -115,8 +120,216 @@ def featurize(texts: list[str], params: HashingParams) -> sp.csr_matrix:
     return parts[0] if len(parts) == 1 else sp.vstack(parts, format="csr")
 
 
-def linear_scores(texts: list[str], params: HashingParams, weights: np.ndarray) -> np.ndarray:
-    """`featurize(texts) @ weights` (up to float rounding), without building the matrix.
+class LinearScorer:
+    """`featurize(texts) @ weights` (up to float rounding) for one weight vector, without
+    building the matrix: what `NgramClassifier.score` runs on every document of a scan.
+
+    `engine`: "numba" runs one compiled pass per document (hash, count and dot product in a
+    scratch table: no per-n-gram Python or numpy object); "numpy" is the vectorised fallback
+    for machines without numba (several times slower, see reports/detectors.md); "auto" takes
+    numba when it imports. Both compute the features of `featurize`, which tests check.
+    The numba engine keeps the weights in a compact form built once here, and its scratch
+    space per call: `scores` may be called from several threads at once.
+    """
+
+    def __init__(self, params: HashingParams, weights: np.ndarray, engine: str = "auto") -> None:
+        if engine not in ("auto", "numba", "numpy"):
+            raise ValueError(f"linear scoring: engine must be auto, numba or numpy, got {engine!r}")
+        weights = np.asarray(weights, dtype=np.float32).ravel()
+        if weights.size != params.n_features:
+            raise ValueError(f"linear scoring: {weights.size} weights for {params.n_features} "
+                             "features; the weights do not match the hashing parameters")
+        self.params = params
+        self.weights = weights
+        self._kernel = _numba_kernel() if engine != "numpy" else None
+        if self._kernel is None and engine == "numba":
+            raise ImportError("linear scoring: engine='numba' needs numba (pip install numba)")
+        self.engine = "numba" if self._kernel is not None else "numpy"
+        self._ngrams = np.asarray(sorted(set(params.char_ngrams)), dtype=np.int64)
+        self._mask, self._rank, self._values = _compact_weights(weights)
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """One float per text (no intercept)."""
+        if self._kernel is None:
+            return _linear_scores_numpy(list(texts), self.params, self.weights)
+        encoded = [_to_bytes(t, self.params.max_chars) for t in texts]
+        out = np.zeros(len(encoded), dtype=np.float64)
+        if not encoded:
+            return out
+        ends = np.cumsum(np.fromiter((len(b) for b in encoded), dtype=np.int64,
+                                     count=len(encoded)))
+        arr = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+        self._kernel(arr, ends, self._ngrams, self.params.bits, self.params.word_bigrams,
+                     self._mask, self._rank, self._values, out)
+        return out
+
+
+def _compact_weights(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bitmap of non-zero weights as uint64 words, rank of each word's first bit, non-zero
+    values in index order): weight k is values[rank[k // 64] + popcount(bits of word k // 64
+    below k % 64)] when its bit is set, else 0."""
+    nz = np.flatnonzero(weights)
+    n_words = (weights.size + 63) // 64
+    bitmap = np.zeros(n_words * 64, dtype=bool)
+    bitmap[nz] = True
+    mask = np.packbits(bitmap, bitorder="little").view(np.uint64).copy()
+    per_word = np.bincount(nz >> 6, minlength=n_words)
+    rank = np.zeros(n_words, dtype=np.int32)
+    np.cumsum(per_word[:-1], out=rank[1:])
+    return mask, rank, weights[nz].astype(np.float32)
+
+
+def linear_scores(texts: Sequence[str], params: HashingParams, weights: np.ndarray,
+                  engine: str = "auto") -> np.ndarray:
+    """`featurize(texts) @ weights` (up to float rounding); see `LinearScorer`, which callers
+    scoring many batches with the same weights should keep."""
+    return LinearScorer(params, weights, engine).scores(texts)
+
+
+def engine_name() -> str:
+    """The engine `linear_scores(engine="auto")` uses here (for reports)."""
+    return "numba" if _numba_kernel() is not None else "numpy"
+
+
+_KERNEL: object = None  # None: not tried yet; False: numba missing
+
+
+def _numba_kernel():
+    """The compiled kernel, or None without numba. numba is imported here, on first use, so that
+    `import detectors` stays light; `cache=True` keeps the compiled code in __pycache__."""
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            import numba
+        except ImportError:
+            _KERNEL = False
+        else:
+            try:
+                _KERNEL = numba.njit(cache=True, nogil=True, boundscheck=False)(_score_docs)
+            except RuntimeError:  # no writable cache directory: compile in each process
+                _KERNEL = numba.njit(cache=False, nogil=True, boundscheck=False)(_score_docs)
+    return _KERNEL or None
+
+
+def _score_docs(arr, ends, ngrams, bits, word_bigrams, mask, rank, values, out
+                 ):  # pragma: no cover - compiled by numba
+    """For each document `arr[ends[d-1]:ends[d]]`: the hashes of `_hashes` (same constants, same
+    mod-2^64 polynomial hash, so the same buckets), counted per block; then the sum of
+    weight * log1p(count) over the l2 norm of the log1p counts, added to out[d].
+
+    Memory, not arithmetic, sets the speed (measured): every distinct n-gram is a random access.
+    So counts go to a small open-addressing table sized for one document (it stays in the
+    core's cache) rather than a 2**bits array, and weights are read from a compact form (see
+    `_compact_weights`: a bitmap of the non-zero buckets, each word's rank, the non-zero values)
+    of about 1.6 MB for the shipped model instead of the dense 8 MB vector.
+    """
+    width = 1 << bits
+    shift = np.uint64(64 - bits)
+    p = np.uint64(1099511628211)
+    mix = np.uint64(0x9E3779B97F4A7C15)
+    bigram = np.uint64(0xC2B2AE3D27D4EB4F)
+    salt = np.uint64(0x165667B19E3779F9)
+    kmax = ngrams[-1]
+    longest = 0
+    start = 0
+    for d in range(ends.size):
+        longest = max(longest, ends[d] - start)
+        start = ends[d]
+    most = longest * max(ngrams.size, 2) + 1  # items of one block of one document, at most
+    size = 16
+    while size < 2 * most:
+        size *= 2
+    slot_mask = size - 1
+    table = np.zeros(size, dtype=np.int64)  # (bucket + 1) << 32 | count; 0 = empty
+    touched = np.empty(most, dtype=np.int64)
+    log1p = np.log1p(np.arange(most + 1).astype(np.float64))
+    start = 0
+    for d in range(ends.size):
+        stop = ends[d]
+        for block in range(2):
+            nt = 0
+            if block == 0:  # words (runs of [a-z0-9] or non-ASCII bytes) and word bigrams
+                prev = np.uint64(0)
+                have_prev = False
+                i = start
+                while i < stop:
+                    b = arr[i]
+                    if not (b >= 0x80 or (b >= 0x61 and b <= 0x7A) or (b >= 0x30 and b <= 0x39)):
+                        i += 1
+                        continue
+                    h = np.uint64(0)
+                    pw = np.uint64(1)
+                    while i < stop:
+                        b = arr[i]
+                        if not (b >= 0x80 or (b >= 0x61 and b <= 0x7A)
+                                or (b >= 0x30 and b <= 0x39)):
+                            break
+                        h += (np.uint64(b) + np.uint64(1)) * pw
+                        pw *= p
+                        i += 1
+                    for g in range(2):
+                        if g == 0:
+                            k = np.int64((h * mix) >> shift)
+                        elif word_bigrams and have_prev:
+                            k = np.int64(((prev * bigram + h) * mix) >> shift)
+                        else:
+                            break
+                        tag = (k + 1) << 32
+                        s = k & slot_mask
+                        while table[s] != 0 and (table[s] >> 32) != k + 1:
+                            s = (s + 1) & slot_mask
+                        if table[s] == 0:
+                            table[s] = tag
+                            touched[nt] = s
+                            nt += 1
+                        table[s] += 1
+                    prev = h
+                    have_prev = True
+            else:  # byte n-grams inside the document
+                for i in range(start, stop):
+                    h = np.uint64(0)
+                    pw = np.uint64(1)
+                    j = 0
+                    for m in range(min(kmax, stop - i)):
+                        h += (np.uint64(arr[i + m]) + np.uint64(1)) * pw
+                        pw *= p
+                        if j < ngrams.size and ngrams[j] == m + 1:
+                            j += 1
+                            k = np.int64(((h + np.uint64(m + 1) * salt) * mix) >> shift)
+                            s = k & slot_mask
+                            while table[s] != 0 and (table[s] >> 32) != k + 1:
+                                s = (s + 1) & slot_mask
+                            if table[s] == 0:
+                                table[s] = (k + 1) << 32
+                                touched[nt] = s
+                                nt += 1
+                            table[s] += 1
+            dot = 0.0
+            sq = 0.0
+            for t in range(nt):
+                entry = table[touched[t]]
+                table[touched[t]] = 0
+                k = (entry >> 32) - 1 + block * width
+                v = log1p[entry & 0xFFFFFFFF]
+                sq += v * v
+                word = mask[k >> 6]
+                below = word & ((np.uint64(1) << np.uint64(k & 63)) - np.uint64(1))
+                if (word >> np.uint64(k & 63)) & np.uint64(1):
+                    # popcount(below), SWAR
+                    x = below - ((below >> np.uint64(1)) & np.uint64(0x5555555555555555))
+                    x = (x & np.uint64(0x3333333333333333)) + \
+                        ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+                    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+                    x = (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+                    dot += np.float64(values[rank[k >> 6] + np.int64(x)]) * v
+            if sq > 0:
+                out[d] += dot / np.sqrt(sq)
+        start = stop
+
+
+def _linear_scores_numpy(texts: list[str], params: HashingParams,
+                         weights: np.ndarray) -> np.ndarray:
+    """The numpy engine of `linear_scores`.
 
     De-duplicating n-grams by sorting dominates `featurize`; here each document's buckets are
     counted with a scratch array instead ("last writer wins" scatter, then a bincount of the
