@@ -9,8 +9,8 @@ registry stays cheap: the registry maps a name to a factory path, imported on fi
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -53,7 +53,8 @@ def add_split_column(table):
     splits = [
         split_of(i, lab, gen, repo, pk)
         for i, lab, gen, repo, pk in zip(
-            cols["id"], cols["label"], cols["generator"], cols["source_repo"], cols["pair_key"]
+            cols["id"], cols["label"], cols["generator"], cols["source_repo"], cols["pair_key"],
+            strict=True,
         )
     ]
     return table.append_column("split", pa.array(splits, pa.string()))

@@ -69,7 +69,7 @@ def measure_throughput(names: list[str], texts: list[str], lm_docs: int) -> dict
     out = {}
     for name in names:
         spec = {s.name: s for s in detectors.specs()}[name]
-        sample = texts[:lm_docs] if spec.tier == "lm" else texts
+        sample = {"lm": texts[:lm_docs], "model": texts[:4 * lm_docs]}.get(spec.tier, texts)
         try:
             det = detectors.load(name)
             det.score(sample[:8])  # warm-up: lazy loads, caches
@@ -395,6 +395,8 @@ def main() -> None:
                                              / "dev.parquet"))
     ap.add_argument("--detectors", default=None, help="comma-separated (default: all)")
     ap.add_argument("--sample", type=int, default=300, help="texts for lm-tier detectors")
+    ap.add_argument("--model-sample", type=int, default=2000,
+                    help="texts for model-tier detectors (sentence encoders)")
     ap.add_argument("--speed-docs", type=int, default=2000)
     ap.add_argument("--lm-speed-docs", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
@@ -406,7 +408,8 @@ def main() -> None:
         [s.name for s in detectors.specs()]
 
     print("evaluating", ", ".join(names), flush=True)
-    result = evaluate(args.labeled, names, sample=args.sample, seed=args.seed,
+    result = evaluate(args.labeled, names, sample=args.sample, model_sample=args.model_sample,
+                      seed=args.seed,
                       progress=lambda msg: print("  ", msg, flush=True))
     data = load_labeled(args.labeled)
     print("markers precision", flush=True)
