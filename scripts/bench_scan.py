@@ -145,16 +145,76 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "docs": s.counts["stored"
 """
 
 
-MODES = ("raw-arrow", "raw-pylist", "readers", "scan-none", "scan-markers", "scan-cheap")
+COLUMNAR = PEAK + """
+import json, sys, time
+t0 = time.perf_counter()
+from auditor.readers import ReaderOptions, discover, plan_units
+from auditor.readers.columnar import read_unit_columnar
+options = ReaderOptions()
+docs = 0
+for unit in plan_units(discover([sys.argv[1]]), options, 128 << 20):
+    for item in read_unit_columnar(unit, options):
+        docs += getattr(item, "n_rows", 0)
+print(json.dumps({"seconds": time.perf_counter() - t0, "docs": docs,
+                  "peak_rss_mb": peak_rss_mb()}))
+"""
+
+PROFILE = """
+import cProfile, json, pstats, sys, tempfile, os
+from auditor.scan.options import ScanOptions
+from auditor.scan.runner import run_scan
+db = os.path.join(tempfile.mkdtemp(prefix="bench-profile-"), "p.duckdb")
+prof = cProfile.Profile()
+prof.enable()
+run_scan([sys.argv[1]], db, ScanOptions(), detectors="none")
+prof.disable()
+stats = pstats.Stats(prof)
+total = sum(v[2] for v in stats.stats.values())
+rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:14]
+out = [f"total {total:.2f} s (own time of every function, cProfile)"]
+for (file, line, func), (cc, nc, tt, ct, callers) in rows:
+    where = file.split("site-packages/")[-1].split("/work/main/")[-1]
+    out.append(f"{tt:7.3f} s {tt / total:5.1%}  {nc:>8} calls  {func} ({where}:{line})")
+print(json.dumps({"profile": out}))
+"""
+
+#: Switch read by `auditor.readers.columnar` (kept literal so this script imports no auditor).
+COLUMNAR_ENV = "AUDITOR_SCAN_COLUMNAR"
+MODES = ("raw-arrow", "raw-pylist", "readers", "readers-columnar", "scan-none",
+         "scan-none-records", "scan-markers", "scan-cheap")
 
 
-def measure(args: list[str]) -> dict:
-    """Run a child Python; return its JSON line (seconds, docs, peak_rss_mb)."""
-    proc = subprocess.run([sys.executable, "-c", *args], cwd=REPO, capture_output=True,
-                          text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"benchmark child failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+#: Runs shorter than this are repeated (`--repeat`) and the fastest kept, for every mode alike.
+REPEAT_BELOW_S = 30.0
+
+
+def measure(args: list[str], env: dict | None = None, repeat: int = 1,
+            before=None) -> dict:
+    """Run a child Python; return its JSON line (seconds, docs, peak_rss_mb).
+
+    On a shared machine a single run mostly measures the neighbours, so a run under
+    `REPEAT_BELOW_S` is repeated `repeat` times and the fastest is kept (peak RSS: the
+    largest); `before` is called ahead of each run (to reset a store).
+    """
+    best: dict | None = None
+    for i in range(max(repeat, 1)):
+        if before is not None:
+            before()
+        proc = subprocess.run([sys.executable, "-c", *args], cwd=REPO, capture_output=True,
+                              text=True, env={**os.environ, **(env or {})})
+        if proc.returncode != 0:
+            raise SystemExit(f"benchmark child failed ({proc.returncode}): "
+                             f"{proc.stderr[-2000:]}")
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        got["runs"] = i + 1
+        if best is not None and "seconds" in got:
+            got["peak_rss_mb"] = max(got["peak_rss_mb"], best["peak_rss_mb"])
+            if got["seconds"] > best["seconds"]:
+                got = {**best, "runs": i + 1, "peak_rss_mb": got["peak_rss_mb"]}
+        best = got
+        if best.get("seconds", REPEAT_BELOW_S) >= REPEAT_BELOW_S:
+            break
+    return best
 
 
 def main() -> None:
@@ -166,6 +226,11 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--cheap-max", type=int, default=100_000,
                     help="largest corpus to run scan-cheap on")
+    ap.add_argument("--modes", default=",".join((*MODES, "profile")),
+                    help="comma-separated subset of the modes to run (quick checks); the "
+                         "report needs at least raw-arrow and scan-none")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help=f"runs per measurement under {REPEAT_BELOW_S:.0f} s; the fastest is kept")
     ap.add_argument("--out", default=str(REPO / "reports" / "scan_bench.md"))
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the report from the figures saved by the last run")
@@ -176,7 +241,13 @@ def main() -> None:
     if args.report_only:
         data = json.loads(saved.read_text())
         args.sizes, args.workers = data["sizes"], data["workers"]
-        write_report(Path(args.out), data["results"], args)
+        args.repeat = data.get("repeat", 1)
+        small = [r["n"] for r in data["results"] if r["n"] <= 100_000]
+        if data.get("profile") is None and small and "profile" in args.modes.split(","):
+            path, _ = corpus(folder, max(small))  # a run that stopped before its profile
+            data["profile"] = measure([PROFILE, str(path)])["profile"]
+            saved.write_text(json.dumps(data, indent=1))
+        write_report(Path(args.out), data["results"], args, data.get("profile"))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
@@ -184,95 +255,179 @@ def main() -> None:
         path, info = corpus(folder, n)
         mb = info["text_bytes"] / 1e6
         row = {"n": n, "mb": mb, "file_mb": info["file_bytes"] / 1e6}
+        wanted = set(args.modes.split(","))
         for name, child in (("raw-arrow", [RAW, str(path), "arrow"]),
                             ("raw-pylist", [RAW, str(path), "pylist"]),
-                            ("readers", [READERS, str(path)])):
-            row[name] = measure(child)
+                            ("readers", [READERS, str(path)]),
+                            ("readers-columnar", [COLUMNAR, str(path)])):
+            if name in wanted:
+                row[name] = measure(child, repeat=args.repeat)
         modes = [("scan-none", "none"), ("scan-markers", "markers")]
         if n <= args.cheap_max:
             modes.append(("scan-cheap", args.detectors))
+        if "scan-none-records" in wanted:
+            modes.append(("scan-none-records", "none"))
         for name, dets in modes:
+            if name not in wanted:
+                continue
             db = folder / f"bench_{n}_{name}.duckdb"
-            for p in (db, Path(f"{db}.wal"), Path(f"{db}.sidecars"), Path(f"{db}.logs")):
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-            row[name] = measure([SCAN, str(path), str(db), dets, str(args.workers)])
+
+            def reset(db: Path = db) -> None:
+                for p in (db, Path(f"{db}.wal"), Path(f"{db}.sidecars"), Path(f"{db}.logs")):
+                    if p.is_dir():
+                        shutil.rmtree(p, ignore_errors=True)
+                    else:
+                        p.unlink(missing_ok=True)
+
+            env = {COLUMNAR_ENV: "0"} if name == "scan-none-records" else None
+            row[name] = measure([SCAN, str(path), str(db), dets, str(args.workers)], env,
+                                repeat=args.repeat, before=reset)
             assert row[name]["docs"] == n, f"{name}: stored {row[name]['docs']} of {n}"
         results.append(row)
         saved.write_text(json.dumps({"sizes": args.sizes, "workers": args.workers,
-                                     "results": results}, indent=1))
+                                     "repeat": args.repeat, "results": results}, indent=1))
         for name in MODES:
             if name not in row:
                 continue
             r = row[name]
             print(f"{n:>9,} {name:<11} {r['seconds']:8.2f} s {n / r['seconds']:>10,.0f} docs/s "
                   f"{mb / r['seconds']:8.1f} MB/s  peak RSS {r['peak_rss_mb']:6.0f} MB", flush=True)
-    write_report(Path(args.out), results, args)
+    profile = None
+    small = [n for n in sizes if n <= 100_000]
+    if small and "profile" in args.modes.split(","):
+        path, _ = corpus(folder, max(small))
+        profile = measure([PROFILE, str(path)])["profile"]
+        print("\n".join(profile))
+        saved.write_text(json.dumps({"sizes": args.sizes, "workers": args.workers,
+                                     "repeat": args.repeat, "results": results,
+                                     "profile": profile}, indent=1))
+    write_report(Path(args.out), results, args, profile)
 
 
-def write_report(out: Path, results: list[dict], args) -> None:
+def _ratio(row: dict, name: str, base: str = "raw-arrow") -> str:
+    if name not in row or base not in row:
+        return "n/a"
+    return f"{row[base]['seconds'] / row[name]['seconds']:.2f}x"
+
+
+def write_report(out: Path, results: list[dict], args, profile: list[str] | None = None) -> None:
     cheap = next((r["scan-cheap"]["detectors"] for r in results if "scan-cheap" in r), {})
     lines = [
         "<!-- generated by scripts/bench_scan.py; do not edit by hand -->",
         "# Scan throughput and memory",
         "",
-        f"Generated by `scripts/bench_scan.py --sizes {args.sizes} --workers {args.workers}` on "
+        f"Generated by `scripts/bench_scan.py --sizes {args.sizes} --workers {args.workers} "
+        f"--repeat {getattr(args, 'repeat', 1)}` on "
         f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, Python "
         f"{platform.python_version()}, {os.cpu_count()} CPUs (shared with other jobs, so "
         "absolute figures are noisy; ratios are measured in the same run on the same files).",
         "",
         "Corpora: Parquet, documents of about 2 KB (280-360 words), 10k-row row groups, zstd. "
-        "MB = MB of document text (UTF-8). Peak RSS: the measuring subprocess's VmHWM (and its workers').",
-        f"Cheap detectors in `scan-cheap`: {', '.join(f'{k} v{v}' for k, v in cheap.items()) or 'none'}.",
+        "MB = MB of document text (UTF-8). Peak RSS: the measuring subprocess's VmHWM (and its "
+        "workers'). Every time includes the child's imports and set-up. Each measurement "
+        f"under {REPEAT_BELOW_S:.0f} s is the fastest of `--repeat` runs (the same rule for "
+        "the raw baselines and the scans; `runs` column), as neighbours' load on the shared "
+        "machine otherwise dominates single runs.",
+        f"Cheap detectors in `scan-cheap`: "
+        f"{', '.join(f'{k} v{v}' for k, v in cheap.items()) or 'not run'}.",
         "",
-        "| docs | mode | seconds | docs/s | MB/s | peak RSS (MB) | vs raw-arrow | vs raw-pylist |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "Modes: `raw-arrow` reads the text column (no Python objects); `raw-pylist` adds one "
+        "Python string per text; `readers` is `read_unit` (one `Document` per record, the "
+        "per-record path); `readers-columnar` is `read_unit_columnar` (Arrow batches to "
+        "provenance columns); `scan-none` is `auditor scan --detectors none` (columnar path for "
+        "Parquet); `scan-none-records` is the same scan with `AUDITOR_SCAN_COLUMNAR=0` (the "
+        "per-record path, as before the columnar path existed); `scan-markers` / `scan-cheap` "
+        "add detectors.",
+        "",
+        "| docs | mode | runs | seconds | docs/s | MB/s | peak RSS (MB) | vs raw-arrow | "
+        "vs raw-pylist |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results:
-        base_a = row["raw-arrow"]["seconds"]
-        base_p = row["raw-pylist"]["seconds"]
         for name in MODES:
             if name not in row:
                 continue
             r = row[name]
             lines.append(
-                f"| {row['n']:,} | {name} | {r['seconds']:.2f} | {row['n'] / r['seconds']:,.0f} | "
+                f"| {row['n']:,} | {name} | {r.get('runs', 1)} | {r['seconds']:.2f} | "
+                f"{row['n'] / r['seconds']:,.0f} | "
                 f"{row['mb'] / r['seconds']:.1f} | {r['peak_rss_mb']:.0f} | "
-                f"{base_a / r['seconds']:.3f}x | {base_p / r['seconds']:.3f}x |")
-    none_ratio = [r["raw-arrow"]["seconds"] / r["scan-none"]["seconds"] for r in results]
-    rss = [max(r[k]["peak_rss_mb"] for k in MODES[3:] if k in r) for r in results]
+                f"{_ratio(row, name)} | {_ratio(row, name, 'raw-pylist')} |")
+    scanned = [r for r in results if "scan-none" in r and "raw-arrow" in r]
+    none_ratio = [r["raw-arrow"]["seconds"] / r["scan-none"]["seconds"] for r in scanned]
+    scan_modes = [m for m in MODES if m.startswith("scan")]
+    rss = [max(r[k]["peak_rss_mb"] for k in scan_modes if k in r) for r in results
+           if any(k in r for k in scan_modes)]
+    sizes = ", ".join(format(r["n"], ",") for r in scanned)
+    met_speed = bool(none_ratio) and min(none_ratio) >= 0.5
+    largest = max(scanned, key=lambda r: r["n"]) if scanned else None
     lines += [
         "",
         "## Against the targets",
         "",
         f"- Memory flat in corpus size, under 1 GB: scan peak RSS "
-        f"{', '.join(f'{x:.0f} MB' for x in rss)} for "
-        f"{', '.join(format(r['n'], ',') for r in results)} documents.",
+        f"{', '.join(f'{x:.0f} MB' for x in rss)} ({'met' if rss and max(rss) < 1024 else 'NOT met'}).",
         f"- Provenance-only scan at >= 0.5x raw read speed: "
-        f"{', '.join(f'{x:.2f}x' for x in none_ratio)} of raw-arrow.",
-        f"- Provenance-only scan against raw-pylist (one Python string per document): "
-        f"{', '.join(format(r['raw-pylist']['seconds'] / r['scan-none']['seconds'], '.2f') + 'x' for r in results)}.",
-        f"- Share of the provenance-only scan spent in the readers (`read_unit`, mapping each "
-        f"record to a `Document`): "
-        f"{', '.join(format(r['readers']['seconds'] / r['scan-none']['seconds'], '.0%') for r in results)}.",
-        "",
-        "raw-arrow decodes the column without creating Python objects; raw-pylist adds one "
-        "Python string per document, the floor for any per-document Python work.",
+        f"{', '.join(f'{x:.2f}x' for x in none_ratio)} of raw-arrow for {sizes} documents "
+        f"({'met' if met_speed else 'NOT met'} at every size).",
+        f"- The same scan through the per-record path (`scan-none-records`): "
+        f"{', '.join(_ratio(r, 'scan-none-records') for r in scanned)} of raw-arrow; the "
+        f"columnar path is {', '.join(_ratio(r, 'scan-none', 'scan-none-records') for r in scanned)}"
+        " as fast.",
+        f"- Reading alone: `readers-columnar` {', '.join(_ratio(r, 'readers-columnar') for r in scanned)}"
+        f", `readers` (per record) {', '.join(_ratio(r, 'readers') for r in scanned)} of raw-arrow.",
+    ]
+    if len(scanned) >= 2:
+        a, b = sorted(scanned, key=lambda r: r["n"])[-2:]
+
+        def slope(mode: str) -> float:
+            return (b[mode]["seconds"] - a[mode]["seconds"]) / (b["n"] - a["n"])
+
+        def intercept(mode: str) -> float:
+            return b[mode]["seconds"] - slope(mode) * b["n"]
+
+        lines += [
+            f"- Marginal speed (the extra seconds from {a['n']:,} to {b['n']:,} documents, so "
+            f"fixed start-up cancels out): provenance-only scan at "
+            f"{slope('raw-arrow') / slope('scan-none'):.2f}x of raw-arrow"
+            + (f", per-record scan at {slope('raw-arrow') / slope('scan-none-records'):.2f}x"
+               if "scan-none-records" in a and "scan-none-records" in b else "")
+            + f". Fixed start-up by the same fit: scan-none {intercept('scan-none'):.2f} s, "
+            f"raw-arrow {intercept('raw-arrow'):.2f} s.",
+        ]
+    if largest is not None and "readers-columnar" in largest:
+        t = largest["scan-none"]["seconds"]
+        read = largest["readers-columnar"]["seconds"]
+        lines += [
+            "",
+            f"Where the provenance-only scan's time goes on {largest['n']:,} documents "
+            f"({t:.2f} s): reading and building provenance columns (`readers-columnar`, imports "
+            f"included) {read:.2f} s ({read / t:.0%}); the rest ({t - read:.2f} s) is the scan's "
+            "own start-up (detector registry, DuckDB store, planning), writing the side-car "
+            "(zstd Parquet with 300-character snippets) and cataloguing.",
+        ]
+    if profile:
+        lines += ["", "Profile of the provenance-only scan (`run_scan(..., detectors=\"none\")`) "
+                  "on the largest corpus up to 100k documents (cProfile, top functions by own "
+                  "time; `acquire` of a lock is the scan waiting for the read-ahead thread, i.e. "
+                  "for Parquet decoding):", "", "```", *profile, "```"]
+    lines += [
         "",
         "## Reading the figures",
         "",
-        f"- Memory target: {'met' if max(rss) < 1024 else 'NOT met'}. A scan holds one work unit "
-        "(about 128 MB of input) of provenance rows plus one detector batch of texts, whatever "
-        "the corpus size.",
-        f"- Speed target (provenance-only >= 0.5x raw-arrow): "
-        f"{'met' if min(none_ratio) >= 0.5 else 'NOT met'}. The readers contract yields one "
-        "Python `Document` per record (ids, URL and registered domain, date parsing, licence, "
-        "source rules, metadata), and that per-record mapping alone runs at the `readers` line, "
-        "already below 0.5x; the scan's own work on top (columnar side-car building with "
-        "vectorised word counts, atomic Parquet write, catalogue) is the difference between "
-        "`readers` and `scan-none`, plus a fixed start-up (imports, store, planning) that "
-        "dominates the 10k corpus. Closing the gap needs a columnar reader path (Arrow batches "
-        "in, provenance columns computed per distinct URL host / date string / licence) rather "
-        "than a per-record one; `--workers N` scales the scan across cores meanwhile.",
+        "- Parquet and Arrow units take the columnar path (`auditor/readers/columnar.py`): each "
+        "record batch becomes provenance columns with pyarrow compute and numpy over the UTF-8 "
+        "buffers (lengths, snippets, word counts), hosts by a regex kernel, and the Python "
+        "policies (registered domain, dates, licences, labels, sources) once per distinct value. "
+        "`tests/test_scan_columnar.py` checks that it stores exactly the rows and issues of the "
+        "per-record path. JSONL and WARC still go record by record.",
+        "- The columnar path decodes the next Parquet batch in a background thread while the "
+        "current one is built (`read_ahead`; pyarrow and numpy release the GIL), so with a "
+        "second core free it overlaps the two; `raw-arrow` reads with one thread. On a busy "
+        "machine the overlap, and so the ratio, shrinks.",
+        "- raw-arrow is a floor no scan reaches: the scan also reads the id/url/date columns, "
+        "computes every provenance column and writes and fsyncs a side-car. At 10k documents "
+        "the fixed start-up (imports, store) dominates every scan line.",
         "- Detector lines are bound by the detectors' own cost per document (scan-markers, "
         "scan-cheap), not by the scan.",
     ]

@@ -10,8 +10,10 @@ so it kills once).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import duckdb
@@ -19,8 +21,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 
 import detectors
+from auditor.cli import main
 from auditor.records import reason_column, score_column
 from auditor.scan.options import ScanOptions
 from auditor.scan.runner import ScanError, run_scan
@@ -217,20 +221,38 @@ def test_killed_worker_then_resume_and_retry(ray_cluster, inputs, tmp_path):
     assert not list(Path(f"{db}.sidecars").glob("*.tmp"))
 
 
-def test_file_uris_reach_ray_workers(ray_cluster, inputs, local_store, tmp_path):
-    """`file://` URIs go through fsspec-style handling to the workers, and rows are the same
-    as with plain paths (only the recorded shard name differs)."""
+def test_cli_ray_executor_with_file_uris(ray_cluster, inputs, local_store, tmp_path):
+    """`auditor scan --executor ray` on `file://` URIs: the workers open the URIs themselves,
+    and the rows are those of the local scan of the same files (only the shard name, which
+    records the URI as given, differs)."""
     uris = ["file://" + p for p in inputs]
     db = tmp_path / "uri.duckdb"
-    run_scan(uris, db, OPTIONS, detectors="markers,compression,ray_kill_once", workers=2,
-             executor=ray_executor())
+    res = CliRunner().invoke(main, [
+        "scan", *uris, "--db", str(db), "--detectors", "markers,compression,ray_kill_once",
+        "--unit-size", str(OPTIONS.unit_bytes), "--batch-size", str(OPTIONS.batch_size),
+        "--workers", "2", "--executor", "ray", "--json"])
+    assert res.exit_code in (0, 3), res.output
+    summary = json.loads(res.stdout)
+    assert summary["counts"]["units_scanned"] == summary["counts"]["units"]
     rows, local = stored_rows(db), stored_rows(local_store)
     assert rows.num_rows == local.num_rows
     assert set(rows.column("shard").to_pylist()) == set(uris)
-    key = ["id", "offset", "source", score_column("compression"), score_column("markers")]
-    a = rows.select(key).sort_by([("id", "ascending"), ("offset", "ascending")])
-    b = local.select(key).sort_by([("id", "ascending"), ("offset", "ascending")])
-    assert a.equals(b)
+    key = ["id", "offset", "source", "crawl_date", "url", score_column("compression"),
+           score_column("markers"), reason_column("markers")]
+    order = [("id", "ascending"), ("offset", "ascending")]
+    assert rows.select(key).sort_by(order).equals(local.select(key).sort_by(order))
+
+
+def test_cli_ray_usage_errors(tmp_path, inputs, monkeypatch):
+    res = CliRunner().invoke(main, ["scan", inputs[0], "--db", str(tmp_path / "a.duckdb"),
+                                    "--address", "auto"])
+    assert res.exit_code == 2 and "--address only applies with --executor ray" in res.output
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the `ray` extra were not installed
+    res = CliRunner().invoke(main, ["scan", inputs[0], "--db", str(tmp_path / "b.duckdb"),
+                                    "--executor", "ray"])
+    assert res.exit_code == 1
+    assert "pip install 'provenance-auditor[ray]'" in res.output
+    assert not (tmp_path / "b.duckdb").exists()  # refused before touching the store
 
 
 def test_memory_filesystem_inputs_scan_locally(tmp_path, inputs):

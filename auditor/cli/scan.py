@@ -78,15 +78,22 @@ def _formats() -> list[str]:
 @click.option("--unit-size", default="128MB", show_default=True, callback=_parse_size,
               help="Target size of a work unit (large files are split at row groups / lines).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
-              help="Worker processes (units run in parallel).")
+              help="Worker processes (units run in parallel); with --executor ray, Ray actors.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True,
+              help="Where units run: local processes, or a Ray cluster (needs the `ray` extra; "
+                   "same side-cars and catalogue either way).")
+@click.option("--address", default=None, metavar="ADDRESS",
+              help="Ray cluster to join with --executor ray: `auto` (this machine's cluster) "
+                   "or ray://HOST:10001; default: a private local cluster for this scan.")
 @click.option("--force", is_flag=True, help="Rescan everything, ignoring what is stored.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_column,
                  license_column, language_column, label_column, source_by, role, cutoff,
-                 synthetic_sources, detector_spec, batch_size, unit_size, workers, force,
-                 progress, as_json) -> None:
+                 synthetic_sources, detector_spec, batch_size, unit_size, workers, executor,
+                 address, force, progress, as_json) -> None:
     """Stream INPUT shards into the store: provenance plus detector scores per document.
 
     INPUT is any mix of files, folders and globs of Parquet, JSONL (.jsonl, .json.gz,
@@ -106,6 +113,13 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
       auditor scan c4.json.gz --date-column timestamp --detectors markers,compression
       auditor scan dev.parquet --label-column label --role human_reference --detectors none
       auditor scan data/ --db audit.duckdb --json    # machine-readable summary
+      auditor scan s3://bucket/crawl/ --executor ray --address auto --workers 32
+
+    With --executor ray, each worker is a Ray actor that loads the detectors once (with a GPU
+    share when the cluster has GPUs and a model/lm detector runs); the driver alone writes
+    the catalogue. On a multi-node cluster the store's side-car folder (<db>.sidecars/) must
+    be a path every node can write, and inputs must be paths or URIs (s3://, gs://, hf://)
+    every node can read.
 
     \b
     Exit status:
@@ -126,9 +140,11 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
         synthetic_sources=tuple(DEFAULT_SYNTHETIC_SOURCES) + tuple(synthetic_sources))
     options = ScanOptions(reader=reader, batch_size=batch_size, unit_bytes=unit_size)
     show_bar = sys.stderr.isatty() if progress is None else progress
+    run_units = _executor(executor, address)
     try:
         summary = run_scan(inputs, db, options, detectors=detector_spec, workers=workers,
-                           force=force, progress=show_bar and not as_json)
+                           force=force, progress=show_bar and not as_json,
+                           executor=run_units)
     except ScanError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -136,6 +152,24 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
     else:
         _print_summary(summary, db)
     sys.exit(summary.exit_code)
+
+
+def _executor(name: str, address: str | None):
+    """The executor callable for `run_scan`; Ray is checked here so a missing extra is a
+    usage error, not a failed run."""
+    if name == "local":
+        if address is not None:
+            raise click.UsageError("--address only applies with --executor ray")
+        from auditor.scan.local_executor import run_local
+
+        return run_local
+    from auditor.scan.ray_executor import RayMissingError, import_ray, ray_executor
+
+    try:
+        import_ray()
+    except RayMissingError as exc:
+        raise click.ClickException(str(exc)) from None
+    return ray_executor(address=address)
 
 
 def _print_summary(summary, db: str) -> None:

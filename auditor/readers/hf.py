@@ -80,9 +80,16 @@ def read_hf(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
         yield from _read_arrow_file(unit, options)
 
 
-def _read_arrow_file(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
+def arrow_mapper(unit: WorkUnit, options: ReaderOptions) -> RecordMapper:
+    """The mapper for an Arrow file: a saved dataset's name is its source and synthetic hint."""
     dataset = saved_dataset_name(unit.shard)
-    mapper = RecordMapper(options, unit.shard, dataset=dataset, file_source=dataset)
+    return RecordMapper(options, unit.shard, dataset=dataset, file_source=dataset)
+
+
+def arrow_batches(unit: WorkUnit,
+                  options: ReaderOptions) -> Iterator[tuple[pa.RecordBatch, int] | RecordIssue]:
+    """Record batches of an Arrow file (IPC file or stream) with the row index of their first
+    row, or the `RecordIssue` that ended it. Shared by the per-record and columnar readers."""
     row = 0
     with open_binary(unit.shard) as raw:
         try:
@@ -104,13 +111,24 @@ def _read_arrow_file(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadRes
             return
         try:
             for batch in batches:
-                for record in batch.to_pylist():
-                    yield mapper.map(record, row, f"row {row}")
-                    row += 1
+                yield batch, row
+                row += batch.num_rows
         except (OSError, pa.ArrowException) as exc:
             yield RecordIssue(unit.shard, f"row {row}", "failed",
                               f"corrupt Arrow data in {unit.shard} at row {row}: {exc}; the rows "
                               "before it were read, re-save the dataset")
+
+
+def _read_arrow_file(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
+    mapper = arrow_mapper(unit, options)
+    for item in arrow_batches(unit, options):
+        if isinstance(item, RecordIssue):
+            yield item
+            return
+        batch, row = item
+        for record in batch.to_pylist():
+            yield mapper.map(record, row, f"row {row}")
+            row += 1
 
 
 def _read_load_dataset(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:

@@ -58,9 +58,19 @@ def projection(pf: pq.ParquetFile, mapper: RecordMapper) -> list[str]:
     return [n for n in names if n in wanted]
 
 
-def read_parquet(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
-    """Rows of row groups `[unit.start, unit.stop)` (stop -1: to the end) as `Document`s."""
-    mapper = RecordMapper(options, unit.shard)
+def parquet_batches(unit: WorkUnit, options: ReaderOptions, mapper: RecordMapper,
+                    batch_bytes: int | None = None,
+                    ) -> Iterator[tuple[pa.RecordBatch, int] | RecordIssue]:
+    """Record batches of row groups `[unit.start, unit.stop)` with the shard row index of their
+    first row, or the `RecordIssue` that ended the unit (bad footer, missing text column,
+    corrupt row group). Shared by the per-record and the columnar readers, so both see the same
+    rows and report the same failures.
+
+    Batches are `BATCH_ROWS` rows, or with `batch_bytes` a multiple of it holding about that
+    many uncompressed bytes (the columnar path, whose cost is per batch). When a row group
+    breaks part-way, it is read again from where the large batches stopped in `BATCH_ROWS`
+    steps, so exactly the rows (and the issue) of the small-batch reading come out.
+    """
     try:
         pf = open_parquet(unit.shard)
     except (OSError, pa.ArrowException) as exc:
@@ -79,17 +89,48 @@ def read_parquet(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]
     stop = n_groups if unit.stop < 0 else min(unit.stop, n_groups)
     row = sum(pf.metadata.row_group(i).num_rows for i in range(min(unit.start, n_groups)))
     for group in range(unit.start, stop):
-        group_rows = pf.metadata.row_group(group).num_rows
+        meta = pf.metadata.row_group(group)
+        group_rows = meta.num_rows
+        size = BATCH_ROWS
+        if batch_bytes:
+            per_row = max(meta.total_byte_size / max(group_rows, 1), 1.0)
+            size = max(1, int(batch_bytes / per_row) // BATCH_ROWS) * BATCH_ROWS
         first = row
         try:
-            for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group],
+            for batch in pf.iter_batches(batch_size=size, row_groups=[group],
                                          columns=columns, use_threads=False):
-                for record in batch.to_pylist():
-                    yield mapper.map(record, row, f"row {row}")
-                    row += 1
+                yield batch, row
+                row += batch.num_rows
         except (OSError, pa.ArrowException) as exc:
-            yield RecordIssue(unit.shard, f"row group {group}", "failed",
-                              f"corrupt Parquet row group {group} of {unit.shard} (rows "
-                              f"{first}-{first + group_rows - 1}, stopped at row {row}): {exc}; "
-                              "re-export or re-download the file")
+            error: Exception | None = exc
+            if size != BATCH_ROWS:
+                error = None
+                seen = first
+                try:
+                    for batch in pf.iter_batches(batch_size=BATCH_ROWS, row_groups=[group],
+                                                 columns=columns, use_threads=False):
+                        if seen >= row:
+                            yield batch, row
+                            row += batch.num_rows
+                        seen += batch.num_rows
+                except (OSError, pa.ArrowException) as again:
+                    error = again
+            if error is not None:
+                yield RecordIssue(unit.shard, f"row group {group}", "failed",
+                                  f"corrupt Parquet row group {group} of {unit.shard} (rows "
+                                  f"{first}-{first + group_rows - 1}, stopped at row {row}): "
+                                  f"{error}; re-export or re-download the file")
+                return
+
+
+def read_parquet(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
+    """Rows of row groups `[unit.start, unit.stop)` (stop -1: to the end) as `Document`s."""
+    mapper = RecordMapper(options, unit.shard)
+    for item in parquet_batches(unit, options, mapper):
+        if isinstance(item, RecordIssue):
+            yield item
             return
+        batch, row = item
+        for record in batch.to_pylist():
+            yield mapper.map(record, row, f"row {row}")
+            row += 1

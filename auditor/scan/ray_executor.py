@@ -26,8 +26,11 @@ Where files live: workers read inputs by path or URI (local paths, `file://`, an
 schemes such as `s3://`, `gs://`, `hf://` that pyarrow/fsspec open) and write side-cars to the
 store's side-car folder. On a multi-node cluster that folder must therefore be a path every
 node can write (a shared filesystem mounted at the same place); the DuckDB catalogue stays on
-the driver. `memory://` inputs exist only inside one process and cannot be read by Ray
-workers.
+the driver. The store itself cannot be an object-store URI (`--db s3://...`): DuckDB writes
+its database only to local files, and side-cars are made atomic by a rename, which object
+stores lack (a side-car folder on object storage would need writes by single PUT and listing
+through fsspec in `auditor.store`; not done). `memory://` inputs exist only inside one
+process and cannot be read by Ray workers.
 
     from auditor.scan import run_scan
     from auditor.scan.ray_executor import ray_executor

@@ -58,11 +58,18 @@ class ScanSummary:
                 "notes": self.notes, "exit_code": self.exit_code}
 
 
+#: Cheap-tier detectors the default scan leaves out (run them by naming them in --detectors).
+#: compression: measured in reports/detectors.md ("Default scan tier"), it costs about twice
+#: the rest of the tier per document and adds nothing to the classifier's accuracy.
+DEFAULT_EXCLUDED: tuple[str, ...] = ("compression",)
+
+
 def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str], list[str]]:
     """Detector names -> versions, loading each once; plus notes about what was left out.
 
-    None or "" means the cheap tier, as far as it loads here (a cheap detector whose model is
-    missing is noted and skipped); "none" means provenance only. Named detectors must load.
+    None or "" means the cheap tier but `DEFAULT_EXCLUDED`, as far as it loads here (a cheap
+    detector whose model is missing is noted and skipped); "none" means provenance only. Named
+    detectors must load.
     """
     import detectors
 
@@ -70,7 +77,7 @@ def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str],
     if spec is None or (isinstance(spec, str) and spec.strip() in ("", "default")):
         versions = {}
         for s in detectors.specs():
-            if s.tier != "cheap":
+            if s.tier != "cheap" or s.name in DEFAULT_EXCLUDED:
                 continue
             try:
                 versions[s.name] = str(loaded_detector(s.name).version)

@@ -97,11 +97,15 @@ class UnitResult:
 
 
 def _score(det, docs: Sequence[Document]) -> tuple[np.ndarray, list | None]:
-    """Scores (and reasons, if the detector gives them) for a batch, passing `Document.meta`
-    to detectors that declare `accepts_metas` (the markers detector reads AI-generator HTML
-    metadata from it)."""
-    texts = [d.text for d in docs]
-    kwargs = {"metas": [d.meta for d in docs]} if getattr(det, "accepts_metas", False) else {}
+    """Scores (and reasons) for a batch of documents; see `_score_texts`."""
+    return _score_texts(det, [d.text for d in docs], [d.meta for d in docs])
+
+
+def _score_texts(det, texts: list[str], metas: list[dict]) -> tuple[np.ndarray, list | None]:
+    """Scores (and reasons, if the detector gives them) for a batch, passing the documents'
+    `meta` to detectors that declare `accepts_metas` (the markers detector reads AI-generator
+    HTML metadata from it)."""
+    kwargs = {"metas": metas} if getattr(det, "accepts_metas", False) else {}
     if det.gives_reasons:
         both = getattr(det, "score_and_reasons", None)
         if both is not None:  # one pass instead of two, when the detector offers it
@@ -149,12 +153,65 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
 
 
 def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult) -> None:
-    from auditor.readers import read_unit
+    from auditor.readers.columnar import read_unit_columnar
 
     dets = [loaded_detector(n) for n in names]
     result.detectors = {n: str(d.version) for n, d in zip(names, dets, strict=True)}
     schema = pa.schema(list(PROVENANCE_SCHEMA) + [
         f for n, d in zip(names, dets, strict=True) for f in detector_fields(n, d.gives_reasons)])
+    chunks = read_unit_columnar(unit, options.reader)
+    if chunks is None:
+        batches = _scan_records(unit, options, dets, schema, result)
+    else:
+        batches = _scan_columnar(chunks, options, dets, schema, result)
+    table = pa.Table.from_batches(batches, schema=schema)
+    write_sidecar(result.sidecar, table, unit_meta(unit, result.fingerprint), result.detectors)
+    if result.n_failed:
+        result.status = "partial"
+
+
+def _count_issue(item: RecordIssue, result: UnitResult) -> None:
+    result.issues.append(item)
+    if item.status == "skipped":
+        result.n_skipped += 1
+    else:
+        result.n_failed += 1
+
+
+def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
+                   result: UnitResult) -> list[pa.RecordBatch]:
+    """Parquet and Arrow units: provenance columns straight from Arrow batches
+    (`auditor.readers.columnar`); Python strings are made only for detectors to score."""
+    batches: list[pa.RecordBatch] = []
+    step = max(options.batch_size, 1)
+    for item in chunks:
+        if isinstance(item, RecordIssue):
+            _count_issue(item, result)
+            continue
+        for issue in item.issues:
+            _count_issue(issue, result)
+        if not item.n_rows:
+            continue
+        result.n_stored += item.n_rows
+        arrays = list(item.provenance.columns)
+        if dets:
+            texts, metas = item.texts(), item.metas()
+            for det in dets:
+                parts = [_score_texts(det, texts[i:i + step], metas[i:i + step])
+                         for i in range(0, len(texts), step)]
+                scores = np.concatenate([p[0] for p in parts])
+                reasons = ([r for p in parts for r in p[1]] if parts[0][1] is not None
+                           else None)
+                arrays.extend(detector_arrays(scores, reasons))
+        batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+    return batches
+
+
+def _scan_records(unit: WorkUnit, options: ScanOptions, dets: list, schema: pa.Schema,
+                  result: UnitResult) -> list[pa.RecordBatch]:
+    """Other formats (and every format with the columnar path off): one `Document` per record."""
+    from auditor.readers import read_unit
+
     cutoff = options.reader.cutoff
     batches: list[pa.RecordBatch] = []
     docs: list[Document] = []
@@ -171,21 +228,14 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
 
     for item in read_unit(unit, options.reader):
         if isinstance(item, RecordIssue):
-            result.issues.append(item)
-            if item.status == "skipped":
-                result.n_skipped += 1
-            else:
-                result.n_failed += 1
+            _count_issue(item, result)
             continue
         docs.append(item)
         result.n_stored += 1
         if len(docs) >= options.batch_size:
             flush()
     flush()
-    table = pa.Table.from_batches(batches, schema=schema)
-    write_sidecar(result.sidecar, table, unit_meta(unit, result.fingerprint), result.detectors)
-    if result.n_failed:
-        result.status = "partial"
+    return batches
 
 
 def unit_meta(unit: WorkUnit, fp: str) -> dict:
