@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from auditor.estimate.histograms import (
+    REF_SLICE_SQL,
     ScoreSource,
     documents_source,
     file_source,
@@ -74,7 +75,7 @@ def user_source(con: duckdb.DuckDBPyConnection, spec: str, detector: str, score:
             "in the store; give a path to a Parquet file or a source name from `auditor scan`"
         )
     sql = (f"SELECT {score} AS score, CAST(n_tokens AS DOUBLE) AS tokens, "
-           "(md5_number(CAST(id AS VARCHAR)) % 100) < 50 AS in_ref, source FROM documents "
+           f"{REF_SLICE_SQL} AS in_ref, source FROM documents "
            f"WHERE source = $src_{name} AND {score} IS NOT NULL")
     return ScoreSource(sql, {f"src_{name}": spec}, f"documents of source {spec!r}")
 
