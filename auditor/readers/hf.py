@@ -21,7 +21,7 @@ import pyarrow as pa
 from auditor.readers.base import ReaderOptions, ReadResult, WorkUnit
 from auditor.readers.errors import ReaderError
 from auditor.readers.files import file_stem, local_path, open_binary, peek
-from auditor.readers.mapping import RecordMapper
+from auditor.readers.mapping import RecordMapper, map_batches
 from auditor.records import RecordIssue
 
 PACKAGED_BUILDERS = ("parquet", "json", "csv", "text", "arrow")
@@ -121,14 +121,7 @@ def arrow_batches(unit: WorkUnit,
 
 def _read_arrow_file(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
     mapper = arrow_mapper(unit, options)
-    for item in arrow_batches(unit, options):
-        if isinstance(item, RecordIssue):
-            yield item
-            return
-        batch, row = item
-        for record in batch.to_pylist():
-            yield mapper.map(record, row, f"row {row}")
-            row += 1
+    yield from map_batches(arrow_batches(unit, options), mapper)
 
 
 def _read_load_dataset(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:

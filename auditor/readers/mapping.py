@@ -311,3 +311,16 @@ class RecordMapper:
             synthetic_by_construction=synthetic,
             meta=meta,
         )
+
+
+def map_batches(batches: Iterable[Any], mapper: RecordMapper) -> Iterable[ReadResult]:
+    """`Document`s from `(record batch, first row index)` pairs, as the Parquet and Arrow readers
+    yield them; a `RecordIssue` in the stream is passed on and ends it (the unit broke there)."""
+    for item in batches:
+        if isinstance(item, RecordIssue):
+            yield item
+            return
+        batch, row = item
+        for record in batch.to_pylist():
+            yield mapper.map(record, row, f"row {row}")
+            row += 1

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from auditor.readers.base import ReaderOptions, ReadResult, WorkUnit
 from auditor.readers.files import open_binary
-from auditor.readers.mapping import RecordMapper, top_level
+from auditor.readers.mapping import RecordMapper, map_batches, top_level
 from auditor.records import RecordIssue
 
 BATCH_ROWS = 1024
@@ -126,11 +126,4 @@ def parquet_batches(unit: WorkUnit, options: ReaderOptions, mapper: RecordMapper
 def read_parquet(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
     """Rows of row groups `[unit.start, unit.stop)` (stop -1: to the end) as `Document`s."""
     mapper = RecordMapper(options, unit.shard)
-    for item in parquet_batches(unit, options, mapper):
-        if isinstance(item, RecordIssue):
-            yield item
-            return
-        batch, row = item
-        for record in batch.to_pylist():
-            yield mapper.map(record, row, f"row {row}")
-            row += 1
+    yield from map_batches(parquet_batches(unit, options, mapper), mapper)
