@@ -54,31 +54,10 @@ TARGET_MB_PER_CORE = 10.0
 TARGET_EST_SECONDS = 30.0
 TARGET_EST_RSS_MB = 2048.0
 
-CPU = """
-def cpu_s():
-    import resource
-    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
-"""
+CPU = bench_scan.CPU
 
 #: bench_scan's raw read (text column by row group), timed with CPU seconds as well.
-RAW = bench_scan.PEAK + CPU + """
-import json, sys, time
-t0, c0 = time.perf_counter(), cpu_s()
-import pyarrow.parquet as pq
-pf = pq.ParquetFile(sys.argv[1], pre_buffer=False, buffer_size=1 << 20)
-docs = 0
-for rg in range(pf.metadata.num_row_groups):
-    col = pf.read_row_group(rg, columns=["text"], use_threads=False).column(0)
-    if sys.argv[2] == "pylist":
-        for chunk in col.chunks:
-            for t in chunk.to_pylist():
-                docs += 1
-    else:
-        docs += len(col)
-print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_s": cpu_s() - c0, "docs": docs,
-                  "peak_rss_mb": peak_rss_mb()}))
-"""
+RAW = bench_scan.RAW
 
 SCAN = bench_scan.PEAK + CPU + """
 import json, sys, time
