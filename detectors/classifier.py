@@ -10,7 +10,6 @@ calibration and held-out metrics are done by `detectors.training` (see its contr
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import numpy as np
 
 from detectors.base import Detector
 from detectors.calibration import Calibration, load_calibration
+from detectors.model_files import read_model, write_model
 from detectors.ngram_features import HashingParams, LinearScorer, featurize
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "classifier"
@@ -39,22 +39,15 @@ class NgramClassifier(Detector):
 
     def __init__(self, model_dir: str | Path | None = None) -> None:
         model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
-        meta_path = model_dir / "model.json"
-        if not meta_path.exists():
-            raise FileNotFoundError(
-                f"classifier: no model.json in {model_dir}; train one with "
-                "`auditor detectors train LABELED.parquet --detector classifier -o DIR`"
-            )
+        meta, arrays = read_model(
+            model_dir, "classifier", MODEL_FORMAT, ("coef_index", "coef_value"),
+            "train one with `auditor detectors train LABELED.parquet --detector classifier -o DIR`")
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("format") != MODEL_FORMAT:
-                raise ValueError(f"format is {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
             params = HashingParams.from_dict(meta["hashing"])
-            index = np.load(model_dir / "coef_index.npy", allow_pickle=False)
-            value = np.load(model_dir / "coef_value.npy", allow_pickle=False)
             intercept = float(meta["intercept"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"classifier: cannot load model from {model_dir}: {e}") from e
+        index, value = arrays["coef_index"], arrays["coef_value"]
         self._set_state(params, index, value, intercept, meta)
         self.model_dir = model_dir
         self.calibration = load_calibration(model_dir)
@@ -112,14 +105,10 @@ class NgramClassifier(Detector):
 
     def save(self, model_dir: str | Path) -> Path:
         """Write model.json + coef_index.npy + coef_value.npy (plain arrays, no pickle)."""
-        out = Path(model_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        np.save(out / "coef_index.npy", self.coef_index_, allow_pickle=False)
-        np.save(out / "coef_value.npy", self.coef_value_, allow_pickle=False)
         meta = dict(self.meta, format=MODEL_FORMAT, hashing=self.params.to_dict(),
                     intercept=self.intercept_, n_weights=int(self.coef_index_.size))
-        (out / "model.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-        return out
+        return write_model(model_dir, meta, {"coef_index": self.coef_index_,
+                                             "coef_value": self.coef_value_})
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:

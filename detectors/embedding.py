@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from detectors.base import Detector
 from detectors.calibration import Calibration, load_calibration
 from detectors.lm_loading import require_lm
 from detectors.lm_tokens import CHARS_PER_TOKEN_CAP, clean_text
+from detectors.model_files import read_model, write_model
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "embedding"
 MODEL_FORMAT = "embedding-linear/1"
@@ -132,19 +132,14 @@ class EmbeddingDetector(Detector):
         """`encoder` overrides the encoder recorded in the head (it must be the same model,
         e.g. the same files at another path: the fingerprint is checked)."""
         model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
-        meta_path = model_dir / "model.json"
-        if not meta_path.is_file():
-            raise FileNotFoundError(
-                f"embedding: no model.json in {model_dir}; train a head with "
-                "`auditor detectors train LABELED.parquet --detector embedding -o DIR` or "
-                "scripts/train_embedding_head.py")
+        meta, arrays = read_model(
+            model_dir, "embedding", MODEL_FORMAT, ("coef",),
+            "train a head with `auditor detectors train LABELED.parquet --detector embedding "
+            "-o DIR` or scripts/train_embedding_head.py")
+        coef = arrays["coef"]
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta.get("format") != MODEL_FORMAT:
-                raise ValueError(f"format is {meta.get('format')!r}, expected {MODEL_FORMAT!r}")
-            coef = np.load(model_dir / "coef.npy", allow_pickle=False)
             intercept = float(meta["intercept"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError) as e:
             raise ValueError(f"embedding: cannot load head from {model_dir}: {e}") from e
         enc = SentenceEncoder(encoder if encoder is not None else meta.get("encoder"),
                               max_tokens=int(max_tokens or meta.get("max_tokens", 256)),
@@ -215,12 +210,8 @@ class EmbeddingDetector(Detector):
 
     def save(self, model_dir: str | Path) -> Path:
         """Write model.json + coef.npy (plain array, no pickle)."""
-        out = Path(model_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        np.save(out / "coef.npy", self.coef_, allow_pickle=False)
         meta = dict(self.meta, format=MODEL_FORMAT, intercept=self.intercept_)
-        (out / "model.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-        return out
+        return write_model(model_dir, meta, {"coef": self.coef_})
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The encoder's embeddings, for callers that fit several heads on one pass."""
