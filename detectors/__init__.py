@@ -1,47 +1,16 @@
-"""AI-text detectors, one module a family. Importing this package registers them all by name,
-without importing any heavy dependency (see `detectors.base`)."""
+"""AI-text detectors, one module a family. Importing this package registers them all by name:
+each detector class carries its `@detector(...)` registration (see `detectors.base`). The
+modules are light to import: models load on first use, and torch/transformers are imported
+only inside the functions that need them."""
 
-from detectors.base import Detector, DetectorSpec, load, parse_names, register, specs
+# Importing a module runs its classes' @detector decorators (registration order is irrelevant:
+# `specs()` sorts by tier and name).
+from detectors import classifier as _classifier  # noqa: E402, F401
+from detectors import compression as _compression  # noqa: E402, F401
+from detectors import embedding as _embedding  # noqa: E402, F401
+from detectors import lm_zero_shot as _lm_zero_shot  # noqa: E402, F401
+from detectors import markers as _markers  # noqa: E402, F401
+from detectors import watermark as _watermark  # noqa: E402, F401
+from detectors.base import Detector, DetectorSpec, detector, load, parse_names, register, specs
 
-register(DetectorSpec(
-    name="markers", factory="detectors.markers:MarkersDetector", tier="cheap",
-    needs="nothing",
-    summary="assistant boilerplate, chat-template residue and AI-generator metadata markers",
-))
-register(DetectorSpec(
-    name="compression", factory="detectors.compression:CompressionDetector", tier="cheap",
-    needs="nothing",
-    summary="compression ratio against a reference of machine text (ZipPy-style)",
-))
-register(DetectorSpec(
-    name="classifier", factory="detectors.classifier:NgramClassifier", tier="cheap",
-    needs="shipped model (detectors/models/classifier)",
-    summary="hashed word and character n-grams with a calibrated linear classifier",
-))
-register(DetectorSpec(
-    name="embedding", factory="detectors.embedding:EmbeddingDetector", tier="model",
-    needs="extra 'lm' (torch, transformers); local sentence encoder",
-    summary="sentence-encoder embeddings with a linear head",
-))
-register(DetectorSpec(
-    name="lm", factory="detectors.lm_zero_shot:LogLikelihoodDetector", tier="lm",
-    needs="extra 'lm'; local causal LM folder or GGUF (default SmolLM2-135M)",
-    summary="zero-shot LM statistics: log-likelihood, log-rank, entropy",
-))
-register(DetectorSpec(
-    name="fast_detectgpt", factory="detectors.lm_zero_shot:FastDetectGPT", tier="lm",
-    needs="extra 'lm'; local causal LM",
-    summary="Fast-DetectGPT analytic sampling discrepancy",
-))
-register(DetectorSpec(
-    name="binoculars", factory="detectors.lm_zero_shot:Binoculars", tier="lm",
-    needs="extra 'lm'; observer and performer LMs sharing a tokenizer",
-    summary="Binoculars: perplexity over cross-perplexity of two LMs",
-))
-register(DetectorSpec(
-    name="watermark", factory="detectors.watermark:WatermarkZDetector", tier="lm",
-    needs="extra 'lm'; the generator's tokenizer and watermark key",
-    summary="Kirchenbauer green-list watermark z-score",
-))
-
-__all__ = ["Detector", "DetectorSpec", "load", "parse_names", "register", "specs"]
+__all__ = ["Detector", "DetectorSpec", "detector", "load", "parse_names", "register", "specs"]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.base import Detector
+from detectors.base import Detector, detector
 from detectors.calibration import Calibration, load_calibration
 
 DEFAULT_DIR = Path(__file__).resolve().parent / "models" / "compression"
@@ -38,6 +38,10 @@ def _encode(text: object, max_chars: int) -> bytes:
     return text[:max_chars].encode("utf-8", "replace")  # lone surrogates -> '?'
 
 
+@detector(name='compression', tier='cheap',
+          needs='nothing',
+          summary='compression ratio against a reference of machine text (ZipPy-style)',
+          languages=('en',))
 class CompressionDetector(Detector):
     """Score = deflate saving from a machine reference over a human reference (see module doc).
 
@@ -45,10 +49,7 @@ class CompressionDetector(Detector):
     number of leading characters compressed (speed; the score is a per-byte ratio anyway).
     """
 
-    name = "compression"
     version = "1"
-    tier = "cheap"
-    needs = "nothing"
     calibration: Calibration | None = None
 
     def __init__(self, reference_dir: str | Path | None = None, level: int = 6,

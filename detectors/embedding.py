@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import Detector
+from detectors.base import Detector, detector
 from detectors.calibration import Calibration, load_calibration
 from detectors.lm_loading import require_lm
 from detectors.lm_tokens import CHARS_PER_TOKEN_CAP, clean_text
@@ -112,6 +112,10 @@ class SentenceEncoder:
         self.model = None
 
 
+@detector(name='embedding', tier='model',
+          needs="extra 'lm' (torch, transformers); local sentence encoder",
+          summary='sentence-encoder embeddings with a linear head',
+          languages=('en',))
 class EmbeddingDetector(Detector):
     """Score = logistic-regression log-odds over sentence embeddings (higher = more machine).
 
@@ -120,10 +124,7 @@ class EmbeddingDetector(Detector):
     trains one.
     """
 
-    name = "embedding"
     version = "1"
-    tier = "model"
-    needs = "extra 'lm' (torch, transformers); local sentence encoder"
     calibration: Calibration | None = None
 
     def __init__(self, model_dir: str | Path | None = None, encoder: str | Path | None = None,

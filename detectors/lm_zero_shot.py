@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.base import Detector
+from detectors.base import Detector, detector
 from detectors.lm_loading import LoadedLM, load_causal_lm, require_lm
 from detectors.lm_tokens import encode_texts, length_sorted_batches, pad_batch
 
@@ -46,7 +46,6 @@ LM_STATISTICS = ("loglik", "logrank", "entropy")
 class _CausalLMScorer(Detector):
     """Shared loop: tokenize once, run each model on length-sorted batches, reduce per sequence."""
 
-    tier = "lm"
     gives_reasons = False  # reasons() works from Python; scans store scores only
     #: Names of the per-text statistics `_sequence_stats` returns.
     _stat_names: tuple[str, ...] = ()
@@ -177,6 +176,10 @@ def _single_model_stats(lp, labels) -> dict[str, float]:
     }
 
 
+@detector(name='lm', tier='lm',
+          needs="extra 'lm'; local causal LM folder or GGUF (default SmolLM2-135M)",
+          summary='zero-shot LM statistics: log-likelihood, log-rank, entropy',
+          languages=('en',))
 class LogLikelihoodDetector(_CausalLMScorer):
     """Log-likelihood, log-rank and entropy under one causal LM (Gehrmann et al., GLTR, 2019).
 
@@ -185,9 +188,7 @@ class LogLikelihoodDetector(_CausalLMScorer):
     higher = more machine-like: `loglik`, `-logrank`, `-entropy`.
     """
 
-    name = "lm"
     version = "1"
-    needs = "extra 'lm'; local causal LM folder or GGUF (default SmolLM2-135M)"
     _stat_names = ("loglik", "logrank", "entropy", "fast_detectgpt")
 
     def __init__(self, model: str | Path | None = None, statistic: str = "logrank",
@@ -214,6 +215,10 @@ class LogLikelihoodDetector(_CausalLMScorer):
         return sign * stats[self.statistic]
 
 
+@detector(name='fast_detectgpt', tier='lm',
+          needs="extra 'lm'; local causal LM",
+          summary='Fast-DetectGPT analytic sampling discrepancy',
+          languages=('en',))
 class FastDetectGPT(_CausalLMScorer):
     """Fast-DetectGPT analytic sampling discrepancy (Bao et al., ICLR 2024).
 
@@ -222,9 +227,7 @@ class FastDetectGPT(_CausalLMScorer):
     text: 0.0 (the text is exactly as likely as the model's own samples).
     """
 
-    name = "fast_detectgpt"
     version = "1"
-    needs = "extra 'lm'; local causal LM"
     _stat_names = ("fast_detectgpt", "loglik", "entropy")
 
     def __init__(self, model: str | Path | None = None, reference: str | Path | None = None,
@@ -260,6 +263,10 @@ class FastDetectGPT(_CausalLMScorer):
         return stats["fast_detectgpt"]
 
 
+@detector(name='binoculars', tier='lm',
+          needs="extra 'lm'; observer and performer LMs sharing a tokenizer",
+          summary='Binoculars: perplexity over cross-perplexity of two LMs',
+          languages=('en',))
 class Binoculars(_CausalLMScorer):
     """Binoculars (Hans et al., 2024): B = log PPL_performer(x) / X-PPL(observer, performer).
 
@@ -268,9 +275,7 @@ class Binoculars(_CausalLMScorer):
     Fallback for untokenisable text: -1.0 (perplexity equal to cross-perplexity).
     """
 
-    name = "binoculars"
     version = "1"
-    needs = "extra 'lm'; observer and performer LMs sharing a tokenizer"
     _stat_names = ("binoculars", "log_ppl", "x_ppl")
 
     def __init__(self, observer: str | Path | None = None, performer: str | Path | None = None,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.base import Detector
+from detectors.base import Detector, detector
 
 
 @dataclass(frozen=True)
@@ -199,6 +199,10 @@ def _combine(weights: Sequence[float]) -> float:
     return 1.0 - p_none
 
 
+@detector(name='markers', tier='cheap',
+          needs='nothing',
+          summary='assistant boilerplate, chat-template residue and AI-generator metadata markers',
+          languages=None)
 class MarkersDetector(Detector):
     """Flags texts that carry an explicit signature of machine generation, and says which.
 
@@ -213,10 +217,7 @@ class MarkersDetector(Detector):
     `compositeWithTrainedAlgorithmicMedia`). Callers that do not have metadata omit it.
     """
 
-    name = "markers"
     version = "1"
-    tier = "cheap"
-    needs = "nothing"
     gives_reasons = True
     accepts_metas = True  # the scanner passes Document.meta dicts as `metas=` when this is True
     # Flag when any marker fired. Not a tuned threshold: the scores are marker weights, and their

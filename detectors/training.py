@@ -104,9 +104,7 @@ def load_labeled(path: str | Path, text_column: str = "text",
         row += n
     if not texts:
         raise ValueError(f"{path}: no rows")
-    from auditor.records import content_id
-
-    ids = [i if i else content_id(t) for i, t in zip(cols["id"], texts, strict=True)]
+    ids = [i if i else _content_id(t) for i, t in zip(cols["id"], texts, strict=True)]
     repos = [r or "unknown" for r in cols["source_repo"]]
     label_str = ["ai" if v else "human" for v in labels]
     split = [split_of(i, lab, g, r, pk) for i, lab, g, r, pk in
@@ -121,6 +119,12 @@ def load_labeled(path: str | Path, text_column: str = "text",
         "n_chars": pa.array([len(t) for t in texts], pa.int64()),
     })
     return LabeledSet(texts, np.asarray(labels, dtype=np.int8), meta, path)
+
+
+def _content_id(text: str) -> str:
+    """The id a row without one gets: the same 16 hex digits of SHA-1 that
+    `auditor.records.content_id` gives a document (kept here: detectors do not import auditor)."""
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def trainable_class(name: str) -> type:

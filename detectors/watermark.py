@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import Detector
+from detectors.base import Detector, detector
 from detectors.lm_loading import model_folder, require_lm
 from detectors.lm_tokens import encode_texts
 
@@ -56,13 +56,14 @@ def load_watermark_config(path: str | Path) -> dict[str, Any]:
     return {**WATERMARK_DEFAULTS, **data}
 
 
+@detector(name='watermark', tier='lm',
+          needs="extra 'lm'; the generator's tokenizer and watermark key",
+          summary='Kirchenbauer green-list watermark z-score',
+          languages=None)
 class WatermarkZDetector(Detector):
     """Green-list z-score of each text under a known generator watermark configuration."""
 
-    name = "watermark"
     version = "1"
-    tier = "lm"
-    needs = "extra 'lm'; the generator's tokenizer and watermark key"
     gives_reasons = True
 
     def __init__(self, model: str | Path | None = None, config: str | Path | None = None,

@@ -102,18 +102,10 @@ def _score(det, docs: Sequence[Document]) -> tuple[np.ndarray, list | None]:
 
 
 def _score_texts(det, texts: list[str], metas: list[dict]) -> tuple[np.ndarray, list | None]:
-    """Scores (and reasons, if the detector gives them) for a batch, passing the documents'
-    `meta` to detectors that declare `accepts_metas` (the markers detector reads AI-generator
-    HTML metadata from it)."""
-    kwargs = {"metas": metas} if getattr(det, "accepts_metas", False) else {}
-    if det.gives_reasons:
-        both = getattr(det, "score_and_reasons", None)
-        if both is not None:  # one pass instead of two, when the detector offers it
-            scores, reasons = both(texts, **kwargs)
-        else:
-            scores, reasons = det.score(texts, **kwargs), det.reasons(texts, **kwargs)
-        return np.asarray(scores, dtype=np.float64), list(reasons)
-    return np.asarray(det.score(texts, **kwargs), dtype=np.float64), None
+    """Scores (and reasons, if the detector gives them) for a batch: `Detector.score_and_reasons`
+    passes the documents' `meta` on to detectors that declare `accepts_metas`."""
+    scores, reasons = det.score_and_reasons(texts, metas)
+    return np.asarray(scores, dtype=np.float64), (list(reasons) if det.gives_reasons else None)
 
 
 def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[str],

@@ -1,0 +1,41 @@
+"""Real web pages from the shared crawl samples, as plain texts, for detector training and the
+web false-positive test (used by scripts/eval_detectors.py and scripts/train_classifier.py).
+
+The crawl files are split by FILE, never by page: the pages of one crawl share sites, boiler-
+plate and extraction quirks, so a page-level split would leak. All four files predate 2022
+(before machine text was common on the web), so every page counts as human-written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CRAWL_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "crawl"
+#: Pre-2022 crawl files whose pages train the classifier as human text.
+WEB_TRAIN_FILES = ("ia-2008-blackbook.warc.gz", "dolma-cc-en-head-2020.jsonl.gz")
+#: Pre-2022 crawl files held out: the web false-positive test.
+WEB_TEST_FILES = ("c4-sample-2019.json.gz", "cc-main-2020-34-sample.warc.gz")
+MIN_CHARS = 200  # as the labeled data: shorter pages are navigation stubs
+
+
+def web_texts(path: str | Path, min_chars: int = MIN_CHARS) -> list[str]:
+    """Texts of the documents of one crawl file (read by the project's own readers, the same
+    text extraction a scan uses), at least `min_chars` characters each."""
+    from auditor.readers import ReaderOptions, discover, plan_units, read_unit
+    from auditor.records import Document
+
+    options = ReaderOptions()
+    out = []
+    for unit in plan_units(discover([str(path)]), options):
+        for item in read_unit(unit, options):
+            if isinstance(item, Document) and len(item.text.strip()) >= min_chars:
+                out.append(item.text)
+    return out
+
+
+def web_split(crawl_dir: str | Path = CRAWL_DIR) -> tuple[dict[str, list[str]],
+                                                          dict[str, list[str]]]:
+    """({train file: texts}, {test file: texts})."""
+    d = Path(crawl_dir)
+    return ({f: web_texts(d / f) for f in WEB_TRAIN_FILES},
+            {f: web_texts(d / f) for f in WEB_TEST_FILES})
