@@ -20,6 +20,9 @@ import numpy as np
 #: Cost tiers, cheapest first. `cheap` runs on every document; `model` on CPU at scale with care;
 #: `lm` (transformer LMs) on samples.
 TIERS = ("cheap", "model", "lm")
+#: Three-letter codes some crawls write (WARC-Identified-Content-Language), as ISO 639-1.
+_ISO639_3 = {"eng": "en", "deu": "de", "fra": "fr", "spa": "es", "por": "pt", "ita": "it",
+             "nld": "nl", "rus": "ru", "zho": "zh", "jpn": "ja", "kor": "ko", "ara": "ar"}
 
 
 class Detector:
@@ -59,9 +62,14 @@ class Detector:
         return scores, reasons
 
     def valid_for(self, language: str | None) -> bool:
-        """Whether a document in `language` (None: unknown) may be scored: every language when
-        `languages` is None; otherwise only declared ones (unknown counts as out of scope)."""
-        return self.languages is None or (language or "") in self.languages
+        """Whether a document in `language` may be scored: every language when `languages` is
+        None; otherwise declared ones. Tags are compared by their primary subtag ("en-US",
+        "eng" -> "en"). Unknown (None: metadata said nothing and the text had too few letters
+        to identify) is scored: such texts are short, and leaving them out would hide them."""
+        if self.languages is None or not language:
+            return True
+        head = language.strip().lower().split(",")[0].replace("_", "-").split("-")[0]
+        return _ISO639_3.get(head, head) in self.languages
 
     def score_documents(self, texts: Sequence[str], metas: Sequence[dict] | None = None,
                         languages: Sequence[str | None] | None = None) -> DocumentScores:

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
+from auditor.provenance.language import fill_language_array
 from auditor.provenance.licenses import UNKNOWN, normalize_license
 from auditor.readers.base import ReaderOptions, WorkUnit
 from auditor.readers.mapping import (
@@ -514,8 +515,8 @@ class BatchBuilder:
         else:
             licenses = pa.repeat(pa.scalar(UNKNOWN, pa.string()), m)
 
-        languages = (_as_string(col(plan.language)) if plan.language
-                     else pa.nulls(m, pa.string()))
+        languages = fill_language_array(_as_string(col(plan.language)) if plan.language
+                                        else None, text)
 
         if plan.label:
             u = _Uniques(col(plan.label))

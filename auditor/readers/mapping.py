@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
+from auditor.provenance.language import document_language
 from auditor.provenance.licenses import UNKNOWN, normalize_license
 from auditor.readers.base import ReaderOptions, ReadResult
 from auditor.readers.errors import ReaderError
@@ -260,7 +261,8 @@ class RecordMapper:
             license = defaults.get("license") or UNKNOWN
         lang_name, language = self._first(record, fields.language)
         used.add(lang_name or "")
-        language = str(language) if language is not None else defaults.get("language")
+        language = document_language(
+            language if language is not None else defaults.get("language"), text)
 
         role = options.role
         if options.label_column:

@@ -227,5 +227,8 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     counts["skipped"] += res.n_skipped
     counts["failed"] += res.n_failed
     counts["bytes"] += res.bytes
+    for name, n in res.n_out_of_language.items():  # left unscored: not the detector's language
+        key = f"unscored_language_{name}"
+        counts[key] = counts.get(key, 0) + n
     for issue in res.issues[:3] if res.status == "failed" else ():
         print(f"auditor scan: {issue.shard}: {issue.record}: {issue.reason}", file=sys.stderr)

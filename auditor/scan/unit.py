@@ -87,6 +87,8 @@ class UnitResult:
     bytes: int = 0
     seconds: float = 0.0
     issues: list[RecordIssue] = field(default_factory=list)
+    #: detector name -> documents left unscored because their language is not the detector's
+    n_out_of_language: dict[str, int] = field(default_factory=dict)
 
     def catalogue_row(self) -> dict:
         return {"shard": self.shard, "part": self.part, "n_parts": self.n_parts,
@@ -96,16 +98,23 @@ class UnitResult:
                 "n_skipped": self.n_skipped, "n_failed": self.n_failed, "bytes": self.bytes}
 
 
-def _score(det, docs: Sequence[Document]) -> tuple[np.ndarray, list | None]:
+def _score(det, docs: Sequence[Document], result: UnitResult | None = None
+           ) -> tuple[np.ndarray, list | None]:
     """Scores (and reasons) for a batch of documents; see `_score_texts`."""
-    return _score_texts(det, [d.text for d in docs], [d.meta for d in docs])
+    return _score_texts(det, [d.text for d in docs], [d.meta for d in docs],
+                        [d.language for d in docs], result)
 
 
-def _score_texts(det, texts: list[str], metas: list[dict]) -> tuple[np.ndarray, list | None]:
-    """Scores (and reasons, if the detector gives them) for a batch: `Detector.score_and_reasons`
-    passes the documents' `meta` on to detectors that declare `accepts_metas`."""
-    scores, reasons = det.score_and_reasons(texts, metas)
-    return np.asarray(scores, dtype=np.float64), (list(reasons) if det.gives_reasons else None)
+def _score_texts(det, texts: list[str], metas: list[dict], languages: list[str | None],
+                 result: UnitResult | None = None) -> tuple[np.ndarray, list | None]:
+    """Scores (and reasons, if the detector gives them) for a batch (`Detector.score_documents`):
+    documents in a language the detector does not declare stay unscored (null) and are counted
+    in `result.n_out_of_language`."""
+    out = det.score_documents(texts, metas, languages)
+    if result is not None and out.n_out_of_language:
+        counts = result.n_out_of_language
+        counts[det.name] = counts.get(det.name, 0) + out.n_out_of_language
+    return out.scores, out.reasons
 
 
 def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[str],
@@ -188,8 +197,10 @@ def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
         arrays = list(item.provenance.columns)
         if dets:
             texts, metas = item.texts(), item.metas()
+            langs = item.provenance.column("language").to_pylist()
             for det in dets:
-                parts = [_score_texts(det, texts[i:i + step], metas[i:i + step])
+                parts = [_score_texts(det, texts[i:i + step], metas[i:i + step],
+                                      langs[i:i + step], result)
                          for i in range(0, len(texts), step)]
                 scores = np.concatenate([p[0] for p in parts])
                 reasons = ([r for p in parts for r in p[1]] if parts[0][1] is not None
@@ -213,7 +224,7 @@ def _scan_records(unit: WorkUnit, options: ScanOptions, dets: list, schema: pa.S
             return
         arrays = provenance_batch(docs, cutoff).columns
         for det in dets:
-            scores, reasons = _score(det, docs)
+            scores, reasons = _score(det, docs, result)
             arrays.extend(detector_arrays(scores, reasons))
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
         docs.clear()
@@ -267,7 +278,7 @@ def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
     def flush() -> None:
         rows = [row_of[d.offset] for d in docs]
         for name in todo:
-            s, r = _score(dets[name], docs)
+            s, r = _score(dets[name], docs, result)
             scores[name][rows] = s
             if r is not None:
                 for i, reason in zip(rows, r, strict=True):

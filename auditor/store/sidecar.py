@@ -296,7 +296,8 @@ def detector_fields(name: str, gives_reasons: bool) -> list[pa.Field]:
 
 def detector_arrays(scores: np.ndarray, reasons: Sequence[str | None] | None) -> list[pa.Array]:
     """Arrow columns for one detector's output over a batch, matching `detector_fields`."""
-    arrays = [pa.array(np.asarray(scores, dtype=np.float64), pa.float64())]
+    # NaN (unscored, e.g. a language the detector does not declare) is stored as null
+    arrays = [pa.array(np.asarray(scores, dtype=np.float64), pa.float64(), from_pandas=True)]
     if reasons is not None:
         arrays.append(pa.array(list(reasons), pa.string()))
     return arrays

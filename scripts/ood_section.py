@@ -1,0 +1,233 @@
+"""The out-of-distribution part of reports/detectors.md (called by scripts/eval_detectors.py):
+leave one repository out, leave one generator family out, real web pages, student essays, and
+the speed/quality table of the classifier recipes. Numbers only; the calling script writes them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from detectors.calibration import threshold_for_fpr
+from detectors.generalization import (
+    Pool,
+    Recipe,
+    featurize_all,
+    leave_one_family_out,
+    leave_one_repo_out,
+    load_pool,
+    pooled,
+    sample_per_repo,
+    train_on,
+)
+from detectors.ngram_features import HashingParams, LinearScorer, featurize
+
+#: The recipes compared; the first is the plain baseline of issue 15 (hashed word and character
+#: n-grams, logistic loss, no weighting), the last is what scripts/train_classifier.py ships.
+#: Chosen by leave-one-repository-out AUROC on dev/extra only (never on the web test files).
+RECIPES = (
+    Recipe("plain baseline"),
+    Recipe("normalised", params=HashingParams(normalise=True)),
+    Recipe("normalised + hard x2 + web", params=HashingParams(normalise=True), hard_weight=2.0,
+           web_weight=1.0),
+)
+SHIPPED_RECIPE = RECIPES[-1]
+WEB_CHUNK = 2000  # training web pages are cut into pieces of this many characters
+
+
+def chunk_pages(texts: list[str], size: int = WEB_CHUNK, min_chars: int = 200) -> list[str]:
+    """Long pages as several training texts of `size` characters (the classifier reads 2,000)."""
+    out = []
+    for t in texts:
+        out += [t[i:i + size] for i in range(0, len(t), size) if len(t[i:i + size]) >= min_chars]
+    return out
+
+
+def _rate(scorer: LinearScorer, texts: list[str], repeats: int = 3) -> float:
+    scorer.scores(texts[:8])
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        for i in range(0, len(texts), 256):
+            scorer.scores(texts[i:i + 256])
+        best = min(best, time.process_time() - start)
+    return len(texts) / best
+
+
+def run(labeled: list[Path], web_train: dict[str, list[str]], web_test: dict[str, list[str]],
+        texts_2kb: list[str], cap: int, seed: int, recipes=RECIPES, log=print) -> dict:
+    """Every out-of-distribution figure of the report, per recipe."""
+    full = load_pool(labeled)
+    rows = sample_per_repo(full, cap, seed)
+    pool = full.take(rows)
+    train_pages = chunk_pages([t for v in web_train.values() for t in v])
+    test_names = list(web_test)
+    test_pages = [t for f in test_names for t in web_test[f]]
+    test_file = np.array([f for f in test_names for _ in web_test[f]], dtype=object)
+    out: dict = {"n_pool": len(full.texts), "n_sampled": len(pool.texts), "cap": cap,
+                 "seed": seed, "web_train_files": {f: len(v) for f, v in web_train.items()},
+                 "web_train_chunks": len(train_pages),
+                 "web_test_files": {f: len(v) for f, v in web_test.items()},
+                 "repos": _counts(pool), "recipes": []}
+    feats_by_params: dict = {}
+    for recipe in recipes:
+        t0 = time.time()
+        if recipe.params not in feats_by_params:
+            feats_by_params.clear()  # one feature space in memory at a time
+            feats_by_params[recipe.params] = (featurize_all(pool, train_pages, recipe.params),
+                                              featurize(test_pages, recipe.params))
+        feats, x_web = feats_by_params[recipe.params]
+        loro = leave_one_repo_out(pool, feats, recipe, seed)
+        logo = leave_one_family_out(pool, feats, recipe, seed)
+        # A model as shipped: every sampled row but `calib`, threshold from calib humans.
+        fit = np.flatnonzero(pool.split != "calib")
+        cal = np.flatnonzero((pool.split == "calib") & (pool.y == 0))
+        coef, b = train_on(pool, feats, fit, recipe, seed)
+        threshold = threshold_for_fpr(feats.pool[cal] @ coef + b)
+        web_scores = np.asarray(x_web @ coef + b)
+        essays = _essay_rows(pool)
+        scorer = LinearScorer(recipe.params, coef)
+        entry = {
+            "name": recipe.name, "describe": recipe.describe(),
+            "loro": {"pooled": pooled(loro, pool), "folds": [_fold(f) for f in loro]},
+            "logo": {"pooled": pooled(logo, pool), "folds": [_fold(f) for f in logo]},
+            "web": {f: float(np.mean(web_scores[test_file == f] > threshold))
+                    for f in test_names},
+            "web_all": float(np.mean(web_scores > threshold)) if web_scores.size else None,
+            "essays_loro_fpr": next((f.fpr_at_transfer for f in loro
+                                     if f.held_out == "ryuryukke/OUTFOX"), None),
+            "n_essays": int(essays.size),
+            "docs_per_s": _rate(scorer, texts_2kb),
+            "seconds": time.time() - t0,
+        }
+        out["recipes"].append(entry)
+        log(f"  {recipe.name}: LORO AUROC {entry['loro']['pooled']['auroc']:.3f}, "
+            f"web FPR {entry['web_all']:.3f}, {entry['seconds']:.0f}s")
+    return out
+
+
+def _essay_rows(pool: Pool) -> np.ndarray:
+    return np.flatnonzero((pool.repo == "ryuryukke/OUTFOX") & (pool.y == 0))
+
+
+def _counts(pool: Pool) -> dict:
+    return {r: {"human": int(((pool.repo == r) & (pool.y == 0)).sum()),
+                "ai": int(((pool.repo == r) & (pool.y == 1)).sum())}
+            for r in sorted(set(pool.repo))}
+
+
+def _fold(f) -> dict:
+    return {"held_out": f.held_out, **f.metrics, "fpr_at_transfer": f.fpr_at_transfer}
+
+
+def shipped_on_web(web_test: dict[str, list[str]], languages: dict[str, list[str]] | None
+                   ) -> dict:
+    """The shipped classifier at its shipped threshold on the held-out web files."""
+    import detectors
+
+    det = detectors.load("classifier")
+    out = {}
+    for f, texts in web_test.items():
+        s = det.score(texts)
+        row = {"n": len(texts), "flagged": float(np.mean(s > det.threshold)) if texts else None}
+        if languages is not None:
+            en = np.array([lang == "en" for lang in languages[f]], bool)
+            row["n_en"] = int(en.sum())
+            row["flagged_en"] = float(np.mean(s[en] > det.threshold)) if en.any() else None
+        out[f] = row
+    return out
+
+
+def _f(v, d: int = 3) -> str:
+    return "n/a" if v is None else f"{v:.{d}f}"
+
+
+def markdown(ood: dict, shipped_web: dict, baseline_rate: float, train_files, test_files
+             ) -> list[str]:
+    """The report's leading sections."""
+    rec = ood["recipes"]
+    ship = rec[-1]
+    L = ["## Out of distribution (headline figures)", "",
+         "Labeled data: `dev.parquet` + `extra.parquet` "
+         f"({ood['n_pool']:,} rows, {len(ood['repos'])} source repositories). To keep the run "
+         f"near 10 minutes on 2 cores, each repository contributes at most {ood['cap'] // 2:,} "
+         f"human and {ood['cap'] // 2:,} machine rows (seeded sample, seed {ood['seed']}; "
+         f"{ood['n_sampled']:,} rows). Inside every fold the rows of the `calib` split "
+         "(detectors.splits) are held back to set a 1%-FPR threshold, as the shipped model's is.",
+         "",
+         f"Web pages: training uses the pre-2022 crawl files {', '.join(train_files)} "
+         f"({sum(ood['web_train_files'].values())} pages cut into {ood['web_train_chunks']} "
+         f"pieces of up to {WEB_CHUNK} characters) as human text; the test files "
+         f"{', '.join(test_files)} ({sum(ood['web_test_files'].values())} pages of at least 200 "
+         "characters) are never trained on. Split by file, never by page.", "",
+         "### Targets (issue 15)", "",
+         "| target | goal | measured | met |", "|---|---|---|---|"]
+    lp = ship["loro"]["pooled"]
+    web_shipped = _pooled_web(shipped_web)
+    L += [
+        f"| leave one repository out, pooled AUROC | >= 0.90 | {_f(lp['auroc'])} | "
+        f"{_yes(lp['auroc'], 0.90)} |",
+        f"| leave one repository out, pooled TPR @ 1% FPR | >= 0.50 | {_f(lp['tpr_at_1fpr'])} | "
+        f"{_yes(lp['tpr_at_1fpr'], 0.5)} |",
+        f"| pre-2022 web pages flagged at the shipped threshold (shipped model) | <= 0.02 | "
+        f"{_f(web_shipped)} | {_yes(None if web_shipped is None else -web_shipped, -0.02)} |",
+        f"| student essays flagged (OUTFOX human essays, repository held out) | <= 0.05 | "
+        f"{_f(ship['essays_loro_fpr'])} | "
+        f"{_yes(None if ship['essays_loro_fpr'] is None else -ship['essays_loro_fpr'], -0.05)} |",
+        f"| default tier docs/s per core, 2 KB docs | >= 5,000 | {ship['docs_per_s']:,.0f} | "
+        f"{_yes(ship['docs_per_s'], 5000)} |", "",
+        "No labeled rows are identifiable as written by non-native English speakers: the closest "
+        "are OUTFOX's human student essays (Kaggle Feedback Prize, US grades 6-12), used as the "
+        "essay row above. `ranhli/l2r_data` is 'Learning to Rewrite', not L2 learners.", "",
+        "### Leave one repository out: recipes (speed/quality trade-off)", "",
+        "Each recipe trains one model per fold on every other repository (minus `calib`). Pooled "
+        "= all out-of-fold scores together; `transfer FPR` = human texts of the held-out "
+        "repository flagged at the fold's own 1%-FPR threshold (pooled / worst repository). "
+        "Speed: docs per CPU-second (per core) scoring 2 KB documents with the numba engine, "
+        f"against a whitespace-tokenisation baseline of {baseline_rate:,.0f} docs/s measured in "
+        "the same run. Selection: LORO AUROC on dev/extra only.", "",
+        "| recipe | features | LORO AUROC | LORO TPR @ 1% FPR | mean fold AUROC | transfer FPR "
+        "(pooled / worst) | LOGO AUROC | LOGO TPR @ 1% FPR | web pages flagged | docs/s per "
+        "core | x baseline |", "|---" * 11 + "|"]
+    for r in rec:
+        p, g = r["loro"]["pooled"], r["logo"]["pooled"]
+        L.append(f"| {r['name']}{' (shipped)' if r is ship else ''} | {r['describe']} | "
+                 f"{_f(p['auroc'])} | {_f(p['tpr_at_1fpr'])} | {_f(p['mean_fold_auroc'])} | "
+                 f"{_f(p['pooled_transfer_fpr'])} / {_f(p['max_transfer_fpr'])} | "
+                 f"{_f(g['auroc'])} | {_f(g['tpr_at_1fpr'])} | {_f(r['web_all'])} | "
+                 f"{r['docs_per_s']:,.0f} | {r['docs_per_s'] / baseline_rate:.3f} |")
+    L += ["", f"### Leave one repository out, per repository ({ship['name']})", "",
+          "| held-out repository | human | ai | AUROC | TPR @ 1% FPR | transfer FPR |",
+          "|---|---|---|---|---|---|"]
+    for f in ship["loro"]["folds"]:
+        L.append(f"| {f['held_out']} | {f['n_human']} | {f['n_ai']} | {_f(f['auroc'])} | "
+                 f"{_f(f['tpr_at_1fpr'])} | {_f(f['fpr_at_transfer'])} |")
+    L += ["", f"### Leave one generator family out ({ship['name']})", "",
+          "Each fold trains without any machine text of the family (and without the `test` "
+          "split); it is scored against the `test` split's human texts.", "",
+          "| held-out family | human | ai | AUROC | TPR @ 1% FPR | transfer FPR |",
+          "|---|---|---|---|---|---|"]
+    for f in ship["logo"]["folds"]:
+        L.append(f"| {f['held_out']} | {f['n_human']} | {f['n_ai']} | {_f(f['auroc'])} | "
+                 f"{_f(f['tpr_at_1fpr'])} | {_f(f['fpr_at_transfer'])} |")
+    L += ["", "### Real web pages (negative test: all human, pre-2022)", "",
+          "The shipped classifier at its shipped threshold (and, for each recipe above, a model "
+          "trained as shipped on the sampled rows: column `web pages flagged`). `en` = pages "
+          "py3langid identifies as English (the classifier declares English only; a scan "
+          "leaves other pages unscored).", "",
+          "| test file | pages | flagged | English pages | English flagged |", "|---|---|---|---|---|"]
+    for f, m in shipped_web.items():
+        L.append(f"| {f} | {m['n']} | {_f(m['flagged'])} | {m.get('n_en', 'n/a')} | "
+                 f"{_f(m.get('flagged_en'))} |")
+    return L + [""]
+
+
+def _pooled_web(shipped_web: dict) -> float | None:
+    n = sum(m["n"] for m in shipped_web.values())
+    return (sum(m["flagged"] * m["n"] for m in shipped_web.values() if m["n"]) / n) if n else None
+
+
+def _yes(v, goal) -> str:
+    return "n/a" if v is None else ("yes" if v >= goal else "no")
