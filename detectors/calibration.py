@@ -128,3 +128,70 @@ def load_calibration(model_dir: str | Path) -> Calibration | None:
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: unreadable calibration ({e}); retrain or delete it") from e
     return Calibration.from_dict(d, where=str(path))
+
+
+#: Fewest pre-cutoff documents of a source for a threshold of its own: with n human scores the
+#: 1%-FPR quantile rests on n/100 documents, so fewer than 200 leaves it on one or two.
+MIN_SOURCE_HUMAN = 200
+
+
+@dataclass(frozen=True)
+class SourceThreshold:
+    """The threshold one source is flagged with, and where it came from."""
+
+    source: str
+    threshold: float
+    fpr: float
+    n_pre_cutoff: int
+    origin: str  # "own pre-cutoff documents" | "shipped (too few pre-cutoff documents)"
+
+
+def source_thresholds(scores: np.ndarray, sources: np.ndarray, pre_cutoff: np.ndarray,
+                      shipped_threshold: float, fpr: float = DEFAULT_FPR,
+                      min_human: int = MIN_SOURCE_HUMAN) -> dict[str, SourceThreshold]:
+    """Per source, the threshold for `fpr` set on the source's own pre-cutoff documents
+    (taken as human: written before machine text was common), or the shipped threshold where
+    a source has fewer than `min_human` of them.
+
+    Why: a single threshold's false-positive rate ranges from 0 to over 60% across human genres
+    (issue 15); the source's own old documents are the human text most like its new ones.
+    Inputs are aligned arrays over documents; NaN scores (unscored) are ignored.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    src = np.asarray(sources, dtype=object)
+    pre = np.asarray(pre_cutoff, dtype=bool)
+    if not (s.shape == src.shape == pre.shape):
+        raise ValueError("source_thresholds: scores, sources and pre_cutoff must align")
+    ok = np.isfinite(s)
+    out: dict[str, SourceThreshold] = {}
+    for name in sorted({str(x) for x in src}):
+        human = s[ok & pre & (src == name)]
+        if human.size >= min_human:
+            out[name] = SourceThreshold(name, threshold_for_fpr(human, fpr), fpr, int(human.size),
+                                        "own pre-cutoff documents")
+        else:
+            out[name] = SourceThreshold(name, float(shipped_threshold), fpr, int(human.size),
+                                        "shipped (too few pre-cutoff documents)")
+    return out
+
+
+def source_probabilities(scores: np.ndarray, human_scores: np.ndarray,
+                         machine_scores: np.ndarray) -> np.ndarray:
+    """Calibrated P(machine) for each score against one source's own human references (its
+    pre-cutoff documents) and machine references, with equal priors: the ratio of the two
+    empirical score densities (smoothed CDF slopes over the pooled reference quantiles).
+    Scores are monotone in the result where the references overlap; NaN stays NaN."""
+    s = np.asarray(scores, dtype=np.float64)
+    h = np.sort(np.asarray(human_scores, dtype=np.float64)[np.isfinite(human_scores)])
+    m = np.sort(np.asarray(machine_scores, dtype=np.float64)[np.isfinite(machine_scores)])
+    if h.size == 0 or m.size == 0:
+        raise ValueError("source_probabilities: need human and machine reference scores")
+    both = np.concatenate([h, m])
+    edges = np.unique(np.quantile(both, np.linspace(0, 1, 21)))
+    if edges.size < 2:
+        return np.where(np.isfinite(s), 0.5, np.nan)
+    dh = np.histogram(h, edges)[0] / h.size + 0.5 / h.size
+    dm = np.histogram(m, edges)[0] / m.size + 0.5 / m.size
+    ratio = np.maximum.accumulate(dm / (dh + dm))  # monotone: a higher score is never less likely
+    bins = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, ratio.size - 1)
+    return np.where(np.isfinite(s), ratio[bins], np.nan)

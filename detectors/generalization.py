@@ -5,10 +5,8 @@ so the figures quoted for this project come from:
 
 - leave one repository out (LORO): train on every labeled source repository but one, score that
   one, for each; metrics per held-out repository and pooled over all out-of-fold scores;
-- leave one generator family out (LOGO): train without any machine text of one family (and
-  without the human texts of the repositories whose machine text is mostly that family, so the
-  family's topics are not learned through them), score that family's texts against held-out
-  human texts;
+- leave one generator family out (LOGO): train without any machine text of one family, score
+  that family's texts against the `test` split's human texts (never trained on in any fold);
 - real web pages as a negative test: the false-positive rate of a model at its own threshold on
   crawl documents from files that training never saw.
 
@@ -71,6 +69,7 @@ class Pool:
     y: np.ndarray  # 1 = ai
     repo: np.ndarray
     family: np.ndarray  # "" for human rows
+    generator: np.ndarray  # None for human rows
     variant: np.ndarray
     domain: np.ndarray
     language: np.ndarray
@@ -80,7 +79,7 @@ class Pool:
     def take(self, rows: np.ndarray) -> Pool:
         rows = np.asarray(rows)
         return Pool([self.texts[i] for i in rows], *(getattr(self, f)[rows] for f in (
-            "y", "repo", "family", "variant", "domain", "language", "split", "ids")))
+            "y", "repo", "family", "generator", "variant", "domain", "language", "split", "ids")))
 
 
 def load_pool(paths: Sequence[str | Path]) -> Pool:
@@ -100,6 +99,7 @@ def load_pool(paths: Sequence[str | Path]) -> Pool:
     return Pool(
         texts=[t if isinstance(t, str) else "" for t in acc["text"]], y=y, repo=repo,
         family=np.array([generator_family(g) or "" for g in acc["generator"]], dtype=object),
+        generator=np.array(acc["generator"], dtype=object),
         variant=np.array([v or "" for v in acc["variant"]], dtype=object),
         domain=np.array([d or "" for d in acc["domain"]], dtype=object),
         language=np.array([lang or "" for lang in acc["language"]], dtype=object),

@@ -1,0 +1,57 @@
+"""Language: identified offline on real multilingual crawl text, stored as a provenance column,
+and a detector that does not declare a document's language leaves it unscored and counted."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import numpy as np
+
+from auditor.provenance.language import identify_language
+from auditor.readers import ReaderOptions, discover, plan_units, read_unit
+from auditor.records import Document
+from auditor.scan.runner import ScanOptions, run_scan
+
+
+def _docs(path):
+    opts = ReaderOptions()
+    return [d for u in plan_units(discover([str(path)]), opts) for d in read_unit(u, opts)
+            if isinstance(d, Document)]
+
+
+def test_language_is_identified_on_real_multilingual_crawl_pages(shared_data):
+    docs = _docs(shared_data / "crawl" / "cc-main-2020-34-sample.warc.gz")
+    langs = [d.language for d in docs]
+    assert None not in [d.language for d in docs if len(d.text) > 500]
+    # This Common Crawl sample mixes Chinese and English sites (checked by eye on its pages).
+    assert {"zh", "en"} <= set(langs)
+    for d in docs:
+        if d.language == "zh":
+            assert sum("\u4e00" <= c <= "\u9fff" for c in d.text[:300]) > 20
+    assert identify_language("Der schnelle braune Fuchs springt über den faulen Hund.") == "de"
+    assert identify_language("12 34 56") is None  # too few letters: no guess
+
+
+def test_metadata_language_wins_over_identification(shared_data):
+    docs = _docs(shared_data / "crawl" / "dolma-cc-en-head-2020.jsonl.gz")
+    assert docs and all(d.language for d in docs)
+
+
+def test_out_of_language_documents_are_unscored_and_counted(tmp_path, shared_data):
+    src = shared_data / "crawl" / "cc-main-2020-34-sample.warc.gz"
+    shutil.copy(src, tmp_path / src.name)
+    db = tmp_path / "store.duckdb"
+    summary = run_scan([str(tmp_path / src.name)], db, ScanOptions(),
+                       detectors="markers,classifier")
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute("SELECT language, score_classifier, score_markers FROM documents").fetchall()
+    con.close()
+    non_en = [r for r in rows if r[0] and r[0] != "en"]
+    en = [r for r in rows if r[0] == "en"]
+    assert non_en and en
+    assert all(r[1] is None for r in non_en)  # classifier declares English only
+    assert all(r[1] is not None and np.isfinite(r[1]) for r in en)
+    assert all(r[2] is not None for r in rows)  # markers: any language
+    assert summary.counts["unscored_language_classifier"] == len(non_en)
+    assert "unscored_language_markers" not in summary.counts
