@@ -41,7 +41,10 @@ def detectors_group() -> None:
 @detectors_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_cmd(as_json: bool) -> None:
-    """Registered detectors: name, cost tier, what each needs, measured docs/s.
+    """Registered detectors: name, cost tier, languages, what each needs, measured docs/s.
+
+    Documents in a language a detector does not list are left unscored by it (and counted in
+    the scan summary as unscored_language_<detector>).
 
     docs/s is per core (CPU time) on 2 KB documents, one process, by scripts/eval_detectors.py
     (see reports/detectors.md); "-" where not measured yet.
@@ -54,6 +57,7 @@ def list_cmd(as_json: bool) -> None:
 
     speeds = _throughput()
     rows = [{"name": s.name, "tier": s.tier, "needs": s.needs, "summary": s.summary,
+             "languages": list(s.languages) if s.languages is not None else None,
              "docs_per_s": speeds.get(s.name, {}).get("docs_per_s")} for s in detectors.specs()]
     if as_json:
         _echo_json(rows)
@@ -61,9 +65,9 @@ def list_cmd(as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("name", "tier", "docs/s", "needs", "what")
+    table = Table("name", "tier", "languages", "docs/s", "needs", "what")
     for r in rows:
-        table.add_row(r["name"], r["tier"],
+        table.add_row(r["name"], r["tier"], ",".join(r["languages"] or ["any"]),
                       f"{r['docs_per_s']:,.0f}" if r["docs_per_s"] else "-", r["needs"],
                       r["summary"])
     Console().print(table)
