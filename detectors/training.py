@@ -4,7 +4,8 @@ Contract for trainable detectors (the n-gram classifier here, the embedding dete
 so that one training command, one calibration and one evaluation serve them all:
 
 - `Cls.fit(texts: list[str], labels: np.ndarray, **opts) -> Cls` (classmethod): labels are
-  1 = ai, 0 = human; `opts` are the detector's own hyper-parameters (unknown ones ignored).
+  1 = ai, 0 = human; `opts` are the detector's own hyper-parameters (an unknown one raises
+  TypeError, so a misspelt option is never silently ignored).
 - `instance.save(model_dir)`: writes the model as plain arrays + JSON (no pickle) into the dir.
 - `Cls(model_dir=model_dir)`: loads it back, and scores identically to the fitted instance.
 - At load, the class reads `calibration.json` with `detectors.calibration.load_calibration`
