@@ -1,0 +1,93 @@
+"""`auditor filter`, `auditor export-attributes`, `auditor tradeoff`, `auditor mix`: thin
+wrappers over `auditor.act`, which the tests call too."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+
+def _need_store(db: str) -> None:
+    if not os.path.exists(db):
+        raise click.BadParameter(f"no store at {db}: run `auditor scan INPUT --db {db}` first",
+                                 param_hint="--db")
+
+
+@click.command("filter")
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="Store made by `auditor scan`.")
+@click.option("--drop", "drops", multiple=True, metavar="RULE",
+              help="Drop documents matching RULE (repeatable): 'score:DETECTOR > X', "
+                   "'COLUMN OP VALUE', synthetic-by-construction, contaminated, "
+                   "machine-reference, pre-cutoff.")
+@click.option("--keep", "keeps", multiple=True, metavar="RULE",
+              help="Keep documents matching RULE whatever the drop rules say (repeatable).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Manifest Parquet to write (shard, offset, id, source, role, decision, "
+                   "reasons).")
+@click.option("--write", "write_dir", type=click.Path(file_okay=False),
+              help="Also write the kept records of every shard here (Parquet and JSON lines "
+                   "keep their format; WARC/WET become dolma-style JSON lines .jsonl.gz).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def filter_command(db, drops, keeps, output, write_dir, as_json):
+    """Decide, for every stored document, keep or drop, and write the decisions as a manifest.
+
+    A document is dropped when a --drop rule matches and no --keep rule does (keep rules
+    protect data). Rules are NAME OP VALUE with OP one of < <= > >= = !=, NAME a column of the
+    store (crawl_date, source, domain, license, language, n_tokens...) or score:DETECTOR;
+    values are numbers, dates (YYYY-MM-DD) or strings. A missing value never matches.
+
+    \b
+    Examples:
+      auditor filter --db audit.duckdb --drop "score:classifier > 0.95" -o keep.parquet
+      auditor filter --db audit.duckdb --drop synthetic-by-construction \\
+          --drop "score:classifier > 2" --keep "crawl_date < 2022-11-30" -o m.parquet
+      auditor filter --db audit.duckdb --drop contaminated -o m.parquet --write filtered/
+
+    --write is resumable: shards whose output is complete for the same decisions are skipped.
+    Exit status 3 when some shard could not be written (listed with the reason).
+    """
+    from auditor.act.manifest import write_manifest
+    from auditor.act.rules import RuleError, parse_rules
+    from auditor.act.shards import results_to_dicts, write_filtered
+
+    _need_store(db)
+    if not drops and not keeps:
+        raise click.UsageError("give at least one --drop rule (and optionally --keep rules)")
+    try:
+        rules = parse_rules(drops, keeps)
+        summary = write_manifest(db, rules, output)
+    except RuleError as exc:
+        raise click.BadParameter(str(exc), param_hint="--drop/--keep") from None
+    result = {"manifest": summary.to_dict()}
+    failed = []
+    if write_dir:
+        say = (lambda r: None) if as_json else (
+            lambda r: click.echo(f"... {r.status:8s} {r.shard}: {r.n_written} records"
+                                 + (f" ({r.reason})" if r.reason else ""), err=True))
+        shards = write_filtered(db, output, write_dir, progress=say)
+        result["shards"] = results_to_dicts(shards)
+        failed = [r for r in shards if r.status == "failed"]
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        s = summary
+        click.echo(f"{s.n_docs} documents: {s.n_kept} kept, {s.n_dropped} dropped "
+                   f"-> {s.path}")
+        for source, counts in sorted(s.by_source.items()):
+            click.echo(f"  {source or '(no source)'}: kept {counts['keep']}, dropped "
+                       f"{counts['drop']}")
+        for reason, n in sorted(s.by_reason.items()):
+            click.echo(f"  {n:8d}  {reason}")
+        if write_dir:
+            n = sum(r["n_written"] for r in result["shards"])
+            click.echo(f"{n} records written under {write_dir}")
+    for r in failed:
+        click.echo(f"error: {r.reason}", err=True)
+    if failed:
+        raise SystemExit(3)
+
+
+COMMANDS = [filter_command]
