@@ -91,3 +91,45 @@ def filter_command(db, drops, keeps, output, write_dir, as_json):
 
 
 COMMANDS = [filter_command]
+
+
+@click.command("export-attributes")
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="Store made by `auditor scan`.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write dolma/<prefix>/... and datatrove/... under.")
+@click.option("--prefix", default="auditor", show_default=True,
+              help="Attribute name prefix (dolma: <prefix>__<detector>__score).")
+@click.option("--manifest", type=click.Path(dir_okay=False, exists=True),
+              help="Export only the documents this `auditor filter` manifest keeps, in the "
+                   "order `filter --write` writes them (so dolma's mixer can pair the files).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def export_attributes_command(db, out_dir, prefix, manifest, as_json):
+    """Write our per-document scores where corpus pipelines can act on them without us:
+    dolma attribute files (one .jsonl.gz per shard: {"id", "attributes": {NAME: [[start, end,
+    score]]}}) and one Parquet per shard (id plus scores and flags) for a datatrove filter.
+
+    \b
+    Examples:
+      auditor export-attributes --db audit.duckdb -o attrs/
+      auditor filter --db audit.duckdb --drop synthetic-by-construction -o m.parquet \\
+          --write corpus/documents
+      auditor export-attributes --db audit.duckdb --manifest m.parquet -o corpus/
+      # dolma mix: attributes [auditor], exclude "$.attributes[?(@.auditor__classifier__score
+      #            && @.auditor__classifier__score[0] && @.auditor__classifier__score[0][2] > 2)]"
+    """
+    from auditor.act.attributes import export_attributes
+
+    _need_store(db)
+    try:
+        summary = export_attributes(db, out_dir, prefix=prefix, manifest=manifest)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    click.echo(f"{summary.n_docs} documents of {summary.n_shards} shards -> {summary.out_dir}")
+    click.echo("attributes: " + ", ".join(summary.attribute_names))
+
+
+COMMANDS.append(export_attributes_command)
