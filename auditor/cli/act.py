@@ -133,3 +133,41 @@ def export_attributes_command(db, out_dir, prefix, manifest, as_json):
 
 
 COMMANDS.append(export_attributes_command)
+
+
+@click.command("tradeoff")
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="Store made by `auditor scan`.")
+@click.option("--detector", default=None, help="Score to filter on (default: the estimate's).")
+@click.option("--threshold", "thresholds", multiple=True, type=float,
+              help="Threshold t of `score:DETECTOR > t` (repeatable; default: 15 quantiles "
+                   "of the corpus scores).")
+@click.option("--protect-pre-cutoff/--no-protect-pre-cutoff", default=True, show_default=True,
+              help="Keep pre-cutoff documents whatever their score.")
+@click.option("--source", default="", help="Show this source's curve (default: all sources).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole curve as JSON.")
+def tradeoff_command(db, detector, thresholds, protect_pre_cutoff, source, as_json):
+    """What `--drop "score:DETECTOR > t"` costs and buys, per threshold: documents kept, the
+    estimated synthetic fraction left, and the human documents lost, per source and overall.
+
+    \b
+    Examples:
+      auditor tradeoff --db audit.duckdb
+      auditor tradeoff --db audit.duckdb --threshold 0 --threshold 2 --source news --json
+    """
+    from auditor.act.tradeoff import filter_tradeoff, tradeoff_markdown
+
+    _need_store(db)
+    try:
+        curve = filter_tradeoff(db, detector, thresholds or None, protect_pre_cutoff)
+    except (ValueError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(curve.to_dict(), indent=2))
+        return
+    click.echo(tradeoff_markdown(curve, source))
+    for n in curve.notes:
+        click.echo(f"note: {n}")
+
+
+COMMANDS.append(tradeoff_command)
