@@ -171,3 +171,56 @@ def tradeoff_command(db, detector, thresholds, protect_pre_cutoff, source, as_js
 
 
 COMMANDS.append(tradeoff_command)
+
+
+@click.command("mix")
+@click.option("--db", required=True, type=click.Path(dir_okay=False),
+              help="Store made by `auditor scan`.")
+@click.option("--metric", default="risk_ratio", show_default=True,
+              help="Collapse metric the tolerance applies to.")
+@click.option("--tolerance", type=click.FloatRange(min=0.0, min_open=True), default=0.1,
+              show_default=True, help="Largest relative change of the metric (0.1 = 10%).")
+@click.option("--regime", type=click.Choice(["replace", "accumulate", "accumulate-subsample",
+                                             "fresh"]), default="accumulate", show_default=True)
+@click.option("--generations", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--model", default="gaussian", show_default=True,
+              type=click.Choice(["gaussian", "linear", "categorical"]), help="Model family.")
+@click.option("--conservative", is_flag=True,
+              help="Use the upper end of each source's 95% interval instead of its estimate.")
+@click.option("--detector", default=None, help="Detector to estimate with (default: best).")
+@click.option("--runs", type=click.IntRange(min=2), default=None, help="Monte Carlo runs.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def mix_command(db, metric, tolerance, regime, generations, model, conservative, detector,
+                runs, seed, as_json):
+    """Per-source weights that keep the training mixture within a collapse tolerance, giving up
+    as few human documents as possible; the projected curve before and after.
+
+    The collapse model gives the largest synthetic share alpha* that keeps METRIC within
+    TOLERANCE of the real-data model for GENERATIONS generations; sources whose estimated
+    synthetic fraction pushes the mixture above alpha* are down-weighted, the most synthetic
+    per human document first. The result is checked in its own projection.
+
+    \b
+    Examples:
+      auditor mix --db audit.duckdb --metric risk_ratio --tolerance 0.1 --regime accumulate
+      auditor mix --db audit.duckdb --regime replace --generations 10 --conservative --json
+    """
+    from auditor.act.mix import mix_markdown, plan_mix
+
+    _need_store(db)
+    try:
+        plan = plan_mix(db, metric=metric, tolerance=tolerance, regime=regime,
+                        generations=generations, model=model, conservative=conservative,
+                        detector=detector, seed=seed, n_runs=runs)
+    except (ValueError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(plan.to_dict(), indent=2))
+        return
+    click.echo(mix_markdown(plan))
+    for n in plan.notes:
+        click.echo(f"note: {n}")
+
+
+COMMANDS.append(mix_command)
