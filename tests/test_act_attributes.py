@@ -45,7 +45,7 @@ def test_dolma_attribute_files_follow_the_schema(store, tmp_path):
     db, data = store
     s = export_attributes(db, tmp_path / "x")
     assert s.n_shards == 2 and s.n_docs == 390
-    attr = tmp_path / "x" / "dolma" / "auditor" / "forum.jsonl.gz"
+    attr = tmp_path / "x" / "attributes" / "auditor" / "forum.jsonl.gz"
     lines = _lines(attr)
     with gzip.open(data / "forum.jsonl.gz", "rt", encoding="utf-8") as fh:
         originals = [json.loads(line) for line in fh]
@@ -75,7 +75,7 @@ def test_manifest_export_pairs_with_written_shards(store, tmp_path):
     write_filtered(db, man, tmp_path / "corpus" / "documents")
     export_attributes(db, tmp_path / "corpus", manifest=man)
     docs = _lines(tmp_path / "corpus" / "documents" / "forum.jsonl.gz")
-    attrs = _lines(tmp_path / "corpus" / "dolma" / "auditor" / "forum.jsonl.gz")
+    attrs = _lines(tmp_path / "corpus" / "attributes" / "auditor" / "forum.jsonl.gz")
     assert [d["id"] for d in docs] == [a["id"] for a in attrs]
     assert summary.by_source["forum"]["keep"] == len(docs)
 
@@ -118,3 +118,48 @@ def test_export_cli(store, tmp_path):
     r = CliRunner().invoke(main, ["export-attributes", "--db", db, "-o", str(tmp_path / "o"),
                                   "--prefix", "a b"])
     assert r.exit_code == 2
+
+
+def _dolma_rust():
+    """dolma's mixer is Rust (`dolma.dolma`, what `dolma mix` calls with a JSON config); load the
+    extension alone so its Python dependencies (heavy, and slow to resolve) are not needed."""
+    import glob
+    import importlib.machinery
+    import importlib.util
+
+    spec = importlib.util.find_spec("dolma")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("dolma is not installed (pip install --no-deps dolma)")
+    found = glob.glob(os.path.join(list(spec.submodule_search_locations)[0], "dolma.*.so"))
+    if not found:
+        pytest.skip("dolma's Rust extension not found")
+    loader = importlib.machinery.ExtensionFileLoader("dolma", found[0])
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("dolma", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_the_real_dolma_mixer_drops_by_our_attributes(store, tmp_path):
+    rust = _dolma_rust()
+    db, data = store
+    export_attributes(db, data.parent)  # attributes/auditor/ beside documents/
+    threshold = 0.0
+    cfg = {"streams": [{
+        "name": "kept", "documents": [str(data / "*.jsonl.gz")], "attributes": ["auditor"],
+        "output": {"path": str(tmp_path / "mixed"), "max_size_in_bytes": 100_000_000},
+        "filter": {"include": [], "exclude": [
+            "$.attributes[?(@.auditor__classifier__score && @.auditor__classifier__score[0] "
+            f"&& @.auditor__classifier__score[0][2] > {threshold})]"]}}],
+        "processes": 1,
+        "work_dir": {"input": str(tmp_path / "wi"), "output": str(tmp_path / "wo")}}
+    rust.mixer_entrypoint(json.dumps(cfg))
+    mixed = []
+    for path in sorted((tmp_path / "mixed").glob("*.gz")):
+        mixed += [d["id"] for d in _lines(path)]
+    man = tmp_path / "m.parquet"
+    write_manifest(db, parse_rules([f"score:classifier > {threshold}"]), man)
+    t = pq.read_table(man)
+    expected = [i for i, s, dec in zip(t["id"].to_pylist(), t["shard"].to_pylist(),
+                                       t["decision"].to_pylist(), strict=True)
+                if dec == "keep" and s.endswith("forum.jsonl.gz")]
+    assert sorted(mixed) == sorted(expected) and 0 < len(mixed) < 240

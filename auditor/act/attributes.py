@@ -67,7 +67,7 @@ class _ShardFiles:
 def export_attributes(db_path: str | os.PathLike, out_dir: str | os.PathLike,
                       prefix: str = "auditor", manifest: str | os.PathLike | None = None
                       ) -> ExportSummary:
-    """Write `out_dir/dolma/<prefix>/<shard>.jsonl.gz` and `out_dir/datatrove/<shard>.parquet`
+    """Write `out_dir/attributes/<prefix>/<shard>.jsonl.gz` (dolma pairs it with `out_dir/documents/<shard>.jsonl.gz`) and `out_dir/datatrove/<shard>.parquet`
     for every shard of the store (with `manifest`, only its kept documents)."""
     from auditor.act.rules import view_types
     from auditor.store import open_store
@@ -112,7 +112,7 @@ def export_attributes(db_path: str | os.PathLike, out_dir: str | os.PathLike,
                             files.close()
                         rel = output_name(shard, formats.get(shard, "jsonl"), root)
                         files = _ShardFiles(
-                            os.path.join(out, "dolma", prefix, _as_jsonl_gz(rel)),
+                            os.path.join(out, "attributes", prefix, _as_jsonl_gz(rel)),
                             os.path.join(out, "datatrove", _strip_ext(rel) + ".parquet"),
                             dt_schema)
                         dolma_files.append(files.paths[0])

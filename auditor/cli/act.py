@@ -97,7 +97,7 @@ COMMANDS = [filter_command]
 @click.option("--db", required=True, type=click.Path(dir_okay=False),
               help="Store made by `auditor scan`.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder to write dolma/<prefix>/... and datatrove/... under.")
+              help="Folder to write attributes/<prefix>/... (dolma) and datatrove/... under; dolma pairs them with documents/... in the same folder.")
 @click.option("--prefix", default="auditor", show_default=True,
               help="Attribute name prefix (dolma: <prefix>__<detector>__score).")
 @click.option("--manifest", type=click.Path(dir_okay=False, exists=True),
