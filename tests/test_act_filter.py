@@ -16,6 +16,8 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from auditor.act.manifest import write_manifest
 from auditor.act.rules import RuleError, parse_rule, parse_rules
@@ -69,6 +71,27 @@ def test_rules_grammar_and_errors():
                 "score:cl; DROP TABLE runs > 1", ""):
         with pytest.raises(RuleError):
             parse_rule(bad, "drop")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,20}", fullmatch=True),
+       st.sampled_from(["<", "<=", ">", ">=", "=", "==", "!="]),
+       st.floats(-1e6, 1e6, allow_nan=False), st.booleans())
+def test_rule_round_trip(name, op, value, score):
+    text = f"{'score:' if score else ''}{name} {op} {value!r}"
+    r = parse_rule(text, "drop")
+    assert r.column == (f"score_{name}" if score else name) and r.op == op
+    assert float(r.value) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_any_text_parses_or_fails_cleanly(text):
+    try:
+        r = parse_rule(text, "keep")
+    except RuleError:
+        return
+    assert r.flag is not None or (r.column and r.op)
 
 
 def test_rules_checked_against_the_store(store, tmp_path):

@@ -15,7 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from auditor.act.mix import mix_weights, plan_mix, plan_mix_from_fractions
+from auditor.act.mix import (
+    mix_html,
+    mix_markdown,
+    mix_weights,
+    plan_mix,
+    plan_mix_from_fractions,
+)
 from auditor.cli import main
 from auditor.collapse import collapse_profile, make_family
 from auditor.collapse.schedule import mix_alpha
@@ -111,3 +117,12 @@ def test_plan_on_a_scanned_store_and_cli(demo_store):
     assert all(math.isfinite(s["weight"]) for s in got["sources"])
     r = CliRunner().invoke(main, ["mix", "--db", demo_store, "--metric", "nope"])
     assert r.exit_code == 1 and "not a gaussian metric" in r.output
+
+
+def test_fragments_escape_and_show_both_curves():
+    plan = plan_mix_from_fractions({"<b>web</b>": (100.0, 0.5), "books": (100.0, 0.0)},
+                                   "risk_ratio", 0.1, "replace", 3, n_runs=200)
+    frag = mix_html(plan)
+    assert "<b>web</b>" not in frag and "&lt;b&gt;web&lt;/b&gt;" in frag
+    md = mix_markdown(plan)
+    assert md.count("\n| ") >= 2 + 4  # two sources, generations 0..3

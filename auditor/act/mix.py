@@ -234,3 +234,26 @@ def mix_markdown(plan: MixPlan) -> str:
         lines.append(f"| {b['generation']} | {b['value']:.4g} ({b['ratio']:.3f}) | "
                      f"{a['value']:.4g} ({a['ratio']:.3f}) |")
     return "\n".join(lines) + "\n"
+
+
+def mix_html(plan: MixPlan) -> str:
+    """The plan as an HTML fragment (every value escaped), for the HTML report."""
+    import html
+
+    e = html.escape
+    head = ("<tr><th>source</th><th>documents</th><th>synthetic</th>"
+            "<th>may carry (others as is)</th><th>weight</th><th>human lost</th>"
+            "<th>machine removed</th></tr>")
+    body = "".join(
+        f"<tr><td>{e(s.source)}</td><td>{s.n_docs}</td><td>{s.fraction:.3f}</td>"
+        f"<td>{s.headroom:.3f}</td><td>{s.weight:.3f}</td><td>{s.human_lost:.0f}</td>"
+        f"<td>{s.machine_removed:.0f}</td></tr>" for s in plan.sources)
+    curve = "".join(
+        f"<tr><td>{b['generation']}</td><td>{b['ratio']:.3f}</td><td>{a['ratio']:.3f}</td></tr>"
+        for b, a in zip(plan.curve_before, plan.curve_after, strict=False))
+    return (f'<figure class="mix"><figcaption>Mix within {e(plan.metric)} tolerance '
+            f"{plan.tolerance:g} ({e(plan.regime)}, {plan.generations} generations): largest "
+            f"synthetic share {plan.max_alpha:.3f}; mixture {plan.alpha_before:.3f} &rarr; "
+            f"{plan.alpha_after:.3f}</figcaption><table>{head}{body}</table>"
+            f"<table><tr><th>generation</th><th>{e(plan.metric)} / generation 0, before</th>"
+            f"<th>after</th></tr>{curve}</table></figure>")
