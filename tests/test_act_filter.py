@@ -188,6 +188,20 @@ def test_written_shards_hold_exactly_the_kept_records(store, tmp_path):
     with gzip.open(names[str(data / "science.warc.gz")], "rt", encoding="utf-8") as fh:
         first = json.loads(fh.readline())
     assert first["text"] and first["source"] == "science" and first["metadata"]["url"]
+    # the filtered corpus scans again: the same documents, ids and dates as the kept ones
+    db2 = str(tmp_path / "again.duckdb")
+    run_scan([str(out)], db2, ScanOptions(), detectors="none")
+    again = duckdb.connect(db2, read_only=True)
+    try:
+        got_ids = sorted(r[0] for r in again.execute(
+            "SELECT id FROM read_parquet(?, union_by_name=true)",
+            [db2 + ".sidecars/*.parquet"]).fetchall())
+        n_dated = again.execute("SELECT count(crawl_date) FROM read_parquet(?, "
+                                "union_by_name=true)", [db2 + ".sidecars/*.parquet"]).fetchone()
+    finally:
+        again.close()
+    assert got_ids == sorted(i for ids in kept.values() for i in ids)
+    assert n_dated[0] > 0
 
 
 def test_write_is_resumable_and_notices_changes(store, tmp_path):
