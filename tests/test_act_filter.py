@@ -255,3 +255,27 @@ def test_filter_cli(store, tmp_path):
     assert sum(s["n_written"] for s in got["shards"]) == got["manifest"]["n_kept"]
     r = runner.invoke(main, ["filter", "--db", db, "--drop", "contaminated", "-o", str(man)])
     assert r.exit_code == 2 and "no contamination results" in r.output
+
+
+def test_drop_contaminated_once_the_store_has_contamination_scores(tmp_path):
+    """The contamination detector writes `score_contamination` (share of an item's n-grams
+    found; 0 = clean); here one side-car gets that column the way a rescore adds it."""
+    import glob
+
+    import pyarrow as pa
+
+    from auditor.store.sidecar import replace_detector_columns
+
+    data = tmp_path / "d"
+    data.mkdir()
+    write_parquet(data / "c.parquet", make_rows(30, seed=9), row_group_size=10)
+    db = str(tmp_path / "s.duckdb")
+    run_scan([str(data)], db, ScanOptions(), detectors="none")
+    (side,) = glob.glob(db + ".sidecars/*.parquet")
+    n = pq.read_metadata(side).num_rows
+    shares = [0.8 if i % 7 == 0 else (None if i % 5 == 0 else 0.0) for i in range(n)]
+    replace_detector_columns(side, {"score_contamination": pa.array(shares, pa.float64())},
+                             {"contamination": "1"})
+    s = write_manifest(db, parse_rules(["contaminated"]), tmp_path / "m.parquet")
+    assert s.n_dropped == sum(1 for x in shares if x) and s.by_reason == {
+        "drop: contaminated": s.n_dropped}
