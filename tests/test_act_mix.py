@@ -126,3 +126,21 @@ def test_fragments_escape_and_show_both_curves():
     assert "<b>web</b>" not in frag and "&lt;b&gt;web&lt;/b&gt;" in frag
     md = mix_markdown(plan)
     assert md.count("\n| ") >= 2 + 4  # two sources, generations 0..3
+
+
+def test_filter_then_weights(demo_store):
+    from auditor.act.tradeoff import filter_tradeoff
+
+    plain = plan_mix(demo_store, "risk_ratio", 0.1, "replace", 5, n_runs=300, n_boot=0)
+    both = plan_mix(demo_store, "risk_ratio", 0.1, "replace", 5, n_runs=300,
+                    filter_threshold=2.0)
+    curve = filter_tradeoff(demo_store, "classifier", [2.0])
+    by_source = {p.source: p for p in curve.points if p.source}
+    assert {s.source: s.n_docs for s in both.sources} == {
+        k: p.n_kept for k, p in by_source.items()}
+    assert both.filter_rule.startswith("score:classifier > 2")
+    assert both.filter_human_lost == pytest.approx(sum(p.human_lost for p in by_source.values()))
+    assert both.alpha_before < plain.alpha_before  # the filter already removed machine text
+    assert both.within_after and not _breaks(both, make_family("gaussian"))
+    with pytest.raises(ValueError, match="conservative"):
+        plan_mix(demo_store, filter_threshold=2.0, conservative=True)

@@ -51,8 +51,10 @@ class MixPlan:
     curve_after: tuple[dict, ...]
     within_before: bool
     within_after: bool
-    human_lost: float
+    human_lost: float  # human documents given up by the weights
     notes: tuple[str, ...] = field(default_factory=tuple)
+    filter_rule: str = ""  # a score filter applied before weighting ("" = none)
+    filter_human_lost: float = 0.0  # human documents that filter drops (estimated)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -189,40 +191,72 @@ def plan_mix_from_fractions(sources: dict[str, tuple[float, float]], metric: str
 def plan_mix(db_path: str | os.PathLike, metric: str = "risk_ratio", tolerance: float = 0.1,
              regime: str = "accumulate", generations: int = 5, model: str = "gaussian",
              conservative: bool = False, detector: str | None = None, seed: int = 0,
-             n_runs: int | None = None, n_boot: int = 200, **params: Any) -> MixPlan:
+             n_runs: int | None = None, n_boot: int = 200,
+             filter_threshold: float | None = None, protect_pre_cutoff: bool = True,
+             **params: Any) -> MixPlan:
     """Per-source weights for the store at `db_path` (sources and their estimated synthetic
     fractions from `estimate_db` by source; with `conservative`, the upper ends of their 95%
-    intervals, so the tolerance holds for any fraction the estimate allows)."""
+    intervals, so the tolerance holds for any fraction the estimate allows).
+
+    With `filter_threshold` t, the rule `--drop "score:<detector> > t"` (pre-cutoff documents
+    protected) is applied first and the weights act on what it keeps, with the synthetic
+    fraction left that `auditor.act.tradeoff` estimates: a filter gives up few human documents
+    per machine document removed, weights give up whole sources, so the two together usually
+    keep more human text than weights alone."""
     from auditor.estimate import estimate_db
 
     db = os.fspath(db_path)
     if not os.path.exists(db):
         raise FileNotFoundError(f"no store at {db}: run `auditor scan INPUT --db {db}` first")
-    ests = [e for e in estimate_db(db, by=("source",), detector=detector, n_boot=n_boot,
-                                   seed=seed, record=False) if e.group]
-    usable = {str(e.group["source"]): (float(e.n_docs),
-                                       e.ci_high if conservative else e.fraction)
-              for e in ests if e.n_docs and math.isfinite(e.ci_high if conservative
-                                                          else e.fraction)}
+    filter_rule, filter_lost = "", 0.0
+    if filter_threshold is None:
+        ests = [e for e in estimate_db(db, by=("source",), detector=detector, n_boot=n_boot,
+                                       seed=seed, record=False) if e.group]
+        usable = {str(e.group["source"]): (float(e.n_docs),
+                                           e.ci_high if conservative else e.fraction)
+                  for e in ests if e.n_docs and math.isfinite(e.ci_high if conservative
+                                                              else e.fraction)}
+        every = [str(e.group["source"]) for e in ests]
+        extra = [f"fractions: estimate_db by source ({'95% upper bounds' if conservative else 'point estimates'}), "
+                 f"detector {ests[0].detector if ests else detector}"]
+    else:
+        from auditor.act.tradeoff import filter_tradeoff
+
+        if conservative:
+            raise ValueError("conservative applies to estimates without a filter; the "
+                             "fraction left after a filter has no interval yet")
+        curve = filter_tradeoff(db, detector, [float(filter_threshold)], protect_pre_cutoff,
+                                seed=seed)
+        points = [p for p in curve.points if p.source]
+        usable = {p.source: (float(p.n_kept), p.fraction_left) for p in points
+                  if p.n_kept and math.isfinite(p.fraction_left)}
+        every = [p.source for p in points]
+        filter_rule = (f"score:{curve.detector} > {float(filter_threshold):g}"
+                       + (" (pre-cutoff kept)" if protect_pre_cutoff else ""))
+        filter_lost = sum(p.human_lost for p in points if p.source in usable)
+        extra = [f"filter {filter_rule} first: fractions left and human documents lost from "
+                 "auditor.act.tradeoff", *curve.notes]
     if not usable:
         raise ValueError(f"{db}: no source has an estimate to mix")
     plan = plan_mix_from_fractions(usable, metric, tolerance, regime, generations, model,
                                    seed=seed, n_runs=n_runs, **params)
-    left_out = sorted(str(e.group["source"]) for e in ests if str(e.group["source"]) not in usable)
-    extra = [f"fractions: estimate_db by source ({'95% upper bounds' if conservative else 'point estimates'}), "
-             f"detector {ests[0].detector}"]
+    left_out = sorted(s for s in every if s not in usable)
     if left_out:
         extra.append(f"sources without an estimate, left out: {', '.join(left_out)}")
     return MixPlan(**{**asdict(plan), "sources": plan.sources,
                       "curve_before": plan.curve_before, "curve_after": plan.curve_after,
-                      "notes": (*extra, *plan.notes)})
+                      "notes": (*extra, *plan.notes), "filter_rule": filter_rule,
+                      "filter_human_lost": filter_lost})
 
 
 def mix_markdown(plan: MixPlan) -> str:
     """The plan as Markdown: weights per source and the projected curve before and after."""
     lines = [f"Mix within {plan.metric} tolerance {plan.tolerance:g} ({plan.regime}, "
              f"{plan.generations} generations, {plan.model} model): largest synthetic share "
-             f"{plan.max_alpha:.3f}; mixture {plan.alpha_before:.3f} -> {plan.alpha_after:.3f}",
+             f"{plan.max_alpha:.3f}; mixture {plan.alpha_before:.3f} -> {plan.alpha_after:.3f}"
+             + (f" after the filter {plan.filter_rule} (human documents it drops: "
+                f"{plan.filter_human_lost:.0f})" if plan.filter_rule else "")
+             + f"; human documents the weights give up: {plan.human_lost:.0f}",
              "", "| source | documents | synthetic | may carry (others as is) | weight | "
              "human lost | machine removed |", "|---|---:|---:|---:|---:|---:|---:|"]
     for s in plan.sources:

@@ -188,11 +188,14 @@ COMMANDS.append(tradeoff_command)
 @click.option("--conservative", is_flag=True,
               help="Use the upper end of each source's 95% interval instead of its estimate.")
 @click.option("--detector", default=None, help="Detector to estimate with (default: best).")
+@click.option("--filter-threshold", type=float, default=None, metavar="T",
+              help="First drop score:DETECTOR > T (pre-cutoff documents kept), then weight "
+                   "what is left.")
 @click.option("--runs", type=click.IntRange(min=2), default=None, help="Monte Carlo runs.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def mix_command(db, metric, tolerance, regime, generations, model, conservative, detector,
-                runs, seed, as_json):
+                filter_threshold, runs, seed, as_json):
     """Per-source weights that keep the training mixture within a collapse tolerance, giving up
     as few human documents as possible; the projected curve before and after.
 
@@ -205,6 +208,7 @@ def mix_command(db, metric, tolerance, regime, generations, model, conservative,
     Examples:
       auditor mix --db audit.duckdb --metric risk_ratio --tolerance 0.1 --regime accumulate
       auditor mix --db audit.duckdb --regime replace --generations 10 --conservative --json
+      auditor mix --db audit.duckdb --regime replace --filter-threshold 2
     """
     from auditor.act.mix import mix_markdown, plan_mix
 
@@ -212,7 +216,8 @@ def mix_command(db, metric, tolerance, regime, generations, model, conservative,
     try:
         plan = plan_mix(db, metric=metric, tolerance=tolerance, regime=regime,
                         generations=generations, model=model, conservative=conservative,
-                        detector=detector, seed=seed, n_runs=runs)
+                        detector=detector, seed=seed, n_runs=runs,
+                        filter_threshold=filter_threshold)
     except (ValueError, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
