@@ -167,7 +167,7 @@ def _digest(n: int, min_tokens: int, arrays: dict, table: pa.Table) -> str:
     return h.hexdigest()[:16]
 
 
-def save_index(index: BenchmarkIndex, folder: str) -> None:
+def save_index(index: BenchmarkIndex, folder: str, extra: dict | None = None) -> None:
     """Write the index folder (files replaced one by one, manifest last)."""
     import pyarrow.parquet as pq
 
@@ -179,7 +179,7 @@ def save_index(index: BenchmarkIndex, folder: str) -> None:
     pq.write_table(index.items, os.path.join(folder, "items.parquet"))
     manifest = {"n": index.n, "min_tokens": index.min_tokens, "digest": index.digest,
                 "n_items": index.n_items, "n_pairs": int(len(index.hashes)),
-                "memory_bytes": index.memory_bytes()}
+                "memory_bytes": index.memory_bytes(), **(extra or {})}
     tmp = os.path.join(folder, ".index.json.tmp")
     with open(tmp, "w") as f:
         json.dump(manifest, f, indent=1)

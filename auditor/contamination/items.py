@@ -167,6 +167,7 @@ def items_from_table(table: pa.Table, benchmark: str, columns: Columns, where: s
 
 def load_items(source: str, benchmark: str, columns: Columns = Columns()) -> LoadedItems:
     """Items of FILE, DIR (every benchmark file in it) or `hf:NAME[:CONFIG][@SPLIT]`."""
+    columns = columns or Columns()
     skipped: list[str] = []
     if source.startswith("hf:"):
         table = _hf_rows(source)

@@ -1,0 +1,65 @@
+"""The contamination detector: benchmark items found in each document, in the scan's cheap tier.
+
+Not an AI-text detector: its score is the number of benchmark items found in the document
+(0 for almost all), and its reason is a JSON list of those items with their form, shares and
+character span (`auditor.contamination.match.ItemMatch`). Estimation and the AI-share report
+leave its column out (`auditor.records.NON_AUTHORSHIP_DETECTORS`); `auditor contamination`,
+the report's contamination section and the `[gates.contamination]` check read it.
+
+It is built per store: the scan hands it the store's paths (`auditor.store.paths.StorePaths`,
+received, not imported) and it loads the index of the benchmarks added to that store
+(`auditor benchmarks add`), from `store.benchmark_index`. Its version is the index
+digest, so adding a benchmark makes the next scan fill only this column again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+from detectors.base import Detector, NotConfigured
+
+
+class ContaminationDetector(Detector):
+    name = "contamination"
+    tier = "cheap"
+    needs = "benchmarks added to the store (`auditor benchmarks add builtin`)"
+    gives_reasons = True
+
+    def __init__(self, store=None, index_dir: str | None = None):
+        folder = index_dir or (store.benchmark_index if store is not None else None)
+        self._matcher = None
+        self.version = "unbound"
+        if folder is None:
+            return  # built without a store (listing, warm-up): scoring asks for one
+        if not os.path.exists(os.path.join(folder, "index.json")):
+            raise NotConfigured(f"no benchmarks in this store ({folder} is missing); add some "
+                                "with `auditor benchmarks add builtin --db DB`")
+        from auditor.contamination.index import load_index
+        from auditor.contamination.match import Matcher
+
+        index = load_index(folder)
+        self._matcher = Matcher(index)
+        self.version = f"1-n{index.n}-{index.digest}"
+
+    def memory_bytes(self) -> int:
+        return self._matcher.memory_bytes() if self._matcher is not None else 0
+
+    def score_and_reasons(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+        if self._matcher is None:
+            raise NotConfigured("the contamination detector needs a store with benchmarks; "
+                                "scan with --db of a store where `auditor benchmarks add` ran")
+        found = self._matcher.match([t if isinstance(t, str) else "" for t in texts])
+        scores = np.array([len(f) for f in found], dtype=np.float64)
+        reasons = [json.dumps([m.to_dict() for m in f], ensure_ascii=False) if f else None
+                   for f in found]
+        return scores, reasons
+
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        return self.score_and_reasons(texts)[0]
+
+    def reasons(self, texts: Sequence[str]) -> list[str | None]:
+        return self.score_and_reasons(texts)[1]
