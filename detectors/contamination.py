@@ -8,8 +8,8 @@ the report's contamination section and the `[gates.contamination]` check read it
 
 It is built per store: the scan hands it the store's paths (`auditor.store.paths.StorePaths`,
 received, not imported) and it loads the index of the benchmarks added to that store
-(`auditor benchmarks add`), from `store.benchmark_index`. Its version is the index
-digest, so adding a benchmark makes the next scan fill only this column again.
+(`auditor benchmarks add`), from `store.benchmark_index`. Its version is the matching
+rules' version and the index digest, so adding a benchmark makes the next scan fill only this column again.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ class ContaminationDetector(Detector):
             raise NotConfigured(f"no benchmarks in this store ({folder} is missing); add some "
                                 "with `auditor benchmarks add builtin --db DB`")
         from auditor.contamination.index import load_index
-        from auditor.contamination.match import Matcher
+        from auditor.contamination.match import MATCH_VERSION, Matcher
 
         index = load_index(folder)
         self._matcher = Matcher(index)
-        self.version = f"1-n{index.n}-{index.digest}"
+        self.version = f"{MATCH_VERSION}-n{index.n}-{index.digest}"
 
     def memory_bytes(self) -> int:
         return self._matcher.memory_bytes() if self._matcher is not None else 0

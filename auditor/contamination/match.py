@@ -10,7 +10,9 @@ questions shorter than n words are found by a whole-part match. The form:
 - `partial`: some of the answer part, less than `EXACT_SHARE` of the item;
 - `question_only`: the question's n-grams and none of the answer's.
 One shared n-gram (a stock phrase such as "Let's think step by step" or a repeated LSAT
-question stem) is never enough: that is what `MIN_HITS` and the shares are for.
+question stem) is never enough: that is what `MIN_HITS` and the shares are for. Text shared by
+sibling items (a BBH task's instructions, an SAT passage) is credited to the item with the most
+evidence (`_not_explained_away`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import numpy as np
 from auditor.contamination.index import BenchmarkIndex
 from auditor.contamination.tokens import NgramHasher, TokenBatch, tokenize
 
+#: Bumped whenever a rule below changes, so stored results are recomputed (detector version).
+MATCH_VERSION = "2"
 MIN_HITS = 3
 MIN_SHARE = 0.3
 MIN_QUESTION_SHARE = 0.5
@@ -80,10 +84,14 @@ class Matcher:
         tokens = tokenize(texts)
         hasher = NgramHasher(tokens)
         found: list[list[ItemMatch]] = [[] for _ in texts]
-        for doc, item, hits, q_hits, a_hits, first, last in self._ngram_hits(tokens, hasher):
+        evidence: dict[int, list[tuple[ItemMatch, frozenset]]] = {}
+        for doc, item, hits, q_hits, a_hits, first, last, matched in \
+                self._ngram_hits(tokens, hasher):
             m = self._decide(tokens, doc, item, hits, q_hits, a_hits, first, last)
             if m is not None:
-                found[doc].append(m)
+                evidence.setdefault(doc, []).append((m, matched))
+        for doc, candidates in evidence.items():
+            found[doc] = _not_explained_away(candidates)
         for doc, item, is_q, first, last in self._short_hits(tokens, hasher):
             if any(m.item_id == self._id[item] and m.benchmark == self._bench[item]
                    for m in found[doc]):
@@ -95,8 +103,8 @@ class Matcher:
         return found
 
     def _ngram_hits(self, tokens: TokenBatch, hasher: NgramHasher):
-        """(doc, item, hits, question hits, answer hits, first token, last token) per candidate
-        pair with at least one shared n-gram, counting distinct n-grams."""
+        """(doc, item, hits, question hits, answer hits, first token, last token, matched
+        n-gram hashes) per candidate pair, counting distinct n-grams."""
         ix = self.index
         n = ix.n
         h, first = self._candidates(*hasher.hashes(n))
@@ -130,9 +138,13 @@ class Matcher:
         needed = np.minimum(self.min_hits, self._n[p_items])
         whole_question = (self._nq[p_items] > 0) & (q_hits >= self._nq[p_items])
         keep = np.flatnonzero((hits >= needed) | whole_question)
+        pair_end = np.append(pair_start[1:], len(rows))
+        matched_hash = ix.hashes[rows]
         for k in keep:
-            yield (int(docs[pair_start[k]]), int(p_items[k]), int(hits[k]), int(q_hits[k]),
-                   int(hits[k] - q_hits[k]), int(lo[k]), int(hi[k]))
+            a, b = int(pair_start[k]), int(pair_end[k])
+            yield (int(docs[a]), int(p_items[k]), int(hits[k]), int(q_hits[k]),
+                   int(hits[k] - q_hits[k]), int(lo[k]), int(hi[k]),
+                   frozenset(matched_hash[a:b].tolist()))
 
     def _decide(self, tokens, doc, item, hits, q_hits, a_hits, first, last) -> ItemMatch | None:
         n_total, n_q = int(self._n[item]), int(self._nq[item])
@@ -183,6 +195,21 @@ class Matcher:
     @staticmethod
     def _span(tokens: TokenBatch, doc: int, first: int, last: int) -> tuple[int, int]:
         return int(tokens.char_start[first]), int(tokens.char_end[last])
+
+
+def _not_explained_away(candidates: list[tuple[ItemMatch, frozenset]]) -> list[ItemMatch]:
+    """Drop an item whose matched n-grams are a strict subset of another found item's.
+
+    Items of one benchmark often share text: a BBH task's instructions, an SAT passage with its
+    ten questions. A document holding one of them then also holds its siblings' shared part;
+    those siblings are explained by the one item with more evidence, and are not leaks of
+    their own. Items with the same evidence (GSM8K item i and MGSM `en/i`, or a passage leaked
+    without any question) are all kept.
+    """
+    if len(candidates) < 2:
+        return [m for m, _ in candidates]
+    return [m for m, ev in candidates
+            if not any(len(other) > len(ev) and ev < other for _, other in candidates)]
 
 
 def _bit_filter(hashes: np.ndarray, n_bits: int = FILTER_BITS) -> np.ndarray:
