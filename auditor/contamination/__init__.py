@@ -6,3 +6,6 @@ in a batch of texts), `benchmarks` (the store's benchmark table and index folder
 (per benchmark / source / crawl month from the scanned store), `gate` (`auditor check`).
 Importing this package imports none of them.
 """
+
+#: Forms a leaked item takes in a document, strongest first (defined in `match`).
+FORMS = ("exact", "partial", "question_only")

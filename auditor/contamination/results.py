@@ -15,7 +15,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from auditor.contamination.match import FORMS
+from auditor.contamination import FORMS
 
 #: Strength of a form, for "the strongest form seen".
 _RANK = {form: i for i, form in enumerate(FORMS)}
@@ -169,7 +169,7 @@ def _per_benchmark(items: list[LeakedItem], benches: dict[str, dict]) -> list[di
 
 def _per_source(rows, per_source) -> list[dict]:
     hit: dict[str, dict] = {}
-    for _doc, _shard, source, _date_, _month, reason in rows:
+    for _doc, _shard, source, _day, _month, reason in rows:
         entry = hit.setdefault(source, {"docs": 0, "items": set(), "benchmarks": set()})
         entry["docs"] += 1
         for m in json.loads(reason or "[]"):
