@@ -26,11 +26,13 @@ from auditor.contamination.index import BenchmarkIndex
 from auditor.contamination.tokens import NgramHasher, TokenBatch, tokenize
 
 #: Bumped whenever a rule below changes, so stored results are recomputed (detector version).
-MATCH_VERSION = "2"
+MATCH_VERSION = "3"
 MIN_HITS = 3
 MIN_SHARE = 0.3
 MIN_QUESTION_SHARE = 0.5
 EXACT_SHARE = 0.9
+#: Most characters a span is widened by at each end to take in attached punctuation.
+SPAN_WIDEN = 16
 #: Bits of the membership pre-filter (a one-hash Bloom filter over the index's hashes): 2**26
 #: bits = 8 MiB. With the 1.5 M n-grams of the shared benchmarks, ~2% of a document's n-grams
 #: pass it and go on to the binary search, which is what the scan's speed depends on.
@@ -82,6 +84,7 @@ class Matcher:
     def match(self, texts: list[str]) -> list[list[ItemMatch]]:
         """The items found in each text (an empty list for most texts)."""
         tokens = tokenize(texts)
+        self._texts = texts
         hasher = NgramHasher(tokens)
         found: list[list[ItemMatch]] = [[] for _ in texts]
         evidence: dict[int, list[tuple[ItemMatch, frozenset]]] = {}
@@ -192,9 +195,20 @@ class Matcher:
         keep = _in_filter(self._filter, h)
         return h[keep], first[keep]
 
-    @staticmethod
-    def _span(tokens: TokenBatch, doc: int, first: int, last: int) -> tuple[int, int]:
-        return int(tokens.char_start[first]), int(tokens.char_end[last])
+    def _span(self, tokens: TokenBatch, doc: int, first: int, last: int) -> tuple[int, int]:
+        """Characters from the first matched word to the last, widened to the punctuation
+        around them (`"(` before; `?`, `' ')])` after, to the end of the line), up to
+        `SPAN_WIDEN` characters each way."""
+        text = self._texts[doc]
+        start, end = int(tokens.char_start[first]), int(tokens.char_end[last])
+        low, high = max(0, start - SPAN_WIDEN), min(len(text), end + SPAN_WIDEN)
+        while start > low and not text[start - 1].isspace():
+            start -= 1
+        while end < high and text[end] != "\n" and not text[end].isalnum():
+            end += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        return start, end
 
 
 def _not_explained_away(candidates: list[tuple[ItemMatch, frozenset]]) -> list[ItemMatch]:
