@@ -1,8 +1,10 @@
 """The contamination detector: benchmark items found in each document, in the scan's cheap tier.
 
 Not an AI-text detector: its score is the number of benchmark items found in the document
-(0 for almost all), and its reason is a JSON list of those items with their form, shares and
-character span (`auditor.contamination.match.ItemMatch`). Estimation and the AI-share report
+(0 for almost all), and its reason is a JSON list of those items with their form, shares,
+character span (`auditor.contamination.match.ItemMatch`) and a bounded excerpt of the matched
+text (at most ~520 characters, only for the rare documents that hold an item) so the report
+can show the leak without re-reading the shard. Estimation and the AI-share report
 leave its column out (`auditor.records.NON_AUTHORSHIP_DETECTORS`); `auditor contamination`,
 the report's contamination section and the `[gates.contamination]` check read it.
 
@@ -21,6 +23,21 @@ from collections.abc import Sequence
 import numpy as np
 
 from detectors.base import Detector, NotConfigured
+
+#: Characters of document text kept around a match, and of the match itself (head and tail):
+#: enough for the report to show the leak highlighted, without storing the document.
+EXCERPT_CONTEXT = 60
+EXCERPT_MATCH = 400
+
+
+def excerpt(text: str, start: int, end: int) -> dict[str, str]:
+    """The matched span of `text` with a little context, bounded in size."""
+    match = text[start:end]
+    if len(match) > EXCERPT_MATCH:
+        half = EXCERPT_MATCH // 2
+        match = match[:half] + " \u2026 " + match[-half:]
+    return {"before": text[max(0, start - EXCERPT_CONTEXT):start], "match": match,
+            "after": text[end:end + EXCERPT_CONTEXT]}
 
 
 class ContaminationDetector(Detector):
@@ -52,10 +69,12 @@ class ContaminationDetector(Detector):
         if self._matcher is None:
             raise NotConfigured("the contamination detector needs a store with benchmarks; "
                                 "scan with --db of a store where `auditor benchmarks add` ran")
-        found = self._matcher.match([t if isinstance(t, str) else "" for t in texts])
+        texts = [t if isinstance(t, str) else "" for t in texts]
+        found = self._matcher.match(texts)
         scores = np.array([len(f) for f in found], dtype=np.float64)
-        reasons = [json.dumps([m.to_dict() for m in f], ensure_ascii=False) if f else None
-                   for f in found]
+        reasons = [json.dumps([{**m.to_dict(), "excerpt": excerpt(t, m.char_start, m.char_end)}
+                               for m in f], ensure_ascii=False) if f else None
+                   for t, f in zip(texts, found, strict=True)]
         return scores, reasons
 
     def score(self, texts: Sequence[str]) -> np.ndarray:

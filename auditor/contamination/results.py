@@ -41,6 +41,7 @@ class LeakedItem:
     example_doc: str
     example_shard: str
     example_span: tuple[int, int]
+    example_excerpt: dict | None = None  # before / match / after, from the detector
     sources: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -130,13 +131,15 @@ def _items(rows, benches: dict[str, dict]) -> list[LeakedItem]:
                     max_share=m["share"], n_docs=0,
                     first_seen=day.isoformat() if day else None, first_month=month,
                     before_release=None, example_doc=doc_id, example_shard=shard,
-                    example_span=(m["char_start"], m["char_end"]))
+                    example_span=(m["char_start"], m["char_end"]),
+                    example_excerpt=m.get("excerpt"))
             item.n_docs += 1
             if _RANK[m["form"]] < _RANK[item.form] or (
                     m["form"] == item.form and m["share"] > item.max_share):
                 item.form = m["form"]
                 item.example_doc, item.example_shard = doc_id, shard
                 item.example_span = (m["char_start"], m["char_end"])
+                item.example_excerpt = m.get("excerpt")
             item.max_share = max(item.max_share, m["share"])
             if source not in item.sources:
                 item.sources.append(source)
