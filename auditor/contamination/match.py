@@ -200,7 +200,7 @@ class Matcher:
         around them (`"(` before; `?`, `' ')])` after, to the end of the line), up to
         `SPAN_WIDEN` characters each way."""
         text = self._texts[doc]
-        start, end = int(tokens.char_start[first]), int(tokens.char_end[last])
+        start, end = tokens.char_span(doc, first, last)
         low, high = max(0, start - SPAN_WIDEN), min(len(text), end + SPAN_WIDEN)
         while start > low and not text[start - 1].isspace():
             start -= 1
@@ -238,6 +238,6 @@ def _bit_filter(hashes: np.ndarray, n_bits: int = FILTER_BITS) -> np.ndarray:
 
 def _in_filter(bits: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     n_bits = (len(bits) * 8).bit_length() - 1
-    slot = hashes >> np.uint64(64 - n_bits)
-    byte = bits[(slot >> np.uint64(3)).astype(np.int64)]
-    return ((byte >> (slot & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+    byte = bits[hashes >> np.uint64(64 - n_bits + 3)]
+    shift = ((hashes >> np.uint64(64 - n_bits)) & np.uint64(7)).astype(np.uint8)
+    return (byte >> shift) & np.uint8(1) != 0

@@ -99,16 +99,24 @@ def _mix(x: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class TokenBatch:
     """Tokens of a batch of texts. `hashes[i]` is token i's 64-bit hash; `doc_starts[d]` and
-    `doc_starts[d+1]` bound document d's tokens; `char_start/char_end` are each token's span
-    in its own (original, unnormalised) text."""
+    `doc_starts[d+1]` bound document d's tokens. Character offsets are computed only for the
+    tokens asked about (`char_span`), since only matches need them."""
 
     hashes: np.ndarray
     doc_starts: np.ndarray
-    char_start: np.ndarray
-    char_end: np.ndarray
+    _pos: np.ndarray  # original position (in the joined batch) of each kept character
+    _starts: np.ndarray  # first kept character of each token
+    _ends: np.ndarray  # one past its last kept character
+    _text_offsets: np.ndarray  # where each text starts in the joined batch
 
     def n_tokens(self, doc: int) -> int:
         return int(self.doc_starts[doc + 1] - self.doc_starts[doc])
+
+    def char_span(self, doc: int, first: int, last: int) -> tuple[int, int]:
+        """Characters of document `doc` from token `first`'s start to token `last`'s end."""
+        base = int(self._text_offsets[doc])
+        return (int(self._pos[self._starts[first]]) - base,
+                int(self._pos[self._ends[last] - 1]) + 1 - base)
 
 
 def tokenize(texts: list[str]) -> TokenBatch:
@@ -122,20 +130,16 @@ def tokenize(texts: list[str]) -> TokenBatch:
     norm = table[np.minimum(cp, _TABLE_SIZE - 1)]
     pos = np.flatnonzero(norm != _DELETED)
     cp = norm[pos]
-    is_word = cp != 0
-    edges = np.diff(np.concatenate(([False], is_word, [False])).astype(np.int8))
+    edges = np.diff((cp != 0).view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     hashes = _mix(_segment_hash(cp, starts, ends, _CHAR_BASE)
                   ^ ends.astype(np.uint64) - starts.astype(np.uint64))
-    orig_start = pos[starts] if len(starts) else starts
-    orig_end = pos[ends - 1] + 1 if len(ends) else ends
-    doc_starts = np.searchsorted(orig_start, text_offsets[:-1]).astype(np.int64)
-    doc_starts = np.append(doc_starts, len(starts))
-    doc_of_token = np.repeat(np.arange(len(texts)), np.diff(doc_starts))
-    base = text_offsets[:-1][doc_of_token] if len(texts) else text_offsets[:0]
-    return TokenBatch(hashes=hashes, doc_starts=doc_starts,
-                      char_start=orig_start - base, char_end=orig_end - base)
+    # a text's first token is the first one starting at or after the text's first kept char
+    doc_starts = np.searchsorted(starts, np.searchsorted(pos, text_offsets[:-1]))
+    doc_starts = np.append(doc_starts, len(starts)).astype(np.int64)
+    return TokenBatch(hashes=hashes, doc_starts=doc_starts, _pos=pos, _starts=starts,
+                      _ends=ends, _text_offsets=text_offsets)
 
 
 class NgramHasher:
