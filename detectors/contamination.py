@@ -8,7 +8,9 @@ can show the leak without re-reading the shard. Estimation and the AI-share repo
 leave its column out (`auditor.records.NON_AUTHORSHIP_DETECTORS`); `auditor contamination`,
 the report's contamination section and the `[gates.contamination]` check read it.
 
-It is built per store: the scan hands it the store's paths (`auditor.store.paths.StorePaths`,
+Built without a store (`detectors.load("contamination")` from Python, or the detector
+benchmark) it checks against the shipped benchmarks. In a scan it is built per store: the scan
+hands it the store's paths (`auditor.store.paths.StorePaths`,
 received, not imported) and it loads the index of the benchmarks added to that store
 (`auditor benchmarks add`), from `store.benchmark_index`. Its version is the matching
 rules' version and the index digest, so adding a benchmark makes the next scan fill only this column again.
@@ -49,9 +51,9 @@ class ContaminationDetector(Detector):
     def __init__(self, store=None, index_dir: str | None = None):
         folder = index_dir or (store.benchmark_index if store is not None else None)
         self._matcher = None
-        self.version = "unbound"
+        self.version = "builtin"
         if folder is None:
-            return  # built without a store (listing, warm-up): scoring asks for one
+            return  # no store: the shipped benchmarks, indexed on first use (see _matcher_now)
         if not os.path.exists(os.path.join(folder, "index.json")):
             raise NotConfigured(f"no benchmarks in this store ({folder} is missing); add some "
                                 "with `auditor benchmarks add builtin --db DB`")
@@ -65,12 +67,20 @@ class ContaminationDetector(Detector):
     def memory_bytes(self) -> int:
         return self._matcher.memory_bytes() if self._matcher is not None else 0
 
-    def score_and_reasons(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+    def _matcher_now(self):
+        """The matcher; without a store, one over the shipped benchmarks, built here once (a
+        few seconds) so that listing or warming up detectors stays cheap."""
         if self._matcher is None:
-            raise NotConfigured("the contamination detector needs a store with benchmarks; "
-                                "scan with --db of a store where `auditor benchmarks add` ran")
+            from auditor.contamination.benchmarks import builtin_items
+            from auditor.contamination.index import build_index
+            from auditor.contamination.match import Matcher
+
+            self._matcher = Matcher(build_index(builtin_items()))
+        return self._matcher
+
+    def score_and_reasons(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
         texts = [t if isinstance(t, str) else "" for t in texts]
-        found = self._matcher.match(texts)
+        found = self._matcher_now().match(texts)
         scores = np.array([len(f) for f in found], dtype=np.float64)
         reasons = [json.dumps([{**m.to_dict(), "excerpt": excerpt(t, m.char_start, m.char_end)}
                                for m in f], ensure_ascii=False) if f else None

@@ -265,3 +265,21 @@ def test_benchmarks_cli_add_builtin_one_and_list(tmp_path):
     res = CliRunner().invoke(main, ["benchmarks", "add", str(tmp_path / "missing.jsonl"),
                                     "--name", "x", "--db", db])
     assert res.exit_code == 1 and "missing.jsonl" in res.output
+
+
+def test_report_section_lists_leaks_with_highlighted_escaped_text(scanned):
+    from auditor.report.contamination import collect_contamination, contamination_html
+
+    dbs, svamp = scanned
+    notes: list[str] = []
+    section = collect_contamination(dbs["leak"], notes)
+    page = contamination_html(section)
+    assert page.count("<mark>") == len(section["items"]) >= len(svamp) - 1
+    assert all(f"test/{i['item_id']}" in page for i in section["items"])
+    assert contamination_html({}) == ""
+    evil = dict(section, items=[dict(section["items"][0], item_id="<script>x</script>",
+                                     example_excerpt={"before": "<b>", "match": "a&b",
+                                                      "after": "</td>"})])
+    html_text = contamination_html(evil)
+    assert "<script>x" not in html_text and "&lt;script&gt;x" in html_text
+    assert "<mark>a&amp;b</mark>" in html_text and "&lt;/td&gt;" in html_text
