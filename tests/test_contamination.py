@@ -229,6 +229,12 @@ def test_default_scan_runs_contamination_only_where_benchmarks_exist(tmp_path, s
     bare = run_scan([str(folder)], str(tmp_path / "bare.duckdb"))
     assert "contamination" not in bare.detectors and not any(
         "contamination" in n for n in bare.notes)
+    with_benchmarks = str(tmp_path / "with.duckdb")
+    add_benchmark(with_benchmarks, "builtin:humaneval")
+    summary = run_scan([str(folder)], with_benchmarks)
+    assert summary.detectors["contamination"].endswith(
+        load_index(index_folder(with_benchmarks)).digest)
+    assert "markers" in summary.detectors  # the rest of the cheap tier still runs
 
 
 def test_gate_fails_with_a_leak_and_passes_without(scanned, tmp_path):
