@@ -289,3 +289,14 @@ def test_report_section_lists_leaks_with_highlighted_escaped_text(scanned):
     html_text = contamination_html(evil)
     assert "<script>x" not in html_text and "&lt;script&gt;x" in html_text
     assert "<mark>a&amp;b</mark>" in html_text and "&lt;/td&gt;" in html_text
+
+
+def test_hf_packaged_json_builder_gives_the_same_items(shared_data, tmp_path):
+    pytest.importorskip("datasets")
+    src = bench_dir(shared_data) / "svamp.parquet"
+    jsonl = tmp_path / "svamp.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in pq.read_table(src).to_pylist()),
+                     encoding="utf-8")
+    via_hf = load_items(f"hf:json:{jsonl}@train", "svamp").table
+    direct = load_items(str(src), "svamp").table
+    assert build_index(via_hf).digest == build_index(direct).digest
