@@ -219,6 +219,11 @@ def test_scan_stores_results_and_cli_reports_them(scanned):
     assert data["n_docs_contaminated"] == len(found_ids)
     assert data["by_source"] and data["by_crawl_month"]
     assert all(i["before_release"] in (True, False) for i in data["items"])
+    strict = json.loads(CliRunner().invoke(main, ["contamination", "--db", dbs["leak"],
+                                                  "--min-share", "0.95", "--json"]).output)
+    kept = {i["item_id"] for i in strict["items"]}
+    assert kept < found_ids and all(i["max_share"] >= 0.95 or i["form"] == "question_only"
+                                    for i in strict["items"])
 
 
 def test_default_scan_runs_contamination_only_where_benchmarks_exist(tmp_path, scanned):

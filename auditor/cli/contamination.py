@@ -106,8 +106,11 @@ def list_command(db, as_json) -> None:
               help="Groupings to show (repeatable; default: all three).")
 @click.option("--items", "n_items", default=20, show_default=True, type=click.IntRange(0),
               help="Leaked items listed per benchmark in the table view.")
+@click.option("--min-share", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Count only matches holding at least this share of an item's n-grams "
+                   "(question share for question-only matches).")
 @click.option("--json", "as_json", is_flag=True, help="Everything as JSON (all items).")
-def contamination_command(db, by, n_items, as_json) -> None:
+def contamination_command(db, by, n_items, min_share, as_json) -> None:
     """Which benchmark items leaked into the scanned corpus, where, and since when.
 
     Per benchmark: items found (exact, partial, question only) and the share of the
@@ -118,12 +121,13 @@ def contamination_command(db, by, n_items, as_json) -> None:
     Examples:
       auditor contamination --db audit.duckdb
       auditor contamination --db audit.duckdb --by benchmark --by source --json
+      auditor contamination --db audit.duckdb --min-share 0.8     # near-complete copies only
     """
     from auditor.contamination.results import GROUPINGS, NoContaminationData, summarize
 
     by = tuple(by) or GROUPINGS
     try:
-        summary = summarize(db)
+        summary = summarize(db, min_share=min_share)
     except (NoContaminationData, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -137,6 +141,8 @@ def _print(summary, by, n_items: int) -> None:
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # piped: wide, so ids and names are not cut
+        console = Console(width=200)
     console.print(f"{summary.n_docs_contaminated} of {summary.n_docs_scanned} scanned documents "
                   "hold benchmark items")
     if "benchmark" in by:

@@ -75,8 +75,13 @@ class ContaminationSummary:
         return out
 
 
-def summarize(db: str | os.PathLike) -> ContaminationSummary:
-    """The contamination summary of the store at `db` (read-only)."""
+def summarize(db: str | os.PathLike, min_share: float = 0.0) -> ContaminationSummary:
+    """The contamination summary of the store at `db` (read-only).
+
+    `min_share` leaves out matches holding less than that share of an item's n-grams (a
+    stricter "partial" than the scan's own threshold); question-only matches are judged on
+    their question share instead.
+    """
     from auditor.store.catalogue import open_store
 
     with open_store(db, read_only=True) as store:
@@ -86,9 +91,7 @@ def summarize(db: str | os.PathLike) -> ContaminationSummary:
             raise NoContaminationData(
                 f"{db}: no contamination results; add benchmarks (`auditor benchmarks add "
                 f"builtin --db {db}`) and scan again (`auditor scan INPUT --db {db}`)")
-        n_scanned, n_hit = con.execute(
-            "SELECT COUNT(score_contamination), COUNT(*) FILTER (WHERE score_contamination > 0) "
-            "FROM documents").fetchone()
+        n_scanned = con.execute("SELECT COUNT(score_contamination) FROM documents").fetchone()[0]
         per_source = con.execute(
             "SELECT source, COUNT(score_contamination) FROM documents GROUP BY source").fetchall()
         rows = con.execute(
@@ -96,11 +99,25 @@ def summarize(db: str | os.PathLike) -> ContaminationSummary:
             "WHERE score_contamination > 0 ORDER BY crawl_date NULLS LAST, shard, \"offset\""
         ).fetchall()
         benches = _benchmarks(con)
+    if min_share > 0:
+        rows = _above(rows, min_share)
     items = _items(rows, benches)
     return ContaminationSummary(
-        n_docs_scanned=int(n_scanned or 0), n_docs_contaminated=int(n_hit or 0),
+        n_docs_scanned=int(n_scanned or 0), n_docs_contaminated=len({r[0:2] for r in rows}),
         benchmarks=_per_benchmark(items, benches), items=items,
         by_source=_per_source(rows, per_source), by_crawl_month=_per_month(items))
+
+
+def _above(rows, min_share: float) -> list:
+    """Rows with only the matches at or above `min_share`; rows left without any dropped."""
+    out = []
+    for row in rows:
+        kept = [m for m in json.loads(row[-1] or "[]")
+                if (m["question_share"] if m["form"] == "question_only" else m["share"])
+                >= min_share]
+        if kept:
+            out.append((*row[:-1], json.dumps(kept)))
+    return out
 
 
 def _benchmarks(con) -> dict[str, dict]:
