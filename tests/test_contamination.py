@@ -305,3 +305,18 @@ def test_hf_packaged_json_builder_gives_the_same_items(shared_data, tmp_path):
     via_hf = load_items(f"hf:json:{jsonl}@train", "svamp").table
     direct = load_items(str(src), "svamp").table
     assert build_index(via_hf).digest == build_index(direct).digest
+
+
+def test_gate_cannot_run_without_contamination_results(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _write_docs(folder / "d.jsonl", [{"id": "a", "text": "plain text " * 20}])
+    db = str(tmp_path / "none.duckdb")
+    run_scan([str(folder)], db, detectors="none")
+    cfg = tmp_path / "g.toml"
+    cfg.write_text("[gates.contamination]\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["check", "--db", db, "--config", str(cfg)])
+    assert res.exit_code == 2 and "benchmarks add" in res.output
+    cfg.write_text("[gates.contamination]\nforms = [\"verbatim\"]\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["check", "--db", db, "--config", str(cfg)])
+    assert res.exit_code == 2 and "forms" in res.output
