@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor.contamination import gate as contamination_gate
+
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 #: Every key the config accepts, per table: a typo is an error, not a silently skipped gate.
@@ -34,6 +36,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "gates.collapse": {"regime": str, "generations": int, "model": str, "metric": str,
                        "max_degradation": (int, float)},
     "gates.synthetic_by_construction": {"forbid_in": list},
+    "gates.contamination": contamination_gate.CONFIG_KEYS,
 }
 _REGIMES = ("replace", "accumulate", "accumulate-subsample", "fresh")
 
@@ -64,6 +67,7 @@ class CheckConfig:
     collapse_metric: str | None = None
     max_degradation: float | None = None
     forbid_synthetic_in: tuple[str, ...] = ()
+    contamination: contamination_gate.ContaminationGate | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,17 @@ def parse_config(raw: dict[str, Any], path: str = "<config>") -> CheckConfig:
         collapse_model=col.get("model", "gaussian"), collapse_metric=col.get("metric"),
         max_degradation=(float(col["max_degradation"]) if "max_degradation" in col else None),
         forbid_synthetic_in=tuple(syn.get("forbid_in", ())),
+        contamination=_contamination_config(raw, path),
     )
+
+
+def _contamination_config(raw: dict, path: str) -> contamination_gate.ContaminationGate | None:
+    if "contamination" not in (raw.get("gates") or {}):
+        return None
+    try:
+        return contamination_gate.parse_gate(_table(raw, "gates.contamination"), path)
+    except contamination_gate.GateConfigError as e:
+        raise CheckError(str(e)) from e
 
 
 def load_config(path: str | Path) -> CheckConfig:
@@ -196,7 +210,7 @@ def load_config(path: str | Path) -> CheckConfig:
     cfg = parse_config(raw, str(p))
     if not any([cfg.max_overall is not None, cfg.max_per_source is not None, cfg.per_source,
                 cfg.max_rise is not None, cfg.min_coverage, cfg.max_degradation is not None,
-                cfg.forbid_synthetic_in]):
+                cfg.forbid_synthetic_in, cfg.contamination is not None]):
         raise CheckError(f"config {p} configures no gate: add a [gates.*] table "
                          f"(see examples/auditor.toml)")
     return cfg
@@ -401,6 +415,12 @@ def run_check(db_path: str | Path, cfg: CheckConfig) -> CheckResult:
         gates += synthetic_gates(con, cfg) if cfg.forbid_synthetic_in else []
     if cfg.max_degradation is not None:
         gates.append(collapse_gate(cfg, overall))
+    if cfg.contamination is not None:
+        try:
+            gates += [GateResult(**g) for g in contamination_gate.contamination_gates(
+                db, cfg.contamination)]
+        except LookupError as e:
+            raise CheckError(str(e)) from e
     return CheckResult(db=db, config=cfg.path, run_id=run_id, gates=gates, notes=notes,
                        checked_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 

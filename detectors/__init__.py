@@ -1,7 +1,15 @@
 """AI-text detectors, one module a family. Importing this package registers them all by name,
 without importing any heavy dependency (see `detectors.base`)."""
 
-from detectors.base import Detector, DetectorSpec, load, parse_names, register, specs
+from detectors.base import (
+    Detector,
+    DetectorSpec,
+    NotConfigured,
+    load,
+    parse_names,
+    register,
+    specs,
+)
 
 register(DetectorSpec(
     name="markers", factory="detectors.markers:MarkersDetector", tier="cheap",
@@ -17,6 +25,11 @@ register(DetectorSpec(
     name="classifier", factory="detectors.classifier:NgramClassifier", tier="cheap",
     needs="shipped model (detectors/models/classifier)",
     summary="hashed word and character n-grams with a calibrated linear classifier",
+))
+register(DetectorSpec(
+    name="contamination", factory="detectors.contamination:ContaminationDetector", tier="cheap",
+    needs="benchmarks added to the store (auditor benchmarks add)", reads_store=True,
+    summary="benchmark items (13-gram index) found in each document: not an AI score",
 ))
 register(DetectorSpec(
     name="embedding", factory="detectors.embedding:EmbeddingDetector", tier="model",
@@ -44,4 +57,4 @@ register(DetectorSpec(
     summary="Kirchenbauer green-list watermark z-score",
 ))
 
-__all__ = ["Detector", "DetectorSpec", "load", "parse_names", "register", "specs"]
+__all__ = ["Detector", "DetectorSpec", "NotConfigured", "load", "parse_names", "register", "specs"]

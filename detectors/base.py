@@ -50,6 +50,11 @@ class Detector:
         """Release models or other resources. Optional."""
 
 
+class NotConfigured(RuntimeError):
+    """The detector has nothing to do here (the contamination detector in a store without
+    benchmarks): the default scan leaves it out without a note; naming it is an error."""
+
+
 @dataclass(frozen=True)
 class DetectorSpec:
     name: str
@@ -57,6 +62,7 @@ class DetectorSpec:
     tier: str
     needs: str
     summary: str
+    reads_store: bool = False  # built per store: the factory gets `store=` (the scan's StorePaths)
 
 
 _REGISTRY: dict[str, DetectorSpec] = {}

@@ -72,7 +72,8 @@ def _formats() -> list[str]:
                    "added to the built-in list: cosmopedia, tinystories, ...).")
 @click.option("--detectors", "detector_spec", default=None, metavar="NAMES",
               help="Comma-separated detectors to run on every document (default: the cheap "
-                   "tier that is available here; `none` for provenance only).")
+                   "tier that is available here, with `contamination` once the store has "
+                   "benchmarks; `none` for provenance only).")
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(1),
               help="Documents per detector batch.")
 @click.option("--unit-size", default="128MB", show_default=True, callback=_parse_size,

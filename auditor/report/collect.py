@@ -16,6 +16,7 @@ from typing import Any
 
 from auditor.records import DEFAULT_CUTOFF
 from auditor.report import store_sql
+from auditor.report.contamination import collect_contamination
 from auditor.report.data import ReportData
 
 #: Regimes drawn in the report: the two that bracket what a corpus builder can choose.
@@ -161,5 +162,6 @@ def collect(db_path: str, *, method: str = "auto", detector: str | None = None,
     say("projecting model collapse")
     data.collapse = collapse_section(data.summary["overall"], generations=generations,
                                      model=collapse_model, seed=seed, notes=notes)
+    data.contamination = collect_contamination(str(db_path), notes)
     data.notes = notes
     return data

@@ -45,6 +45,7 @@ class ReportData:
     collapse: dict[str, Any] = field(default_factory=dict)
     flagged: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[str, Any] = field(default_factory=dict)
+    contamination: dict[str, Any] = field(default_factory=dict)  # see report/contamination.py
     notes: list[str] = field(default_factory=list)
     schema_version: int = REPORT_SCHEMA_VERSION
 

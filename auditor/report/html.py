@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from auditor.report import plots
+from auditor.report.contamination import contamination_html
 from auditor.report.data import ReportData, estimate_label, method_label
 
 _CSS = """
@@ -28,6 +29,7 @@ td{overflow-wrap:anywhere}
 .note{background:#fff6e0;border-left:4px solid #e6a700;padding:.4em .8em;margin:.4em 0}
 img.plot{max-width:100%;border:1px solid #eee}
 td.notes{font-size:.75em;color:#555;max-width:320px}
+mark{background:#ffe08a}
 """
 
 _JS = """
@@ -238,7 +240,8 @@ def _issues(d: ReportData) -> str:
 def render_html(d: ReportData) -> str:
     """The whole page as a string."""
     body = "".join([_summary(d), _sources(d), _months(d), _coverage(d), _agreement(d),
-                    _collapse(d), _flagged(d), _issues(d)])
+                    _collapse(d), contamination_html(d.contamination), _flagged(d),
+                    _issues(d)])
     meta = json.dumps({"db": d.db_path, "generated_at": d.generated_at}).replace("</", "<\\/")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

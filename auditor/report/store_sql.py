@@ -19,6 +19,8 @@ from typing import Any
 
 import duckdb
 
+from auditor.records import NON_AUTHORSHIP_DETECTORS
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Detectors preferred as "the" detector of a report when the estimate names none.
 DETECTOR_PREFERENCE = ("classifier", "embedding", "binoculars", "fast_detectgpt", "lm",
@@ -80,7 +82,8 @@ def columns(con: duckdb.DuckDBPyConnection, table: str = "documents") -> list[st
 
 def score_detectors(cols: list[str]) -> list[str]:
     """Detector names that have a score column in the view, preferred first."""
-    names = [c[len("score_"):] for c in cols if c.startswith("score_")]
+    names = [c[len("score_"):] for c in cols if c.startswith("score_")
+             and c[len("score_"):] not in NON_AUTHORSHIP_DETECTORS]
     rank = {n: i for i, n in enumerate(DETECTOR_PREFERENCE)}
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 

@@ -64,7 +64,8 @@ class ScanSummary:
 DEFAULT_EXCLUDED: tuple[str, ...] = ("compression",)
 
 
-def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str], list[str]]:
+def resolve_detectors(spec: str | Sequence[str] | None,
+                      paths: StorePaths | None = None) -> tuple[dict[str, str], list[str]]:
     """Detector names -> versions, loading each once; plus notes about what was left out.
 
     None or "" means the cheap tier but `DEFAULT_EXCLUDED`, as far as it loads here (a cheap
@@ -80,7 +81,9 @@ def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str],
             if s.tier != "cheap" or s.name in DEFAULT_EXCLUDED:
                 continue
             try:
-                versions[s.name] = str(loaded_detector(s.name).version)
+                versions[s.name] = str(loaded_detector(s.name, paths).version)
+            except detectors.NotConfigured:  # nothing to do in this store (no benchmarks)
+                continue
             except Exception as exc:  # optional by design: the default uses what is available
                 notes.append(f"detector {s.name!r} not available, skipped "
                              f"({type(exc).__name__}: {exc})")
@@ -94,7 +97,7 @@ def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str],
     versions = {}
     for name in names:
         try:
-            versions[name] = str(loaded_detector(name).version)
+            versions[name] = str(loaded_detector(name, paths).version)
         except Exception as exc:
             raise ScanError(f"detector {name!r} could not be loaded: {type(exc).__name__}: "
                             f"{exc}; install what it needs (`auditor detectors list`) or leave "
@@ -130,6 +133,7 @@ def _is_store_file(uri: str, paths: StorePaths) -> bool:
     path = os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
     return (path in (paths.db, paths.db + ".wal")
             or path.startswith(paths.sidecars + os.sep)
+            or path.startswith(paths.benchmarks + os.sep)
             or path.startswith(paths.logs + os.sep))
 
 
@@ -150,7 +154,7 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
     from auditor.store.catalogue import StoreLockedError
 
     options = options or ScanOptions()
-    versions, notes = resolve_detectors(detectors)
+    versions, notes = resolve_detectors(detectors, StorePaths.for_db(db))
     units = plan_inputs(inputs, options, StorePaths.for_db(db))
     fps = {(u.shard, u.part): fingerprint(u, options) for u in units}
     try:

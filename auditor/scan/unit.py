@@ -9,6 +9,7 @@ retries it; a side-car therefore always holds a complete unit.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,14 +41,26 @@ from auditor.store.sidecar import (
 _LOADED: dict = {}
 
 
-def loaded_detector(name: str):
-    """The detector `name`, built once per process through `detectors.load`."""
-    det = _LOADED.get(name)
-    if det is None:
-        import detectors
+def loaded_detector(name: str, paths: StorePaths | None = None):
+    """The detector `name`, built once per process through `detectors.load` (once per store
+    and state of its benchmark index for a detector whose spec `reads_store`: contamination)."""
+    import detectors
 
-        det = _LOADED[name] = detectors.load(name)
+    per_store = paths is not None and any(s.reads_store for s in detectors.specs()
+                                          if s.name == name)
+    key = (name, paths.db, _mtime(os.path.join(paths.benchmark_index, "index.json"))) \
+        if per_store else name
+    det = _LOADED.get(key)
+    if det is None:
+        det = _LOADED[key] = detectors.load(name, **({"store": paths} if per_store else {}))
     return det
+
+
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def fingerprint(unit: WorkUnit, options: ScanOptions) -> str:
@@ -132,9 +145,9 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
         bytes=unit_bytes(unit))
     try:
         if rescore:
-            _rescore(unit, options, detector_names, result)
+            _rescore(unit, options, detector_names, result, store_paths)
         else:
-            _scan(unit, options, detector_names, result)
+            _scan(unit, options, detector_names, result, store_paths)
     except Exception as exc:  # one bad unit must not stop the scan; the reason is recorded
         result.status = "failed"
         result.issues.append(RecordIssue(
@@ -152,10 +165,11 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
     return result
 
 
-def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult) -> None:
+def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult,
+          paths: StorePaths | None = None) -> None:
     from auditor.readers.columnar import read_unit_columnar
 
-    dets = [loaded_detector(n) for n in names]
+    dets = [loaded_detector(n, paths) for n in names]
     result.detectors = {n: str(d.version) for n, d in zip(names, dets, strict=True)}
     schema = pa.schema(list(PROVENANCE_SCHEMA) + [
         f for n, d in zip(names, dets, strict=True) for f in detector_fields(n, d.gives_reasons)])
@@ -244,7 +258,7 @@ def unit_meta(unit: WorkUnit, fp: str) -> dict:
 
 
 def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
-             result: UnitResult) -> None:
+             result: UnitResult, paths: StorePaths | None = None) -> None:
     """Add the columns of detectors the side-car lacks (or has at another version).
 
     The unit is read again for its texts; rows are matched by (offset, id), so the new column
@@ -257,7 +271,7 @@ def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
     if info.unit.get("fingerprint") != result.fingerprint:
         raise ValueError(f"side-car {result.sidecar} was made from another version of the shard;"
                          " it will be rescanned")
-    dets = {n: loaded_detector(n) for n in names}
+    dets = {n: loaded_detector(n, paths) for n in names}
     todo = [n for n in names if info.detectors.get(n) != str(dets[n].version)]
     result.detectors = dict(info.detectors)
     result.n_stored = info.n_rows

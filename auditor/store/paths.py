@@ -51,5 +51,15 @@ class StorePaths:
     def all_sidecars_glob(self) -> str:
         return os.path.join(self.sidecars, "*.parquet")
 
+    @property
+    def benchmarks(self) -> str:
+        """Folder of the store's benchmark files (`auditor benchmarks add`); never a scan input."""
+        return self.db + ".benchmarks"
+
+    @property
+    def benchmark_index(self) -> str:
+        """The benchmark index folder the contamination detector loads."""
+        return os.path.join(self.benchmarks, "index")
+
     def log_path(self, run_id: str) -> str:
         return os.path.join(self.logs, f"{run_id}.log")
