@@ -1,7 +1,13 @@
-"""Shared fixtures. `shared_data` is the read-only `../shared/data` beside the checkout."""
+"""Shared fixtures. `shared_data` is the read-only `../shared/data` beside the checkout.
+
+In CI (the `CI` environment variable set, as `.ci/run` and most CI systems do) everything a test
+needs is installed, so a missing prerequisite is a failure, never a silent skip: a suite whose
+tests skip themselves can pass while testing nothing. Only a local run skips, and says why.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,8 +16,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def in_ci() -> bool:
+    """True on a CI machine: `CI` set to anything but an empty string, 0 or false."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require(ok: bool, what: str) -> None:
+    """Fail in CI, skip locally (saying so), when a prerequisite `what` is missing."""
+    if ok:
+        return
+    if in_ci():
+        pytest.fail(f"{what} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(f"{what}; skipped because this is a local run (in CI, with CI set, it fails)")
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    require(SHARED_DATA.is_dir(), f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA

@@ -5,7 +5,9 @@ Chromium with no console error, the per-source table, the plots and a working so
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -17,12 +19,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import require
 
 from auditor.cli import main
 from auditor.demo import demo_data_dir
 from auditor.readers.base import ReaderOptions
 from auditor.report import ReportData, store_sql, write_report
 from auditor.report.collect import collect
+from auditor.report.markdown import render_markdown
 from auditor.scan.options import ScanOptions
 from auditor.scan.runner import run_scan
 
@@ -227,10 +231,24 @@ document.body.setAttribute('data-sorted',order.join(','));
 </script></body>"""
 
 
-def test_html_renders_in_headless_chromium(data, tmp_path):
+def _need_chromium() -> str:
     exe = _chromium()
-    if exe is None:
-        pytest.skip("chromium is not installed (scripts/setup.sh installs it: apt-get install chromium)")
+    require(exe is not None, "chromium is not installed (scripts/setup.sh installs it: "
+                             "apt-get install chromium)")
+    return exe
+
+
+def _allow_script(page: str, script: str) -> str:
+    """The page with `script` appended and its hash added to the page's CSP, as a test probe
+    needs (the CSP blocks any inline script it does not name)."""
+    body = script.removeprefix("<script>").removesuffix("</script></body>")
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    page = page.replace("script-src ", f"script-src &#x27;sha256-{digest}&#x27; ", 1)
+    return page.replace("</body>", script)
+
+
+def test_html_renders_in_headless_chromium(data, tmp_path):
+    exe = _need_chromium()
     page = write_report(data, tmp_path / "audit.html")
     dom_run = _run_chromium(exe, tmp_path, page.as_uri(), "--dump-dom")
     assert dom_run.returncode == 0, dom_run.stderr[-2000:]
@@ -246,7 +264,7 @@ def test_html_renders_in_headless_chromium(data, tmp_path):
         assert 'id="collapse-plot"' in dom
     # the sortable table really sorts in the browser
     probe = tmp_path / "probe.html"
-    probe.write_text(page.read_text().replace("</body>", SORT_PROBE))
+    probe.write_text(_allow_script(page.read_text(), SORT_PROBE))
     sort_run = _run_chromium(exe, tmp_path, probe.as_uri(), "--dump-dom")
     assert _console_lines(sort_run.stderr) == []
     order = sort_run.stdout.split('data-sorted="')[1].split('"')[0].split(",")
@@ -265,3 +283,83 @@ def test_html_renders_in_headless_chromium(data, tmp_path):
     assert img.shape[0] >= 1000 and img.shape[1] >= 1000
     assert img.std() > 10  # text and plots on a white page, not a blank page
     assert (img < 128).mean() > 0.005
+
+
+# --- hostile values: escaped in every output, and a CSP behind the escaping --------------------
+
+HOSTILE_SOURCES = [
+    '"><img src=x onerror=document.body.dataset.pwned=1>',
+    "<script>document.body.dataset.pwned=2</script>",
+    "x' onmouseover='document.body.dataset.pwned=3' data-x='",
+    "[click](javascript:document.body.dataset.pwned=4) | `code` ![i](x)",
+    "$\\frac{1}{$ <b>bold</b>",
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_data(tmp_path_factory) -> ReportData:
+    """A real store scanned from JSONL whose `source` column holds markup and script."""
+    root = tmp_path_factory.mktemp("hostile")
+    rows = []
+    for i, name in enumerate(HOSTILE_SOURCES):
+        for j in range(4):
+            date = "2021-05-01T00:00:00Z" if j % 2 else "2024-05-01T00:00:00Z"
+            rows.append({"id": f"h{i}-{j}", "source": name, "crawl_date": date,
+                         "url": f"https://example.org/{i}/{j}?q=<x>",
+                         "text": f"Certainly! As an AI language model, {name} item {j}. "
+                                 "I hope this helps with your question about the garden."})
+    (root / "x.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = str(root / "x.duckdb")
+    run_scan([str(root / "x.jsonl")], db,
+             ScanOptions(reader=ReaderOptions(source_by="column:source")))
+    return collect(db, n_boot=10, top_k=2, generations=3)
+
+
+def test_hostile_source_names_are_inert_in_html_and_markdown(hostile_data, tmp_path):
+    assert {s["source"] for s in hostile_data.sources} == set(HOSTILE_SOURCES)
+    assert set(hostile_data.flagged) == set(HOSTILE_SOURCES)
+    page = write_report(hostile_data, tmp_path / "x.html").read_text()
+    for name in HOSTILE_SOURCES:  # never raw, neither in text nor in an attribute
+        assert (name not in page) == any(c in name for c in "<>\"'&"), name
+    assert "<img src=x" not in page and "<script>document" not in page
+    assert 'Content-Security-Policy' in page and "default-src &#x27;none&#x27;" in page
+    import re
+
+    ids = re.findall(r'\bid="([^"]*)"', page)
+    assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids), ids
+    assert len(ids) == len(set(ids))
+    text = render_markdown(hostile_data)
+    for name in HOSTILE_SOURCES:  # quotes are inert in Markdown text; markup is not
+        assert (name not in text) == any(c in name for c in "<>[]`|$"), name
+    assert "<img" not in text and "<script>" not in text and "<b>" not in text
+    assert not re.search(r"(?<!\\)\]\(", text) and "![i](x)" not in text  # no link or image
+    # every row of the source table keeps the header's column count: no pipe from the data
+    # opens a cell
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| source | documents"))
+    end = lines.index("", start)
+
+    def cells(line: str) -> int:
+        return line.replace("\\|", "").count("|")
+
+    assert end - start - 2 == len(HOSTILE_SOURCES)
+    assert all(cells(line) == cells(lines[start]) for line in lines[start:end])
+
+
+def test_hostile_report_renders_in_chromium_and_runs_no_injected_script(hostile_data, tmp_path):
+    exe = _need_chromium()
+    page = write_report(hostile_data, tmp_path / "x.html")
+    run = _run_chromium(exe, tmp_path, page.as_uri(), "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    dom = run.stdout
+    body = dom.split("<body", 1)[1].split(">", 1)[0]
+    assert "data-pwned" not in body
+    assert 'data-sortable="ready"' in body  # the page's own script still ran under the CSP
+    assert dom.count("<tr>") > len(HOSTILE_SOURCES)
+    # the CSP alone blocks an injected inline script that escaping had missed
+    leaked = tmp_path / "leaked.html"
+    leaked.write_text(page.read_text().replace(
+        "</body>", "<script>document.body.dataset.pwned='csp'</script></body>"))
+    run = _run_chromium(exe, tmp_path, leaked.as_uri(), "--dump-dom")
+    body = run.stdout.split("<body", 1)[1].split(">", 1)[0]
+    assert "data-pwned" not in body and 'data-sortable="ready"' in body

@@ -5,8 +5,10 @@ offline, from a CI artifact or an e-mail."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
+import re
 from typing import Any
 
 from auditor.report import plots
@@ -45,11 +47,31 @@ document.querySelectorAll('table.sortable').forEach(function(t){
     });
   });
 });
+document.body.setAttribute('data-sortable','ready');
 """
 
 
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+#: The page may run only its own inline script and style (by hash) and show only inline (data:)
+#: images; nothing is fetched, no other script runs, even if a value from the data were ever
+#: printed unescaped: a second line of defence behind `_e`.
+CSP = (f"default-src 'none'; script-src {_csp_hash(_JS)}; style-src {_csp_hash(_CSS)}; "
+       "img-src data:; base-uri 'none'; form-action 'none'")
+
+
 def _e(v: Any) -> str:
-    return html.escape("" if v is None else str(v))
+    """Every value from the data goes through here, in text and in attributes (quote=True)."""
+    return html.escape("" if v is None else str(v), quote=True)
+
+
+def slug(text: Any, index: int) -> str:
+    """An HTML id from a data value: ASCII letters, digits and dashes only, made unique by the
+    index, so no source name can end the attribute or collide with another id."""
+    part = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")[:40]
+    return f"{index}-{part}" if part else str(index)
 
 
 def _pct(v: float | None) -> str:
@@ -64,7 +86,7 @@ def _img(png: bytes | None, alt: str, ident: str) -> str:
     if not png:
         return f'<p class="note">{_e(alt)}: not available (see notes).</p>'
     b64 = base64.b64encode(png).decode("ascii")
-    return f'<img class="plot" id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
+    return f'<img class="plot" id="{_e(ident)}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
 def _td(text: Any, value: Any = None, num: bool = False) -> str:
@@ -76,7 +98,7 @@ def _td(text: Any, value: Any = None, num: bool = False) -> str:
 def _table(ident: str, headers: list[str], rows: list[str], sortable: bool = True) -> str:
     cls = ' class="sortable"' if sortable else ""
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    return (f'<table id="{ident}"{cls}><thead><tr>{head}</tr></thead><tbody>'
+    return (f'<table id="{_e(ident)}"{cls}><thead><tr>{head}</tr></thead><tbody>'
             + "".join(f"<tr>{r}</tr>" for r in rows) + "</tbody></table>")
 
 
@@ -208,7 +230,7 @@ def _flagged(d: ReportData) -> str:
     parts = [f'<section id="flagged"><h2>Most confidently flagged documents</h2>'
              f'<p class="caption">Per source, the documents detector {_e(d.detector)} scores '
              f'highest, with every score and reason, so a person can check the tool.</p>']
-    for source, docs in d.flagged.items():
+    for i, (source, docs) in enumerate(d.flagged.items()):
         rows = []
         for doc in docs:
             scores = ", ".join(f"{k}={_num(v)}" for k, v in doc["scores"].items())
@@ -217,7 +239,7 @@ def _flagged(d: ReportData) -> str:
                                  _td(scores), _td(reasons),
                                  f'<td class="snippet">{_e(doc.get("snippet"))}</td>']))
         parts.append(f"<h3>{_e(source)}</h3>" + _table(
-            f"flagged-{source}", ["id", "url", "scores", "reasons", "snippet"], rows, False))
+            f"flagged-{slug(source, i)}", ["id", "url", "scores", "reasons", "snippet"], rows, False))
     return "".join(parts) + "</section>"
 
 
@@ -239,8 +261,10 @@ def render_html(d: ReportData) -> str:
     """The whole page as a string."""
     body = "".join([_summary(d), _sources(d), _months(d), _coverage(d), _agreement(d),
                     _collapse(d), _flagged(d), _issues(d)])
-    meta = json.dumps({"db": d.db_path, "generated_at": d.generated_at}).replace("</", "<\\/")
+    meta = json.dumps({"db": d.db_path, "generated_at": d.generated_at})
+    meta = meta.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Provenance audit: {_e(d.db_path)}</title><style>{_CSS}</style></head><body>"
             f"<h1>Provenance audit</h1><p class=\"caption\">Store {_e(d.db_path)}; generated "

@@ -17,8 +17,18 @@ def _num(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#!{}"} | {
+    "<": "&lt;", ">": "&gt;", "&": "&amp;", "\n": " ", "\r": " "})
+
+
+def md(v: object) -> str:
+    """A value from the data as inert Markdown text: no link, image, code span, HTML tag or
+    table cell boundary can come out of a source name, URL or snippet."""
+    return str("" if v is None else v).translate(_MD_SPECIAL)
+
+
 def _cell(v: object) -> str:
-    return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+    return md(v)
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
@@ -38,14 +48,14 @@ def _plot(png: bytes | None, plot_dir: Path | None, name: str, alt: str) -> list
 def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     """The report as Markdown; plots go to `plot_dir` (linked relatively) when given."""
     s, o = d.summary, d.summary.get("overall")
-    L = [f"# Provenance audit: {d.db_path}", "",
-         f"Generated {d.generated_at} by auditor report; cutoff {d.cutoff}.", "", "## Summary", "",
+    L = [f"# Provenance audit: {md(d.db_path)}", "",
+         f"Generated {md(d.generated_at)} by auditor report; cutoff {md(d.cutoff)}.", "", "## Summary", "",
          f"- documents: {s.get('n_docs', 0):,}; tokens (est.): {s.get('n_tokens', 0):,}; "
          f"sources: {s.get('n_sources', 0)}",
          f"- crawl dates: {(s.get('date_min') or 'n/a')[:10]} to {(s.get('date_max') or 'n/a')[:10]}",
-         f"- synthetic fraction (95% CI): **{estimate_label(o)}** ({method_label(o)}; weighted by "
-         f"{d.weight}; human reference: {(o or {}).get('human_ref') or 'n/a'})",
-         "- documents by role: " + ", ".join(f"{k}: {v:,}" for k, v in (s.get("roles") or {}).items()),
+         f"- synthetic fraction (95% CI): **{estimate_label(o)}** ({md(method_label(o))}; weighted by "
+         f"{md(d.weight)}; human reference: {md((o or {}).get('human_ref') or 'n/a')})",
+         "- documents by role: " + ", ".join(f"{md(k)}: {v:,}" for k, v in (s.get("roles") or {}).items()),
          "", "## Synthetic fraction by source", ""]
     L += _plot(plots.forest(d.sources, o), plot_dir, "forest.png", "per-source fractions")
     L += _table(["source", "documents", "tokens", "synthetic", "95% CI", "method", "detector",
@@ -83,13 +93,14 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
                 [[p["a"], p["b"], p["n"], _num(p["pearson"]), _num(p["spearman"]),
                   _pct(p["agreement"]), f"{p['threshold_a']:.3g} / {p['threshold_b']:.3g}"]
                  for p in a.get("pairs", [])]) if a.get("pairs") else [
-        f"Detectors scored: {', '.join(a.get('detectors', [])) or 'none'}; nothing to compare.", ""]
+        f"Detectors scored: {md(', '.join(a.get('detectors', [])) or 'none')}; nothing to compare.",
+        ""]
     col = d.collapse or {}
     L += ["## Model-collapse projection", ""]
     if col.get("rows"):
-        L += [f"Model {col['model']}, alpha {_pct(col['alpha'])} "
-              f"[{_pct(col['alpha_ci'][0])}, {_pct(col['alpha_ci'][1])}] ({method_label(o)}), "
-              f"regimes {', '.join(col['regimes'])}.", ""]
+        L += [f"Model {md(col['model'])}, alpha {_pct(col['alpha'])} "
+              f"[{_pct(col['alpha_ci'][0])}, {_pct(col['alpha_ci'][1])}] ({md(method_label(o))}), "
+              f"regimes {md(', '.join(col['regimes']))}.", ""]
         L += _plot(plots.collapse(col), plot_dir, "collapse.png", "collapse projection")
         last = max(r["generation"] for r in col["rows"])
         L += _table(["regime", "metric", "definition", f"value at generation {last}", "band",
@@ -100,20 +111,20 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     else:
         L += ["No projection available (see notes).", ""]
     L += ["## Most confidently flagged documents", "",
-          f"Per source, the documents detector {d.detector} scores highest.", ""]
+          f"Per source, the documents detector {md(d.detector)} scores highest.", ""]
     for source, docs in d.flagged.items():
-        L += [f"### {source}", ""]
+        L += [f"### {md(source)}", ""]
         L += _table(["id", "url", "scores", "reasons", "snippet"],
                     [[x["id"], x.get("url") or "no URL",
                       ", ".join(f"{k}={_num(v)}" for k, v in x["scores"].items()),
                       "; ".join(f"{k}: {v}" for k, v in x["reasons"].items()) or "none",
                       (x.get("snippet") or "")[:200]] for x in docs])
     i = d.issues or {}
-    errs = ", ".join(f"{k}: {v:,}" for k, v in (i.get("errors") or {}).items()) or "none"
+    errs = ", ".join(f"{md(k)}: {v:,}" for k, v in (i.get("errors") or {}).items()) or "none"
     L += ["## Scan runs, skipped and failed records", "",
           f"Runs: {i.get('n_runs', 0)}; records not stored: {errs}.", ""]
     if i.get("top_reasons"):
         L += _table(["status", "reason", "records"],
                     [[r["status"], r["reason"], r["n"]] for r in i["top_reasons"]])
-    L += ["## Notes", ""] + ([f"- {n}" for n in d.notes] or ["none"]) + [""]
+    L += ["## Notes", ""] + ([f"- {md(n)}" for n in d.notes] or ["none"]) + [""]
     return "\n".join(L)
