@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor.output_files import write_text_atomic
+
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 #: Every key the config accepts, per table: a typo is an error, not a silently skipped gate.
@@ -408,16 +410,14 @@ def run_check(db_path: str | Path, cfg: CheckConfig) -> CheckResult:
 # --- outputs ----------------------------------------------------------------------------------
 
 def write_json(result: CheckResult, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps(result.to_dict(), indent=2) + "\n")
 
 
 def write_error_json(message: str, path: str | Path, db: str, config: str) -> None:
     """The JSON a pipeline reads when the check could not run (exit 2)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps({"status": "error", "exit_code": EXIT_ERROR, "db": db,
-                                      "config": config, "error": message, "gates": []},
-                                     indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(path, json.dumps({"status": "error", "exit_code": EXIT_ERROR, "db": db,
+                                        "config": config, "error": message, "gates": []},
+                                       indent=2) + "\n")
 
 
 def junit_xml(result: CheckResult) -> str:
@@ -436,8 +436,7 @@ def junit_xml(result: CheckResult) -> str:
 
 
 def write_junit(result: CheckResult, path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(junit_xml(result) + "\n", encoding="utf-8")
+    write_text_atomic(path, junit_xml(result) + "\n")
 
 
 def summary_lines(result: CheckResult) -> list[str]:

@@ -273,3 +273,20 @@ def test_nightly_script_scans_incrementally_and_gates(tmp_path, shared_data):
     assert wf[True]["schedule"][0]["cron"]  # YAML reads the key `on` as True
     steps = " ".join(s.get("run", "") for s in wf["jobs"]["audit"]["steps"])
     assert "scripts/nightly.sh" in steps
+
+
+def test_unwritable_outputs_exit_2_before_the_check_runs(tmp_path):
+    cfg = write_config(tmp_path / "c.toml", "[gates.coverage]\nmin_date = 0.5\n")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    link = tmp_path / "link.xml"
+    link.symlink_to(a_file)
+    for flag, target in (("--junit-out", a_file / "check.xml"), ("--json-out", tmp_path),
+                         ("--junit-out", link)):
+        # the store does not even exist: the output path is what is reported, at once
+        r = CliRunner().invoke(main, ["check", "--db", str(tmp_path / "none.duckdb"),
+                                      "--config", cfg, flag, str(target)])
+        assert r.exit_code == 2, r.output
+        assert str(target) in r.output and "no store" not in r.output
+        assert "Traceback" not in r.output
+    assert a_file.read_text() == "x" and link.is_symlink()

@@ -363,3 +363,34 @@ def test_hostile_report_renders_in_chromium_and_runs_no_injected_script(hostile_
     run = _run_chromium(exe, tmp_path, leaked.as_uri(), "--dump-dom")
     body = run.stdout.split("<body", 1)[1].split(">", 1)[0]
     assert "data-pwned" not in body and 'data-sortable="ready"' in body
+
+
+# --- output targets: only a regular file is replaced, checked before the work -----------------
+
+def test_report_output_refuses_links_folders_and_special_files(store, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "link.html"
+    link.symlink_to(victim)
+    fifo = tmp_path / "pipe.html"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.html"
+    folder.mkdir()
+    under_a_file = victim / "x.html"  # a folder that cannot exist: unwritable for root too
+    for target, words in ((link, "symbolic link"), (fifo, "not a regular file"),
+                          (folder, "directory"), (under_a_file, "cannot")):
+        r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(target)])
+        assert r.exit_code == 2, (target, r.output)
+        assert words in r.output and "Traceback" not in r.output
+        assert len([line for line in r.output.splitlines() if line.startswith("Error")]) == 1
+        assert "estimating" not in r.output  # refused before any work
+    assert link.is_symlink() and victim.read_text() == "keep me"
+    assert fifo.is_fifo() and folder.is_dir()
+
+
+def test_report_replaces_a_regular_file_through_a_temporary_file(data, tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+    write_report(data, target)
+    assert json.loads(target.read_text())["summary"]["n_docs"] == data.summary["n_docs"]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left

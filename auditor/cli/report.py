@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 
 import click
 
 from auditor import check as gates
+from auditor.output_files import OutputPathError, check_output_path
 from auditor.report import FORMATS, format_for, write_report
+
+#: Exit code of a command that could not start: bad option, unusable output path (as click's own
+#: usage errors, and as `auditor check` says "could not run").
+EXIT_USAGE = 2
+
+
+def _fail(message: str, code: int) -> None:
+    """One line on stderr and the exit code; never a traceback for a user's mistake."""
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
 
 
 @click.command("report")
@@ -54,6 +66,10 @@ def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, gen
         kind = format_for(output, fmt)
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="-o/--output") from None
+    try:  # before the work: a bad target is reported at once, not after the estimation
+        check_output_path(output)
+    except OutputPathError as e:
+        _fail(str(e), EXIT_USAGE)
     say = (lambda m: None) if as_json else (lambda m: click.echo(f"... {m}", err=True))
     try:
         data = collect(db, method=method, detector=detector, weight=weight, n_boot=n_boot,
@@ -61,7 +77,12 @@ def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, gen
                        collapse_model=collapse_model, progress=say)
     except StoreError as e:
         raise click.ClickException(str(e)) from None
-    path = write_report(data, output, kind)
+    try:
+        path = write_report(data, output, kind)
+    except OutputPathError as e:
+        _fail(str(e), EXIT_USAGE)
+    except OSError as e:
+        _fail(f"cannot write the report {output}: {e.strerror or e}", 1)
     if as_json:
         click.echo(json.dumps({"report": str(path), "format": kind, "notes": data.notes}))
     else:
@@ -96,6 +117,12 @@ def check_command(db, config, json_out, junit_out, as_json):
       auditor check --db audit.duckdb --config auditor.toml \\
           --json-out check.json --junit-out check.xml
     """
+    for out in (json_out, junit_out):
+        try:  # before the work, and exit 2 (could not run), never 1 (a gate failed)
+            if out:
+                check_output_path(out)
+        except OutputPathError as e:
+            _fail(f"check could not run: {e}", gates.EXIT_ERROR)
     try:
         try:
             cfg = gates.load_config(config)
@@ -107,16 +134,20 @@ def check_command(db, config, json_out, junit_out, as_json):
                                    "please report it") from e
     except gates.CheckError as e:
         if json_out:
-            gates.write_error_json(str(e), json_out, db, config)
+            with contextlib.suppress(OSError, OutputPathError):  # the message below still says
+                gates.write_error_json(str(e), json_out, db, config)
         if as_json:
             click.echo(json.dumps({"status": "error", "exit_code": gates.EXIT_ERROR,
                                    "error": str(e)}))
         click.echo(f"Error: check could not run: {e}", err=True)
         sys.exit(gates.EXIT_ERROR)
-    if json_out:
-        gates.write_json(result, json_out)
-    if junit_out:
-        gates.write_junit(result, junit_out)
+    try:
+        if json_out:
+            gates.write_json(result, json_out)
+        if junit_out:
+            gates.write_junit(result, junit_out)
+    except (OutputPathError, OSError) as e:
+        _fail(f"check ran but its result could not be written: {e}", gates.EXIT_ERROR)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from auditor.output_files import write_bytes_atomic
 from auditor.report import plots
 from auditor.report.data import ReportData, estimate_label, method_label
 
@@ -40,8 +41,7 @@ def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
 def _plot(png: bytes | None, plot_dir: Path | None, name: str, alt: str) -> list[str]:
     if not png or plot_dir is None:
         return []
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    (plot_dir / name).write_bytes(png)
+    write_bytes_atomic(plot_dir / name, png)
     return [f"![{alt}]({plot_dir.name}/{name})", ""]
 
 
