@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from auditor import check as gates
+from auditor.audit import load_audit
 from auditor.cli import main
 from auditor.demo import demo_data_dir
 from auditor.readers.base import ReaderOptions
@@ -137,8 +138,7 @@ def test_fraction_gate_judges_the_upper_bound(store):
     res = gates.run_check(store, cfg)
     (g,) = res.gates
     assert g.name == "fraction.source[blogs]" and g.passed
-    est = gates._estimates(store, cfg, ("source",))
-    blogs = next(e for e in est if e["group"] == {"source": "blogs"})
+    blogs = load_audit(store, gates.audit_settings(cfg)).by("source")["blogs"]
     assert g.value == pytest.approx(blogs["ci_high"])
     # a point estimate under the threshold does not pass when the interval reaches above it
     wide = dict(blogs, fraction=0.05, ci_low=0.01, ci_high=0.12)

@@ -29,6 +29,8 @@ class ReportData:
     - `collapse`: alpha, alpha_ci, model, regimes, generations, rows (CollapseProfile rows).
     - `flagged`: source -> list of the most confidently flagged documents.
     - `issues`: runs, error counts by status, most common reasons.
+    - `audit`: which stored audit the numbers come from: run_id, settings, settings_hash,
+      computed_at, persisted (False: computed in memory on a store that could not be written).
     """
 
     db_path: str
@@ -46,6 +48,7 @@ class ReportData:
     flagged: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    audit: dict[str, Any] = field(default_factory=dict)
     schema_version: int = REPORT_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
