@@ -290,3 +290,67 @@ def test_unwritable_outputs_exit_2_before_the_check_runs(tmp_path):
         assert str(target) in r.output and "no store" not in r.output
         assert "Traceback" not in r.output
     assert a_file.read_text() == "x" and link.is_symlink()
+
+
+def test_check_and_report_work_on_a_store_they_cannot_write(store, tmp_path):
+    """Another process holds the store read-only (as a read-only file or mount would): check
+    and report still run, on an audit computed in memory, and say it was not stored."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], "
+         "read_only=True); print('ready', flush=True); sys.stdin.read()", store],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        cfg = write_config(tmp_path / "ro.toml", "[estimate]\nn_boot = 20\nseed = 7\n"
+                                                 "[gates.fraction]\nmax_overall = 1.0\n")
+        res = invoke("--db", store, "--config", cfg, "--json")
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        assert any("not stored" in n for n in out["notes"]), out["notes"]
+        r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "r.json"),
+                                      "--n-boot", "20", "--seed", "7", "--json"])
+        assert r.exit_code == 0, r.output
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["audit"]["persisted"] is False
+        assert any("not stored" in n for n in report["notes"])
+        # the same settings give the same interval in both, stored or not
+        (gate,) = out["gates"]
+        assert gate["value"] == report["summary"]["overall"]["ci_high"]
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    import duckdb
+
+    from auditor.audit import AuditSettings
+
+    con = duckdb.connect(store, read_only=True)
+    try:
+        n = con.execute("SELECT count(*) FROM audits WHERE settings_hash = ?",
+                        [AuditSettings(n_boot=20, seed=7).digest()]).fetchone()[0]
+    except duckdb.CatalogException:  # no audit was ever stored in this store
+        n = 0
+    finally:
+        con.close()
+    assert n == 0  # nothing was written
+
+
+def test_audit_is_reused_until_a_new_run_or_recompute(store, monkeypatch):
+    import auditor.audit as audit_mod
+    from auditor.audit import AuditSettings
+
+    settings = AuditSettings(n_boot=20, seed=3)
+    first = load_audit(store, settings)
+    assert first.persisted and first.overall["fraction"] is not None
+    compute = audit_mod.compute_audit
+    calls = []
+    monkeypatch.setattr(audit_mod, "compute_audit",
+                        lambda *a, **k: calls.append(1) or compute(*a, **k))
+    again = load_audit(store, settings)
+    assert calls == [] and again.persisted and again.estimates == first.estimates
+    redo = load_audit(store, settings, recompute=True)
+    assert calls == [1] and redo.estimates == first.estimates  # seeded: the same numbers
+    other = load_audit(store, AuditSettings(n_boot=20, seed=3, weight="tokens"))
+    assert calls == [1, 1] and other.settings_hash != first.settings_hash

@@ -42,9 +42,12 @@ def _fail(message: str, code: int) -> None:
 @click.option("--collapse-model", default="gaussian", show_default=True,
               help="Model family of the collapse projection.")
 @click.option("--seed", default=0, show_default=True, help="Seed of every random draw.")
+@click.option("--recompute", is_flag=True,
+              help="Compute the audit again even when the store holds one for its latest scan "
+                   "run and these settings.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of what was written.")
 def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, generations,
-                   collapse_model, seed, as_json):
+                   collapse_model, seed, recompute, as_json):
     """Write a report of a store: one self-contained HTML page, Markdown or JSON.
 
     The report shows documents, tokens, sources and dates; the synthetic fraction overall, per
@@ -52,6 +55,11 @@ def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, gen
     provenance coverage; detector agreement; collapse projections (replace vs accumulate); the
     most confidently flagged documents per source with their reasons; and scan errors. Every
     number names its method and floor.
+
+    The estimates and projections come from the store's audit for its latest scan run and
+    these settings (the one `auditor check` and `auditor demo` read): computed on first use and
+    stored, reused after, recomputed after a new scan or with --recompute. A read-only store
+    works: the audit is then computed in memory, and a note says it was not stored.
 
     \b
     Examples:
@@ -74,7 +82,7 @@ def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, gen
     try:
         data = collect(db, method=method, detector=detector, weight=weight, n_boot=n_boot,
                        seed=seed, top_k=top_k, generations=generations,
-                       collapse_model=collapse_model, progress=say)
+                       collapse_model=collapse_model, recompute=recompute, progress=say)
     except StoreError as e:
         raise click.ClickException(str(e)) from None
     try:
@@ -100,8 +108,11 @@ def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, gen
               help="Write the result (every gate, value and threshold) as JSON here.")
 @click.option("--junit-out", type=click.Path(dir_okay=False), default=None,
               help="Write the gates as JUnit XML here, for CI systems.")
+@click.option("--recompute", is_flag=True,
+              help="Compute the audit again even when the store holds one for its latest scan "
+                   "run and the config's [estimate] settings.")
 @click.option("--json", "as_json", is_flag=True, help="Print the JSON result on stdout.")
-def check_command(db, config, json_out, junit_out, as_json):
+def check_command(db, config, json_out, junit_out, recompute, as_json):
     """Gate a pipeline on a store: exit 0 all gates pass, 1 a gate fails, 2 the check could not
     run (bad config, missing store, nothing scored).
 
@@ -110,6 +121,10 @@ def check_command(db, config, json_out, junit_out, as_json):
     run (from the store's estimates history); minimum date/URL/licence coverage; maximum
     projected degradation after N generations under a regime; sources that must hold no
     synthetic-by-construction data.
+
+    Gates judge the store's audit for its latest scan run and the config's [estimate]
+    settings, the same one `auditor report` shows (stored on first use; --recompute to redo
+    it). A read-only store works: nothing is written to it.
 
     \b
     Examples:
@@ -126,7 +141,7 @@ def check_command(db, config, json_out, junit_out, as_json):
     try:
         try:
             cfg = gates.load_config(config)
-            result = gates.run_check(db, cfg)
+            result = gates.run_check(db, cfg, recompute=recompute)
         except gates.CheckError:
             raise
         except Exception as e:  # noqa: BLE001 - exit 1 must only ever mean "a gate failed"
