@@ -208,6 +208,47 @@ def collapse_section(overall: dict[str, Any] | None, settings: AuditSettings,
             "rows": _profile_rows(profile)}
 
 
+@dataclass(frozen=True)
+class StoreGap:
+    """What a store lacks for an estimate: `kind` (store | documents | scores | unreadable)
+    to decide on, `message` (a sentence a user can act on) to print."""
+
+    kind: str
+    message: str
+
+
+def missing_in_store(db: str | os.PathLike) -> StoreGap | None:
+    """What a store lacks for an estimate; None when nothing.
+
+    Commands that estimate ask first, so an empty store says "no corpus documents: scan some"
+    instead of "alpha must be in [0, 1], got nan" or an empty table with exit 0.
+    """
+    from auditor.store.catalogue import StoreLockedError, open_store
+
+    db = str(db)
+    if not os.path.exists(db):
+        return StoreGap("store", f"no store at {db}: run `auditor scan INPUT --db {db}` first")
+    try:
+        with open_store(db, read_only=True) as store:
+            n_docs, *_ = store.con.execute(
+                "SELECT count(*) FROM documents WHERE role = 'corpus'").fetchone()
+            cols = [r[0] for r in store.con.execute("DESCRIBE documents").fetchall()]
+            n_runs = store.con.execute("SELECT count(*) FROM runs").fetchone()[0]
+    except StoreLockedError as e:
+        return StoreGap("unreadable", str(e))
+    except duckdb.Error as e:
+        return StoreGap("unreadable", f"cannot read the store {db}: {str(e).splitlines()[0]}")
+    if not n_docs:
+        done = f"{n_runs} scan run(s) stored none" if n_runs else "nothing scanned yet"
+        return StoreGap("documents", f"the store {db} has no corpus documents ({done}): scan "
+                                     f"some with `auditor scan INPUT --db {db}`")
+    if not any(c.startswith("score_") for c in cols):
+        return StoreGap("scores", f"the store {db} has {n_docs:,} corpus documents but no "
+                                  f"detector scores: scan with detectors (`auditor scan INPUT "
+                                  f"--db {db} --detectors ...`)")
+    return None
+
+
 def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
                   progress: Callable[[str], None] | None = None) -> Audit:
     """Every estimate, the collapse profile and coverage of the store, in memory."""
@@ -216,11 +257,10 @@ def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
 
     say = progress or (lambda _m: None)
     errors: list[str] = []
+    gap = missing_in_store(db)
+    if gap is not None and gap.kind != "scores":  # without scores, coverage is still worth it
+        raise AuditError(gap.message)
     with open_store(db, read_only=True) as store:
-        if not store.con.execute(
-                "SELECT count(*) FROM documents WHERE role = 'corpus'").fetchone()[0]:
-            raise AuditError(f"the store {db} has no corpus documents: scan some with "
-                             f"`auditor scan INPUT --db {db}`")
         cov = coverage(store.con)
     estimates: dict[str, list[dict[str, Any]]] = {}
     for name, by in GROUPINGS.items():

@@ -394,3 +394,31 @@ def test_report_replaces_a_regular_file_through_a_temporary_file(data, tmp_path)
     write_report(data, target)
     assert json.loads(target.read_text())["summary"]["n_docs"] == data.summary["n_docs"]
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+
+
+# --- an empty store says what is missing --------------------------------------------------------
+
+def test_empty_store_says_what_is_missing(tmp_path):
+    from auditor.store.catalogue import open_store
+
+    empty = str(tmp_path / "empty.duckdb")
+    open_store(empty).close()
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": f"A page about rivers {i}."})
+                              + "\n" for i in range(5)))
+    unscored = str(tmp_path / "unscored.duckdb")
+    r = CliRunner().invoke(main, ["scan", str(corpus), "--db", unscored, "--detectors", "none"])
+    assert r.exit_code == 0, r.output
+    for db, words in ((empty, "no corpus documents (nothing scanned yet)"),
+                      (unscored, "5 corpus documents but no detector scores")):
+        for args in (["project", "--db", db], ["estimate", "--db", db]):
+            r = CliRunner().invoke(main, args)
+            assert r.exit_code == 1, (args, r.output)
+            assert words in r.output, (args, r.output)
+            assert "nan" not in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["report", "--db", empty, "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 1 and "no corpus documents" in r.output
+    # without scores a report is still worth writing (coverage, runs), and says why it has no
+    # fractions
+    r = CliRunner().invoke(main, ["report", "--db", unscored, "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 0 and "no detector scores" in r.output
