@@ -354,3 +354,27 @@ def test_audit_is_reused_until_a_new_run_or_recompute(store, monkeypatch):
     assert calls == [1] and redo.estimates == first.estimates  # seeded: the same numbers
     other = load_audit(store, AuditSettings(n_boot=20, seed=3, weight="tokens"))
     assert calls == [1, 1] and other.settings_hash != first.settings_hash
+
+
+def test_a_thousand_sources_print_failures_first_and_pool_the_rest(many_sources_store,
+                                                                    tmp_path):
+    cfg = write_config(tmp_path / "many.toml", "[estimate]\nn_boot = 5\n"
+                                               "[gates.fraction]\nmax_per_source = 0.5\n"
+                                               "[gates.coverage]\nmin_date = 0.5\n")
+    out = tmp_path / "many.json"
+    r = invoke("--db", many_sources_store, "--config", cfg, "--json-out", str(out))
+    result = json.loads(out.read_text())
+    assert result["n_gates"] == 1001  # the JSON holds every gate
+    lines = r.output.splitlines()
+    assert len(lines) <= gates.SUMMARY_GATES + gates.SUMMARY_NOTES + 3 and len(r.output) < 20_000
+    n_failed = result["n_failed"]
+    assert r.exit_code == (1 if n_failed else 0)
+    shown = [line for line in lines if line.startswith(("PASS  ", "FAIL  "))]
+    assert len(shown) == gates.SUMMARY_GATES
+    # failures first: no PASS line before a FAIL line
+    kinds = [line[:4] for line in shown]
+    assert kinds == sorted(kinds, key=lambda k: k == "PASS")
+    assert kinds.count("FAIL") == min(n_failed, gates.SUMMARY_GATES)
+    pooled = next(line for line in lines if line.startswith("... and "))
+    assert f"{1001 - gates.SUMMARY_GATES:,} more gates" in pooled
+    assert f"({max(n_failed - gates.SUMMARY_GATES, 0):,} failed" in pooled

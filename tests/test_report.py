@@ -422,3 +422,32 @@ def test_empty_store_says_what_is_missing(tmp_path):
     # fractions
     r = CliRunner().invoke(main, ["report", "--db", unscored, "-o", str(tmp_path / "r.html")])
     assert r.exit_code == 0 and "no detector scores" in r.output
+
+
+def test_a_thousand_sources_cap_the_forest_plot(many_sources_store):
+    from PIL import Image
+
+    from auditor.report import plots
+
+    data = collect(many_sources_store, n_boot=5, top_k=1, generations=3)
+    assert len(data.sources) == 1000  # the table and the JSON keep every source
+    png = plots.forest(data.sources, data.summary["overall"])
+    import io
+
+    width, height = Image.open(io.BytesIO(png)).size
+    assert height < 2500 and width < 2000, (width, height)  # was 965 x 37,484 px
+
+
+def test_tables_are_whole_tsv_when_stdout_is_not_a_terminal():
+    r = CliRunner().invoke(main, ["project", "--fraction", "0.2", "--generations", "3",
+                                  "--regime", "replace", "--tolerance", "0.5", "--metric",
+                                  "risk_ratio"])
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.output and "━" not in r.output  # no rich box, nothing cut
+    lines = r.output.splitlines()
+    header = next(line for line in lines if line.startswith("regime\tmetric\tdefinition"))
+    rows = [line for line in lines if line.startswith("replace\t")]
+    assert rows and all(line.count("\t") == header.count("\t") for line in rows[:-1])
+    assert any(line == "regime\tmax alpha" for line in lines)
+    # the definitions are printed whole, however long
+    assert any(len(line) > 80 for line in rows)

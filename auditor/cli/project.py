@@ -51,6 +51,30 @@ def _profile_table(profile: Any) -> Any:
     return table
 
 
+def _profile_rows(profile: Any) -> tuple[list[str], list[list[str]], str]:
+    """The profile as plain columns and rows (TSV when stdout is not a terminal)."""
+    g_last = profile.generations
+    gens = sorted({1, g_last})
+    cols = ["regime", "metric", "definition"]
+    for g in gens:
+        cols += [f"gen {g}", f"gen {g} low", f"gen {g} high"]
+    cols.append(f"closed form gen {g_last}")
+    rows = []
+    for regime in profile.regimes:
+        for m in profile.metrics:
+            row = [regime, m["name"], m["definition"]]
+            for g in gens:
+                r = profile.row(regime, g, m["name"])
+                row += [_fmt(r.value), _fmt(r.low), _fmt(r.high)]
+            try:
+                row.append(_fmt(profile.row(regime, g_last, m["name"], "closed form").value))
+            except KeyError:
+                row.append("-")
+            rows.append(row)
+    return cols, rows, (f"Collapse profile: {profile.model} model, {profile.n_runs} Monte Carlo "
+                        "runs")
+
+
 def _alpha_of_store(db_path: str, generations: int, schedule: str, months_per_generation: int,
                     seed: int, err: Any) -> tuple[Any, Any, list[str]]:
     """Alpha and its band from a store. A constant alpha is the overall estimate of the store's
@@ -261,25 +285,25 @@ def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[floa
                 result["profile"]["notes"] = [*notes, *profile.notes]
         click.echo(json.dumps(result, indent=2))
         return
-    out = Console()
-    for n in notes:
-        out.print(f"[dim]{n}[/dim]")
-    if profile is not None:
-        out.print(_profile_table(profile))
-        for n in profile.notes:
-            out.print(f"[yellow]note:[/yellow] {n}")
-    if inverse:
-        from rich.table import Table
+    from auditor.cli.tables import is_terminal, print_line, print_table
 
-        t = Table(title=f"Largest synthetic share keeping {metric} within {tolerance:g} of the "
-                        f"real-data model for {generations} generations")
-        t.add_column("regime")
-        t.add_column("max alpha", justify="right")
-        for r in inverse:
-            t.add_row(r["regime"], f"{r['max_alpha']:.3f}")
-        out.print(t)
+    for n in notes:
+        print_line(n)
+    if profile is not None:
+        if is_terminal():
+            Console().print(_profile_table(profile))
+        else:
+            cols, rows, title = _profile_rows(profile)
+            print_table(cols, rows, title, terminal=False)
+        for n in profile.notes:
+            print_line(f"note: {n}")
+    if inverse:
+        print_table(["regime", "max alpha"], [[r["regime"], f"{r['max_alpha']:.3f}"]
+                                              for r in inverse],
+                    f"Largest synthetic share keeping {metric} within {tolerance:g} of the "
+                    f"real-data model for {generations} generations")
     if plot_path is not None:
-        out.print(f"plot written to {plot_path}")
+        print_line(f"plot written to {plot_path}")
 
 
 COMMANDS = [project]
