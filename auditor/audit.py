@@ -205,7 +205,7 @@ def collapse_section(overall: dict[str, Any] | None, settings: AuditSettings,
         return {}
     return {"alpha": alpha, "alpha_ci": list(alpha_ci), "model": settings.collapse_model,
             "regimes": list(AUDIT_REGIMES), "generations": settings.generations,
-            "rows": _profile_rows(profile)}
+            "metrics": [dict(m) for m in profile.metrics], "rows": _profile_rows(profile)}
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,24 @@ def parse_config(raw: dict[str, Any], path: str = "<config>") -> CheckConfig:
     )
 
 
+def check_collapse_metric(cfg: CheckConfig) -> None:
+    """A collapse gate's metric must be one its model produces: said when the config is read,
+    not after the estimation (the example once suggested `tail_mass_ratio`, which no model
+    has)."""
+    if cfg.max_degradation is None:
+        return
+    from auditor.collapse import make_family
+
+    try:
+        names = [m.name for m in make_family(cfg.collapse_model).metrics]
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckError(f"{cfg.path}: [gates.collapse] model {cfg.collapse_model!r}: {e}") from e
+    if cfg.collapse_metric not in names:
+        raise CheckError(f"{cfg.path}: [gates.collapse] metric {cfg.collapse_metric!r} is not "
+                         f"produced by model {cfg.collapse_model!r}; its metrics: "
+                         f"{', '.join(names)}")
+
+
 def load_config(path: str | Path) -> CheckConfig:
     """Read and validate a TOML config; `CheckError` names the file and the problem."""
     p = Path(path)
@@ -213,6 +231,7 @@ def load_config(path: str | Path) -> CheckConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise CheckError(f"config {p} is not valid TOML: {e}") from e
     cfg = parse_config(raw, str(p))
+    check_collapse_metric(cfg)
     if not any([cfg.max_overall is not None, cfg.max_per_source is not None, cfg.per_source,
                 cfg.max_rise is not None, cfg.min_coverage, cfg.max_degradation is not None,
                 cfg.forbid_synthetic_in]):

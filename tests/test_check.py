@@ -378,3 +378,28 @@ def test_a_thousand_sources_print_failures_first_and_pool_the_rest(many_sources_
     pooled = next(line for line in lines if line.startswith("... and "))
     assert f"{1001 - gates.SUMMARY_GATES:,} more gates" in pooled
     assert f"({max(n_failed - gates.SUMMARY_GATES, 0):,} failed" in pooled
+
+
+def test_every_example_config_loads_and_names_only_real_metrics(tmp_path):
+    import re
+
+    from auditor.collapse import make_family
+
+    examples = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.toml"))
+    assert examples
+    for path in examples:
+        gates.load_config(path)
+        text = path.read_text()
+        listed = re.findall(r"Metrics of the (\w+) model: ([^.]*)\.", text.replace("\n# ", " "))
+        for model, names in listed:
+            produced = {m.name for m in make_family(model).metrics}
+            for name in re.findall(r"\w+", names):
+                assert name in produced, (path.name, model, name)
+                # and a config naming it loads
+                cfg = text.replace('metric = "risk_ratio"', f'metric = "{name}"').replace(
+                    'model = "gaussian"', f'model = "{model}"')
+                gates.load_config(write_config(tmp_path / "m.toml", cfg))
+    assert {m for m, _ in listed} == {"gaussian", "linear", "categorical"}
+    bad = examples[0].read_text().replace('metric = "risk_ratio"', 'metric = "tail_mass_ratio"')
+    with pytest.raises(gates.CheckError, match="tail_mass_ratio.*is not produced by model"):
+        gates.load_config(write_config(tmp_path / "bad.toml", bad))

@@ -451,3 +451,30 @@ def test_tables_are_whole_tsv_when_stdout_is_not_a_terminal():
     assert any(line == "regime\tmax alpha" for line in lines)
     # the definitions are printed whole, however long
     assert any(len(line) > 80 for line in rows)
+
+
+def test_report_explains_its_figures_and_carries_no_install_paths(data, tmp_path):
+    md_text = render_markdown(data)
+    page = write_report(data, tmp_path / "x.html").read_text()
+    for words in ("relative to the real-data-only model", "Flag agreement",
+                  "listed whether or not they pass"):
+        assert words in md_text and words in page
+    rows = [r for r in data.collapse["rows"] if r["generation"] == data.collapse["generations"]]
+    specs = {m["name"]: m for m in data.collapse["metrics"]}
+    acc = next(r for r in rows if r["regime"] == "accumulate" and r["metric"] == "risk_ratio")
+    from auditor.report.data import metric_reading
+    from auditor.report.markdown import md
+
+    reading = metric_reading(specs["risk_ratio"], acc["value"])
+    assert md(reading) in md_text
+    way = "less" if acc["value"] < 1 else "more"
+    assert f"{abs(acc['value'] - 1):.0%} {way} than a model trained on real data only" in reading
+    # a listed document below the threshold says so
+    thr = data.agreement["thresholds"][data.detector]
+    below = [d for docs in data.flagged.values() for d in docs
+             if d["scores"][data.detector] <= thr]
+    assert below and f"no (below {thr:.3g})" in md_text and f"no (below {thr:.3g})" in page
+    # no absolute install path in any note
+    root = str(REPO)
+    js = json.dumps(data.to_dict())
+    assert root not in js and root not in md_text and root not in page

@@ -12,7 +12,16 @@ import re
 from typing import Any
 
 from auditor.report import plots
-from auditor.report.data import ReportData, estimate_label, method_label
+from auditor.report.data import (
+    AGREEMENT_EXPLAINED,
+    COLLAPSE_EXPLAINED,
+    FLAGGED_EXPLAINED,
+    ReportData,
+    above_threshold,
+    estimate_label,
+    method_label,
+    metric_reading,
+)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;
@@ -198,9 +207,7 @@ def _agreement(d: ReportData) -> str:
         body = _table("agreement-table", ["detector A", "detector B", "documents", "Pearson r",
                                           "Spearman rho", "flag agreement", "thresholds"], rows)
     return (f'<section id="agreement"><h2>Detector agreement</h2>{body}'
-            f'<p class="caption">Method: correlation of raw scores over corpus documents scored '
-            f'by both; flag agreement = share of documents both detectors put on the same side of '
-            f'their thresholds (flagged: score &gt; the detector\'s shipped threshold, else 0.5; the detectors\' convention).</p></section>')
+            f'<p class="caption">{_e(AGREEMENT_EXPLAINED)}</p></section>')
 
 
 def _collapse(d: ReportData) -> str:
@@ -209,12 +216,16 @@ def _collapse(d: ReportData) -> str:
         return ('<section id="collapse"><h2>Model-collapse projection</h2>'
                 '<p class="note">No projection available (see notes).</p></section>')
     last = max(r["generation"] for r in c["rows"])
+    specs = {m["name"]: m for m in c.get("metrics") or []}
     rows = ["".join([_td(r["regime"]), _td(r["metric"]), _td(r.get("definition")),
                      _td(_num(r["value"]), r["value"], True),
-                     _td(f"[{_num(r.get('low'))}, {_num(r.get('high'))}]"), _td(r.get("method"))])
+                     _td(f"[{_num(r.get('low'))}, {_num(r.get('high'))}]"), _td(r.get("method")),
+                     f'<td class="notes">{_e(metric_reading(specs.get(r["metric"]), r["value"]))}'
+                     f'</td>'])
             for r in c["rows"] if r["generation"] == last]
     table = _table("collapse-table", ["regime", "metric", "definition of collapse",
-                                      f"value at generation {last}", "band", "method"], rows)
+                                      f"value at generation {last}", "band", "method",
+                                      "what it means"], rows)
     png = plots.collapse(c)
     return (f'<section id="collapse"><h2>Model-collapse projection</h2>'
             f'{_img(png, "collapse projection, replace vs accumulate", "collapse-plot")}'
@@ -223,23 +234,28 @@ def _collapse(d: ReportData) -> str:
             f'[{_pct(c["alpha_ci"][0])}, {_pct(c["alpha_ci"][1])}]; '
             f'{_e(method_label(d.summary.get("overall")))}). Replace: each generation '
             f'trains on the previous model\'s output; accumulate: real and all past synthetic '
-            f'data are kept. Methods per row below.</p>{table}</section>')
+            f'data are kept. Methods per row below.</p>{table}'
+            f'<p class="caption">{_e(COLLAPSE_EXPLAINED)}</p></section>')
 
 
 def _flagged(d: ReportData) -> str:
+    thr = (d.agreement or {}).get("thresholds", {}).get(d.detector)
     parts = [f'<section id="flagged"><h2>Most confidently flagged documents</h2>'
              f'<p class="caption">Per source, the documents detector {_e(d.detector)} scores '
-             f'highest, with every score and reason, so a person can check the tool.</p>']
+             f'highest (its threshold: {_e(_num(thr))}), with every score and reason. '
+             f'{_e(FLAGGED_EXPLAINED)}</p>']
     for i, (source, docs) in enumerate(d.flagged.items()):
         rows = []
         for doc in docs:
             scores = ", ".join(f"{k}={_num(v)}" for k, v in doc["scores"].items())
             reasons = "; ".join(f"{k}: {v}" for k, v in doc["reasons"].items()) or "none"
             rows.append("".join([_td(doc["id"]), _td(doc.get("url") or "no URL"),
+                                 _td(above_threshold(doc, d.detector, thr)),
                                  _td(scores), _td(reasons),
                                  f'<td class="snippet">{_e(doc.get("snippet"))}</td>']))
         parts.append(f"<h3>{_e(source)}</h3>" + _table(
-            f"flagged-{slug(source, i)}", ["id", "url", "scores", "reasons", "snippet"], rows, False))
+            f"flagged-{slug(source, i)}", ["id", "url", "flagged", "scores", "reasons",
+                                           "snippet"], rows, False))
     return "".join(parts) + "</section>"
 
 

@@ -7,7 +7,16 @@ from pathlib import Path
 
 from auditor.output_files import write_bytes_atomic
 from auditor.report import plots
-from auditor.report.data import ReportData, estimate_label, method_label
+from auditor.report.data import (
+    AGREEMENT_EXPLAINED,
+    COLLAPSE_EXPLAINED,
+    FLAGGED_EXPLAINED,
+    ReportData,
+    above_threshold,
+    estimate_label,
+    method_label,
+    metric_reading,
+)
 
 
 def _pct(v: float | None) -> str:
@@ -85,9 +94,7 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     L += ["## Licence and provenance coverage", ""]
     L += _table(["source", "documents", "no date", "no URL", "no licence"], cov_rows)
     a = d.agreement or {}
-    L += ["## Detector agreement", "",
-          "Method: Pearson/Spearman correlation of raw scores; flag agreement: both flag "
-          "(score > the detector's shipped threshold, else 0.5) or both do not.", ""]
+    L += ["## Detector agreement", "", AGREEMENT_EXPLAINED, ""]
     L += _table(["detector A", "detector B", "documents", "Pearson r", "Spearman rho",
                  "flag agreement", "thresholds"],
                 [[p["a"], p["b"], p["n"], _num(p["pearson"]), _num(p["spearman"]),
@@ -103,19 +110,24 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
               f"regimes {md(', '.join(col['regimes']))}.", ""]
         L += _plot(plots.collapse(col), plot_dir, "collapse.png", "collapse projection")
         last = max(r["generation"] for r in col["rows"])
+        specs = {m["name"]: m for m in col.get("metrics") or []}
         L += _table(["regime", "metric", "definition", f"value at generation {last}", "band",
-                     "method"],
+                     "method", "what it means"],
                     [[r["regime"], r["metric"], r.get("definition"), _num(r["value"]),
-                      f"[{_num(r.get('low'))}, {_num(r.get('high'))}]", r.get("method")]
+                      f"[{_num(r.get('low'))}, {_num(r.get('high'))}]", r.get("method"),
+                      metric_reading(specs.get(r["metric"]), r["value"])]
                      for r in col["rows"] if r["generation"] == last])
+        L += [COLLAPSE_EXPLAINED, ""]
     else:
         L += ["No projection available (see notes).", ""]
+    thr = (d.agreement or {}).get("thresholds", {}).get(d.detector)
     L += ["## Most confidently flagged documents", "",
-          f"Per source, the documents detector {md(d.detector)} scores highest.", ""]
+          f"Per source, the documents detector {md(d.detector)} scores highest (its threshold: "
+          f"{_num(thr)}). {FLAGGED_EXPLAINED}", ""]
     for source, docs in d.flagged.items():
         L += [f"### {md(source)}", ""]
-        L += _table(["id", "url", "scores", "reasons", "snippet"],
-                    [[x["id"], x.get("url") or "no URL",
+        L += _table(["id", "url", "flagged", "scores", "reasons", "snippet"],
+                    [[x["id"], x.get("url") or "no URL", above_threshold(x, d.detector, thr),
                       ", ".join(f"{k}={_num(v)}" for k, v in x["scores"].items()),
                       "; ".join(f"{k}: {v}" for k, v in x["reasons"].items()) or "none",
                       (x.get("snippet") or "")[:200]] for x in docs])
