@@ -403,3 +403,18 @@ def test_every_example_config_loads_and_names_only_real_metrics(tmp_path):
     bad = examples[0].read_text().replace('metric = "risk_ratio"', 'metric = "tail_mass_ratio"')
     with pytest.raises(gates.CheckError, match="tail_mass_ratio.*is not produced by model"):
         gates.load_config(write_config(tmp_path / "bad.toml", bad))
+
+
+def test_audit_and_check_import_nothing_later_in_the_flow():
+    """audit sits after estimate/collapse and before report/check; check beside report. Imports
+    inside functions count too."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "auditor"
+    later = {"audit.py": ("auditor.report", "auditor.check", "auditor.demo", "auditor.cli"),
+             "check.py": ("auditor.report", "auditor.demo", "auditor.cli")}
+    for name, banned in later.items():
+        tree = ast.parse((root / name).read_text())
+        found = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        found += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in found if m.startswith(banned)], (name, found)
