@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from auditor.audit import Audit, AuditError, AuditSettings, load_audit
-from auditor.output_files import write_text_atomic
+from auditor.output_files import printable, write_text_atomic
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
@@ -512,15 +512,15 @@ def summary_lines(result: CheckResult, max_gates: int = SUMMARY_GATES,
     lines = []
     for g in ordered[:max_gates]:
         value = "n/a" if g.value is None else f"{g.value:.4g}"
-        lines.append(f"{'PASS' if g.passed else 'FAIL'}  {g.name}: {value} {g.comparison} "
-                     f"{g.threshold:.4g}  ({g.detail})")
+        lines.append(printable(f"{'PASS' if g.passed else 'FAIL'}  {g.name}: {value} "
+                               f"{g.comparison} {g.threshold:.4g}  ({g.detail})"))
     hidden = ordered[max_gates:]
     if hidden:
         n_fail = sum(not g.passed for g in hidden)
         lines.append(f"... and {len(hidden):,} more gates ({n_fail:,} failed, "
                      f"{len(hidden) - n_fail:,} passed): every gate is in --json-out and "
                      f"--junit-out")
-    lines += [f"note: {n}" for n in result.notes[:max_notes]]
+    lines += [printable(f"note: {n}") for n in result.notes[:max_notes]]
     if len(result.notes) > max_notes:
         lines.append(f"... and {len(result.notes) - max_notes:,} more notes (in --json-out)")
     n_fail = sum(not g.passed for g in result.gates)

@@ -1,4 +1,5 @@
-"""Writing an output file (a report, a check result) safely, and checking its path first.
+"""Writing an output file (a report, a check result) safely, checking its path first; and
+text from the data made safe for a terminal (`printable`).
 
 A leaf module (it imports nothing from `auditor`), so every stage that writes a file a person
 named on the command line uses the same rules:
@@ -15,9 +16,20 @@ named on the command line uses the same rules:
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
+
+#: C0 and C1 control characters (ESC starts terminal escape sequences), and DEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object) -> str:
+    """Text for a terminal or a log line: control characters from the data (an ESC that would
+    clear the screen or recolour the output, a carriage return that would overwrite a line)
+    shown as `\\x1b` instead of acted on."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 class OutputPathError(ValueError):

@@ -293,6 +293,7 @@ HOSTILE_SOURCES = [
     "x' onmouseover='document.body.dataset.pwned=3' data-x='",
     "[click](javascript:document.body.dataset.pwned=4) | `code` ![i](x)",
     "$\\frac{1}{$ <b>bold</b>",
+    "\x1b[2J\x1b[31mred\x1b[0m\rover",
 ]
 
 
@@ -320,7 +321,7 @@ def test_hostile_source_names_are_inert_in_html_and_markdown(hostile_data, tmp_p
     assert set(hostile_data.flagged) == set(HOSTILE_SOURCES)
     page = write_report(hostile_data, tmp_path / "x.html").read_text()
     for name in HOSTILE_SOURCES:  # never raw, neither in text nor in an attribute
-        assert (name not in page) == any(c in name for c in "<>\"'&"), name
+        assert (name not in page) == any(c in name for c in "<>\"'&\x1b"), name
     assert "<img src=x" not in page and "<script>document" not in page
     assert 'Content-Security-Policy' in page and "default-src &#x27;none&#x27;" in page
     import re
@@ -330,8 +331,9 @@ def test_hostile_source_names_are_inert_in_html_and_markdown(hostile_data, tmp_p
     assert len(ids) == len(set(ids))
     text = render_markdown(hostile_data)
     for name in HOSTILE_SOURCES:  # quotes are inert in Markdown text; markup is not
-        assert (name not in text) == any(c in name for c in "<>[]`|$"), name
+        assert (name not in text) == any(c in name for c in "<>[]`|$\x1b"), name
     assert "<img" not in text and "<script>" not in text and "<b>" not in text
+    assert "\x1b" not in text and "\x1b" not in page and "\\x1b[31mred" in page
     assert not re.search(r"(?<!\\)\]\(", text) and "![i](x)" not in text  # no link or image
     # every row of the source table keeps the header's column count: no pipe from the data
     # opens a cell
@@ -478,3 +480,13 @@ def test_report_explains_its_figures_and_carries_no_install_paths(data, tmp_path
     root = str(REPO)
     js = json.dumps(data.to_dict())
     assert root not in js and root not in md_text and root not in page
+
+
+def test_hostile_names_reach_the_terminal_inert(hostile_data, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[gates.synthetic_by_construction]\nforbid_in = ["*"]\n')
+    r = CliRunner().invoke(main, ["check", "--db", hostile_data.db_path, "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    assert "\\x1b[2J\\x1b[31mred" in r.output  # shown, not acted on
+    assert "\x1b" not in r.output and "\r" not in r.output
+    assert r.output.count("PASS  synthetic_by_construction[") == len(HOSTILE_SOURCES)

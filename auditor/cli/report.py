@@ -9,7 +9,7 @@ import sys
 import click
 
 from auditor import check as gates
-from auditor.output_files import OutputPathError, check_output_path
+from auditor.output_files import OutputPathError, check_output_path, printable
 from auditor.report import FORMATS, format_for, write_report
 
 #: Exit code of a command that could not start: bad option, unusable output path (as click's own
@@ -19,7 +19,7 @@ EXIT_USAGE = 2
 
 def _fail(message: str, code: int) -> None:
     """One line on stderr and the exit code; never a traceback for a user's mistake."""
-    click.echo(f"Error: {message}", err=True)
+    click.echo(printable(f"Error: {message}"), err=True)
     sys.exit(code)
 
 
@@ -95,7 +95,7 @@ def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, gen
         click.echo(json.dumps({"report": str(path), "format": kind, "notes": data.notes}))
     else:
         for n in data.notes:
-            click.echo(f"note: {n}", err=True)
+            click.echo(printable(f"note: {n}"), err=True)
         click.echo(f"report written to {path}")
 
 
@@ -154,7 +154,7 @@ def check_command(db, config, json_out, junit_out, recompute, as_json):
         if as_json:
             click.echo(json.dumps({"status": "error", "exit_code": gates.EXIT_ERROR,
                                    "error": str(e)}))
-        click.echo(f"Error: check could not run: {e}", err=True)
+        click.echo(printable(f"Error: check could not run: {e}"), err=True)
         sys.exit(gates.EXIT_ERROR)
     try:
         if json_out:

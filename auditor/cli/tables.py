@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from auditor.output_files import printable
+
 
 def is_terminal(stream: Any = None) -> bool:
     stream = stream or sys.stdout
@@ -24,8 +26,8 @@ def is_terminal(stream: Any = None) -> bool:
 
 
 def _tsv(value: Any) -> str:
-    return ("" if value is None else str(value)).replace("\t", " ").replace("\r", " ").replace(
-        "\n", " ")
+    text = ("" if value is None else str(value)).replace("\t", " ").replace("\r", " ")
+    return printable(text.replace("\n", " "))
 
 
 def tsv_lines(columns: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -52,11 +54,12 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     for c in columns:
         table.add_column(str(c), overflow="fold")
     for r in rows:
-        table.add_row(*[v if isinstance(v, Text) else Text("" if v is None else str(v))
+        table.add_row(*[v if isinstance(v, Text) else Text(printable("" if v is None else v))
                         for v in r])
     Console().print(table)
 
 
 def print_line(text: str) -> None:
-    """A line of prose, whole: rich would wrap it at 80 columns when piped."""
-    click.echo(text)
+    """A line of prose, whole (rich would wrap it at 80 columns when piped), with no control
+    character from the data acted on by the terminal."""
+    click.echo("\n".join(printable(part) for part in str(text).split("\n")))

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from auditor.output_files import printable
 from auditor.report import plots
 from auditor.report.data import (
     AGREEMENT_EXPLAINED,
@@ -72,8 +73,9 @@ CSP = (f"default-src 'none'; script-src {_csp_hash(_JS)}; style-src {_csp_hash(_
 
 
 def _e(v: Any) -> str:
-    """Every value from the data goes through here, in text and in attributes (quote=True)."""
-    return html.escape("" if v is None else str(v), quote=True)
+    """Every value from the data goes through here, in text and in attributes (quote=True);
+    control characters are shown as `\\x1b`, not passed on."""
+    return html.escape(printable("" if v is None else v), quote=True)
 
 
 def slug(text: Any, index: int) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditor.output_files import write_bytes_atomic
+from auditor.output_files import printable, write_bytes_atomic
 from auditor.report import plots
 from auditor.report.data import (
     AGREEMENT_EXPLAINED,
@@ -34,7 +34,7 @@ _MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#!{}"} | {
 def md(v: object) -> str:
     """A value from the data as inert Markdown text: no link, image, code span, HTML tag or
     table cell boundary can come out of a source name, URL or snippet."""
-    return str("" if v is None else v).translate(_MD_SPECIAL)
+    return printable(str("" if v is None else v).translate(_MD_SPECIAL))
 
 
 def _cell(v: object) -> str:

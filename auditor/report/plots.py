@@ -11,6 +11,8 @@ import datetime as dt
 import io
 from typing import Any
 
+from auditor.output_files import printable
+
 _REGIME_COLORS = {"replace": "#c0392b", "accumulate": "#2471a3",
                   "accumulate-subsample": "#7d3c98", "fresh": "#229954"}
 
@@ -38,7 +40,7 @@ MAX_FOREST_SOURCES = 30
 
 def text(value: Any) -> str:
     """A data value as plain matplotlib text: `$` would start mathtext (and can raise)."""
-    return str(value).replace("$", r"\$")
+    return printable(value).replace("$", r"\$")
 
 
 def forest(sources: list[dict[str, Any]], overall: dict[str, Any] | None,
