@@ -92,6 +92,7 @@ class CheckResult:
     run_id: str | None
     gates: list[GateResult]
     notes: list[str] = field(default_factory=list)
+    audit: dict[str, Any] = field(default_factory=dict)  # run_id, settings_hash, persisted
 
     @property
     def passed(self) -> bool:
@@ -106,7 +107,8 @@ class CheckResult:
                 "db": self.db, "config": self.config, "checked_at": self.checked_at,
                 "run_id": self.run_id, "n_gates": len(self.gates),
                 "n_failed": sum(not g.passed for g in self.gates),
-                "gates": [asdict(g) for g in self.gates], "notes": list(self.notes)}
+                "gates": [asdict(g) for g in self.gates], "notes": list(self.notes),
+                "audit": dict(self.audit)}
 
 
 @dataclass(frozen=True)
@@ -463,6 +465,8 @@ def run_check(db_path: str | Path, cfg: CheckConfig, *, audit: Audit | None = No
         gates += g
         notes += n
     return CheckResult(db=db, config=cfg.path, run_id=audit.run_id, gates=gates, notes=notes,
+                       audit={"run_id": audit.run_id, "settings_hash": audit.settings_hash,
+                              "computed_at": audit.computed_at, "persisted": audit.persisted},
                        checked_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
 

@@ -310,6 +310,7 @@ def test_check_and_report_work_on_a_store_they_cannot_write(store, tmp_path):
         assert res.exit_code == 0, res.output
         out = json.loads(res.output)
         assert any("not stored" in n for n in out["notes"]), out["notes"]
+        assert out["audit"]["persisted"] is False
         r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "r.json"),
                                       "--n-boot", "20", "--seed", "7", "--json"])
         assert r.exit_code == 0, r.output

@@ -16,6 +16,9 @@ from auditor.report import FORMATS, format_for, write_report
 #: usage errors, and as `auditor check` says "could not run").
 EXIT_USAGE = 2
 
+#: Notes printed on the terminal; the report itself holds every one.
+MAX_NOTES = 10
+
 
 def _fail(message: str, code: int) -> None:
     """One line on stderr and the exit code; never a traceback for a user's mistake."""
@@ -92,10 +95,14 @@ def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, gen
     except OSError as e:
         _fail(f"cannot write the report {output}: {e.strerror or e}", 1)
     if as_json:
-        click.echo(json.dumps({"report": str(path), "format": kind, "notes": data.notes}))
+        click.echo(json.dumps({"report": str(path), "format": kind, "notes": data.notes,
+                               "audit": data.audit}))
     else:
-        for n in data.notes:
+        for n in data.notes[:MAX_NOTES]:
             click.echo(printable(f"note: {n}"), err=True)
+        if len(data.notes) > MAX_NOTES:
+            click.echo(f"... and {len(data.notes) - MAX_NOTES:,} more notes, all in the report",
+                       err=True)
         click.echo(f"report written to {path}")
 
 
