@@ -173,6 +173,9 @@ def test_html_markdown_json_carry_the_same_content(data, tmp_path):
         assert heading in md
     for png in (tmp_path / "r_files").glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # both name the audit the numbers come from (the one `auditor check` judges)
+    assert data.audit["settings_hash"] and f"settings {data.audit['settings_hash']}" in html
+    assert f"settings {data.audit['settings_hash']}" in md
     # self-contained: nothing to fetch, markup from documents escaped
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
     assert 'src="http' not in html and "<link" not in html and "@import" not in html

@@ -131,3 +131,12 @@ def above_threshold(doc: dict[str, Any], detector: str | None, threshold: float 
     if score is None or threshold is None:
         return "n/a"
     return "yes" if score > threshold else f"no (below {threshold:.3g})"
+
+
+def audit_label(audit: dict[str, Any] | None) -> str:
+    """Which audit the numbers come from, so a reader can match a report with a check."""
+    if not audit:
+        return "audit: n/a"
+    stored = "stored in the store" if audit.get("persisted") else "computed in memory, not stored"
+    return (f"audit of scan run {audit.get('run_id')} (settings {audit.get('settings_hash')}, "
+            f"computed {audit.get('computed_at')}, {stored})")

@@ -19,6 +19,7 @@ from auditor.report.data import (
     FLAGGED_EXPLAINED,
     ReportData,
     above_threshold,
+    audit_label,
     estimate_label,
     method_label,
     metric_reading,
@@ -286,6 +287,7 @@ def render_html(d: ReportData) -> str:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Provenance audit: {_e(d.db_path)}</title><style>{_CSS}</style></head><body>"
             f"<h1>Provenance audit</h1><p class=\"caption\">Store {_e(d.db_path)}; generated "
-            f"{_e(d.generated_at)} by auditor report; cutoff {_e(d.cutoff)}.</p>{body}"
+            f"{_e(d.generated_at)} by auditor report; cutoff {_e(d.cutoff)}; numbers from the "
+            f"{_e(audit_label(d.audit))}.</p>{body}"
             f'<script type="application/json" id="report-meta">{meta}</script>'
             f"<script>{_JS}</script></body></html>")

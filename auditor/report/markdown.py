@@ -13,6 +13,7 @@ from auditor.report.data import (
     FLAGGED_EXPLAINED,
     ReportData,
     above_threshold,
+    audit_label,
     estimate_label,
     method_label,
     metric_reading,
@@ -58,7 +59,8 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     """The report as Markdown; plots go to `plot_dir` (linked relatively) when given."""
     s, o = d.summary, d.summary.get("overall")
     L = [f"# Provenance audit: {md(d.db_path)}", "",
-         f"Generated {md(d.generated_at)} by auditor report; cutoff {md(d.cutoff)}.", "", "## Summary", "",
+         f"Generated {md(d.generated_at)} by auditor report; cutoff {md(d.cutoff)}; numbers "
+         f"from the {md(audit_label(d.audit))}.", "", "## Summary", "",
          f"- documents: {s.get('n_docs', 0):,}; tokens (est.): {s.get('n_tokens', 0):,}; "
          f"sources: {s.get('n_sources', 0)}",
          f"- crawl dates: {(s.get('date_min') or 'n/a')[:10]} to {(s.get('date_max') or 'n/a')[:10]}",
