@@ -145,8 +145,12 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
     """
     import sys
 
+    from auditor.audit import missing_in_store
     from auditor.estimate import estimate_db
 
+    gap = missing_in_store(db)  # an empty store says what is missing, never an empty table
+    if gap is not None:
+        raise click.ClickException(gap.message)
     kwargs = dict(by=list(by), detector=detector, weight=weight, n_boot=n_boot, seed=seed,
                   machine_reference=machine_reference, human_reference=human_reference)
     try:
