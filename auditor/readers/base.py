@@ -63,6 +63,7 @@ class WorkUnit:
     size: int = 0  # bytes of the shard
     mtime: float | None = None  # or an etag string hash for remote files
     etag: str | None = None
+    digest: str | None = None  # local files: content digest (see `readers.discover`)
 
 
 def read_unit(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:  # pragma: no cover

@@ -8,6 +8,7 @@ the catalogue can tell a changed shard from one already scanned.
 from __future__ import annotations
 
 import glob as globlib
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -46,6 +47,32 @@ class ShardInfo:
     size: int = 0
     mtime: float | None = None
     etag: str | None = None
+    digest: str | None = None  # local files: `content_digest`
+
+
+#: Bytes read from each end of a local file for its content digest.
+DIGEST_BYTES = 1 << 16
+
+
+def content_digest(path: str, size: int) -> str:
+    """A cheap fingerprint of a local file's content: SHA-1 of its size and its first and last
+    64 KiB. Together with the resolved path it identifies a shard, so a file replaced by
+    another of the same size and mtime (`cp -p`, `rsync -t`) is still seen to change."""
+    h = hashlib.sha1(str(size).encode())
+    with open(path, "rb") as fh:
+        h.update(fh.read(DIGEST_BYTES))
+        if size > DIGEST_BYTES:
+            fh.seek(max(size - DIGEST_BYTES, DIGEST_BYTES))
+            h.update(fh.read(DIGEST_BYTES))
+    return h.hexdigest()[:16]
+
+
+def resolved(uri: str) -> str:
+    """The one spelling of a local shard: absolute, symlinks resolved, so `c8/x`, `./c8/x`,
+    `/abs/c8/x` and a link to it are one shard in the catalogue. Remote URIs are unchanged."""
+    if is_remote(uri):
+        return uri
+    return os.path.realpath(local_path(uri))
 
 
 def format_from_name(name: str) -> str | None:
@@ -197,7 +224,7 @@ def discover(inputs: list[str], fmt: str | None = None) -> list[ShardInfo]:
                 seen.add(item)
                 shards.append(ShardInfo(uri=item, format="hf"))
             continue
-        for uri in _expand(item):
+        for uri in map(resolved, _expand(item)):
             if uri in seen:
                 continue
             seen.add(uri)
@@ -206,6 +233,7 @@ def discover(inputs: list[str], fmt: str | None = None) -> list[ShardInfo]:
                 if shard_fmt is None:
                     shard_fmt = sniff_format(uri)
                 size, mtime, etag = _stat(uri)
+                digest = None if is_remote(uri) else content_digest(uri, size)
             except OSError as exc:
                 raise ReaderError(f"{uri}: cannot read ({exc})") from exc
             if shard_fmt == "jsonl" and uri.lower().endswith(".json") and _is_json_array(uri):
@@ -216,5 +244,6 @@ def discover(inputs: list[str], fmt: str | None = None) -> list[ShardInfo]:
                 raise ReaderError(
                     f"{uri}: unknown format (not Parquet, JSON lines, WARC/WET or Arrow by "
                     "name or content); pass --format or remove it from the inputs")
-            shards.append(ShardInfo(uri=uri, format=shard_fmt, size=size, mtime=mtime, etag=etag))
+            shards.append(ShardInfo(uri=uri, format=shard_fmt, size=size, mtime=mtime, etag=etag,
+                                    digest=digest))
     return shards

@@ -51,9 +51,11 @@ def loaded_detector(name: str):
 
 
 def fingerprint(unit: WorkUnit, options: ScanOptions) -> str:
-    """What must stay equal for a stored unit to be reused: the shard's etag (else size and
-    mtime) and the reader options it was read with."""
+    """What must stay equal for a stored unit to be reused: the shard's etag (else size, mtime
+    and the content digest of a local file) and the reader options it was read with."""
     file_fp = f"etag:{unit.etag}" if unit.etag else f"size:{unit.size}:mtime:{unit.mtime!r}"
+    if unit.digest and not unit.etag:
+        file_fp += f":content:{unit.digest}"
     return f"{file_fp}|opts:{options_digest(options)}"
 
 

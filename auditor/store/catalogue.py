@@ -121,18 +121,27 @@ class Store:
 
     # -- documents -------------------------------------------------------------------------
     def sidecar_files(self) -> list[str]:
-        return sorted(glob.glob(self.paths.all_sidecars_glob()))
+        return self.paths.list_sidecars()
+
+    def sidecars_sql(self) -> str | None:
+        """The side-car files as a SQL list literal for `read_parquet`, or None when there are
+        none. Files are listed, never globbed, so `[`, `]`, `*` or `?` in the store's path are
+        plain characters."""
+        files = self.sidecar_files()
+        if not files:
+            return None
+        return "[" + ", ".join(sql_string_literal(f) for f in files) + "]"
 
     def refresh_view(self) -> None:
         """(Re)create the `documents` view over every side-car present now.
 
-        The view names the side-car folder by absolute path, so it is recreated on every
-        writable open and after each scan (a moved store keeps working). A read-only connection
-        gets a temporary view of the same name.
+        The view names this store's own side-car files by absolute path, so it is recreated on
+        every writable open and after each scan (a moved or copied store reads its own files).
+        A read-only connection gets a temporary view of the same name.
         """
-        if self.sidecar_files():
-            body = (f"SELECT * FROM read_parquet({sql_string_literal(self.paths.all_sidecars_glob())}, "
-                    "union_by_name=true)")
+        files = self.sidecars_sql()
+        if files is not None:
+            body = f"SELECT * FROM read_parquet({files}, union_by_name=true)"
         else:
             body = _empty_documents_sql()
         kind = "TEMP VIEW" if self.read_only else "VIEW"
@@ -157,9 +166,16 @@ class Store:
         return self.rows("SELECT * FROM shards ORDER BY uri")
 
     def units(self, shard: str | None = None) -> list[dict]:
+        """Unit rows, with `sidecar` as the absolute path of the file in THIS store's folder
+        (the catalogue keeps only its name, so a moved store still finds it)."""
         if shard is None:
-            return self.rows("SELECT * FROM units ORDER BY shard, part")
-        return self.rows("SELECT * FROM units WHERE shard = ? ORDER BY part", [shard])
+            rows = self.rows("SELECT * FROM units ORDER BY shard, part")
+        else:
+            rows = self.rows("SELECT * FROM units WHERE shard = ? ORDER BY part", [shard])
+        for r in rows:
+            if r["sidecar"]:
+                r["sidecar"] = self.paths.sidecar_abspath(r["sidecar"])
+        return rows
 
     def errors(self, run_id: str | None = None) -> list[dict]:
         if run_id is None:
@@ -205,12 +221,13 @@ class Store:
     def forget_shard(self, uri: str) -> int:
         """Drop every unit, error and side-car of a shard (it changed, or `--force`).
 
-        Returns the number of side-car files removed.
+        Returns the number of side-car files removed. Only files named as this store names its
+        side-cars are removed.
         """
         self.con.execute("DELETE FROM units WHERE shard = ?", [uri])
         self.con.execute("DELETE FROM errors WHERE shard = ?", [uri])
         removed = 0
-        for path in glob.glob(self.paths.shard_sidecar_glob(uri)):
+        for path in self.paths.shard_sidecars(uri):
             os.unlink(path)
             removed += 1
         return removed
@@ -232,7 +249,9 @@ class Store:
                 "sidecar, fingerprint, detectors, n_stored, n_skipped, n_failed, bytes, run_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [row["shard"], row["part"], row["n_parts"], row["range_start"], row["range_stop"],
-                 row["status"], row["sidecar"], row["fingerprint"], dumps(row["detectors"]),
+                 row["status"],
+                 self.paths.sidecar_name(row["sidecar"]) if row["sidecar"] else None,
+                 row["fingerprint"], dumps(row["detectors"]),
                  row["n_stored"], row["n_skipped"], row["n_failed"], row["bytes"], run_id])
             self.add_errors(run_id, row["part"], issues)
             self.con.execute("COMMIT")
