@@ -77,6 +77,10 @@ def _formats() -> list[str]:
               help="Documents per detector batch.")
 @click.option("--unit-size", default="128MB", show_default=True, callback=_parse_size,
               help="Target size of a work unit (large files are split at row groups / lines).")
+@click.option("--max-record-size", "max_record_size", default="16MiB", show_default=True,
+              callback=_parse_size,
+              help="Largest JSONL line or WARC record read; a longer one fails with its reason "
+                   "and the scan goes on at the next record (keeps memory bounded).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
               help="Worker processes (units run in parallel); with --executor ray, Ray actors.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
@@ -92,7 +96,8 @@ def _formats() -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_column,
                  license_column, language_column, label_column, source_by, role, cutoff,
-                 synthetic_sources, detector_spec, batch_size, unit_size, workers, executor,
+                 synthetic_sources, detector_spec, batch_size, unit_size, max_record_size,
+                 workers, executor,
                  address, force, progress, as_json) -> None:
     """Stream INPUT shards into the store: provenance plus detector scores per document.
 
@@ -137,7 +142,8 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
         date_column=date_column, license_column=license_column,
         language_column=language_column, label_column=label_column, source_by=source_by,
         role=role, cutoff=cutoff.date() if isinstance(cutoff, dt.datetime) else cutoff,
-        synthetic_sources=tuple(DEFAULT_SYNTHETIC_SOURCES) + tuple(synthetic_sources))
+        synthetic_sources=tuple(DEFAULT_SYNTHETIC_SOURCES) + tuple(synthetic_sources),
+        max_record_bytes=max_record_size)
     options = ScanOptions(reader=reader, batch_size=batch_size, unit_bytes=unit_size)
     show_bar = sys.stderr.isatty() if progress is None else progress
     run_units = _executor(executor, address)
