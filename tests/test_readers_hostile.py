@@ -120,3 +120,36 @@ def test_deeply_nested_json_line_fails_alone(tmp_path):
     assert len(docs) == 51
     assert len(issues) == 1 and issues[0].record == "line 21"
     assert "nests JSON too deeply" in issues[0].reason
+
+
+def warc_with_garbage(tmp_path, garbage: bytes, name: str = "g.warc"):
+    from tests.corpus_files import sample_pages, write_warc
+
+    full = write_warc(tmp_path / "full.warc", sample_pages() * 2, gzip_records=False)
+    data = full.read_bytes()
+    mid = data.find(b"WARC/1.", len(data) // 2)
+    path = tmp_path / name
+    path.write_bytes(data[:mid] + garbage + data[mid:])
+    return full, path
+
+
+def test_warc_garbage_record_keeps_the_good_records_after_it(tmp_path):
+    full, bad = warc_with_garbage(tmp_path, b"this is garbage\r\nnot a header\r\n\r\n"
+                                  + bytes(300) + b"\r\n\r\n")
+    want, _ = read_all(full)
+    docs, issues = read_all(bad)
+    assert [d.id for d in docs] == [d.id for d in want] and len(docs) == 12
+    data = bad.read_bytes()
+    assert all(data[d.offset:d.offset + 7] == b"WARC/1." for d in docs)  # true offsets
+    failed = [i for i in issues if i.status == "failed"]
+    assert len(failed) == 1 and "reading went on at the next WARC/ header" in failed[0].reason
+
+
+def test_warc_record_with_a_broken_header_is_skipped_alone(tmp_path):
+    """A record whose own header is broken (a false WARC/ start, then no Content-Length):
+    the reader restarts at it, fails, and searches on; one issue for the stretch."""
+    full, bad = warc_with_garbage(tmp_path, b"WARC/1.0\r\nWARC-Type: response\r\n"
+                                  b"Content-Length: nope\r\n\r\n<html>lost</html>\r\n\r\n")
+    docs, issues = read_all(bad)
+    assert len(docs) == 12
+    assert len([i for i in issues if i.status == "failed"]) == 1
