@@ -91,6 +91,9 @@ def _formats() -> list[str]:
               help="Ray cluster to join with --executor ray: `auto` (this machine's cluster) "
                    "or ray://HOST:10001; default: a private local cluster for this scan.")
 @click.option("--force", is_flag=True, help="Rescan everything, ignoring what is stored.")
+@click.option("--retry-failed", is_flag=True,
+              help="Read again the units that failed in earlier runs (by default they are held "
+                   "back until their file changes, so one poison file cannot stop every run).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
@@ -98,7 +101,7 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
                  license_column, language_column, label_column, source_by, role, cutoff,
                  synthetic_sources, detector_spec, batch_size, unit_size, max_record_size,
                  workers, executor,
-                 address, force, progress, as_json) -> None:
+                 address, force, retry_failed, progress, as_json) -> None:
     """Stream INPUT shards into the store: provenance plus detector scores per document.
 
     INPUT is any mix of files, folders and globs of Parquet, JSONL (.jsonl, .json.gz,
@@ -150,7 +153,7 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
     try:
         summary = run_scan(inputs, db, options, detectors=detector_spec, workers=workers,
                            force=force, progress=show_bar and not as_json,
-                           executor=run_units)
+                           executor=run_units, retry_failed=retry_failed)
     except ScanError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -185,7 +188,9 @@ def _print_summary(summary, db: str) -> None:
     click.echo(f"  detectors: {dets}")
     click.echo(f"  units: {c['units']} planned, {c['units_scanned']} scanned, "
                f"{c['units_rescored']} rescored, {c['units_reused']} already stored, "
-               f"{c['units_failed']} failed")
+               f"{c['units_failed']} failed"
+               + (f", {c['units_held_failed']} held back after failing before"
+                  if c.get("units_held_failed") else ""))
     click.echo(f"  records: {c['stored']} stored, {c['skipped']} skipped, {c['failed']} failed")
     for note in summary.notes:
         click.echo(f"  note: {note}")

@@ -140,11 +140,13 @@ def new_run_id(now: dt.datetime) -> str:
 def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions | None = None,
              detectors: str | Sequence[str] | None = None, workers: int = 1,
              force: bool = False, progress: bool = False, log_every_s: float = 5.0,
-             executor: Executor = run_local) -> ScanSummary:
+             executor: Executor = run_local, retry_failed: bool = False) -> ScanSummary:
     """Scan `inputs` into the store at `db`; resumable, incremental, all records accounted.
 
     Returns a `ScanSummary` whose status is `ok` when every record was stored or skipped by
-    policy, `partial` when some records or units failed (they are in the `errors` table).
+    policy, `partial` when some records or units failed (they are in the `errors` table),
+    in this run or earlier: a unit that failed is held back (not read again) until its file
+    changes or `retry_failed`.
     Raises `ScanError` when nothing can run (bad inputs, unknown detector, store locked).
     """
     from auditor.store.catalogue import StoreLockedError
@@ -166,14 +168,20 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                          f"{fixed.removed_orphan_sidecars} uncatalogued side-car(s) and "
                          f"{fixed.removed_tmp} partial file(s) removed, "
                          f"{fixed.dropped_unit_rows} unit row(s) without side-car dropped")
-        plan = make_plan(units, fps, store.unit_index(), versions, force=force)
+        plan = make_plan(units, fps, store.unit_index(), versions, force=force,
+                         retry_failed=retry_failed)
+        if plan.held:
+            notes.append(f"{len(plan.held)} unit(s) that failed in an earlier run held back "
+                         "(see `auditor status --errors`); they are retried when their file "
+                         "changes or with --retry-failed")
         for shard in plan.forget:
             store.forget_shard(shard)
         for shard in plan.register:
             u = plan.shards[shard][0]
             store.upsert_shard(shard, u.format, u.size, u.mtime, u.etag, u.n_parts, run_id)
         store.begin_run(run_id, started, list(inputs), versions,
-                        {**options.to_dict(), "workers": workers, "force": force}, len(units))
+                        {**options.to_dict(), "workers": workers, "force": force,
+                         "retry_failed": retry_failed}, len(units))
         tasks = plan.tasks()
         log_path = store.paths.log_path(run_id)
         prog = ScanProgress(run_id, log_path, len(tasks),
@@ -182,7 +190,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
         prog.event("start", inputs=list(inputs), detectors=versions, units=len(units),
                    scan=len(plan.scan), rescore=len(plan.rescore), reuse=len(plan.reuse))
         counts = {"units": len(units), "units_scanned": 0, "units_rescored": 0,
-                  "units_reused": len(plan.reuse), "units_failed": 0, "stored": 0,
+                  "units_reused": len(plan.reuse), "units_failed": 0,
+                  "units_held_failed": len(plan.held), "stored": 0,
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
         try:
@@ -191,7 +200,7 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                 prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes)
             for shard in plan.shards:
                 store.summarise_shard(shard, run_id)
-            bad = counts["failed"] or counts["units_failed"]
+            bad = counts["failed"] or counts["units_failed"] or counts["units_held_failed"]
             status = "partial" if bad else "ok"
         except BaseException as exc:
             note = ("interrupted" if isinstance(exc, KeyboardInterrupt)

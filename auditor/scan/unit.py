@@ -144,14 +144,32 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
                                      f"(range {unit.start}:{unit.stop})",
             status="failed",
             reason=f"{'rescoring' if rescore else 'scanning'} the unit failed: "
-                   f"{type(exc).__name__}: {exc}; fix the input or detector and re-run "
-                   "(failed units are retried)"))
+                   f"{type(exc).__name__}: {exc}; fix the input or detector: the unit is "
+                   "retried when its file changes or with `auditor scan --retry-failed`"))
         if not rescore:
             result.n_failed += result.n_stored  # read but not stored: the unit is all-or-nothing
             result.n_stored = 0
             result.sidecar = None
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def crashed_result(unit: WorkUnit, options: ScanOptions, store_paths: StorePaths,
+                   rescore: bool, cause: str) -> UnitResult:
+    """The result of a unit whose worker process died on it (a signal, out of memory, a crash
+    in native code): failed with the cause, so the scan goes on and later runs hold it back."""
+    return UnitResult(
+        shard=unit.shard, part=unit.part, n_parts=unit.n_parts, range_start=unit.start,
+        range_stop=unit.stop, format=unit.format, fingerprint=fingerprint(unit, options),
+        mode="rescore" if rescore else "scan", status="failed", sidecar=None, detectors={},
+        bytes=unit_bytes(unit),
+        issues=[RecordIssue(
+            shard=unit.shard, record=f"unit {unit.part + 1}/{unit.n_parts} "
+                                     f"(range {unit.start}:{unit.stop})",
+            status="failed",
+            reason=f"the worker process died while {'rescoring' if rescore else 'scanning'} "
+                   f"this unit ({cause}); the rest of the scan went on. The unit is held back "
+                   "until its file changes or `auditor scan --retry-failed`")])
 
 
 def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult) -> None:
