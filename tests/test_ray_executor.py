@@ -250,7 +250,7 @@ def test_cli_ray_usage_errors(tmp_path, inputs, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the `ray` extra were not installed
     res = CliRunner().invoke(main, ["scan", inputs[0], "--db", str(tmp_path / "b.duckdb"),
                                     "--executor", "ray"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "pip install 'provenance-auditor[ray]'" in res.output
     assert not (tmp_path / "b.duckdb").exists()  # refused before touching the store
 

@@ -15,6 +15,15 @@ import click
 
 from auditor.records import DEFAULT_CUTOFF, ROLES
 
+
+class CannotRun(click.ClickException):
+    """One line on stderr and exit 2: the command could not run (a store it cannot write or
+    open, inputs that do not exist, an unknown detector). 1 is left to `check`'s failed gates
+    and 3 to a scan with failed records."""
+
+    exit_code = 2
+
+
 _SOURCE_BY = re.compile(r"^(file|domain|column:.+|dataset:.+)$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 1024, "m": 1e6, "mb": 1e6, "mib": 1 << 20,
@@ -90,6 +99,12 @@ def _formats() -> list[str]:
 @click.option("--address", default=None, metavar="ADDRESS",
               help="Ray cluster to join with --executor ray: `auto` (this machine's cluster) "
                    "or ray://HOST:10001; default: a private local cluster for this scan.")
+@click.option("--include", "include", multiple=True, metavar="GLOB",
+              help="Scan only files whose name or path matches this glob (repeatable), e.g. "
+                   "--include '*.jsonl.gz'.")
+@click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
+              help="Leave out files whose name or path matches this glob (repeatable), e.g. "
+                   "--exclude '*/tmp/*'.")
 @click.option("--force", is_flag=True, help="Rescan everything, ignoring what is stored.")
 @click.option("--retry-failed", is_flag=True,
               help="Read again the units that failed in earlier runs (by default they are held "
@@ -101,7 +116,7 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
                  license_column, language_column, label_column, source_by, role, cutoff,
                  synthetic_sources, detector_spec, batch_size, unit_size, max_record_size,
                  workers, executor,
-                 address, force, retry_failed, progress, as_json) -> None:
+                 address, include, exclude, force, retry_failed, progress, as_json) -> None:
     """Stream INPUT shards into the store: provenance plus detector scores per document.
 
     INPUT is any mix of files, folders and globs of Parquet, JSONL (.jsonl, .json.gz,
@@ -132,9 +147,10 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
     \b
     Exit status:
       0  every record stored or skipped by policy
-      3  partial: some records or units failed (listed in `auditor status --errors`)
-      1  the scan could not run (bad input paths, unknown detector, store locked)
-      2  bad command-line usage
+      3  partial: some records or units failed, now or in an earlier run (listed in
+         `auditor status --errors`; failed units are retried with --retry-failed)
+      2  the scan could not run (bad input paths, unknown detector, a store that is
+         locked or cannot be written), or bad command-line usage
     """
     from auditor.readers.base import DEFAULT_SYNTHETIC_SOURCES, ReaderOptions
     from auditor.scan.options import ScanOptions
@@ -153,9 +169,10 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
     try:
         summary = run_scan(inputs, db, options, detectors=detector_spec, workers=workers,
                            force=force, progress=show_bar and not as_json,
-                           executor=run_units, retry_failed=retry_failed)
+                           executor=run_units, retry_failed=retry_failed,
+                           include=include, exclude=exclude)
     except ScanError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CannotRun(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -177,7 +194,7 @@ def _executor(name: str, address: str | None):
     try:
         import_ray()
     except RayMissingError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CannotRun(str(exc)) from None
     return ray_executor(address=address)
 
 
@@ -288,12 +305,12 @@ def _console():
 
 
 def _read(fn, db: str, **kwargs):
-    from auditor.store.catalogue import StoreLockedError
+    from auditor.store.catalogue import StoreAccessError, StoreLockedError
 
     try:
         return fn(db, **kwargs)
-    except (FileNotFoundError, StoreLockedError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except (FileNotFoundError, StoreLockedError, StoreAccessError) as exc:
+        raise CannotRun(str(exc)) from None
 
 
 COMMANDS = [scan_command, runs_command, status_command]

@@ -47,6 +47,8 @@ class ScanSummary:
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     shards: int = 0
+    #: files in the inputs that are not corpus shards: {"file", "reason"}
+    skipped_files: list[dict] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -55,7 +57,8 @@ class ScanSummary:
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "status": self.status, "db": self.db, "log": self.log,
                 "detectors": self.detectors, "shards": self.shards, "counts": self.counts,
-                "notes": self.notes, "exit_code": self.exit_code}
+                "notes": self.notes, "skipped_files": self.skipped_files,
+                "exit_code": self.exit_code}
 
 
 #: Cheap-tier detectors the default scan leaves out (run them by naming them in --detectors).
@@ -102,26 +105,35 @@ def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str],
     return versions, notes
 
 
-def plan_inputs(inputs: Sequence[str], options: ScanOptions,
-                paths: StorePaths | None = None) -> list[WorkUnit]:
+def plan_inputs(inputs: Sequence[str], options: ScanOptions, paths: StorePaths | None = None,
+                include: Sequence[str] = (), exclude: Sequence[str] = (),
+                skipped: list | None = None) -> list[WorkUnit]:
     """Discover shards and cut them into work units (through the readers).
 
     The store's own files (catalogue, side-cars, logs) are never inputs, even when the store
     lives inside a scanned folder: scanning its side-cars would feed the store into itself.
+    Files that are not corpus shards (or left out by `include`/`exclude` globs) are appended
+    to `skipped` as `SkippedFile`s when it is given.
     """
-    from auditor.readers import discover, plan_units
+    from auditor.readers import plan_units
+    from auditor.readers.discover import find_shards
     from auditor.readers.errors import ReaderError
 
+    ignore = (lambda uri: _is_store_file(uri, paths)) if paths is not None else None
     try:
-        shards = discover(list(inputs), options.reader.format)
+        found = find_shards(list(inputs), options.reader.format, include=include,
+                            exclude=exclude, ignore=ignore)
     except ReaderError as exc:
         raise ScanError(str(exc)) from None
-    if paths is not None:
-        shards = [s for s in shards if not _is_store_file(s.uri, paths)]
-    if not shards:
-        raise ScanError(f"no input shards found in {', '.join(inputs)}; give files, folders or "
-                        "globs of Parquet, JSONL, WARC/WET or a Hugging Face dataset")
-    return plan_units(shards, options.reader, options.unit_bytes)
+    if skipped is not None:
+        skipped.extend(found.skipped)
+    if not found.shards:
+        left = (f" ({len(found.skipped)} file(s) skipped: "
+                + "; ".join(f"{f.uri}: {f.reason}" for f in found.skipped[:3]) + ")"
+                if found.skipped else "")
+        raise ScanError(f"no input shards found in {', '.join(inputs)}{left}; give files, "
+                        "folders or globs of Parquet, JSONL, WARC/WET or a Hugging Face dataset")
+    return plan_units(found.shards, options.reader, options.unit_bytes)
 
 
 def _is_store_file(uri: str, paths: StorePaths) -> bool:
@@ -140,7 +152,8 @@ def new_run_id(now: dt.datetime) -> str:
 def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions | None = None,
              detectors: str | Sequence[str] | None = None, workers: int = 1,
              force: bool = False, progress: bool = False, log_every_s: float = 5.0,
-             executor: Executor = run_local, retry_failed: bool = False) -> ScanSummary:
+             executor: Executor = run_local, retry_failed: bool = False,
+             include: Sequence[str] = (), exclude: Sequence[str] = ()) -> ScanSummary:
     """Scan `inputs` into the store at `db`; resumable, incremental, all records accounted.
 
     Returns a `ScanSummary` whose status is `ok` when every record was stored or skipped by
@@ -149,19 +162,31 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
     changes or `retry_failed`.
     Raises `ScanError` when nothing can run (bad inputs, unknown detector, store locked).
     """
-    from auditor.store.catalogue import StoreLockedError
+    from auditor.store.catalogue import StoreAccessError, StoreLockedError, check_writable
 
     options = options or ScanOptions()
+    try:  # the output first: a store that cannot be written fails now, not after the work
+        check_writable(db)
+    except StoreAccessError as exc:
+        raise ScanError(str(exc)) from None
     versions, notes = resolve_detectors(detectors)
-    units = plan_inputs(inputs, options, StorePaths.for_db(db))
-    fps = {(u.shard, u.part): fingerprint(u, options) for u in units}
     try:
-        store = open_store(db)
-    except StoreLockedError as exc:
+        store = open_store(db, holder="auditor scan")
+    except (StoreLockedError, StoreAccessError) as exc:
         raise ScanError(str(exc)) from None
     started = dt.datetime.now(dt.timezone.utc)
     run_id = new_run_id(started)
     with store:
+        store.set_holder("auditor scan", store.paths.log_path(run_id))
+        skipped_files: list = []
+        units = plan_inputs(inputs, options, store.paths, include, exclude, skipped_files)
+        if skipped_files:
+            shown = ", ".join(os.path.basename(f.uri) for f in skipped_files[:10])
+            more = f" and {len(skipped_files) - 10} more" if len(skipped_files) > 10 else ""
+            notes.append(f"{len(skipped_files)} file(s) that are not corpus shards skipped: "
+                         f"{shown}{more} (the list is in the run log; narrow with --include "
+                         "or --exclude)")
+        fps = {(u.shard, u.part): fingerprint(u, options) for u in units}
         fixed = reconcile(store, by_run=run_id)
         if fixed.interrupted_runs:
             notes.append(f"resumed after interrupted run(s) {', '.join(fixed.interrupted_runs)}: "
@@ -188,7 +213,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                             sum(unit_bytes(u) for u, _ in tasks), show_bar=progress,
                             log_every_s=log_every_s)
         prog.event("start", inputs=list(inputs), detectors=versions, units=len(units),
-                   scan=len(plan.scan), rescore=len(plan.rescore), reuse=len(plan.reuse))
+                   scan=len(plan.scan), rescore=len(plan.rescore), reuse=len(plan.reuse),
+                   skipped_files=[{"file": f.uri, "reason": f.reason} for f in skipped_files])
         counts = {"units": len(units), "units_scanned": 0, "units_rescored": 0,
                   "units_reused": len(plan.reuse), "units_failed": 0,
                   "units_held_failed": len(plan.held), "stored": 0,
@@ -217,7 +243,9 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
         prog.close(status=status, **counts)
         store.refresh_view()
     return ScanSummary(run_id=run_id, status=status, db=store.paths.db, log=log_path,
-                       detectors=versions, counts=counts, notes=notes, shards=len(plan.shards))
+                       detectors=versions, counts=counts, notes=notes, shards=len(plan.shards),
+                       skipped_files=[{"file": f.uri, "reason": f.reason}
+                                      for f in skipped_files])
 
 
 def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:

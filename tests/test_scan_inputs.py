@@ -1,0 +1,68 @@
+"""A new user's folder (issue 12, items 10, 11, 13): stray files that are not shards are
+skipped and listed, `--include`/`--exclude` globs, and flags naming columns no shard has."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+
+from click.testing import CliRunner
+
+from auditor.cli import main
+from tests.corpus_files import make_rows, write_jsonl, write_parquet
+
+
+def scan(args: list[str]):
+    res = CliRunner().invoke(main, ["scan", *args, "--json", "--detectors", "none"])
+    assert "Traceback" not in res.output, res.output
+    try:
+        return res.exit_code, json.loads(res.stdout)
+    except ValueError:
+        return res.exit_code, res.output
+
+
+def messy_folder(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", make_rows(10, seed=1))
+    write_parquet(folder / "b.parquet", make_rows(7, seed=2))
+    (folder / "notes.txt").write_text("remember to dedupe\n")
+    (folder / "stats.csv").write_text("source,count\nweb,10\n")
+    (folder / "plot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("inner.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+    (folder / "backup.tar.gz").write_bytes(gzip.compress(buf.getvalue()))
+    return folder
+
+
+def test_stray_files_are_skipped_and_listed(tmp_path):
+    folder = messy_folder(tmp_path)
+    code, s = scan([str(folder), "--db", str(tmp_path / "a.duckdb")])
+    assert code == 0, s
+    assert s["counts"]["stored"] == 17
+    assert sorted(f["file"].rsplit("/", 1)[-1] for f in s["skipped_files"]) == [
+        "backup.tar.gz", "notes.txt", "plot.png", "stats.csv"]
+    assert all("unknown format" in f["reason"] for f in s["skipped_files"])
+    assert any("not corpus shards skipped" in n for n in s["notes"])
+
+
+def test_include_and_exclude_globs(tmp_path):
+    folder = messy_folder(tmp_path)
+    code, s = scan([str(folder), "--db", str(tmp_path / "a.duckdb"), "--exclude", "*.parquet"])
+    assert code == 0 and s["counts"]["stored"] == 10
+    assert any(f["reason"] == "matched by --exclude" for f in s["skipped_files"])
+    code, s = scan([str(folder), "--db", str(tmp_path / "b.duckdb"), "--include", "*.parquet"])
+    assert code == 0 and s["counts"]["stored"] == 7
+    code, out = scan([str(folder), "--db", str(tmp_path / "c.duckdb"), "--include", "*.nothing"])
+    assert code == 2 and "no input shards found" in out
+
+
+def test_a_named_file_of_unknown_format_is_still_an_error(tmp_path):
+    folder = messy_folder(tmp_path)
+    code, out = scan([str(folder / "notes.txt"), "--db", str(tmp_path / "a.duckdb")])
+    assert code == 2 and "notes.txt: unknown format" in out
