@@ -66,3 +66,32 @@ def test_a_named_file_of_unknown_format_is_still_an_error(tmp_path):
     folder = messy_folder(tmp_path)
     code, out = scan([str(folder / "notes.txt"), "--db", str(tmp_path / "a.duckdb")])
     assert code == 2 and "notes.txt: unknown format" in out
+
+
+C4 = "crawl/c4-sample-2019.json.gz"
+DOLMA = "crawl/dolma-cc-en-head-2020.jsonl.gz"
+
+
+def test_a_column_no_shard_has_is_an_error(tmp_path, shared_data):
+    """The issue's case: C4's crawl date is `date`; `--date-column timestamp` used to store
+    nulls silently (and flip the estimate from 11% to 59%)."""
+    db = str(tmp_path / "a.duckdb")
+    for flag in (["--date-column", "timestamp"], ["--url-column", "link"],
+                 ["--license-column", "licence"], ["--source-by", "column:site"]):
+        code, out = scan([str(shared_data / C4), "--db", db, *flag])
+        assert code == 2, (flag, out)
+        assert "no shard has a field" in out and "date, text, url" in out, out
+    assert not (tmp_path / "a.duckdb.sidecars").exists() or not any(
+        (tmp_path / "a.duckdb.sidecars").iterdir())
+
+
+def test_a_column_some_shards_lack_is_named_in_the_summary(tmp_path, shared_data):
+    code, s = scan([str(shared_data / C4), str(shared_data / DOLMA), "--db",
+                    str(tmp_path / "a.duckdb"), "--date-column", "date"])
+    assert code == 0, s
+    (note,) = [n for n in s["notes"] if "--date-column date" in n]
+    assert "missing in 1 of 2 shards (dolma-cc-en-head-2020.jsonl.gz)" in note
+    # nested fields count by their dotted name
+    code, s = scan([str(shared_data / DOLMA), "--db", str(tmp_path / "b.duckdb"),
+                    "--url-column", "metadata.url"])
+    assert code == 0 and not any("--url-column" in n for n in s["notes"]), s

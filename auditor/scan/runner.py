@@ -105,17 +105,28 @@ def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str],
     return versions, notes
 
 
+@dataclass(frozen=True)
+class PlannedInputs:
+    """The work units of a scan's inputs, the files left out (with the reason) and notes on
+    named columns that some shards lack."""
+
+    units: list[WorkUnit]
+    skipped_files: list  # readers.discover.SkippedFile
+    notes: list[str]
+
+
 def plan_inputs(inputs: Sequence[str], options: ScanOptions, paths: StorePaths | None = None,
-                include: Sequence[str] = (), exclude: Sequence[str] = (),
-                skipped: list | None = None) -> list[WorkUnit]:
+                include: Sequence[str] = (), exclude: Sequence[str] = ()) -> PlannedInputs:
     """Discover shards and cut them into work units (through the readers).
 
     The store's own files (catalogue, side-cars, logs) are never inputs, even when the store
     lives inside a scanned folder: scanning its side-cars would feed the store into itself.
-    Files that are not corpus shards (or left out by `include`/`exclude` globs) are appended
-    to `skipped` as `SkippedFile`s when it is given.
+    Files that are not corpus shards (or left out by `include`/`exclude` globs) are listed.
+    A flag naming a column that no shard has is an error (it would store nulls silently and
+    change the result); one that some shards lack is a note naming them.
     """
     from auditor.readers import plan_units
+    from auditor.readers.columns import fields_hint, missing_columns
     from auditor.readers.discover import find_shards
     from auditor.readers.errors import ReaderError
 
@@ -125,15 +136,24 @@ def plan_inputs(inputs: Sequence[str], options: ScanOptions, paths: StorePaths |
                             exclude=exclude, ignore=ignore)
     except ReaderError as exc:
         raise ScanError(str(exc)) from None
-    if skipped is not None:
-        skipped.extend(found.skipped)
     if not found.shards:
         left = (f" ({len(found.skipped)} file(s) skipped: "
                 + "; ".join(f"{f.uri}: {f.reason}" for f in found.skipped[:3]) + ")"
                 if found.skipped else "")
         raise ScanError(f"no input shards found in {', '.join(inputs)}{left}; give files, "
                         "folders or globs of Parquet, JSONL, WARC/WET or a Hugging Face dataset")
-    return plan_units(found.shards, options.reader, options.unit_bytes)
+    notes = []
+    for m in missing_columns(found.shards, options.reader):
+        if m.in_none:
+            hint = fields_hint(found.shards)
+            raise ScanError(f"{m.label}: no shard has a field {m.column!r}"
+                            + (f" ({hint})" if hint else "") + "; check the name")
+        shown = ", ".join(os.path.basename(u) for u in m.missing[:5])
+        more = f" and {len(m.missing) - 5} more" if len(m.missing) > 5 else ""
+        notes.append(f"{m.label}: missing in {len(m.missing)} of {m.checked} shards "
+                     f"({shown}{more}); their documents get no value from it")
+    return PlannedInputs(plan_units(found.shards, options.reader, options.unit_bytes),
+                         found.skipped, notes)
 
 
 def _is_store_file(uri: str, paths: StorePaths) -> bool:
@@ -178,8 +198,9 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
     run_id = new_run_id(started)
     with store:
         store.set_holder("auditor scan", store.paths.log_path(run_id))
-        skipped_files: list = []
-        units = plan_inputs(inputs, options, store.paths, include, exclude, skipped_files)
+        planned = plan_inputs(inputs, options, store.paths, include, exclude)
+        units, skipped_files = planned.units, planned.skipped_files
+        notes += planned.notes
         if skipped_files:
             shown = ", ".join(os.path.basename(f.uri) for f in skipped_files[:10])
             more = f" and {len(skipped_files) - 10} more" if len(skipped_files) > 10 else ""
