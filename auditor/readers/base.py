@@ -8,6 +8,7 @@ process or on a Ray worker, so both dataclasses are small and picklable.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -76,3 +77,21 @@ class WorkUnit:
 def read_unit(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:  # pragma: no cover
     """Signature every format module implements (see `auditor.readers.read_unit`)."""
     raise NotImplementedError
+
+
+def reader_options_to_dict(options: ReaderOptions) -> dict:
+    d = dataclasses.asdict(options)
+    d["cutoff"] = options.cutoff.isoformat()
+    d["synthetic_sources"] = list(options.synthetic_sources)
+    return d
+
+
+def reader_options_from_dict(d: dict) -> ReaderOptions:
+    """Inverse of `reader_options_to_dict`; unknown keys (from newer versions) are ignored."""
+    known = {f.name for f in dataclasses.fields(ReaderOptions)}
+    kwargs = {k: v for k, v in d.items() if k in known}
+    if isinstance(kwargs.get("cutoff"), str):
+        kwargs["cutoff"] = dt.date.fromisoformat(kwargs["cutoff"])
+    if "synthetic_sources" in kwargs:
+        kwargs["synthetic_sources"] = tuple(kwargs["synthetic_sources"])
+    return ReaderOptions(**kwargs)

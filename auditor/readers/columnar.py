@@ -322,7 +322,7 @@ class BatchBuilder:
 
     def per_record(self, batch: pa.RecordBatch, first_row: int) -> ColumnarChunk:
         """The batch through `RecordMapper.map`, record by record."""
-        from auditor.store.sidecar import provenance_batch
+        from auditor.readers.provenance_rows import provenance_batch
 
         docs, issues = [], []
         row = first_row
@@ -401,12 +401,8 @@ class BatchBuilder:
     # -- the columnar build --------------------------------------------------------------------
 
     def _columnar(self, batch: pa.RecordBatch, first_row: int, plan: _Plan) -> ColumnarChunk:
-        from auditor.store.sidecar import (
-            arrow_word_counts,
-            assemble_provenance,
-            text_bytes,
-            utc_micros,
-        )
+        from auditor.readers.provenance_rows import assemble_provenance, utc_micros
+        from auditor.readers.textstats import arrow_word_counts, text_bytes
 
         opts = self.options
         n = batch.num_rows

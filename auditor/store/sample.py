@@ -27,7 +27,7 @@ def sample_texts(db_path: str | os.PathLike, limit: int, pre_cutoff_only: bool =
     if limit <= 0:
         return []
     from auditor.readers import read_unit
-    from auditor.scan.options import reader_options_from_dict
+    from auditor.readers.base import reader_options_from_dict
 
     with open_store(db_path, read_only=True) as store:
         files = store.sidecars_sql()
