@@ -95,3 +95,67 @@ def test_a_column_some_shards_lack_is_named_in_the_summary(tmp_path, shared_data
     code, s = scan([str(shared_data / DOLMA), "--db", str(tmp_path / "b.duckdb"),
                     "--url-column", "metadata.url"])
     assert code == 0 and not any("--url-column" in n for n in s["notes"]), s
+
+
+def rows_with_problems(prefix: str) -> list[dict]:
+    rows = [{"id": f"{prefix}-{i}", "text": f"an ordinary document number {i}",
+             "url": f"https://example.com/{i}", "date": "2021-05-01T00:00:00Z"}
+            for i in range(6)]
+    rows[1]["date"] = "2099-01-01T00:00:00Z"  # after the scan date
+    rows[2]["text"] = "\x00\x00\x00\x00"  # NUL padding only
+    rows[3]["text"] = " \x00 \n\x00 "
+    rows[4]["url"] = "https://example.com/" + "a" * 10_000
+    return rows
+
+
+def test_future_dates_nul_text_and_long_urls(tmp_path):
+    import duckdb
+
+    write_jsonl(tmp_path / "c.jsonl", rows_with_problems("j"))
+    write_parquet(tmp_path / "c.parquet", rows_with_problems("p"))  # the columnar path
+    db = str(tmp_path / "a.duckdb")
+    code, s = scan([str(tmp_path / "c.jsonl"), str(tmp_path / "c.parquet"), "--db", db,
+                    "--date-column", "date"])
+    assert code == 0, s
+    c = s["counts"]
+    assert (c["stored"], c["skipped"], c["future_dates"], c["long_urls"]) == (8, 4, 2, 2)
+    assert any("later than the scan's clock stored empty" in n for n in s["notes"])
+    con = duckdb.connect(db, read_only=True)
+    future = con.execute("SELECT crawl_date, crawl_month, pre_cutoff FROM documents "
+                         "WHERE id IN ('j-1', 'p-1')").fetchall()
+    assert future == [(None, None, None)] * 2
+    assert con.execute("SELECT count(*) FROM documents WHERE crawl_date IS NOT NULL"
+                       ).fetchone()[0] == 6
+    lengths = con.execute("SELECT length(url) FROM documents WHERE id IN ('j-4', 'p-4')"
+                          ).fetchall()
+    assert lengths == [(2048,)] * 2
+    reasons = con.execute("SELECT reason FROM errors").fetchall()
+    con.close()
+    assert sorted(r[0] for r in reasons) == ["text is only NUL bytes (binary padding, not a "
+                                             "document)"] * 4
+
+
+def test_deleted_shards_are_reported_and_pruned(tmp_path):
+    folder = tmp_path / "c"
+    folder.mkdir()
+    write_jsonl(folder / "keep.jsonl", make_rows(10, seed=1))
+    write_jsonl(folder / "gone.jsonl", make_rows(6, seed=2))
+    db = str(tmp_path / "a.duckdb")
+    assert scan([str(folder), "--db", db])[0] == 0
+    (folder / "gone.jsonl").unlink()
+    code, s = scan([str(folder), "--db", db])
+    assert code == 0 and s["missing_shards"] == [str(folder / "gone.jsonl")]
+    assert any("no longer exist on disk" in n and "auditor prune" in n for n in s["notes"])
+    runner = CliRunner()
+    st = json.loads(runner.invoke(main, ["status", "--db", db, "--json"]).stdout)
+    assert st["missing_shards"] == [str(folder / "gone.jsonl")]
+    assert st["totals"]["documents_in_view"] == 16
+    res = runner.invoke(main, ["prune", "--db", db, "--dry-run"])
+    assert res.exit_code == 0 and "would remove" in res.output and "6 documents" in res.output
+    res = runner.invoke(main, ["prune", "--db", db, "--json"])
+    assert res.exit_code == 0
+    assert json.loads(res.stdout) == [{"shard": str(folder / "gone.jsonl"), "documents": 6,
+                                       "sidecars": 1}]
+    st = json.loads(runner.invoke(main, ["status", "--db", db, "--json"]).stdout)
+    assert st["missing_shards"] == [] and st["totals"]["documents_in_view"] == 10
+    assert st["totals"]["shards"] == 1

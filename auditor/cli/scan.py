@@ -287,6 +287,10 @@ def status_command(db, show_errors, errors_limit, as_json) -> None:
         table.add_row(s["uri"], s["format"], s["status"], str(s["n_units"]), str(s["n_stored"]),
                       str(s["n_skipped"]), str(s["n_failed"]), s["last_run_id"] or "")
     console.print(table)
+    if st["missing_shards"]:
+        console.print(f"{len(st['missing_shards'])} shard(s) no longer exist on disk (their "
+                      f"documents are still counted; `auditor prune --db {db}` removes them): "
+                      + ", ".join(st["missing_shards"]))
     if show_errors:
         et = Table(title=f"errors (latest {len(st['errors'])} of {t['errors']})")
         for col in ("run", "shard", "record", "status", "reason"):
@@ -313,4 +317,32 @@ def _read(fn, db: str, **kwargs):
         raise CannotRun(str(exc)) from None
 
 
-COMMANDS = [scan_command, runs_command, status_command]
+@click.command("prune")
+@click.option("--db", default="audit.duckdb", show_default=True, help="Store to prune.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+def prune_command(db, dry_run, as_json) -> None:
+    """Remove from the store the shards whose files no longer exist on disk.
+
+    Their rows, record errors and side-cars go; nothing else is touched. Remote (s3://, hf://)
+    shards are not checked. `auditor status` lists the missing shards first.
+
+    \b
+    Examples:
+      auditor prune --db audit.duckdb --dry-run
+      auditor prune --db audit.duckdb
+    """
+    from auditor.store.prune import prune_missing
+
+    rows = _read(prune_missing, db, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    if not rows:
+        click.echo("no missing shards: nothing to prune")
+    for r in rows:
+        click.echo(f"{verb} {r['shard']}: {r['documents']} documents, {r['sidecars']} side-cars")
+
+
+COMMANDS = [scan_command, runs_command, status_command, prune_command]

@@ -42,6 +42,7 @@ from auditor.readers.mapping import (
     META_MAX_KEYS,
     META_MAX_STRING,
     RecordMapper,
+    blank_reason,
 )
 from auditor.records import SNIPPET_CHARS, RecordIssue
 
@@ -442,10 +443,7 @@ class BatchBuilder:
         edge_ok = ((edge >= 0x21) & (edge <= 0x7E)).all(axis=0)
         suspect = (~edge_ok | (n_chars_np < opts.min_chars)) & keep
         for i in np.flatnonzero(suspect):
-            stripped = len(text[int(i)].as_py().strip())
-            reason = ("empty text" if stripped == 0 else
-                      f"text shorter than {opts.min_chars} characters"
-                      if stripped < opts.min_chars else None)
+            reason = blank_reason(text[int(i)].as_py(), opts.min_chars)
             if reason is not None:
                 issues[i] = self.mapper.issue(f"row {first_row + i}", "skipped", reason)
                 keep[i] = False

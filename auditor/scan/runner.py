@@ -20,9 +20,16 @@ from auditor.scan.local_executor import run_local
 from auditor.scan.options import ScanOptions
 from auditor.scan.plan import make_plan
 from auditor.scan.progress import ScanProgress
-from auditor.scan.unit import UnitResult, fingerprint, loaded_detector, unit_bytes
+from auditor.scan.unit import (
+    MAX_URL_CHARS,
+    UnitResult,
+    fingerprint,
+    loaded_detector,
+    unit_bytes,
+)
 from auditor.store.catalogue import open_store
 from auditor.store.paths import StorePaths
+from auditor.store.prune import missing_shards
 from auditor.store.reconcile import reconcile
 
 #: Exit status of `auditor scan` when the run finished but some records or units failed.
@@ -47,6 +54,8 @@ class ScanSummary:
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     shards: int = 0
+    #: catalogued shards whose files are gone (`auditor prune` removes them)
+    missing_shards: list[str] = field(default_factory=list)
     #: files in the inputs that are not corpus shards: {"file", "reason"}
     skipped_files: list[dict] = field(default_factory=list)
 
@@ -58,6 +67,7 @@ class ScanSummary:
         return {"run_id": self.run_id, "status": self.status, "db": self.db, "log": self.log,
                 "detectors": self.detectors, "shards": self.shards, "counts": self.counts,
                 "notes": self.notes, "skipped_files": self.skipped_files,
+                "missing_shards": self.missing_shards,
                 "exit_code": self.exit_code}
 
 
@@ -216,6 +226,12 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                          f"{fixed.dropped_unit_rows} unit row(s) without side-car dropped")
         plan = make_plan(units, fps, store.unit_index(), versions, force=force,
                          retry_failed=retry_failed)
+        gone = missing_shards(store)
+        if gone:
+            shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+            notes.append(f"{len(gone)} shard(s) in the store no longer exist on disk ({shown}); "
+                         f"their documents are still counted: `auditor prune --db {db}` removes "
+                         "them")
         if plan.held:
             notes.append(f"{len(plan.held)} unit(s) that failed in an earlier run held back "
                          "(see `auditor status --errors`); they are retried when their file "
@@ -238,7 +254,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                    skipped_files=[{"file": f.uri, "reason": f.reason} for f in skipped_files])
         counts = {"units": len(units), "units_scanned": 0, "units_rescored": 0,
                   "units_reused": len(plan.reuse), "units_failed": 0,
-                  "units_held_failed": len(plan.held), "stored": 0,
+                  "units_held_failed": len(plan.held), "stored": 0, "future_dates": 0,
+                  "long_urls": 0,
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
         try:
@@ -259,11 +276,18 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                 raise ScanError(f"scan {run_id} stopped: {note}; units already stored are kept, "
                                 "re-run the same command to resume") from exc
             raise
+        if counts["future_dates"]:
+            notes.append(f"{counts['future_dates']} crawl date(s) later than the scan's clock "
+                         "stored empty (a wrong --date-column, or bad dates in the data)")
+        if counts["long_urls"]:
+            notes.append(f"{counts['long_urls']} URL(s) longer than {MAX_URL_CHARS} characters "
+                         "stored cut")
         store.finish_run(run_id, dt.datetime.now(dt.timezone.utc), status, counts,
                          "; ".join(notes) or None)
         prog.close(status=status, **counts)
         store.refresh_view()
     return ScanSummary(run_id=run_id, status=status, db=store.paths.db, log=log_path,
+                       missing_shards=gone,
                        detectors=versions, counts=counts, notes=notes, shards=len(plan.shards),
                        skipped_files=[{"file": f.uri, "reason": f.reason}
                                       for f in skipped_files])
@@ -285,5 +309,7 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     counts["skipped"] += res.n_skipped
     counts["failed"] += res.n_failed
     counts["bytes"] += res.bytes
+    counts["future_dates"] += res.n_future_dates
+    counts["long_urls"] += res.n_long_urls
     for issue in res.issues[:3] if res.status == "failed" else ():
         print(f"auditor scan: {issue.shard}: {issue.record}: {issue.reason}", file=sys.stderr)

@@ -9,12 +9,14 @@ retries it; a side-car therefore always holds a complete unit.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditor.readers.base import WorkUnit
 from auditor.records import (
@@ -35,6 +37,13 @@ from auditor.store.sidecar import (
     replace_detector_columns,
     write_sidecar,
 )
+
+#: Longest URL stored; longer ones are cut (a URL is provenance, not content, and a hostile
+#: file can put megabytes in it).
+MAX_URL_CHARS = 2048
+#: Crawl dates later than the scan's clock by more than this are impossible (a typo, a wrong
+#: field, a unit mix-up) and are stored empty, counted in the run.
+FUTURE_DATE_SLACK = dt.timedelta(days=1)
 
 #: Detectors built in this process, by name: loaded once per worker, not once per unit.
 _LOADED: dict = {}
@@ -88,6 +97,10 @@ class UnitResult:
     n_failed: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    #: crawl dates after the scan's clock, stored empty (see `store_policy`)
+    n_future_dates: int = 0
+    #: URLs longer than MAX_URL_CHARS, stored cut
+    n_long_urls: int = 0
     issues: list[RecordIssue] = field(default_factory=list)
 
     def catalogue_row(self) -> dict:
@@ -190,6 +203,33 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
         result.status = "partial"
 
 
+def store_policy(batch: pa.RecordBatch, now: dt.datetime,
+                 result: UnitResult) -> pa.RecordBatch:
+    """What the store keeps of a provenance batch, the same for every reader: a crawl date
+    after the scan's clock (beyond `FUTURE_DATE_SLACK`) is left empty, with its month and
+    pre-cutoff flag, and counted; a URL is cut to `MAX_URL_CHARS`."""
+    dates = batch.column("crawl_date")
+    limit = pa.scalar(now + FUTURE_DATE_SLACK, pa.timestamp("us", tz="UTC"))
+    future = pc.fill_null(pc.greater(dates, limit), False)
+    n_future = pc.sum(future).as_py() or 0
+    urls = batch.column("url")
+    long = pc.fill_null(pc.greater(pc.utf8_length(urls), MAX_URL_CHARS), False)
+    n_long = pc.sum(long).as_py() or 0
+    if not n_future and not n_long:
+        return batch
+    columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+    if n_future:
+        for name in ("crawl_date", "crawl_month", "pre_cutoff"):
+            col = columns[name]
+            columns[name] = pc.if_else(future, pa.nulls(len(col), col.type), col)
+        result.n_future_dates += n_future
+    if n_long:
+        columns["url"] = pc.if_else(long, pc.utf8_slice_codeunits(urls, 0, MAX_URL_CHARS), urls)
+        result.n_long_urls += n_long
+    return pa.RecordBatch.from_arrays([columns[n] for n in batch.schema.names],
+                                      schema=batch.schema)
+
+
 def _count_issue(item: RecordIssue, result: UnitResult) -> None:
     result.issues.append(item)
     if item.status == "skipped":
@@ -204,6 +244,7 @@ def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
     (`auditor.readers.columnar`); Python strings are made only for detectors to score."""
     batches: list[pa.RecordBatch] = []
     step = max(options.batch_size, 1)
+    now = dt.datetime.now(dt.timezone.utc)
     for item in chunks:
         if isinstance(item, RecordIssue):
             _count_issue(item, result)
@@ -213,7 +254,7 @@ def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
         if not item.n_rows:
             continue
         result.n_stored += item.n_rows
-        arrays = list(item.provenance.columns)
+        arrays = list(store_policy(item.provenance, now, result).columns)
         if dets:
             texts, metas = item.texts(), item.metas()
             for det in dets:
@@ -233,13 +274,14 @@ def _scan_records(unit: WorkUnit, options: ScanOptions, dets: list, schema: pa.S
     from auditor.readers import read_unit
 
     cutoff = options.reader.cutoff
+    now = dt.datetime.now(dt.timezone.utc)
     batches: list[pa.RecordBatch] = []
     docs: list[Document] = []
 
     def flush() -> None:
         if not docs:
             return
-        arrays = provenance_batch(docs, cutoff).columns
+        arrays = store_policy(provenance_batch(docs, cutoff), now, result).columns
         for det in dets:
             scores, reasons = _score(det, docs)
             arrays.extend(detector_arrays(scores, reasons))
