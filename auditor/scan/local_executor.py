@@ -9,6 +9,7 @@ which do not survive a fork safely.
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -26,7 +27,7 @@ class ExecutorError(RuntimeError):
 
 def run_local(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions,
               detector_names: Sequence[str], paths: StorePaths,
-              workers: int = 1) -> Iterator[UnitResult]:
+              workers: int = 1, on_records=None) -> Iterator[UnitResult]:
     """Yield one `UnitResult` per task, in completion order.
 
     At most `2 * workers` tasks are in flight, so a plan of a million units does not sit in
@@ -35,21 +36,29 @@ def run_local(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions,
     unit killed it: each unit that was in flight is then run again alone in its own process,
     the one that dies again comes back `failed` with the cause, and a fresh pool takes the
     rest. One poison file costs one failed unit, not the scan.
+
+    `on_records((shard, part), n)` hears of records done inside running units (workers send
+    them through a queue), so progress moves within long units.
     """
     if workers <= 1:
         for unit, rescore in tasks:
-            yield process_unit(unit, options, detector_names, paths, rescore=rescore)
+            yield process_unit(unit, options, detector_names, paths, rescore=rescore,
+                               on_records=on_records)
         return
     ctx = multiprocessing.get_context("spawn")
+    ticks = ctx.Queue() if on_records is not None else None
     pending = iter(tasks)
     while True:
         suspects: list[tuple[WorkUnit, bool]] = []
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                   initializer=_set_ticks, initargs=(ticks,))
         try:
             in_flight: dict = {}
             _top_up(pool, pending, in_flight, 2 * workers, options, detector_names, paths)
             while in_flight and not suspects:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                done, _ = wait(in_flight, timeout=None if ticks is None else 0.5,
+                               return_when=FIRST_COMPLETED)
+                _drain(ticks, on_records)
                 for fut in done:
                     task = in_flight.pop(fut)
                     try:
@@ -80,8 +89,35 @@ def _top_up(pool, pending, in_flight: dict, limit: int, options: ScanOptions,
             unit, rescore = next(pending)
         except StopIteration:
             return
-        fut = pool.submit(process_unit, unit, options, list(detector_names), paths, rescore)
+        fut = pool.submit(_pooled_unit, unit, options, list(detector_names), paths, rescore)
         in_flight[fut] = (unit, rescore)
+
+
+#: In a pool worker: the queue record counts go to (set by the pool's initializer).
+_TICKS = None
+
+
+def _set_ticks(queue) -> None:
+    global _TICKS
+    _TICKS = queue
+
+
+def _pooled_unit(unit, options, detector_names, paths, rescore) -> UnitResult:
+    report = None if _TICKS is None else (lambda key, n: _TICKS.put((key, n)))
+    return process_unit(unit, options, detector_names, paths, rescore=rescore,
+                        on_records=report)
+
+
+def _drain(ticks, on_records) -> None:
+    """Hand the record counts waiting in the queue to `on_records`."""
+    if ticks is None:
+        return
+    while True:
+        try:
+            key, n = ticks.get_nowait()
+        except queue.Empty:
+            return
+        on_records(key, n)
 
 
 def run_isolated(unit: WorkUnit, rescore: bool, options: ScanOptions,

@@ -259,9 +259,16 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
         try:
-            for res in executor(tasks, options, list(versions), store.paths, workers=workers):
+            sizes = {(u.shard, u.part): unit_bytes(u) for u, _ in tasks}
+
+            def on_records(key: tuple, n: float) -> None:
+                prog.records(key, n, sizes.get(key, 0))
+
+            for res in executor(tasks, options, list(versions), store.paths, workers=workers,
+                                on_records=on_records):
                 _catalogue(store, run_id, res, counts)
-                prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes)
+                prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes,
+                             key=(res.shard, res.part))
             for shard in plan.shards:
                 store.summarise_shard(shard, run_id)
             bad = counts["failed"] or counts["units_failed"] or counts["units_held_failed"]

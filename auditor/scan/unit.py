@@ -131,13 +131,41 @@ def _score_texts(det, texts: list[str], metas: list[dict]) -> tuple[np.ndarray, 
     return np.asarray(det.score(texts, **kwargs), dtype=np.float64), None
 
 
+#: A worker reports records done at most this often (seconds), so progress moves within a
+#: long unit (an LM scoring a 128 MB unit) without a message per record.
+PROGRESS_EVERY_S = 0.5
+
+
+class RecordTicker:
+    """Counts records done in a unit and hands them to `report(unit_key, n)` at most every
+    `PROGRESS_EVERY_S`; `report` may be a callback or a queue's `put` in another process."""
+
+    def __init__(self, unit: WorkUnit, report) -> None:
+        self.key = (unit.shard, unit.part)
+        self.report = report
+        self.pending = 0
+        self.last = time.monotonic()
+
+    def __call__(self, n: int) -> None:
+        if self.report is None:
+            return
+        self.pending += n
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.report(self.key, self.pending)
+            self.pending, self.last = 0, now
+
+
 def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[str],
-                 store_paths: StorePaths, rescore: bool = False) -> UnitResult:
+                 store_paths: StorePaths, rescore: bool = False,
+                 on_records=None) -> UnitResult:
     """Scan one unit into its side-car (or, with `rescore`, add missing detector columns).
 
     Never raises for bad input or a failing detector: the returned `UnitResult` says `failed`
-    and carries the reason as a record issue naming the shard and unit.
+    and carries the reason as a record issue naming the shard and unit. `on_records(key, n)`
+    (key: (shard, part)) hears of records scored while the unit runs, for progress.
     """
+    tick = RecordTicker(unit, on_records)
     t0 = time.perf_counter()
     result = UnitResult(
         shard=unit.shard, part=unit.part, n_parts=unit.n_parts, range_start=unit.start,
@@ -149,7 +177,7 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
         if rescore:
             _rescore(unit, options, detector_names, result)
         else:
-            _scan(unit, options, detector_names, result)
+            _scan(unit, options, detector_names, result, tick)
     except Exception as exc:  # one bad unit must not stop the scan; the reason is recorded
         result.status = "failed"
         result.issues.append(RecordIssue(
@@ -185,7 +213,8 @@ def crashed_result(unit: WorkUnit, options: ScanOptions, store_paths: StorePaths
                    "until its file changes or `auditor scan --retry-failed`")])
 
 
-def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult) -> None:
+def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult,
+          tick=lambda n: None) -> None:
     from auditor.readers.columnar import read_unit_columnar
 
     dets = [loaded_detector(n) for n in names]
@@ -194,9 +223,9 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
         f for n, d in zip(names, dets, strict=True) for f in detector_fields(n, d.gives_reasons)])
     chunks = read_unit_columnar(unit, options.reader)
     if chunks is None:
-        batches = _scan_records(unit, options, dets, schema, result)
+        batches = _scan_records(unit, options, dets, schema, result, tick)
     else:
-        batches = _scan_columnar(chunks, options, dets, schema, result)
+        batches = _scan_columnar(chunks, options, dets, schema, result, tick)
     table = pa.Table.from_batches(batches, schema=schema)
     write_sidecar(result.sidecar, table, unit_meta(unit, result.fingerprint), result.detectors)
     if result.n_failed:
@@ -239,7 +268,7 @@ def _count_issue(item: RecordIssue, result: UnitResult) -> None:
 
 
 def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
-                   result: UnitResult) -> list[pa.RecordBatch]:
+                   result: UnitResult, tick) -> list[pa.RecordBatch]:
     """Parquet and Arrow units: provenance columns straight from Arrow batches
     (`auditor.readers.columnar`); Python strings are made only for detectors to score."""
     batches: list[pa.RecordBatch] = []
@@ -258,18 +287,22 @@ def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
         if dets:
             texts, metas = item.texts(), item.metas()
             for det in dets:
-                parts = [_score_texts(det, texts[i:i + step], metas[i:i + step])
-                         for i in range(0, len(texts), step)]
+                parts = []
+                for i in range(0, len(texts), step):
+                    parts.append(_score_texts(det, texts[i:i + step], metas[i:i + step]))
+                    tick(len(parts[-1][0]) / len(dets))
                 scores = np.concatenate([p[0] for p in parts])
                 reasons = ([r for p in parts for r in p[1]] if parts[0][1] is not None
                            else None)
                 arrays.extend(detector_arrays(scores, reasons))
+        if not dets:
+            tick(item.n_rows)
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
     return batches
 
 
 def _scan_records(unit: WorkUnit, options: ScanOptions, dets: list, schema: pa.Schema,
-                  result: UnitResult) -> list[pa.RecordBatch]:
+                  result: UnitResult, tick) -> list[pa.RecordBatch]:
     """Other formats (and every format with the columnar path off): one `Document` per record."""
     from auditor.readers import read_unit
 
@@ -286,6 +319,7 @@ def _scan_records(unit: WorkUnit, options: ScanOptions, dets: list, schema: pa.S
             scores, reasons = _score(det, docs)
             arrays.extend(detector_arrays(scores, reasons))
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        tick(len(docs))
         docs.clear()
 
     for item in read_unit(unit, options.reader):
