@@ -88,8 +88,8 @@ def _formats() -> list[str]:
               help="Target size of a work unit (large files are split at row groups / lines).")
 @click.option("--max-record-size", "max_record_size", default="16MiB", show_default=True,
               callback=_parse_size,
-              help="Largest JSONL line or WARC record read; a longer one fails with its reason "
-                   "and the scan goes on at the next record (keeps memory bounded).")
+              help="Largest JSON line read; a longer one fails with its reason and the scan "
+                   "goes on at the next line (keeps memory bounded on hostile files).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
               help="Worker processes (units run in parallel); with --executor ray, Ray actors.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",

@@ -47,9 +47,9 @@ class ReaderOptions:
     min_chars: int = 1  # shorter (after stripping) -> skipped "empty"
     max_chars: int = 1_000_000  # longer -> text truncated to this, meta["truncated"]=True
     hf_split: str | None = None
-    #: Bytes one record may take in a line- or record-oriented file (JSONL line, WARC record);
-    #: a longer one fails with its reason and the reader goes on at the next record, so one
-    #: huge line (a decompression bomb with no newline) cannot exhaust memory.
+    #: Bytes one JSON line may take; a longer one fails with its reason and the reader goes
+    #: on at the next line, so one huge line (a decompression bomb with no newline) cannot
+    #: exhaust memory. (WARC responses are bounded apart, by `readers.warc.MAX_HTML_BYTES`.)
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     extra: dict = field(default_factory=dict)
 
