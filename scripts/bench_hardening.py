@@ -208,7 +208,7 @@ def main() -> None:
         "",
         "## Cost of the content digest at discovery (shard identity; items 2, 11.5)",
         "",
-        f"{digest['files']} local files of 1 MiB; the digest reads 64 KiB from each end.",
+        f"{digest['files']} local files of 1 MiB; the digest reads 16 KiB from each end.",
         "",
         "| per file | µs |",
         "|---|---|",

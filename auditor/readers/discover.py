@@ -53,13 +53,14 @@ class ShardInfo:
 
 
 #: Bytes read from each end of a local file for its content digest.
-DIGEST_BYTES = 1 << 16
+DIGEST_BYTES = 1 << 14
 
 
 def content_digest(path: str, size: int) -> str:
     """A cheap fingerprint of a local file's content: SHA-1 of its size and its first and last
-    64 KiB. Together with the resolved path it identifies a shard, so a file replaced by
-    another of the same size and mtime (`cp -p`, `rsync -t`) is still seen to change."""
+    16 KiB. Together with the resolved path it identifies a shard, so a file replaced by
+    another of the same size and mtime (`cp -p`, `rsync -t`) is still seen to change. It is a
+    read per file per scan, hence small: 100,000 shards read 3 GB, not the 13 GB of 64 KiB."""
     h = hashlib.sha1(str(size).encode())
     with open(path, "rb") as fh:
         h.update(fh.read(DIGEST_BYTES))
