@@ -46,23 +46,26 @@ detectors.register(detectors.DetectorSpec(
 if __name__ == "__main__":
     from auditor.scan.options import ScanOptions
     from auditor.scan.runner import run_scan
-    db, retry, *inputs = sys.argv[1:]
-    s = run_scan(inputs, db, ScanOptions(), detectors="crash_on_poison", workers=2,
+    db, retry, workers, *inputs = sys.argv[1:]
+    s = run_scan(inputs, db, ScanOptions(), detectors="crash_on_poison", workers=int(workers),
                  retry_failed=retry == "retry")
     print(json.dumps(s.to_dict()))
 '''
 
 
-def run_driver(tmp_path, db, inputs, retry=False) -> dict:
+def run_driver(tmp_path, db, inputs, retry=False, workers=2, dies=False) -> dict | None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     res = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(db),
-                          "retry" if retry else "no", *map(str, inputs)],
+                          "retry" if retry else "no", str(workers), *map(str, inputs)],
                          capture_output=True, text=True, env=env, timeout=240)
+    if dies:
+        assert res.returncode == -9, (res.returncode, res.stderr[-3000:])
+        return None
     assert res.returncode == 0, res.stderr[-3000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def test_a_crashing_unit_fails_alone_and_is_held_back(tmp_path):
+def poison_corpus(tmp_path) -> Path:
     (tmp_path / "crashdet.py").write_text(textwrap.dedent(DETECTOR))
     (tmp_path / "driver.py").write_text(textwrap.dedent(DRIVER))
     data = tmp_path / "data"
@@ -72,6 +75,11 @@ def test_a_crashing_unit_fails_alone_and_is_held_back(tmp_path):
     poison = make_rows(5, seed=9)
     poison[2]["text"] = "POISON " + poison[2]["text"]
     write_jsonl(data / "poison.jsonl", poison)
+    return data
+
+
+def test_a_crashing_unit_fails_alone_and_is_held_back(tmp_path):
+    data = poison_corpus(tmp_path)
     db = tmp_path / "a.duckdb"
 
     first = run_driver(tmp_path, db, [data])
@@ -97,3 +105,23 @@ def test_a_crashing_unit_fails_alone_and_is_held_back(tmp_path):
     fixed = run_driver(tmp_path, db, [data])
     assert fixed["status"] == "ok" and fixed["counts"]["units_scanned"] == 1
     assert fixed["counts"]["stored"] == 5
+
+
+def test_a_unit_that_kills_the_scan_process_twice_is_held_back(tmp_path):
+    """With one worker the unit runs in the scan process: its death ends the scan. The next
+    run retries that unit once (a kill may have been the user's); when it dies on it again,
+    the run after records it as failed and goes on."""
+    data = poison_corpus(tmp_path)
+    db = tmp_path / "a.duckdb"
+    run_driver(tmp_path, db, [data], workers=1, dies=True)
+    run_driver(tmp_path, db, [data], workers=1, dies=True)  # retried once: dies again
+    third = run_driver(tmp_path, db, [data], workers=1)
+    assert third["exit_code"] == 3 and third["counts"]["units_held_failed"] == 1
+    assert any("killed the scan process twice" in n for n in third["notes"])
+    assert (third["counts"]["units_reused"], third["counts"]["units_scanned"]) == (3, 0)
+    con = duckdb.connect(str(db), read_only=True)
+    docs = con.execute("SELECT count(*) FROM documents").fetchone()[0]
+    (reason,) = con.execute("SELECT reason FROM errors WHERE shard LIKE '%poison.jsonl'"
+                            ).fetchone()
+    con.close()
+    assert docs == 60 and "two runs in a row" in reason

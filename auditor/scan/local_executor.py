@@ -27,7 +27,7 @@ class ExecutorError(RuntimeError):
 
 def run_local(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions,
               detector_names: Sequence[str], paths: StorePaths,
-              workers: int = 1, on_records=None) -> Iterator[UnitResult]:
+              workers: int = 1, on_records=None, on_start=None) -> Iterator[UnitResult]:
     """Yield one `UnitResult` per task, in completion order.
 
     At most `2 * workers` tasks are in flight, so a plan of a million units does not sit in
@@ -38,10 +38,14 @@ def run_local(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions,
     rest. One poison file costs one failed unit, not the scan.
 
     `on_records((shard, part), n)` hears of records done inside running units (workers send
-    them through a queue), so progress moves within long units.
+    them through a queue), so progress moves within long units. With one worker, units run
+    in this process and `on_start((shard, part))` is called before each: if the process dies,
+    the driver's log says on which unit (see `auditor.scan.crashes`).
     """
     if workers <= 1:
         for unit, rescore in tasks:
+            if on_start is not None:
+                on_start((unit.shard, unit.part))
             yield process_unit(unit, options, detector_names, paths, rescore=rescore,
                                on_records=on_records)
         return

@@ -224,6 +224,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                          f"{fixed.removed_orphan_sidecars} uncatalogued side-car(s) and "
                          f"{fixed.removed_tmp} partial file(s) removed, "
                          f"{fixed.dropped_unit_rows} unit row(s) without side-car dropped")
+        retrying = _record_poison_units(store, run_id, fixed.interrupted_runs, units, options,
+                                        notes) if workers <= 1 else None
         plan = make_plan(units, fps, store.unit_index(), versions, force=force,
                          retry_failed=retry_failed)
         gone = missing_shards(store)
@@ -251,6 +253,7 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                             log_every_s=log_every_s)
         prog.event("start", inputs=list(inputs), detectors=versions, units=len(units),
                    scan=len(plan.scan), rescore=len(plan.rescore), reuse=len(plan.reuse),
+                   retrying_after_crash=list(retrying) if retrying else None,
                    skipped_files=[{"file": f.uri, "reason": f.reason} for f in skipped_files])
         counts = {"units": len(units), "units_scanned": 0, "units_rescored": 0,
                   "units_reused": len(plan.reuse), "units_failed": 0,
@@ -264,8 +267,12 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
             def on_records(key: tuple, n: float) -> None:
                 prog.records(key, n, sizes.get(key, 0))
 
+            def on_start(key: tuple) -> None:
+                prog.event("unit_start", shard=key[0], part=key[1])
+
             for res in executor(tasks, options, list(versions), store.paths, workers=workers,
-                                on_records=on_records):
+                                on_records=on_records, on_start=on_start):
+                prog.event("unit_done", shard=res.shard, part=res.part)
                 _catalogue(store, run_id, res, counts)
                 prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes,
                              key=(res.shard, res.part))
@@ -298,6 +305,32 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                        detectors=versions, counts=counts, notes=notes, shards=len(plan.shards),
                        skipped_files=[{"file": f.uri, "reason": f.reason}
                                       for f in skipped_files])
+
+
+def _record_poison_units(store, run_id: str, interrupted: list[str], units: list[WorkUnit],
+                         options: ScanOptions, notes: list[str]) -> tuple | None:
+    """Record as failed the units the scan process died on twice in a row (see
+    `auditor.scan.crashes`); return the unit it died on once, which this run retries."""
+    from auditor.scan.crashes import poison_units
+    from auditor.scan.unit import crashed_result
+
+    poison, once = poison_units([store.paths.log_path(r) for r in interrupted])
+    by_key = {(u.shard, u.part): u for u in units}
+    for key in poison:
+        unit = by_key.get(key)
+        if unit is None:
+            continue  # no longer among the inputs
+        res = crashed_result(unit, options, store.paths, False,
+                             "the scan process died on it in two runs in a row")
+        store.record_unit(run_id, res.catalogue_row(), res.issues)
+        notes.append(f"{unit.shard} (unit {unit.part + 1}/{unit.n_parts}) killed the scan "
+                     "process twice: recorded as failed and held back; scan with --workers 2 "
+                     "or more to isolate such units")
+    if once is not None and once in by_key:
+        notes.append(f"retrying {once[0]} (unit {once[1] + 1}), which was running when the "
+                     "last scan died; if it dies again it is held back")
+        return once
+    return None
 
 
 def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
