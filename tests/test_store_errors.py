@@ -128,3 +128,13 @@ def test_lock_message_names_the_holder_and_its_log(tmp_path):
     line = one_line_error(res)
     assert res.exit_code == 2
     assert "`auditor report`" in line and f"pid {pid}" in line
+
+
+def test_lock_message_names_a_holder_that_left_no_holder_file(tmp_path):
+    """A read-only reader writes no holder file: the message still names its command line."""
+    db = make_store(tmp_path, {"web": 0.2})
+    write_jsonl(tmp_path / "c.jsonl", make_rows(5))
+    with held(db, read_only=True) as pid:
+        res = CliRunner().invoke(main, ["scan", str(tmp_path / "c.jsonl"), "--db", db])
+    line = one_line_error(res)
+    assert res.exit_code == 2 and f"(pid {pid})" in line and "python" in line, line

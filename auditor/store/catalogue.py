@@ -409,7 +409,9 @@ def _locked_message(paths: StorePaths, error: str = "") -> str:
         what = (f"`{info.get('command', 'auditor')}` (pid {info.get('pid')}, since "
                 f"{info.get('since', '?')})")
     else:
-        what = f"another process{f' (pid {pid.group(1)})' if pid else ''}"
+        command = _command_line(pid.group(1)) if pid else None
+        what = (f"`{command}` (pid {pid.group(1)})" if command else
+                f"another process{f' (pid {pid.group(1)})' if pid else ''}")
     msg = (f"store {paths.db} is {kind} by {what}; DuckDB allows one writer: wait for it to "
            "finish, or stop it")
     log = info.get("log") if info else None
@@ -423,6 +425,21 @@ def _locked_message(paths: StorePaths, error: str = "") -> str:
         if last:
             msg += f" (last: {last})"
     return msg
+
+
+def _command_line(pid: str, limit: int = 120) -> str | None:
+    """The command line of a local process (Linux /proc), to name a holder that left no
+    holder file (a read-only reader, another tool)."""
+    try:
+        with open(f"/proc/{int(pid)}/cmdline", "rb") as fh:
+            args = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
+    except (OSError, ValueError):
+        return None
+    if not args:
+        return None
+    text = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(args))
+    text = " ".join(text.split())  # one line, whatever the arguments hold
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _listdir(folder: str) -> list[str]:
