@@ -121,3 +121,22 @@ def test_store_path_with_glob_characters(tmp_path):
     assert counts(db) == (n, n, 2)
     again = run_scan([str(tmp_path / "c")], db, OPTS, detectors="none")
     assert (again.counts["units_scanned"], again.counts["units_reused"]) == (0, 2)
+
+
+def test_a_store_from_before_resolved_paths_is_not_counted_twice(tmp_path, monkeypatch):
+    """A store written when shards were keyed by the path as typed (`c8/part-0.jsonl`):
+    scanning again replaces those rows by the resolved shard instead of adding a copy."""
+    import duckdb
+
+    n = corpus(tmp_path / "c8")
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "a.duckdb")
+    run_scan(["c8"], db, OPTS, detectors="none")
+    con = duckdb.connect(db)  # rewrite the catalogue as the old version left it
+    for table, col in (("shards", "uri"), ("units", "shard"), ("errors", "shard")):
+        con.execute(f"UPDATE {table} SET {col} = replace({col}, ?, 'c8/')",
+                    [str(tmp_path / "c8") + "/"])
+    con.close()
+    summary = run_scan(["./c8"], db, OPTS, detectors="none")
+    assert any("another spelling" in note for note in summary.notes)
+    assert counts(db) == (n, n, 2)

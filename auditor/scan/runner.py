@@ -238,6 +238,14 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
             notes.append(f"{len(plan.held)} unit(s) that failed in an earlier run held back "
                          "(see `auditor status --errors`); they are retried when their file "
                          "changes or with --retry-failed")
+        respelled = _respelled_shards(store, plan.shards)
+        if respelled:
+            for old_uri in respelled:
+                store.forget_shard(old_uri)
+                store.con.execute("DELETE FROM shards WHERE uri = ?", [old_uri])
+            notes.append(f"{len(respelled)} shard(s) stored under another spelling of their path "
+                         "(from an earlier version) replaced by their resolved path, so no "
+                         "document is counted twice")
         for shard in plan.forget:
             store.forget_shard(shard)
         for shard in plan.register:
@@ -305,6 +313,25 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                        detectors=versions, counts=counts, notes=notes, shards=len(plan.shards),
                        skipped_files=[{"file": f.uri, "reason": f.reason}
                                       for f in skipped_files])
+
+
+def _respelled_shards(store, planned: dict) -> list[str]:
+    """Catalogued shards whose URI is another spelling (relative, through a link, `file://`)
+    of a shard planned now under its resolved path: stores written before shards were keyed
+    by resolved path hold them so, and would count their documents twice."""
+    from auditor.readers.discover import resolved
+
+    out = []
+    for row in store.shards():
+        uri = row["uri"]
+        if uri in planned or uri.startswith("hf:"):
+            continue
+        try:
+            if resolved(uri) in planned:
+                out.append(uri)
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def _record_poison_units(store, run_id: str, interrupted: list[str], units: list[WorkUnit],
