@@ -127,7 +127,10 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
     options, same detector versions) are skipped; changed and new shards are scanned; a new
     or upgraded detector only fills its own column; a killed run resumes without losing or
     duplicating a record. Every record ends stored, skipped or failed, with the reason in the
-    store's `errors` table (see `auditor status --errors`).
+    store's `errors` table (see `auditor status --errors`). Files in a folder that are not
+    corpus shards (notes, images, archives) are skipped and listed in the summary; a unit
+    that failed (even one that killed its worker) is held back until its file changes or
+    --retry-failed.
 
     \b
     Examples:
@@ -136,6 +139,7 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
       auditor scan c4.json.gz --date-column timestamp --detectors markers,compression
       auditor scan dev.parquet --label-column label --role human_reference --detectors none
       auditor scan data/ --db audit.duckdb --json    # machine-readable summary
+      auditor scan data/ --include '*.jsonl.gz' --exclude '*/tmp/*'
       auditor scan s3://bucket/crawl/ --executor ray --address auto --workers 32
 
     With --executor ray, each worker is a Ray actor that loads the detectors once (with a GPU
