@@ -34,7 +34,8 @@ DEMO_CHECK_TOML = """\
 # Gates of the demo (see examples/auditor.toml for every option, documented).
 [estimate]
 method = "auto"
-n_boot = 100
+n_boot = {n_boot}
+seed = {seed}
 
 [gates.fraction]
 max_overall = 0.40
@@ -74,11 +75,13 @@ class DemoResult:
     check: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    audit: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"out_dir": self.out_dir, "db": self.db, "reports": self.reports,
                 "collapse_plot": self.collapse_plot, "comparison": self.comparison,
-                "check": self.check, "timings": self.timings, "notes": self.notes}
+                "check": self.check, "timings": self.timings, "notes": self.notes,
+                "audit": self.audit}
 
 
 def demo_data_dir() -> Path:
@@ -178,9 +181,11 @@ def run_demo(out_dir: str | Path = "demo-output", *, n_boot: int = 200, seed: in
     The store is rebuilt from scratch each time so the demo always shows the same thing.
     """
     from auditor import check as gates
+    from auditor.audit import AuditSettings, load_audit
+    from auditor.output_files import write_bytes_atomic
     from auditor.readers.base import ReaderOptions
-    from auditor.report import write_report
-    from auditor.report.collect import clean_estimate, collect
+    from auditor.report import plots, write_report
+    from auditor.report.collect import collect
     from auditor.scan.options import ScanOptions
     from auditor.scan.runner import run_scan
 
@@ -210,45 +215,33 @@ def run_demo(out_dir: str | Path = "demo-output", *, n_boot: int = 200, seed: in
     timings["scan_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    say("estimating the synthetic fraction overall and per source")
-    from auditor.estimate import estimate_db
-
-    overall_l = [clean_estimate(e.to_dict()) for e in
-                 estimate_db(str(db), by=(), n_boot=n_boot, seed=seed, record=True)]
-    overall = overall_l[0] if overall_l else None
-    by_source = {e["group"]["source"]: e for e in (
-        clean_estimate(x.to_dict()) for x in
-        estimate_db(str(db), by=("source",), n_boot=n_boot, seed=seed, record=True))}
+    say("estimating the synthetic fraction overall, per source and per month; projecting "
+        "model collapse (one audit, read by the report and the check below)")
+    audit = load_audit(str(db), AuditSettings(n_boot=n_boot, seed=seed))
+    overall, by_source = audit.overall, audit.by("source")
+    notes += list(audit.errors)
     timings["estimate_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     collapse_png = None
-    if overall and overall.get("fraction") is not None:
-        say("projecting model collapse for the estimated mix")
-        try:
-            from auditor.collapse import collapse_profile
-
-            profile = collapse_profile(
-                overall["fraction"], regimes=("replace", "accumulate"), generations=10,
-                model="gaussian", alpha_ci=(overall["ci_low"], overall["ci_high"]), seed=seed)
-            collapse_png = str(out / "collapse.png")
-            profile.plot(collapse_png)
-        except (ImportError, ValueError) as e:
-            notes.append(f"collapse projection not available: {e}")
+    png = plots.collapse(audit.collapse) if audit.collapse.get("rows") else None
+    if png:
+        collapse_png = str(write_bytes_atomic(out / "collapse.png", png))
     timings["project_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     say("writing the report (HTML, Markdown, JSON)")
-    data = collect(str(db), n_boot=n_boot, seed=seed)
+    data = collect(str(db), n_boot=n_boot, seed=seed, audit=audit)
     reports = {fmt: str(write_report(data, out / f"report.{fmt}", fmt))
                for fmt in ("html", "md", "json")}
-    notes += data.notes
+    notes += [n for n in data.notes if n not in notes]
     timings["report_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     say("running the check gates")
     cfg_path = out / "auditor.toml"
-    cfg_path.write_text(DEMO_CHECK_TOML, encoding="utf-8")
+    cfg_path.write_text(DEMO_CHECK_TOML.replace("{n_boot}", str(n_boot)).replace(
+        "{seed}", str(seed)), encoding="utf-8")
     try:
         result = gates.run_check(str(db), gates.load_config(cfg_path))
         gates.write_json(result, out / "check.json")
@@ -263,4 +256,6 @@ def run_demo(out_dir: str | Path = "demo-output", *, n_boot: int = 200, seed: in
     comparison = compare(by_source, overall, load_truth(),
                          target_truth(str(db), load_labels(), by_source))
     return DemoResult(out_dir=str(out), db=str(db), reports=reports, collapse_plot=collapse_png,
-                      comparison=comparison, check=check, timings=timings, notes=notes)
+                      comparison=comparison, check=check, timings=timings, notes=notes,
+                      audit={"run_id": audit.run_id, "settings_hash": audit.settings_hash,
+                             "persisted": audit.persisted})

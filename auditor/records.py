@@ -105,6 +105,11 @@ PROVENANCE_SCHEMA = pa.schema(
 SNIPPET_CHARS = 300
 
 
+#: Detectors whose score is not about machine authorship (contamination counts benchmark items
+#: found): estimation and the AI-share report leave their columns out.
+NON_AUTHORSHIP_DETECTORS = ("contamination",)
+
+
 def score_column(detector_name: str) -> str:
     """Name of the side-car column holding a detector's score (higher = more likely machine)."""
     return f"score_{detector_name}"

@@ -101,6 +101,11 @@ class Detector:
         """Release models or other resources. Optional."""
 
 
+class NotConfigured(RuntimeError):
+    """The detector has nothing to do here (the contamination detector in a store without
+    benchmarks): the default scan leaves it out without a note; naming it is an error."""
+
+
 @dataclass(frozen=True)
 class DocumentScores:
     """One batch scored by `Detector.score_documents`."""
@@ -118,6 +123,7 @@ class DetectorSpec:
     needs: str
     summary: str
     languages: tuple[str, ...] | None = None  # None: any language
+    reads_store: bool = False  # built per store: the factory gets `store=` (the scan's StorePaths)
 
 
 _REGISTRY: dict[str, DetectorSpec] = {}
@@ -136,14 +142,16 @@ def register(spec: DetectorSpec) -> None:
 
 
 def detector(*, name: str, tier: str, needs: str, summary: str,
-             languages: Sequence[str] | None = None) -> Callable[[type], type]:
+             languages: Sequence[str] | None = None,
+             reads_store: bool = False) -> Callable[[type], type]:
     """Class decorator: register the class under `name` and set its `name`, `tier`, `needs`
     and `languages` from the same values, so the registry and the class cannot disagree."""
     langs = tuple(languages) if languages is not None else None
 
     def wrap(cls: type) -> type:
         register(DetectorSpec(name=name, factory=f"{cls.__module__}:{cls.__qualname__}",
-                              tier=tier, needs=needs, summary=summary, languages=langs))
+                              tier=tier, needs=needs, summary=summary, languages=langs,
+                              reads_store=reads_store))
         cls.name, cls.tier, cls.needs, cls.languages = name, tier, needs, langs
         return cls
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from auditor.records import NON_AUTHORSHIP_DETECTORS
 from detectors.calibration import DEFAULT_FPR, threshold_for_fpr
 
 LENGTH_BUCKETS = ((0, 200), (200, 500), (500, 1000), (1000, 2000), (2000, 5000),
@@ -161,7 +162,8 @@ def evaluate(labeled_path: str, detector_names: Sequence[str] | None = None, *,
     cols["length"] = np.asarray([length_bucket(n) for n in data.meta["n_chars"].to_pylist()],
                                 dtype=object)
     specs = {s.name: s for s in detectors.specs()}
-    names = list(detector_names) if detector_names else list(specs)
+    names = list(detector_names) if detector_names else [
+        n for n in specs if n not in NON_AUTHORSHIP_DETECTORS]  # contamination is no AI score
     results: dict[str, Any] = {}
     for name in names:
         spec = specs.get(name)

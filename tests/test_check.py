@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from auditor import check as gates
+from auditor.audit import load_audit
 from auditor.cli import main
 from auditor.demo import demo_data_dir
 from auditor.readers.base import ReaderOptions
@@ -137,8 +138,7 @@ def test_fraction_gate_judges_the_upper_bound(store):
     res = gates.run_check(store, cfg)
     (g,) = res.gates
     assert g.name == "fraction.source[blogs]" and g.passed
-    est = gates._estimates(store, cfg, ("source",))
-    blogs = next(e for e in est if e["group"] == {"source": "blogs"})
+    blogs = load_audit(store, gates.audit_settings(cfg)).by("source")["blogs"]
     assert g.value == pytest.approx(blogs["ci_high"])
     # a point estimate under the threshold does not pass when the interval reaches above it
     wide = dict(blogs, fraction=0.05, ci_low=0.01, ci_high=0.12)
@@ -273,3 +273,149 @@ def test_nightly_script_scans_incrementally_and_gates(tmp_path, shared_data):
     assert wf[True]["schedule"][0]["cron"]  # YAML reads the key `on` as True
     steps = " ".join(s.get("run", "") for s in wf["jobs"]["audit"]["steps"])
     assert "scripts/nightly.sh" in steps
+
+
+def test_unwritable_outputs_exit_2_before_the_check_runs(tmp_path):
+    cfg = write_config(tmp_path / "c.toml", "[gates.coverage]\nmin_date = 0.5\n")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    link = tmp_path / "link.xml"
+    link.symlink_to(a_file)
+    for flag, target in (("--junit-out", a_file / "check.xml"), ("--json-out", tmp_path),
+                         ("--junit-out", link)):
+        # the store does not even exist: the output path is what is reported, at once
+        r = CliRunner().invoke(main, ["check", "--db", str(tmp_path / "none.duckdb"),
+                                      "--config", cfg, flag, str(target)])
+        assert r.exit_code == 2, r.output
+        assert str(target) in r.output and "no store" not in r.output
+        assert "Traceback" not in r.output
+    assert a_file.read_text() == "x" and link.is_symlink()
+
+
+def test_check_and_report_work_on_a_store_they_cannot_write(store, tmp_path):
+    """Another process holds the store read-only (as a read-only file or mount would): check
+    and report still run, on an audit computed in memory, and say it was not stored."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1], "
+         "read_only=True); print('ready', flush=True); sys.stdin.read()", store],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        cfg = write_config(tmp_path / "ro.toml", "[estimate]\nn_boot = 20\nseed = 7\n"
+                                                 "[gates.fraction]\nmax_overall = 1.0\n")
+        res = invoke("--db", store, "--config", cfg, "--json")
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        assert any("not stored" in n for n in out["notes"]), out["notes"]
+        assert out["audit"]["persisted"] is False
+        r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "r.json"),
+                                      "--n-boot", "20", "--seed", "7", "--json"])
+        assert r.exit_code == 0, r.output
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["audit"]["persisted"] is False
+        assert any("not stored" in n for n in report["notes"])
+        # the same settings give the same interval in both, stored or not
+        (gate,) = out["gates"]
+        assert gate["value"] == report["summary"]["overall"]["ci_high"]
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    import duckdb
+
+    from auditor.audit import AuditSettings
+
+    con = duckdb.connect(store, read_only=True)
+    try:
+        n = con.execute("SELECT count(*) FROM audits WHERE settings_hash = ?",
+                        [AuditSettings(n_boot=20, seed=7).digest()]).fetchone()[0]
+    except duckdb.CatalogException:  # no audit was ever stored in this store
+        n = 0
+    finally:
+        con.close()
+    assert n == 0  # nothing was written
+
+
+def test_audit_is_reused_until_a_new_run_or_recompute(store, monkeypatch):
+    import auditor.audit as audit_mod
+    from auditor.audit import AuditSettings
+
+    settings = AuditSettings(n_boot=20, seed=3)
+    first = load_audit(store, settings)
+    assert first.persisted and first.overall["fraction"] is not None
+    compute = audit_mod.compute_audit
+    calls = []
+    monkeypatch.setattr(audit_mod, "compute_audit",
+                        lambda *a, **k: calls.append(1) or compute(*a, **k))
+    again = load_audit(store, settings)
+    assert calls == [] and again.persisted and again.estimates == first.estimates
+    redo = load_audit(store, settings, recompute=True)
+    assert calls == [1] and redo.estimates == first.estimates  # seeded: the same numbers
+    other = load_audit(store, AuditSettings(n_boot=20, seed=3, weight="tokens"))
+    assert calls == [1, 1] and other.settings_hash != first.settings_hash
+
+
+def test_a_thousand_sources_print_failures_first_and_pool_the_rest(many_sources_store,
+                                                                    tmp_path):
+    cfg = write_config(tmp_path / "many.toml", "[estimate]\nn_boot = 5\n"
+                                               "[gates.fraction]\nmax_per_source = 0.5\n"
+                                               "[gates.coverage]\nmin_date = 0.5\n")
+    out = tmp_path / "many.json"
+    r = invoke("--db", many_sources_store, "--config", cfg, "--json-out", str(out))
+    result = json.loads(out.read_text())
+    assert result["n_gates"] == 1001  # the JSON holds every gate
+    lines = r.output.splitlines()
+    assert len(lines) <= gates.SUMMARY_GATES + gates.SUMMARY_NOTES + 3 and len(r.output) < 20_000
+    n_failed = result["n_failed"]
+    assert r.exit_code == (1 if n_failed else 0)
+    shown = [line for line in lines if line.startswith(("PASS  ", "FAIL  "))]
+    assert len(shown) == gates.SUMMARY_GATES
+    # failures first: no PASS line before a FAIL line
+    kinds = [line[:4] for line in shown]
+    assert kinds == sorted(kinds, key=lambda k: k == "PASS")
+    assert kinds.count("FAIL") == min(n_failed, gates.SUMMARY_GATES)
+    pooled = next(line for line in lines if line.startswith("... and "))
+    assert f"{1001 - gates.SUMMARY_GATES:,} more gates" in pooled
+    assert f"({max(n_failed - gates.SUMMARY_GATES, 0):,} failed" in pooled
+
+
+def test_every_example_config_loads_and_names_only_real_metrics(tmp_path):
+    import re
+
+    from auditor.collapse import make_family
+
+    examples = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.toml"))
+    assert examples
+    for path in examples:
+        gates.load_config(path)
+        text = path.read_text()
+        listed = re.findall(r"Metrics of the (\w+) model: ([^.]*)\.", text.replace("\n# ", " "))
+        for model, names in listed:
+            produced = {m.name for m in make_family(model).metrics}
+            for name in re.findall(r"\w+", names):
+                assert name in produced, (path.name, model, name)
+                # and a config naming it loads
+                cfg = text.replace('metric = "risk_ratio"', f'metric = "{name}"').replace(
+                    'model = "gaussian"', f'model = "{model}"')
+                gates.load_config(write_config(tmp_path / "m.toml", cfg))
+    assert {m for m, _ in listed} == {"gaussian", "linear", "categorical"}
+    bad = examples[0].read_text().replace('metric = "risk_ratio"', 'metric = "tail_mass_ratio"')
+    with pytest.raises(gates.CheckError, match="tail_mass_ratio.*is not produced by model"):
+        gates.load_config(write_config(tmp_path / "bad.toml", bad))
+
+
+def test_audit_and_check_import_nothing_later_in_the_flow():
+    """audit sits after estimate/collapse and before report/check; check beside report. Imports
+    inside functions count too."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "auditor"
+    later = {"audit.py": ("auditor.report", "auditor.check", "auditor.demo", "auditor.cli"),
+             "check.py": ("auditor.report", "auditor.demo", "auditor.cli")}
+    for name, banned in later.items():
+        tree = ast.parse((root / name).read_text())
+        found = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
+        found += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [m for m in found if m.startswith(banned)], (name, found)

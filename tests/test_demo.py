@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 
+import duckdb
 import pytest
 from click.testing import CliRunner
 
@@ -60,8 +62,6 @@ def test_demo_runs_end_to_end(tmp_path):
     assert {s["source"] for s in report["sources"]} == set(truth["sources"])
     # every stored document is matched to its label: the comparison is over real documents
     labels = load_labels()
-    import duckdb
-
     con = duckdb.connect(str(out / "audit.duckdb"), read_only=True)
     ids = [r[0] for r in con.execute("SELECT id FROM documents").fetchall()]
     con.close()
@@ -69,11 +69,34 @@ def test_demo_runs_end_to_end(tmp_path):
     rows = {row["source"]: row for row in res["comparison"]}
     assert set(rows) == set(truth["sources"]) | {"ALL SOURCES"}
     assert rows["blogs"]["truth"] == 0.0 and rows["cosmopedia-demo"]["truth"] == 1.0
-    for row in rows.values():
-        if row["estimate"] is not None:
-            assert row["ci_low"] <= row["estimate"] <= row["ci_high"]
-            assert row["in_interval"] == (row["ci_low"] - 1e-9 <= row["truth"]
-                                          <= row["ci_high"] + 1e-9)
+    for name, row in rows.items():  # every estimate covers the truth of its documents
+        assert row["estimate"] is not None, name
+        assert row["ci_low"] <= row["estimate"] <= row["ci_high"]
+        assert row["ci_low"] - 1e-9 <= row["truth"] <= row["ci_high"] + 1e-9, row
+        assert row["in_interval"] is True
+    # one audit: the demo table, the report and the check show the very same intervals
+    by_source = {s["source"]: s["estimate"] for s in report["sources"]}
+    by_source["ALL SOURCES"] = report["summary"]["overall"]
+    check_gates = {g["name"]: g for g in json.loads((out / "check.json").read_text())["gates"]}
+    for name, row in rows.items():
+        est = by_source[name]
+        assert (est["fraction"], est["ci_low"], est["ci_high"]) == (
+            row["estimate"], row["ci_low"], row["ci_high"]), name
+        gate = check_gates.get("fraction.overall" if name == "ALL SOURCES"
+                               else f"fraction.source[{name}]")
+        if gate is not None:
+            assert gate["value"] == row["ci_high"], name
+    assert report["audit"]["settings_hash"] == res["audit"]["settings_hash"]
+    assert res["audit"]["persisted"]
+    # the estimates history: one row per group per run (1 overall, 6 sources, the months)
+    con = duckdb.connect(str(out / "audit.duckdb"), read_only=True)
+    per_group = con.execute("SELECT run_id, group_by, group_key, count(*) FROM estimates "
+                            "GROUP BY ALL").fetchall()
+    n_audits = con.execute("SELECT count(*) FROM audits").fetchone()[0]
+    con.close()
+    assert per_group and all(n == 1 for *_, n in per_group)
+    assert len({r[0] for r in per_group}) == 1 and n_audits == 1
+    assert sum(gb == '["source"]' for _, gb, _, _ in per_group) == len(truth["sources"])
     # the check ran, and the synthetic-by-construction gate catches the cosmopedia-style source
     check = json.loads((out / "check.json").read_text())
     assert check["exit_code"] == 1
@@ -89,3 +112,20 @@ def test_demo_refuses_to_overwrite_a_store_it_did_not_make(tmp_path):
     r = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)])
     assert r.exit_code == 1 and "was not made by `auditor demo`" in r.output
     assert (tmp_path / "audit.duckdb").exists()
+
+
+def test_ci_fails_where_a_local_run_skips(monkeypatch):
+    """A test whose prerequisite (../shared, chromium) is missing fails in CI, skips locally."""
+    from conftest import require
+
+    require(True, "present")  # no effect
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="shared data not found.*CI is set"):
+        require(False, "shared data not found at /nowhere")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="local run"):
+        require(False, "shared data not found at /nowhere")
+    monkeypatch.delenv("CI")
+    assert "CI" not in os.environ
+    with pytest.raises(pytest.skip.Exception):
+        require(False, "x")

@@ -222,9 +222,9 @@ def test_killed_worker_then_resume_and_retry(ray_cluster, inputs, tmp_path):
 
 
 def test_cli_ray_executor_with_file_uris(ray_cluster, inputs, local_store, tmp_path):
-    """`auditor scan --executor ray` on `file://` URIs: the workers open the URIs themselves,
-    and the rows are those of the local scan of the same files (only the shard name, which
-    records the URI as given, differs)."""
+    """`auditor scan --executor ray` on `file://` URIs: the rows are those of the local scan
+    of the same files, and a `file://` URI is one more spelling of its path: the shard is
+    recorded as the resolved path, so both scans name the same shards."""
     uris = ["file://" + p for p in inputs]
     db = tmp_path / "uri.duckdb"
     res = CliRunner().invoke(main, [
@@ -236,7 +236,7 @@ def test_cli_ray_executor_with_file_uris(ray_cluster, inputs, local_store, tmp_p
     assert summary["counts"]["units_scanned"] == summary["counts"]["units"]
     rows, local = stored_rows(db), stored_rows(local_store)
     assert rows.num_rows == local.num_rows
-    assert set(rows.column("shard").to_pylist()) == set(uris)
+    assert set(rows.column("shard").to_pylist()) == {os.path.realpath(p) for p in inputs}
     key = ["id", "offset", "source", "crawl_date", "url", score_column("compression"),
            score_column("markers"), reason_column("markers")]
     order = [("id", "ascending"), ("offset", "ascending")]
@@ -250,7 +250,7 @@ def test_cli_ray_usage_errors(tmp_path, inputs, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if the `ray` extra were not installed
     res = CliRunner().invoke(main, ["scan", inputs[0], "--db", str(tmp_path / "b.duckdb"),
                                     "--executor", "ray"])
-    assert res.exit_code == 1
+    assert res.exit_code == 2
     assert "pip install 'provenance-auditor[ray]'" in res.output
     assert not (tmp_path / "b.duckdb").exists()  # refused before touching the store
 

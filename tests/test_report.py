@@ -5,7 +5,9 @@ Chromium with no console error, the per-source table, the plots and a working so
 
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -17,12 +19,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import require
 
 from auditor.cli import main
 from auditor.demo import demo_data_dir
 from auditor.readers.base import ReaderOptions
 from auditor.report import ReportData, store_sql, write_report
 from auditor.report.collect import collect
+from auditor.report.markdown import render_markdown
 from auditor.scan.options import ScanOptions
 from auditor.scan.runner import run_scan
 
@@ -169,6 +173,9 @@ def test_html_markdown_json_carry_the_same_content(data, tmp_path):
         assert heading in md
     for png in (tmp_path / "r_files").glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # both name the audit the numbers come from (the one `auditor check` judges)
+    assert data.audit["settings_hash"] and f"settings {data.audit['settings_hash']}" in html
+    assert f"settings {data.audit['settings_hash']}" in md
     # self-contained: nothing to fetch, markup from documents escaped
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
     assert 'src="http' not in html and "<link" not in html and "@import" not in html
@@ -227,10 +234,24 @@ document.body.setAttribute('data-sorted',order.join(','));
 </script></body>"""
 
 
-def test_html_renders_in_headless_chromium(data, tmp_path):
+def _need_chromium() -> str:
     exe = _chromium()
-    if exe is None:
-        pytest.skip("chromium is not installed (scripts/setup.sh installs it: apt-get install chromium)")
+    require(exe is not None, "chromium is not installed (scripts/setup.sh installs it: "
+                             "apt-get install chromium)")
+    return exe
+
+
+def _allow_script(page: str, script: str) -> str:
+    """The page with `script` appended and its hash added to the page's CSP, as a test probe
+    needs (the CSP blocks any inline script it does not name)."""
+    body = script.removeprefix("<script>").removesuffix("</script></body>")
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    page = page.replace("script-src ", f"script-src &#x27;sha256-{digest}&#x27; ", 1)
+    return page.replace("</body>", script)
+
+
+def test_html_renders_in_headless_chromium(data, tmp_path):
+    exe = _need_chromium()
     page = write_report(data, tmp_path / "audit.html")
     dom_run = _run_chromium(exe, tmp_path, page.as_uri(), "--dump-dom")
     assert dom_run.returncode == 0, dom_run.stderr[-2000:]
@@ -246,7 +267,7 @@ def test_html_renders_in_headless_chromium(data, tmp_path):
         assert 'id="collapse-plot"' in dom
     # the sortable table really sorts in the browser
     probe = tmp_path / "probe.html"
-    probe.write_text(page.read_text().replace("</body>", SORT_PROBE))
+    probe.write_text(_allow_script(page.read_text(), SORT_PROBE))
     sort_run = _run_chromium(exe, tmp_path, probe.as_uri(), "--dump-dom")
     assert _console_lines(sort_run.stderr) == []
     order = sort_run.stdout.split('data-sorted="')[1].split('"')[0].split(",")
@@ -265,3 +286,210 @@ def test_html_renders_in_headless_chromium(data, tmp_path):
     assert img.shape[0] >= 1000 and img.shape[1] >= 1000
     assert img.std() > 10  # text and plots on a white page, not a blank page
     assert (img < 128).mean() > 0.005
+
+
+# --- hostile values: escaped in every output, and a CSP behind the escaping --------------------
+
+HOSTILE_SOURCES = [
+    '"><img src=x onerror=document.body.dataset.pwned=1>',
+    "<script>document.body.dataset.pwned=2</script>",
+    "x' onmouseover='document.body.dataset.pwned=3' data-x='",
+    "[click](javascript:document.body.dataset.pwned=4) | `code` ![i](x)",
+    "$\\frac{1}{$ <b>bold</b>",
+    "\x1b[2J\x1b[31mred\x1b[0m\rover",
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_data(tmp_path_factory) -> ReportData:
+    """A real store scanned from JSONL whose `source` column holds markup and script."""
+    root = tmp_path_factory.mktemp("hostile")
+    rows = []
+    for i, name in enumerate(HOSTILE_SOURCES):
+        for j in range(4):
+            date = "2021-05-01T00:00:00Z" if j % 2 else "2024-05-01T00:00:00Z"
+            rows.append({"id": f"h{i}-{j}", "source": name, "crawl_date": date,
+                         "url": f"https://example.org/{i}/{j}?q=<x>",
+                         "text": f"Certainly! As an AI language model, {name} item {j}. "
+                                 "I hope this helps with your question about the garden."})
+    (root / "x.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = str(root / "x.duckdb")
+    run_scan([str(root / "x.jsonl")], db,
+             ScanOptions(reader=ReaderOptions(source_by="column:source")))
+    return collect(db, n_boot=10, top_k=2, generations=3)
+
+
+def test_hostile_source_names_are_inert_in_html_and_markdown(hostile_data, tmp_path):
+    assert {s["source"] for s in hostile_data.sources} == set(HOSTILE_SOURCES)
+    assert set(hostile_data.flagged) == set(HOSTILE_SOURCES)
+    page = write_report(hostile_data, tmp_path / "x.html").read_text()
+    for name in HOSTILE_SOURCES:  # never raw, neither in text nor in an attribute
+        assert (name not in page) == any(c in name for c in "<>\"'&\x1b"), name
+    assert "<img src=x" not in page and "<script>document" not in page
+    assert 'Content-Security-Policy' in page and "default-src &#x27;none&#x27;" in page
+    import re
+
+    ids = re.findall(r'\bid="([^"]*)"', page)
+    assert all(re.fullmatch(r"[a-z0-9-]+", i) for i in ids), ids
+    assert len(ids) == len(set(ids))
+    text = render_markdown(hostile_data)
+    for name in HOSTILE_SOURCES:  # quotes are inert in Markdown text; markup is not
+        assert (name not in text) == any(c in name for c in "<>[]`|$\x1b"), name
+    assert "<img" not in text and "<script>" not in text and "<b>" not in text
+    assert "\x1b" not in text and "\x1b" not in page and "\\x1b[31mred" in page
+    assert not re.search(r"(?<!\\)\]\(", text) and "![i](x)" not in text  # no link or image
+    # every row of the source table keeps the header's column count: no pipe from the data
+    # opens a cell
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| source | documents"))
+    end = lines.index("", start)
+
+    def cells(line: str) -> int:
+        return line.replace("\\|", "").count("|")
+
+    assert end - start - 2 == len(HOSTILE_SOURCES)
+    assert all(cells(line) == cells(lines[start]) for line in lines[start:end])
+
+
+def test_hostile_report_renders_in_chromium_and_runs_no_injected_script(hostile_data, tmp_path):
+    exe = _need_chromium()
+    page = write_report(hostile_data, tmp_path / "x.html")
+    run = _run_chromium(exe, tmp_path, page.as_uri(), "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    dom = run.stdout
+    body = dom.split("<body", 1)[1].split(">", 1)[0]
+    assert "data-pwned" not in body
+    assert 'data-sortable="ready"' in body  # the page's own script still ran under the CSP
+    assert dom.count("<tr>") > len(HOSTILE_SOURCES)
+    # the CSP alone blocks an injected inline script that escaping had missed
+    leaked = tmp_path / "leaked.html"
+    leaked.write_text(page.read_text().replace(
+        "</body>", "<script>document.body.dataset.pwned='csp'</script></body>"))
+    run = _run_chromium(exe, tmp_path, leaked.as_uri(), "--dump-dom")
+    body = run.stdout.split("<body", 1)[1].split(">", 1)[0]
+    assert "data-pwned" not in body and 'data-sortable="ready"' in body
+
+
+# --- output targets: only a regular file is replaced, checked before the work -----------------
+
+def test_report_output_refuses_links_folders_and_special_files(store, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "link.html"
+    link.symlink_to(victim)
+    fifo = tmp_path / "pipe.html"
+    os.mkfifo(fifo)
+    folder = tmp_path / "folder.html"
+    folder.mkdir()
+    under_a_file = victim / "x.html"  # a folder that cannot exist: unwritable for root too
+    for target, words in ((link, "symbolic link"), (fifo, "not a regular file"),
+                          (folder, "directory"), (under_a_file, "cannot")):
+        r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(target)])
+        assert r.exit_code == 2, (target, r.output)
+        assert words in r.output and "Traceback" not in r.output
+        assert len([line for line in r.output.splitlines() if line.startswith("Error")]) == 1
+        assert "estimating" not in r.output  # refused before any work
+    assert link.is_symlink() and victim.read_text() == "keep me"
+    assert fifo.is_fifo() and folder.is_dir()
+
+
+def test_report_replaces_a_regular_file_through_a_temporary_file(data, tmp_path):
+    target = tmp_path / "r.json"
+    target.write_text("old")
+    write_report(data, target)
+    assert json.loads(target.read_text())["summary"]["n_docs"] == data.summary["n_docs"]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left
+
+
+# --- an empty store says what is missing --------------------------------------------------------
+
+def test_empty_store_says_what_is_missing(tmp_path):
+    from auditor.store.catalogue import open_store
+
+    empty = str(tmp_path / "empty.duckdb")
+    open_store(empty).close()
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": f"A page about rivers {i}."})
+                              + "\n" for i in range(5)))
+    unscored = str(tmp_path / "unscored.duckdb")
+    r = CliRunner().invoke(main, ["scan", str(corpus), "--db", unscored, "--detectors", "none"])
+    assert r.exit_code == 0, r.output
+    for db, words in ((empty, "no corpus documents (nothing scanned yet)"),
+                      (unscored, "5 corpus documents but no detector scores")):
+        for args in (["project", "--db", db], ["estimate", "--db", db]):
+            r = CliRunner().invoke(main, args)
+            assert r.exit_code == 1, (args, r.output)
+            assert words in r.output, (args, r.output)
+            assert "nan" not in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(main, ["report", "--db", empty, "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 1 and "no corpus documents" in r.output
+    # without scores a report is still worth writing (coverage, runs), and says why it has no
+    # fractions
+    r = CliRunner().invoke(main, ["report", "--db", unscored, "-o", str(tmp_path / "r.html")])
+    assert r.exit_code == 0 and "no detector scores" in r.output
+
+
+def test_a_thousand_sources_cap_the_forest_plot(many_sources_store):
+    from PIL import Image
+
+    from auditor.report import plots
+
+    data = collect(many_sources_store, n_boot=5, top_k=1, generations=3)
+    assert len(data.sources) == 1000  # the table and the JSON keep every source
+    png = plots.forest(data.sources, data.summary["overall"])
+    import io
+
+    width, height = Image.open(io.BytesIO(png)).size
+    assert height < 2500 and width < 2000, (width, height)  # was 965 x 37,484 px
+
+
+def test_tables_are_whole_tsv_when_stdout_is_not_a_terminal():
+    r = CliRunner().invoke(main, ["project", "--fraction", "0.2", "--generations", "3",
+                                  "--regime", "replace", "--tolerance", "0.5", "--metric",
+                                  "risk_ratio"])
+    assert r.exit_code == 0, r.output
+    assert "…" not in r.output and "━" not in r.output  # no rich box, nothing cut
+    lines = r.output.splitlines()
+    header = next(line for line in lines if line.startswith("regime\tmetric\tdefinition"))
+    rows = [line for line in lines if line.startswith("replace\t")]
+    assert rows and all(line.count("\t") == header.count("\t") for line in rows[:-1])
+    assert any(line == "regime\tmax alpha" for line in lines)
+    # the definitions are printed whole, however long
+    assert any(len(line) > 80 for line in rows)
+
+
+def test_report_explains_its_figures_and_carries_no_install_paths(data, tmp_path):
+    md_text = render_markdown(data)
+    page = write_report(data, tmp_path / "x.html").read_text()
+    for words in ("relative to the real-data-only model", "Flag agreement",
+                  "listed whether or not they pass"):
+        assert words in md_text and words in page
+    rows = [r for r in data.collapse["rows"] if r["generation"] == data.collapse["generations"]]
+    specs = {m["name"]: m for m in data.collapse["metrics"]}
+    acc = next(r for r in rows if r["regime"] == "accumulate" and r["metric"] == "risk_ratio")
+    from auditor.report.data import metric_reading
+    from auditor.report.markdown import md
+
+    reading = metric_reading(specs["risk_ratio"], acc["value"])
+    assert md(reading) in md_text
+    way = "less" if acc["value"] < 1 else "more"
+    assert f"{abs(acc['value'] - 1):.0%} {way} than a model trained on real data only" in reading
+    # a listed document below the threshold says so
+    thr = data.agreement["thresholds"][data.detector]
+    below = [d for docs in data.flagged.values() for d in docs
+             if d["scores"][data.detector] <= thr]
+    assert below and f"no (below {thr:.3g})" in md_text and f"no (below {thr:.3g})" in page
+    # no absolute install path in any note
+    root = str(REPO)
+    js = json.dumps(data.to_dict())
+    assert root not in js and root not in md_text and root not in page
+
+
+def test_hostile_names_reach_the_terminal_inert(hostile_data, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[gates.synthetic_by_construction]\nforbid_in = ["*"]\n')
+    r = CliRunner().invoke(main, ["check", "--db", hostile_data.db_path, "--config", str(cfg)])
+    assert r.exit_code == 0, r.output
+    assert "\\x1b[2J\\x1b[31mred" in r.output  # shown, not acted on
+    assert "\x1b" not in r.output and "\r" not in r.output
+    assert r.output.count("PASS  synthetic_by_construction[") == len(HOSTILE_SOURCES)

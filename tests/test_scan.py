@@ -261,18 +261,18 @@ def test_runs_and_status_report_the_store(tmp_path):
     res = runner.invoke(main, ["status", "--db", str(db), "--errors"])
     assert res.exit_code == 0 and "x.parquet" in res.stdout and "120" in res.stdout
     res = runner.invoke(main, ["status", "--db", str(tmp_path / "missing.duckdb")])
-    assert res.exit_code == 1 and "no store at" in res.output
+    assert res.exit_code == 2 and "no store at" in res.output
 
 
 def test_scan_errors_are_clear(tmp_path):
     runner = CliRunner()
     res = runner.invoke(main, ["scan", str(tmp_path / "nope.parquet"), "--db",
                                str(tmp_path / "a.duckdb")])
-    assert res.exit_code == 1 and "nope.parquet" in res.output
+    assert res.exit_code == 2 and "nope.parquet" in res.output
     write_parquet(tmp_path / "x.parquet", make_rows("x", 5, seed=1))
     res = runner.invoke(main, ["scan", str(tmp_path / "x.parquet"), "--db",
                                str(tmp_path / "a.duckdb"), "--detectors", "nosuch"])
-    assert res.exit_code == 1 and "unknown detector 'nosuch'" in res.output
+    assert res.exit_code == 2 and "unknown detector 'nosuch'" in res.output
     res = runner.invoke(main, ["scan", str(tmp_path / "x.parquet"), "--source-by", "bogus"])
     assert res.exit_code == 2 and "column:NAME" in res.output
     res = runner.invoke(main, ["scan", "--help"])

@@ -178,9 +178,12 @@ def test_plan_rules():
            ("c", 0): row("c", 0, 1),
            ("d", 0): row("d", 0, 3), ("d", 1): row("d", 1, 3), ("d", 2): row("d", 2, 3),
            ("gone", 0): row("gone", 0, 1)}
-    plan = make_plan(units, fps, cat, {"m": "1"})
     key = lambda us: sorted((u.shard, u.part) for u in us)  # noqa: E731
-    assert key(plan.reuse) == [("a", 0)]
+    held = make_plan(units, fps, cat, {"m": "1"})  # a failed unit waits for --retry-failed
+    assert key(held.held) == [("a", 1)] and ("a", 1) not in key(held.scan)
+    assert "a" not in held.register
+    plan = make_plan(units, fps, cat, {"m": "1"}, retry_failed=True)
+    assert key(plan.reuse) == [("a", 0)] and not plan.held
     assert key(plan.rescore) == [("b", 0)]
     assert key(plan.scan) == [("a", 1), ("c", 0), ("d", 0), ("d", 1), ("e", 0)]
     assert sorted(plan.forget) == ["c", "d"]  # changed file; changed number of units
@@ -230,7 +233,7 @@ def test_open_store_errors(tmp_path):
         text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(StoreLockedError, match=r"another process.*units_done\": 7"):
+        with pytest.raises(StoreLockedError, match=r"open for writing by .*pid .*units_done\": 7"):
             open_store(db)
     finally:
         holder.kill()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from auditor import __version__
-from auditor.cli import demo, detectors, estimate, project, report, scan
+from auditor.cli import act, contamination, demo, detectors, estimate, project, report, scan
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,5 +32,7 @@ for command in (
     *project.COMMANDS,
     *report.COMMANDS,
     *demo.COMMANDS,
+    *contamination.COMMANDS,
+    *act.COMMANDS,
 ):
     main.add_command(command)

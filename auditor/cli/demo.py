@@ -45,33 +45,35 @@ def demo_command(out_dir, n_boot, seed, as_json):
     if as_json:
         click.echo(json.dumps(res.to_dict(), indent=2, default=str))
         return
-    from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
-    con = Console()
-    table = Table(title="Estimated vs true synthetic fraction (demo corpus)")
-    for col in ("source", "estimate", "95% interval", "truth", "truth in interval", "method",
-                "floor"):
-        table.add_column(col)
+    from auditor.cli.tables import is_terminal, print_line, print_table
+
+    colour = is_terminal()
+    rows = []
     for r in res.comparison:
-        ok = {True: "[green]yes[/]", False: "[red]no[/]", None: "n/a"}[r["in_interval"]]
-        table.add_row(r["source"], _pct(r["estimate"]),
-                      f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]", _pct(r["truth"]), ok,
-                      f"{r['method']} / {r['detector']}", _pct(r["floor"]))
-    con.print(table)
-    con.print("truth = the true fraction of the documents each estimate covers (a source's "
-              "documents minus the pre-cutoff half used as its human reference).")
+        ok = {True: "yes", False: "no", None: "n/a"}[r["in_interval"]]
+        if colour:
+            ok = Text(ok, style={"yes": "green", "no": "red"}.get(ok, ""))
+        rows.append([r["source"], _pct(r["estimate"]),
+                     f"[{_pct(r['ci_low'])}, {_pct(r['ci_high'])}]", _pct(r["truth"]), ok,
+                     f"{r['method']} / {r['detector']}", _pct(r["floor"])])
+    print_table(["source", "estimate", "95% interval", "truth", "truth in interval", "method",
+                 "floor"], rows, "Estimated vs true synthetic fraction (demo corpus)")
+    print_line("truth = the true fraction of the documents each estimate covers (a source's "
+               "documents minus the pre-cutoff half used as its human reference).")
     for line in res.check.get("summary") or [f"check could not run: {res.check.get('error')}"]:
-        con.print(line, markup=False, highlight=False)
+        print_line(line)
     if any(g["name"].startswith("synthetic_by_construction") and not g["passed"]
            for g in res.check.get("gates", [])):
-        con.print("(the check fails on purpose: cosmopedia-demo is synthetic by construction)")
+        print_line("(the check fails on purpose: cosmopedia-demo is synthetic by construction)")
     for n in res.notes:
-        con.print(f"note: {n}", markup=False, highlight=False)
+        print_line(f"note: {n}")
     total = sum(res.timings.values())
-    con.print(f"\nreport: {res.reports['html']}  (also {res.reports['md']}, {res.reports['json']})")
-    con.print(f"check result: {res.out_dir}/check.json, {res.out_dir}/check.xml; "
-              f"took {total:.0f} s", highlight=False)
+    print_line(f"\nreport: {res.reports['html']}  (also {res.reports['md']}, "
+               f"{res.reports['json']})")
+    print_line(f"check result: {res.out_dir}/check.json, {res.out_dir}/check.xml; "
+               f"took {total:.0f} s")
 
 
 COMMANDS = [demo_command]

@@ -145,14 +145,28 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
     """
     import sys
 
+    from auditor.audit import missing_in_store
     from auditor.estimate import estimate_db
 
+    gap = missing_in_store(db)  # an empty store says what is missing, never an empty table
+    if gap is not None:
+        raise click.ClickException(gap.message)
     kwargs = dict(by=list(by), detector=detector, weight=weight, n_boot=n_boot, seed=seed,
                   machine_reference=machine_reference, human_reference=human_reference)
+    import warnings
+
+    from auditor.estimate.db import HistoryNotRecorded
+
     try:
-        with _progress(sys.stderr.isatty()) as tick:
+        with _progress(sys.stderr.isatty()) as tick, warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always", HistoryNotRecorded)
             results = estimate_db(db, method=method, record=not no_record, progress=tick,
                                   **kwargs)
+        for w in got:
+            if issubclass(w.category, HistoryNotRecorded):
+                click.echo(f"note: {w.message}", err=True)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         base = None
         if baseline and not as_json and method != "cc":
             base = {repr(sorted(e.group.items())): e for e in

@@ -51,6 +51,60 @@ def _profile_table(profile: Any) -> Any:
     return table
 
 
+def _profile_rows(profile: Any) -> tuple[list[str], list[list[str]], str]:
+    """The profile as plain columns and rows (TSV when stdout is not a terminal)."""
+    g_last = profile.generations
+    gens = sorted({1, g_last})
+    cols = ["regime", "metric", "definition"]
+    for g in gens:
+        cols += [f"gen {g}", f"gen {g} low", f"gen {g} high"]
+    cols.append(f"closed form gen {g_last}")
+    rows = []
+    for regime in profile.regimes:
+        for m in profile.metrics:
+            row = [regime, m["name"], m["definition"]]
+            for g in gens:
+                r = profile.row(regime, g, m["name"])
+                row += [_fmt(r.value), _fmt(r.low), _fmt(r.high)]
+            try:
+                row.append(_fmt(profile.row(regime, g_last, m["name"], "closed form").value))
+            except KeyError:
+                row.append("-")
+            rows.append(row)
+    return cols, rows, (f"Collapse profile: {profile.model} model, {profile.n_runs} Monte Carlo "
+                        "runs")
+
+
+def _alpha_of_store(db_path: str, generations: int, schedule: str, months_per_generation: int,
+                    seed: int, err: Any) -> tuple[Any, Any, list[str]]:
+    """Alpha and its band from a store. A constant alpha is the overall estimate of the store's
+    audit (the interval `auditor report` and `auditor check` show); schedules come from
+    per-month or per-source estimates. A store without documents or scores, or without an
+    estimate, is an error that says what is missing."""
+    from auditor.audit import AuditSettings, load_audit, missing_in_store
+    from auditor.collapse.inputs import alpha_from_store
+
+    gap = missing_in_store(db_path)
+    if gap is not None:
+        raise click.ClickException(f"cannot project from {db_path}: {gap.message}")
+    if schedule != "constant":
+        with err.status(f"estimating the synthetic fraction of {db_path}..."):
+            got = alpha_from_store(db_path, generations, schedule, months_per_generation)
+        return got.alpha, got.alpha_ci, list(got.notes)
+    with err.status(f"reading the audit of {db_path}..."):
+        audit = load_audit(db_path, AuditSettings(seed=seed))
+    o = audit.overall
+    if o is None or o.get("fraction") is None:
+        why = "; ".join([*audit.errors, *((o or {}).get("notes") or [])]) or "no estimate"
+        raise click.ClickException(f"cannot project from {db_path}: its synthetic fraction "
+                                   f"cannot be estimated ({why})")
+    note = (f"alpha from {db_path}: {o['fraction']:.4f} [{o['ci_low']:.4f}, {o['ci_high']:.4f}] "
+            f"by {o['method']} on detector {o['detector']}, {o['n_docs']} documents (the "
+            f"store's audit, as in `auditor report`)")
+    return o["fraction"], (o["ci_low"], o["ci_high"]), [note, *o.get("notes", []),
+                                                        *audit.notes]
+
+
 @click.command("project")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False),
               help="Store to take the synthetic fraction (and its interval) from.")
@@ -130,7 +184,7 @@ def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[floa
     from rich.console import Console
 
     from auditor.collapse import REGIMES, collapse_profile, make_family, max_tolerable_alpha
-    from auditor.collapse.inputs import alpha_from_store, texts_from_file, texts_from_store
+    from auditor.collapse.inputs import texts_from_file, texts_from_store
 
     if db_path is not None and fraction is not None:
         raise click.UsageError("give either --db or --fraction, not both")
@@ -162,9 +216,8 @@ def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[floa
                                          param_hint="--fraction-ci")
             alpha_ci = fraction_ci
         if db_path is not None:
-            with err.status(f"estimating the synthetic fraction of {db_path}..."):
-                got = alpha_from_store(db_path, generations, schedule, months_per_generation)
-            alpha, alpha_ci, notes = got.alpha, got.alpha_ci, list(got.notes)
+            alpha, alpha_ci, notes = _alpha_of_store(db_path, generations, schedule,
+                                                     months_per_generation, seed, err)
 
         params: dict[str, Any] = {"samples": samples}
         if model == "linear":
@@ -232,25 +285,25 @@ def project(db_path: str | None, fraction: float | None, fraction_ci: tuple[floa
                 result["profile"]["notes"] = [*notes, *profile.notes]
         click.echo(json.dumps(result, indent=2))
         return
-    out = Console()
-    for n in notes:
-        out.print(f"[dim]{n}[/dim]")
-    if profile is not None:
-        out.print(_profile_table(profile))
-        for n in profile.notes:
-            out.print(f"[yellow]note:[/yellow] {n}")
-    if inverse:
-        from rich.table import Table
+    from auditor.cli.tables import is_terminal, print_line, print_table
 
-        t = Table(title=f"Largest synthetic share keeping {metric} within {tolerance:g} of the "
-                        f"real-data model for {generations} generations")
-        t.add_column("regime")
-        t.add_column("max alpha", justify="right")
-        for r in inverse:
-            t.add_row(r["regime"], f"{r['max_alpha']:.3f}")
-        out.print(t)
+    for n in notes:
+        print_line(n)
+    if profile is not None:
+        if is_terminal():
+            Console().print(_profile_table(profile))
+        else:
+            cols, rows, title = _profile_rows(profile)
+            print_table(cols, rows, title, terminal=False)
+        for n in profile.notes:
+            print_line(f"note: {n}")
+    if inverse:
+        print_table(["regime", "max alpha"], [[r["regime"], f"{r['max_alpha']:.3f}"]
+                                              for r in inverse],
+                    f"Largest synthetic share keeping {metric} within {tolerance:g} of the "
+                    f"real-data model for {generations} generations")
     if plot_path is not None:
-        out.print(f"plot written to {plot_path}")
+        print_line(f"plot written to {plot_path}")
 
 
 COMMANDS = [project]

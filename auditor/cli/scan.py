@@ -15,6 +15,15 @@ import click
 
 from auditor.records import DEFAULT_CUTOFF, ROLES
 
+
+class CannotRun(click.ClickException):
+    """One line on stderr and exit 2: the command could not run (a store it cannot write or
+    open, inputs that do not exist, an unknown detector). 1 is left to `check`'s failed gates
+    and 3 to a scan with failed records."""
+
+    exit_code = 2
+
+
 _SOURCE_BY = re.compile(r"^(file|domain|column:.+|dataset:.+)$")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
 _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 1024, "m": 1e6, "mb": 1e6, "mib": 1 << 20,
@@ -72,11 +81,16 @@ def _formats() -> list[str]:
                    "added to the built-in list: cosmopedia, tinystories, ...).")
 @click.option("--detectors", "detector_spec", default=None, metavar="NAMES",
               help="Comma-separated detectors to run on every document (default: the cheap "
-                   "tier that is available here; `none` for provenance only).")
+                   "tier that is available here, with `contamination` once the store has "
+                   "benchmarks; `none` for provenance only).")
 @click.option("--batch-size", default=1024, show_default=True, type=click.IntRange(1),
               help="Documents per detector batch.")
 @click.option("--unit-size", default="128MB", show_default=True, callback=_parse_size,
               help="Target size of a work unit (large files are split at row groups / lines).")
+@click.option("--max-record-size", "max_record_size", default="16MiB", show_default=True,
+              callback=_parse_size,
+              help="Largest JSON line read; a longer one fails with its reason and the scan "
+                   "goes on at the next line (keeps memory bounded on hostile files).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1),
               help="Worker processes (units run in parallel); with --executor ray, Ray actors.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local",
@@ -86,14 +100,24 @@ def _formats() -> list[str]:
 @click.option("--address", default=None, metavar="ADDRESS",
               help="Ray cluster to join with --executor ray: `auto` (this machine's cluster) "
                    "or ray://HOST:10001; default: a private local cluster for this scan.")
+@click.option("--include", "include", multiple=True, metavar="GLOB",
+              help="Scan only files whose name or path matches this glob (repeatable), e.g. "
+                   "--include '*.jsonl.gz'.")
+@click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
+              help="Leave out files whose name or path matches this glob (repeatable), e.g. "
+                   "--exclude '*/tmp/*'.")
 @click.option("--force", is_flag=True, help="Rescan everything, ignoring what is stored.")
+@click.option("--retry-failed", is_flag=True,
+              help="Read again the units that failed in earlier runs (by default they are held "
+                   "back until their file changes, so one poison file cannot stop every run).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_column,
                  license_column, language_column, label_column, source_by, role, cutoff,
-                 synthetic_sources, detector_spec, batch_size, unit_size, workers, executor,
-                 address, force, progress, as_json) -> None:
+                 synthetic_sources, detector_spec, batch_size, unit_size, max_record_size,
+                 workers, executor,
+                 address, include, exclude, force, retry_failed, progress, as_json) -> None:
     """Stream INPUT shards into the store: provenance plus detector scores per document.
 
     INPUT is any mix of files, folders and globs of Parquet, JSONL (.jsonl, .json.gz,
@@ -104,7 +128,10 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
     options, same detector versions) are skipped; changed and new shards are scanned; a new
     or upgraded detector only fills its own column; a killed run resumes without losing or
     duplicating a record. Every record ends stored, skipped or failed, with the reason in the
-    store's `errors` table (see `auditor status --errors`).
+    store's `errors` table (see `auditor status --errors`). Files in a folder that are not
+    corpus shards (notes, images, archives) are skipped and listed in the summary; a unit
+    that failed (even one that killed its worker) is held back until its file changes or
+    --retry-failed.
 
     \b
     Examples:
@@ -113,6 +140,7 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
       auditor scan c4.json.gz --date-column timestamp --detectors markers,compression
       auditor scan dev.parquet --label-column label --role human_reference --detectors none
       auditor scan data/ --db audit.duckdb --json    # machine-readable summary
+      auditor scan data/ --include '*.jsonl.gz' --exclude '*/tmp/*'
       auditor scan s3://bucket/crawl/ --executor ray --address auto --workers 32
 
     With --executor ray, each worker is a Ray actor that loads the detectors once (with a GPU
@@ -124,9 +152,10 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
     \b
     Exit status:
       0  every record stored or skipped by policy
-      3  partial: some records or units failed (listed in `auditor status --errors`)
-      1  the scan could not run (bad input paths, unknown detector, store locked)
-      2  bad command-line usage
+      3  partial: some records or units failed, now or in an earlier run (listed in
+         `auditor status --errors`; failed units are retried with --retry-failed)
+      2  the scan could not run (bad input paths, unknown detector, a store that is
+         locked or cannot be written), or bad command-line usage
     """
     from auditor.readers.base import DEFAULT_SYNTHETIC_SOURCES, ReaderOptions
     from auditor.scan.options import ScanOptions
@@ -137,16 +166,18 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
         date_column=date_column, license_column=license_column,
         language_column=language_column, label_column=label_column, source_by=source_by,
         role=role, cutoff=cutoff.date() if isinstance(cutoff, dt.datetime) else cutoff,
-        synthetic_sources=tuple(DEFAULT_SYNTHETIC_SOURCES) + tuple(synthetic_sources))
+        synthetic_sources=tuple(DEFAULT_SYNTHETIC_SOURCES) + tuple(synthetic_sources),
+        max_record_bytes=max_record_size)
     options = ScanOptions(reader=reader, batch_size=batch_size, unit_bytes=unit_size)
     show_bar = sys.stderr.isatty() if progress is None else progress
     run_units = _executor(executor, address)
     try:
         summary = run_scan(inputs, db, options, detectors=detector_spec, workers=workers,
                            force=force, progress=show_bar and not as_json,
-                           executor=run_units)
+                           executor=run_units, retry_failed=retry_failed,
+                           include=include, exclude=exclude)
     except ScanError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CannotRun(str(exc)) from None
     if as_json:
         click.echo(json.dumps(summary.to_dict(), indent=2))
     else:
@@ -168,7 +199,7 @@ def _executor(name: str, address: str | None):
     try:
         import_ray()
     except RayMissingError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CannotRun(str(exc)) from None
     return ray_executor(address=address)
 
 
@@ -179,7 +210,9 @@ def _print_summary(summary, db: str) -> None:
     click.echo(f"  detectors: {dets}")
     click.echo(f"  units: {c['units']} planned, {c['units_scanned']} scanned, "
                f"{c['units_rescored']} rescored, {c['units_reused']} already stored, "
-               f"{c['units_failed']} failed")
+               f"{c['units_failed']} failed"
+               + (f", {c['units_held_failed']} held back after failing before"
+                  if c.get("units_held_failed") else ""))
     click.echo(f"  records: {c['stored']} stored, {c['skipped']} skipped, {c['failed']} failed")
     for note in summary.notes:
         click.echo(f"  note: {note}")
@@ -259,6 +292,10 @@ def status_command(db, show_errors, errors_limit, as_json) -> None:
         table.add_row(s["uri"], s["format"], s["status"], str(s["n_units"]), str(s["n_stored"]),
                       str(s["n_skipped"]), str(s["n_failed"]), s["last_run_id"] or "")
     console.print(table)
+    if st["missing_shards"]:
+        console.print(f"{len(st['missing_shards'])} shard(s) no longer exist on disk (their "
+                      f"documents are still counted; `auditor prune --db {db}` removes them): "
+                      + ", ".join(st["missing_shards"]))
     if show_errors:
         et = Table(title=f"errors (latest {len(st['errors'])} of {t['errors']})")
         for col in ("run", "shard", "record", "status", "reason"):
@@ -277,12 +314,40 @@ def _console():
 
 
 def _read(fn, db: str, **kwargs):
-    from auditor.store.catalogue import StoreLockedError
+    from auditor.store.catalogue import StoreAccessError, StoreLockedError
 
     try:
         return fn(db, **kwargs)
-    except (FileNotFoundError, StoreLockedError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except (FileNotFoundError, StoreLockedError, StoreAccessError) as exc:
+        raise CannotRun(str(exc)) from None
 
 
-COMMANDS = [scan_command, runs_command, status_command]
+@click.command("prune")
+@click.option("--db", default="audit.duckdb", show_default=True, help="Store to prune.")
+@click.option("--dry-run", is_flag=True, help="Only list what would be removed.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
+def prune_command(db, dry_run, as_json) -> None:
+    """Remove from the store the shards whose files no longer exist on disk.
+
+    Their rows, record errors and side-cars go; nothing else is touched. Remote (s3://, hf://)
+    shards are not checked. `auditor status` lists the missing shards first.
+
+    \b
+    Examples:
+      auditor prune --db audit.duckdb --dry-run
+      auditor prune --db audit.duckdb
+    """
+    from auditor.store.prune import prune_missing
+
+    rows = _read(prune_missing, db, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    verb = "would remove" if dry_run else "removed"
+    if not rows:
+        click.echo("no missing shards: nothing to prune")
+    for r in rows:
+        click.echo(f"{verb} {r['shard']}: {r['documents']} documents, {r['sidecars']} side-cars")
+
+
+COMMANDS = [scan_command, runs_command, status_command, prune_command]

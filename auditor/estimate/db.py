@@ -53,6 +53,9 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     `machine_reference`/`human_reference` override the references: a Parquet file with a
     `score_<detector>` or `score` column (and optional `label`), or a source name in the store.
     With `record`, results are appended to the `estimates` table with the latest scan run id.
+    The estimate itself only reads (the store is opened read-only, so it works on a store in a
+    read-only folder); when the history cannot be written there, a `HistoryNotRecorded`
+    warning says so and the results are returned all the same.
     `progress(done, total)` is called after each group's bootstrap (for a progress bar).
     """
     from auditor.store.catalogue import open_store
@@ -66,7 +69,7 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     if not os.path.exists(db_path):
         raise FileNotFoundError(f"no store at {db_path}: run `auditor scan INPUT --db {db_path}`")
     by = [by] if isinstance(by, str) else list(by)
-    with open_store(db_path, read_only=not record) as store:
+    with open_store(db_path, read_only=True) as store:
         con = store.con
         cols = view_columns(con)
         keys = group_columns(by, cols)
@@ -84,11 +87,28 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                                        sample_of=quote(f"score_{det}", cols), **common)
             costly_s = _estimate_groups(detector=det, seed=seed + 2, **common)
             results = combine(full, cheap_s, costly_s, costly=det, cheap=partner)
-        if record:
-            from auditor.estimate.history import record_estimates
-
-            record_estimates(con, by, results)
+    if record:
+        _record_history(db_path, by, results)
     return results
+
+
+class HistoryNotRecorded(UserWarning):
+    """The estimates were computed but could not be appended to the store's history."""
+
+
+def _record_history(db_path: str, by: Sequence[str], results: list[Estimate]) -> None:
+    import warnings
+
+    from auditor.estimate.history import record_estimates
+    from auditor.store.catalogue import StoreAccessError, StoreLockedError, open_store
+
+    try:
+        with open_store(db_path, holder="auditor estimate") as store:
+            record_estimates(store.con, by, results)
+    except (StoreAccessError, StoreLockedError) as exc:
+        warnings.warn(HistoryNotRecorded(
+            f"estimates not added to the store's history ({exc}); pass --no-record to skip "
+            "it"), stacklevel=3)
 
 
 def _pick_detectors(con, cols: dict[str, str], detector: str | None,

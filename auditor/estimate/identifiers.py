@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 
 import duckdb
 
+from auditor.records import NON_AUTHORSHIP_DETECTORS
+
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 #: Columns it makes no sense to group by (one value per document, or free text).
@@ -54,4 +56,5 @@ def group_columns(by: Sequence[str], columns: dict[str, str]) -> list[str]:
 
 def score_columns(columns: dict[str, str]) -> list[str]:
     """Detector names that have a `score_<detector>` column in the view."""
-    return [c[len("score_"):] for c in columns if c.startswith("score_") and _NAME.match(c)]
+    return [c[len("score_"):] for c in columns if c.startswith("score_") and _NAME.match(c)
+            and c[len("score_"):] not in NON_AUTHORSHIP_DETECTORS]

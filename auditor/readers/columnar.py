@@ -43,6 +43,7 @@ from auditor.readers.mapping import (
     META_MAX_KEYS,
     META_MAX_STRING,
     RecordMapper,
+    blank_reason,
 )
 from auditor.records import SNIPPET_CHARS, RecordIssue
 
@@ -323,7 +324,7 @@ class BatchBuilder:
 
     def per_record(self, batch: pa.RecordBatch, first_row: int) -> ColumnarChunk:
         """The batch through `RecordMapper.map`, record by record."""
-        from auditor.store.sidecar import provenance_batch
+        from auditor.readers.provenance_rows import provenance_batch
 
         docs, issues = [], []
         row = first_row
@@ -402,12 +403,8 @@ class BatchBuilder:
     # -- the columnar build --------------------------------------------------------------------
 
     def _columnar(self, batch: pa.RecordBatch, first_row: int, plan: _Plan) -> ColumnarChunk:
-        from auditor.store.sidecar import (
-            arrow_word_counts,
-            assemble_provenance,
-            text_bytes,
-            utc_micros,
-        )
+        from auditor.readers.provenance_rows import assemble_provenance, utc_micros
+        from auditor.readers.textstats import arrow_word_counts, text_bytes
 
         opts = self.options
         n = batch.num_rows
@@ -447,10 +444,7 @@ class BatchBuilder:
         edge_ok = ((edge >= 0x21) & (edge <= 0x7E)).all(axis=0)
         suspect = (~edge_ok | (n_chars_np < opts.min_chars)) & keep
         for i in np.flatnonzero(suspect):
-            stripped = len(text[int(i)].as_py().strip())
-            reason = ("empty text" if stripped == 0 else
-                      f"text shorter than {opts.min_chars} characters"
-                      if stripped < opts.min_chars else None)
+            reason = blank_reason(text[int(i)].as_py(), opts.min_chars)
             if reason is not None:
                 issues[i] = self.mapper.issue(f"row {first_row + i}", "skipped", reason)
                 keep[i] = False

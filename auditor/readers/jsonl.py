@@ -35,8 +35,8 @@ def _seek_to_line(raw, start: int) -> int:
     if start <= 0:
         return 0
     raw.seek(start - 1)
-    skipped = raw.readline()  # the rest of the line holding byte start-1 (just "\n" if it ended)
-    return start - 1 + len(skipped)
+    # the rest of the line holding byte start-1 (just "\n" if it ended), read in bounded pieces
+    return start - 1 + _skip_rest_of_line(raw, 1 << 20)
 
 
 def read_jsonl(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
@@ -57,10 +57,18 @@ def read_jsonl(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
         pos = _seek_to_line(stream, unit.start) if compression is None else 0
         line_no = 1 if unit.start <= 0 else None  # unknown when starting mid-file
         stop = unit.stop if unit.stop >= 0 else None
+        cap = max(int(options.max_record_bytes), 1)
         while stop is None or pos < stop:
             where = f"line {line_no}" if line_no else f"offset {pos}"
             try:
-                line = stream.readline()
+                # One byte past the cap tells an over-long line from one of exactly `cap`.
+                line = stream.readline(cap + 1)
+                offset = pos
+                pos += len(line)
+                too_long = len(line) > cap and not line.endswith(b"\n")
+                if too_long:
+                    line = b""  # drop it now: memory stays bounded by the cap
+                    pos += _skip_rest_of_line(stream, cap)
             except errors as exc:
                 yield RecordIssue(
                     unit.shard, where, "failed",
@@ -68,15 +76,32 @@ def read_jsonl(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
                     f"{pos} of the uncompressed data): {exc}; the file is truncated or corrupt, "
                     "re-download or re-compress it")
                 return
+            if too_long:
+                yield mapper.issue(
+                    where, "failed",
+                    f"{where} of {unit.shard} is longer than {cap} bytes (the record size cap; "
+                    f"it ends at byte {pos}); skipped to the next line. Raise "
+                    "--max-record-size if such records are real")
+                if line_no:
+                    line_no += 1
+                continue
             if not line:
                 break
-            offset = pos
-            pos += len(line)
             if line_no:
                 line_no += 1
             if not line.strip():
                 continue
             yield _map_line(mapper, line, offset, where)
+
+
+def _skip_rest_of_line(stream, chunk: int) -> int:
+    """Read past the end of the current line in pieces of `chunk` bytes; return bytes read."""
+    skipped = 0
+    while True:
+        piece = stream.readline(chunk)
+        skipped += len(piece)
+        if not piece or piece.endswith(b"\n"):
+            return skipped
 
 
 def _map_line(mapper: RecordMapper, line: bytes, offset: int, where: str) -> ReadResult:
@@ -87,7 +112,15 @@ def _map_line(mapper: RecordMapper, line: bytes, offset: int, where: str) -> Rea
         record = json.loads(text)
     except json.JSONDecodeError as exc:
         return mapper.issue(where, "failed", f"invalid JSON at {where} of {mapper.shard}: {exc}")
+    except RecursionError:
+        return mapper.issue(where, "failed", f"{where} of {mapper.shard} nests JSON too deeply "
+                            "to parse (thousands of levels); skipped")
     if not isinstance(record, dict):
         return mapper.issue(where, "failed", f"{where} of {mapper.shard} is a JSON "
                             f"{type(record).__name__}, not an object")
-    return mapper.map(record, offset, where, meta={"invalid_utf8": True} if invalid else None)
+    try:
+        return mapper.map(record, offset, where,
+                          meta={"invalid_utf8": True} if invalid else None)
+    except RecursionError:
+        return mapper.issue(where, "failed", f"{where} of {mapper.shard} nests its fields too "
+                            "deeply to store; skipped")

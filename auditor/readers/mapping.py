@@ -84,6 +84,20 @@ def _clean_surrogates(text: str) -> tuple[str, bool]:
         return text.encode("utf-8", "replace").decode("utf-8"), True
 
 
+def blank_reason(text: str, min_chars: int) -> str | None:
+    """Why a text is skipped as blank, or None: empty after stripping whitespace, made only of
+    NUL bytes (padding of a broken export) and whitespace, or shorter than `min_chars`. The one
+    rule for the per-record and the columnar paths."""
+    stripped = len(text.strip())
+    if stripped == 0:
+        return "empty text"
+    if "\x00" in text and not text.replace("\x00", "").strip():
+        return "text is only NUL bytes (binary padding, not a document)"
+    if stripped < min_chars:
+        return f"text shorter than {min_chars} characters"
+    return None
+
+
 def _garbage(text: str) -> bool:
     bad = text.count("\ufffd")
     return bad > 0 and bad > GARBAGE_SHARE * len(text)
@@ -224,11 +238,9 @@ class RecordMapper:
         if meta.get("invalid_utf8") and _garbage(text):
             return self.issue(where, "failed", f"undecodable text in {where} of {self.shard}: "
                               "mostly invalid UTF-8 (binary data?)")
-        stripped = len(text.strip())
-        if stripped == 0:
-            return self.issue(where, "skipped", "empty text")
-        if stripped < options.min_chars:
-            return self.issue(where, "skipped", f"text shorter than {options.min_chars} characters")
+        blank = blank_reason(text, options.min_chars)
+        if blank is not None:
+            return self.issue(where, "skipped", blank)
         if len(text) > options.max_chars:
             meta["truncated"] = True
             meta["original_chars"] = len(text)

@@ -15,12 +15,14 @@ from auditor.readers.files import compression_of, open_binary
 
 def _whole(shard: ShardInfo) -> list[WorkUnit]:
     return [WorkUnit(shard=shard.uri, format=shard.format, part=0, n_parts=1, start=0, stop=-1,
-                     size=shard.size, mtime=shard.mtime, etag=shard.etag)]
+                     size=shard.size, mtime=shard.mtime, etag=shard.etag,
+                     digest=shard.digest)]
 
 
 def _units(shard: ShardInfo, ranges: list[tuple[int, int]]) -> list[WorkUnit]:
     return [WorkUnit(shard=shard.uri, format=shard.format, part=i, n_parts=len(ranges),
-                     start=a, stop=b, size=shard.size, mtime=shard.mtime, etag=shard.etag)
+                     start=a, stop=b, size=shard.size, mtime=shard.mtime, etag=shard.etag,
+                     digest=shard.digest)
             for i, (a, b) in enumerate(ranges)]
 
 
@@ -69,7 +71,7 @@ def plan_units(
     for shard in shards:
         fmt = options.format or shard.format
         if fmt != shard.format:
-            shard = ShardInfo(shard.uri, fmt, shard.size, shard.mtime, shard.etag)
+            shard = ShardInfo(shard.uri, fmt, shard.size, shard.mtime, shard.etag, shard.digest)
         ranges = None
         if fmt == "parquet":
             ranges = _parquet_ranges(shard, target_bytes)

@@ -120,7 +120,12 @@ def _warc_options(options: ReaderOptions) -> ReaderOptions:
 
 
 def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
-    """Documents of the HTML responses (WARC) or conversion records (WET) of a whole shard."""
+    """Documents of the HTML responses (WARC) or conversion records (WET) of a whole shard.
+
+    A malformed record (a garbage header, a broken Content-Length) fails with its offset and
+    reading goes on at the next line that starts a `WARC/` header, so the good records after
+    it are kept.
+    """
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     mapper = RecordMapper(_warc_options(options), unit.shard)
@@ -129,36 +134,48 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
     with open_binary(unit.shard) as raw:
         stream, compression = decompressed(raw)
         counted = _CountingStream(stream)
-        last_end = 0
+        source: Any = counted
+        base = 0  # where `source` starts in the (uncompressed) stream
         last: tuple[int, str] | None = None  # stream_pos and id of the last record
+        last_block_end = 0  # end of the last whole record read (where a search may start)
         # Each record's result waits for the next record: only then is it known not to be a
         # last record whose header was cut off (FastWARC yields those as empty records).
         pending: ReadResult | None = None
-        try:
-            for record in ArchiveIterator(counted, parse_http=False, stream_detect=False):
+        while True:
+            read_since_restart = False
+            try:
+                for record in ArchiveIterator(source, parse_http=False, stream_detect=False):
+                    read_since_restart = True
+                    if pending is not None:
+                        yield pending
+                        pending = None
+                    where = _record_id(record)
+                    pos = record.stream_pos  # from the stream's tell(): whole-stream offsets
+                    last = (pos, where)
+                    wanted = any(record.record_type == t for t in text_types)
+                    block, got = _read_block(record, max_html if wanted else 0)
+                    if got < record.content_length:
+                        yield _truncated(unit, where, pos, record.content_length, got,
+                                         counted.error)
+                        return
+                    if wanted:
+                        pending = _record_result(mapper, record, block, got, where, pos)
+                    last_block_end = pos + 1
+                break
+            except OSError as exc:  # FastWARC: malformed record header
                 if pending is not None:
                     yield pending
                     pending = None
-                where = _record_id(record)
-                last = (record.stream_pos, where)
-                wanted = any(record.record_type == t for t in text_types)
-                block, got = _read_block(record, max_html if wanted else 0)
-                if got < record.content_length:
-                    yield _truncated(unit, where, record.stream_pos, record.content_length, got,
-                                     counted.error)
+                new_stretch = read_since_restart or base == 0
+                resumed = _resynchronise(counted, max(last_block_end, base + 1))
+                if new_stretch:  # one issue per bad stretch, not per failed restart in it
+                    yield _malformed(unit, max(last_block_end - 1, base), exc, compression,
+                                     resumed[0] if resumed else None)
+                if resumed is None:
+                    if counted.error is not None:
+                        break
                     return
-                if wanted:
-                    pending = _record_result(mapper, record, block, got, where)
-                last_end = counted.position
-        except OSError as exc:  # FastWARC: malformed record header
-            if pending is not None:
-                yield pending
-            yield RecordIssue(unit.shard, f"offset {last_end}", "failed",
-                              f"malformed WARC record in {unit.shard}, detected after byte "
-                              f"{last_end} of the {'uncompressed ' if compression else ''}stream: "
-                              f"{exc}; the records before it were read, check the file with a "
-                              "WARC validator (e.g. warcio check)")
-            return
+                base, source = resumed
         problem = _last_record_problem(counted, last[0]) if last is not None else None
         if pending is not None and problem is None:
             yield pending
@@ -172,6 +189,64 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
             yield RecordIssue(unit.shard, last[1], "failed",
                               f"WARC record {last[1]} at offset {last[0]} of {unit.shard} "
                               f"{problem}; the file is cut short, re-download it")
+
+
+def _malformed(unit: WorkUnit, at: int, exc: BaseException, compression: str | None,
+               resumed_at: int | None) -> RecordIssue:
+    then = (f"; reading went on at the next WARC/ header (byte {resumed_at})"
+            if resumed_at is not None else "; no WARC/ header follows it")
+    return RecordIssue(unit.shard, f"offset {at}", "failed",
+                       f"malformed WARC record in {unit.shard}, after the record at byte {at} of "
+                       f"the {'uncompressed ' if compression else ''}stream: {exc}{then}; check "
+                       "the file with a WARC validator (e.g. warcio check)")
+
+
+_HEADER_START = re.compile(rb"(?:^|\n)(WARC/\d)")
+_SEARCH_CHUNK = 1 << 16
+
+
+class _Prefixed:
+    """`prefix` bytes, then the rest of `stream`: the stream restarted at a found header."""
+
+    def __init__(self, prefix: bytes, stream: _CountingStream) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if self._prefix:
+            if size is None or size < 0 or size >= len(self._prefix):
+                data, self._prefix = self._prefix, b""
+                return data
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        return self._stream.read(size)
+
+    def tell(self) -> int:
+        """Position in the whole (uncompressed) stream: FastWARC takes record offsets from it,
+        so records after a restart keep their true offsets."""
+        return self._stream.tell() - len(self._prefix)
+
+
+def _resynchronise(counted: _CountingStream, start: int) -> tuple[int, _Prefixed] | None:
+    """The first line at or after `start` that begins a `WARC/` header, and a stream from it.
+
+    Searches the bytes already read (the stream's tail) and then reads on, in bounded pieces.
+    None when the stream ends first.
+    """
+    tail_start, data = counted.tail()
+    offset = max(start, tail_start)
+    buf = data[offset - tail_start:]
+    while True:
+        match = _HEADER_START.search(buf, 0 if offset == start else 1)
+        if match is not None:
+            at = match.start(1)
+            return offset + at, _Prefixed(buf[at:], counted)
+        more = counted.read(_SEARCH_CHUNK)
+        if not more:
+            return None
+        keep = buf[-8:]  # a header split across two pieces
+        offset += len(buf) - len(keep)
+        buf = keep + more
 
 
 _CONTENT_LENGTH = re.compile(rb"\r?\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
@@ -207,7 +282,7 @@ def _truncated(unit: WorkUnit, where: str, pos: int, length: int, got: int,
 
 
 def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
-                   where: str) -> ReadResult:
+                   where: str, pos: int) -> ReadResult:
     from fastwarc.warc import WarcRecordType
 
     headers = record.headers
@@ -224,7 +299,7 @@ def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
         text, invalid = decode_text(block)
         if invalid:
             meta["invalid_utf8"] = True
-        return mapper.map({"text": text}, record.stream_pos, where, meta=meta, defaults=defaults)
+        return mapper.map({"text": text}, pos, where, meta=meta, defaults=defaults)
 
     if warc_type.startswith("application/http") or (
             record.record_type == WarcRecordType.response and block.startswith(b"HTTP/")):
@@ -261,4 +336,4 @@ def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
     except Exception as exc:  # resiliparse parse errors: one bad page must not stop the shard
         return mapper.issue(where, "failed", f"cannot extract text from the HTML of {where} in "
                             f"{mapper.shard}: {type(exc).__name__}: {exc}")
-    return mapper.map({"text": text}, record.stream_pos, where, meta=meta, defaults=defaults)
+    return mapper.map({"text": text}, pos, where, meta=meta, defaults=defaults)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from auditor.output_files import OutputPathError, check_output_path, write_text_atomic
 from auditor.report.data import ReportData
 
 FORMATS = ("html", "md", "json")
@@ -28,11 +29,11 @@ def format_for(path: str | Path, fmt: str | None = None) -> str:
 def write_report(data: ReportData, path: str | Path, fmt: str | None = None) -> Path:
     """Render `data` to `path` in `fmt` (or by extension); returns the path written.
 
-    Markdown also writes its plots into `<stem>_files/` beside the file.
+    Markdown also writes its plots into `<stem>_files/` beside the file. Only a regular file is
+    replaced, through a temporary file beside it (`auditor.output_files`).
     """
-    path = Path(path)
+    path = check_output_path(path)
     fmt = format_for(path, fmt)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "html":
         from auditor.report.html import render_html
 
@@ -43,10 +44,8 @@ def write_report(data: ReportData, path: str | Path, fmt: str | None = None) -> 
         text = render_markdown(data, plot_dir=path.parent / f"{path.stem}_files")
     else:
         text = json.dumps(data.to_dict(), indent=2, default=str) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, text)
 
 
-__all__ = ["FORMATS", "ReportData", "format_for", "write_report"]
+__all__ = ["FORMATS", "OutputPathError", "ReportData", "check_output_path", "format_for",
+           "write_report"]

@@ -1,84 +1,26 @@
-"""Build a `ReportData` from a store: SQL aggregates plus the estimation and collapse libraries.
+"""Build a `ReportData` from a store: the store's `Audit` plus plain SQL aggregates.
 
-The synthetic fractions come only from `auditor.estimate.estimate_db` and the projections only
-from `auditor.collapse.collapse_profile`, so the report shows exactly what `auditor estimate` and
-`auditor project` would print. A section whose library fails is left empty with the error in
-`notes`: a report that says "not available, because ..." is more useful than no report.
+The synthetic fractions, the collapse profile and coverage come only from the audit
+(`auditor.audit.load_audit`), which `auditor check` and `auditor demo` read too, so the report
+shows exactly the intervals they judge and print. A section the audit could not fill is left
+empty with the reason in `notes`: a report that says "not available, because ..." is more useful
+than no report.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import math
 from collections.abc import Callable, Sequence
-from typing import Any
 
+from auditor.audit import AUDIT_REGIMES, Audit, AuditError, AuditSettings, load_audit
+from auditor.audit import clean_estimate as clean_estimate  # re-exported for older callers
 from auditor.records import DEFAULT_CUTOFF
 from auditor.report import store_sql
+from auditor.report.contamination import collect_contamination
 from auditor.report.data import ReportData
 
-#: Regimes drawn in the report: the two that bracket what a corpus builder can choose.
-REPORT_REGIMES = ("replace", "accumulate")
-
-
-def _estimates(db_path: str, by: Sequence[str], *, method: str, detector: str | None,
-               weight: str, n_boot: int, seed: int, notes: list[str]) -> list[dict[str, Any]]:
-    try:
-        from auditor.estimate import estimate_db
-    except ImportError as e:
-        notes.append(f"estimation unavailable ({e}); fractions are not shown")
-        return []
-    try:
-        ests = estimate_db(db_path, by=tuple(by), method=method, detector=detector, weight=weight,
-                           n_boot=n_boot, seed=seed, record=False)
-    except Exception as e:  # noqa: BLE001 - reported in the output, never silent
-        what = "by " + ", ".join(by) if by else "overall"
-        notes.append(f"estimation {what} failed: {type(e).__name__}: {e}")
-        return []
-    return [clean_estimate(e.to_dict()) for e in ests]
-
-
-def clean_estimate(d: dict[str, Any]) -> dict[str, Any]:
-    """NaN (no estimate possible) becomes None, so the JSON is valid and renderers say n/a;
-    the estimator's notes, which say why, are kept."""
-    for k in ("fraction", "ci_low", "ci_high", "floor"):
-        v = d.get(k)
-        if isinstance(v, float) and not math.isfinite(v):
-            d[k] = None
-    return d
-
-
-def _profile_rows(profile: Any) -> list[dict[str, Any]]:
-    d = profile.to_dict() if hasattr(profile, "to_dict") else {"rows": profile.rows}
-    rows = d.get("rows", [])
-    return [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r) for r in rows]
-
-
-def collapse_section(overall: dict[str, Any] | None, *, generations: int, model: str, seed: int,
-                     notes: list[str]) -> dict[str, Any]:
-    """Projections of the store's overall synthetic fraction, with its interval as a band."""
-    if not overall:
-        return {}
-    try:
-        from auditor.collapse import collapse_profile
-    except ImportError as e:
-        notes.append(f"collapse projections unavailable ({e})")
-        return {}
-    if overall.get("fraction") is None:
-        notes.append("no overall estimate, so no collapse projection")
-        return {}
-    alpha = float(overall["fraction"])
-    alpha_ci = (float(overall["ci_low"]), float(overall["ci_high"]))
-    try:
-        profile = collapse_profile(alpha, regimes=REPORT_REGIMES, generations=generations,
-                                   model=model, alpha_ci=alpha_ci, seed=seed)
-    except Exception as e:  # noqa: BLE001
-        notes.append(f"collapse projection failed: {type(e).__name__}: {e}")
-        return {}
-    return {"alpha": alpha, "alpha_ci": list(alpha_ci), "model": model,
-            "regimes": list(REPORT_REGIMES), "generations": generations,
-            "rows": _profile_rows(profile)}
+#: Regimes drawn in the report (those of the audit's profile).
+REPORT_REGIMES = AUDIT_REGIMES
 
 
 def detector_thresholds(names: Sequence[str]) -> dict[str, float]:
@@ -105,14 +47,15 @@ def detector_thresholds(names: Sequence[str]) -> dict[str, float]:
 
 def collect(db_path: str, *, method: str = "auto", detector: str | None = None,
             weight: str = "docs", n_boot: int = 200, seed: int = 0, top_k: int = 3,
-            generations: int = 10, collapse_model: str = "gaussian",
+            generations: int = 10, collapse_model: str = "gaussian", recompute: bool = False,
+            audit: Audit | None = None,
             progress: Callable[[str], None] | None = None) -> ReportData:
-    """Everything the report shows, from the store at `db_path`.
+    """Everything the report shows, from the store at `db_path` and its audit (`audit` when
+    given, else the stored one for these settings, computed when missing or stale).
 
     Raises `store_sql.StoreError` when the store is missing or holds no documents.
     """
     say = progress or (lambda _msg: None)
-    notes: list[str] = []
     data = ReportData(db_path=str(db_path), cutoff=DEFAULT_CUTOFF.isoformat(), method=method,
                       weight=weight, detector=detector,
                       generated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
@@ -123,23 +66,30 @@ def collect(db_path: str, *, method: str = "auto", detector: str | None = None,
         data.summary = store_sql.summary(con)
         sources = store_sql.per_source(con)
         months = store_sql.per_month(con)
-        data.coverage = store_sql.coverage(con)
         data.issues = store_sql.issues(con)
     if detector is not None and detector not in dets:
         raise store_sql.StoreError(
             f"detector {detector!r} has no score column in {db_path}; scored: {', '.join(dets) or 'none'}")
 
-    say("estimating the synthetic fraction (overall, per source, per month)")
-    est_args = dict(method=method, detector=detector, weight=weight, n_boot=n_boot, seed=seed,
-                    notes=notes)
-    overall = _estimates(db_path, (), **est_args)
-    data.summary["overall"] = overall[0] if overall else None
-    by_source = {e["group"].get("source"): e for e in _estimates(db_path, ("source",), **est_args)}
+    if audit is None:
+        settings = AuditSettings(method=method, detector=detector, weight=weight, n_boot=n_boot,
+                                 seed=seed, generations=generations,
+                                 collapse_model=collapse_model)
+        try:
+            audit = load_audit(db_path, settings, recompute=recompute, progress=say)
+        except AuditError as e:
+            raise store_sql.StoreError(str(e)) from None
+    notes: list[str] = list(audit.errors) + list(audit.notes)
+    data.audit = {"run_id": audit.run_id, "settings": audit.settings.to_dict(),
+                  "settings_hash": audit.settings_hash, "computed_at": audit.computed_at,
+                  "persisted": audit.persisted}
+    data.coverage = audit.coverage
+    data.summary["overall"] = audit.overall
+    by_source = audit.by("source")
     for s in sources:
         s["estimate"] = by_source.get(s["source"])
     data.sources = sources
-    by_month = {e["group"].get("crawl_month"): e
-                for e in _estimates(db_path, ("crawl_month",), **est_args)}
+    by_month = audit.by("crawl_month")
     for m in months:
         m["pre_cutoff"] = m.pop("n_pre_cutoff") == m["n_docs"]
         m["estimate"] = by_month.get(m["month"])
@@ -157,9 +107,7 @@ def collect(db_path: str, *, method: str = "auto", detector: str | None = None,
         data.flagged = store_sql.top_flagged(con, main, top_k) if main else {}
     if not dets:
         notes.append("no detector scores in the store: scan with --detectors to estimate fractions")
-
-    say("projecting model collapse")
-    data.collapse = collapse_section(data.summary["overall"], generations=generations,
-                                     model=collapse_model, seed=seed, notes=notes)
+    data.collapse = audit.collapse
+    data.contamination = collect_contamination(str(db_path), notes)
     data.notes = notes
     return data

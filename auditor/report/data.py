@@ -29,6 +29,8 @@ class ReportData:
     - `collapse`: alpha, alpha_ci, model, regimes, generations, rows (CollapseProfile rows).
     - `flagged`: source -> list of the most confidently flagged documents.
     - `issues`: runs, error counts by status, most common reasons.
+    - `audit`: which stored audit the numbers come from: run_id, settings, settings_hash,
+      computed_at, persisted (False: computed in memory on a store that could not be written).
     """
 
     db_path: str
@@ -45,7 +47,9 @@ class ReportData:
     collapse: dict[str, Any] = field(default_factory=dict)
     flagged: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[str, Any] = field(default_factory=dict)
+    contamination: dict[str, Any] = field(default_factory=dict)  # see report/contamination.py
     notes: list[str] = field(default_factory=list)
+    audit: dict[str, Any] = field(default_factory=dict)
     schema_version: int = REPORT_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,3 +76,68 @@ def method_label(est: dict[str, Any] | None) -> str:
     floor = est.get("floor")
     floor_s = "n/a" if floor is None else f"{100 * floor:.1f}%"
     return f"method {est.get('method')}, detector {est.get('detector')}, floor {floor_s}"
+
+
+# --- what the figures mean (one home for the words both renderers print) -----------------------
+
+AGREEMENT_EXPLAINED = (
+    "How far the detectors agree on the same corpus documents. Pearson r: linear correlation of "
+    "their raw scores; Spearman rho: correlation of their rankings (1 = they order documents "
+    "the same way, 0 = unrelated, below 0 = opposite). Flag agreement: share of documents both "
+    "detectors put on the same side of their thresholds (flagged: score > the detector's "
+    "shipped threshold, else 0.5). Low agreement means the synthetic fraction depends on which "
+    "detector is used: read the estimates with the detector named beside them.")
+
+FLAGGED_EXPLAINED = (
+    "The highest-scoring documents of each source, listed whether or not they pass the "
+    "detector's threshold, so a person can read the documents the tool finds most "
+    "machine-like and judge it. A document below the threshold is not counted as flagged; in a "
+    "source with little or no machine text these rows show what the detector's false "
+    "positives would look like. The synthetic fraction itself is not a count of flags: it is "
+    "the method named beside it, corrected for the detector's error rates.")
+
+COLLAPSE_EXPLAINED = (
+    "Each metric compares the model trained at a generation with the truth. A metric "
+    "'relative to the real-data-only model' is a ratio: 1 means no worse than a model trained "
+    "on real data only, 1.5 means 50% more (risk) and 0.9 means 10% less (tails, variance). "
+    "Under accumulate the training set grows every generation (real data and all past "
+    "synthetic data are kept), so a risk ratio below 1 (e.g. 0.14) means its model ends up "
+    "better than one trained on one generation of real data, and a tail retained above 1 "
+    "(e.g. 1.064) means slightly more mass kept in the rare tails than that model: no collapse.")
+
+
+def metric_reading(spec: dict[str, Any] | None, value: float | None) -> str:
+    """What a metric's value means, in words: its description and, for a ratio, how far it is
+    from the real-data-only model and which way is worse."""
+    if spec is None:
+        return ""
+    worse = {"up": "higher is worse", "down": "lower is worse"}.get(spec.get("worse"), "")
+    text = spec.get("description") or spec.get("definition") or ""
+    if value is None or value != value:
+        return f"{text}; {worse}".strip("; ")
+    if spec.get("relative"):
+        diff = value - 1.0
+        way = "more" if diff > 0 else "less"
+        near = ("the same as a model trained on real data only" if abs(diff) < 0.005 else
+                f"{abs(diff):.0%} {way} than a model trained on real data only")
+        bad = (diff > 0) == (spec.get("worse") == "up") and abs(diff) >= 0.005
+        return f"{text}: {value:.3g} = {near} ({'worse' if bad else 'not worse'}; {worse})"
+    return f"{text}; {worse}"
+
+
+def above_threshold(doc: dict[str, Any], detector: str | None, threshold: float | None) -> str:
+    """`yes` / `no (below 0.5)` for a flagged-documents row, so a listed document under the
+    threshold is not read as a detection."""
+    score = (doc.get("scores") or {}).get(detector)
+    if score is None or threshold is None:
+        return "n/a"
+    return "yes" if score > threshold else f"no (below {threshold:.3g})"
+
+
+def audit_label(audit: dict[str, Any] | None) -> str:
+    """Which audit the numbers come from, so a reader can match a report with a check."""
+    if not audit:
+        return "audit: n/a"
+    stored = "stored in the store" if audit.get("persisted") else "computed in memory, not stored"
+    return (f"audit of scan run {audit.get('run_id')} (settings {audit.get('settings_hash')}, "
+            f"computed {audit.get('computed_at')}, {stored})")

@@ -5,12 +5,26 @@ offline, from a CI artifact or an e-mail."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
+import re
 from typing import Any
 
+from auditor.output_files import printable
 from auditor.report import plots
-from auditor.report.data import ReportData, estimate_label, method_label
+from auditor.report.contamination import contamination_html
+from auditor.report.data import (
+    AGREEMENT_EXPLAINED,
+    COLLAPSE_EXPLAINED,
+    FLAGGED_EXPLAINED,
+    ReportData,
+    above_threshold,
+    audit_label,
+    estimate_label,
+    method_label,
+    metric_reading,
+)
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;
@@ -28,6 +42,7 @@ td{overflow-wrap:anywhere}
 .note{background:#fff6e0;border-left:4px solid #e6a700;padding:.4em .8em;margin:.4em 0}
 img.plot{max-width:100%;border:1px solid #eee}
 td.notes{font-size:.75em;color:#555;max-width:320px}
+mark{background:#ffe08a}
 """
 
 _JS = """
@@ -45,11 +60,32 @@ document.querySelectorAll('table.sortable').forEach(function(t){
     });
   });
 });
+document.body.setAttribute('data-sortable','ready');
 """
 
 
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+
+
+#: The page may run only its own inline script and style (by hash) and show only inline (data:)
+#: images; nothing is fetched, no other script runs, even if a value from the data were ever
+#: printed unescaped: a second line of defence behind `_e`.
+CSP = (f"default-src 'none'; script-src {_csp_hash(_JS)}; style-src {_csp_hash(_CSS)}; "
+       "img-src data:; base-uri 'none'; form-action 'none'")
+
+
 def _e(v: Any) -> str:
-    return html.escape("" if v is None else str(v))
+    """Every value from the data goes through here, in text and in attributes (quote=True);
+    control characters are shown as `\\x1b`, not passed on."""
+    return html.escape(printable("" if v is None else v), quote=True)
+
+
+def slug(text: Any, index: int) -> str:
+    """An HTML id from a data value: ASCII letters, digits and dashes only, made unique by the
+    index, so no source name can end the attribute or collide with another id."""
+    part = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-")[:40]
+    return f"{index}-{part}" if part else str(index)
 
 
 def _pct(v: float | None) -> str:
@@ -64,7 +100,7 @@ def _img(png: bytes | None, alt: str, ident: str) -> str:
     if not png:
         return f'<p class="note">{_e(alt)}: not available (see notes).</p>'
     b64 = base64.b64encode(png).decode("ascii")
-    return f'<img class="plot" id="{ident}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
+    return f'<img class="plot" id="{_e(ident)}" alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
 def _td(text: Any, value: Any = None, num: bool = False) -> str:
@@ -76,7 +112,7 @@ def _td(text: Any, value: Any = None, num: bool = False) -> str:
 def _table(ident: str, headers: list[str], rows: list[str], sortable: bool = True) -> str:
     cls = ' class="sortable"' if sortable else ""
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    return (f'<table id="{ident}"{cls}><thead><tr>{head}</tr></thead><tbody>'
+    return (f'<table id="{_e(ident)}"{cls}><thead><tr>{head}</tr></thead><tbody>'
             + "".join(f"<tr>{r}</tr>" for r in rows) + "</tbody></table>")
 
 
@@ -176,9 +212,7 @@ def _agreement(d: ReportData) -> str:
         body = _table("agreement-table", ["detector A", "detector B", "documents", "Pearson r",
                                           "Spearman rho", "flag agreement", "thresholds"], rows)
     return (f'<section id="agreement"><h2>Detector agreement</h2>{body}'
-            f'<p class="caption">Method: correlation of raw scores over corpus documents scored '
-            f'by both; flag agreement = share of documents both detectors put on the same side of '
-            f'their thresholds (flagged: score &gt; the detector\'s shipped threshold, else 0.5; the detectors\' convention).</p></section>')
+            f'<p class="caption">{_e(AGREEMENT_EXPLAINED)}</p></section>')
 
 
 def _collapse(d: ReportData) -> str:
@@ -187,12 +221,16 @@ def _collapse(d: ReportData) -> str:
         return ('<section id="collapse"><h2>Model-collapse projection</h2>'
                 '<p class="note">No projection available (see notes).</p></section>')
     last = max(r["generation"] for r in c["rows"])
+    specs = {m["name"]: m for m in c.get("metrics") or []}
     rows = ["".join([_td(r["regime"]), _td(r["metric"]), _td(r.get("definition")),
                      _td(_num(r["value"]), r["value"], True),
-                     _td(f"[{_num(r.get('low'))}, {_num(r.get('high'))}]"), _td(r.get("method"))])
+                     _td(f"[{_num(r.get('low'))}, {_num(r.get('high'))}]"), _td(r.get("method")),
+                     f'<td class="notes">{_e(metric_reading(specs.get(r["metric"]), r["value"]))}'
+                     f'</td>'])
             for r in c["rows"] if r["generation"] == last]
     table = _table("collapse-table", ["regime", "metric", "definition of collapse",
-                                      f"value at generation {last}", "band", "method"], rows)
+                                      f"value at generation {last}", "band", "method",
+                                      "what it means"], rows)
     png = plots.collapse(c)
     return (f'<section id="collapse"><h2>Model-collapse projection</h2>'
             f'{_img(png, "collapse projection, replace vs accumulate", "collapse-plot")}'
@@ -201,23 +239,28 @@ def _collapse(d: ReportData) -> str:
             f'[{_pct(c["alpha_ci"][0])}, {_pct(c["alpha_ci"][1])}]; '
             f'{_e(method_label(d.summary.get("overall")))}). Replace: each generation '
             f'trains on the previous model\'s output; accumulate: real and all past synthetic '
-            f'data are kept. Methods per row below.</p>{table}</section>')
+            f'data are kept. Methods per row below.</p>{table}'
+            f'<p class="caption">{_e(COLLAPSE_EXPLAINED)}</p></section>')
 
 
 def _flagged(d: ReportData) -> str:
+    thr = (d.agreement or {}).get("thresholds", {}).get(d.detector)
     parts = [f'<section id="flagged"><h2>Most confidently flagged documents</h2>'
              f'<p class="caption">Per source, the documents detector {_e(d.detector)} scores '
-             f'highest, with every score and reason, so a person can check the tool.</p>']
-    for source, docs in d.flagged.items():
+             f'highest (its threshold: {_e(_num(thr))}), with every score and reason. '
+             f'{_e(FLAGGED_EXPLAINED)}</p>']
+    for i, (source, docs) in enumerate(d.flagged.items()):
         rows = []
         for doc in docs:
             scores = ", ".join(f"{k}={_num(v)}" for k, v in doc["scores"].items())
             reasons = "; ".join(f"{k}: {v}" for k, v in doc["reasons"].items()) or "none"
             rows.append("".join([_td(doc["id"]), _td(doc.get("url") or "no URL"),
+                                 _td(above_threshold(doc, d.detector, thr)),
                                  _td(scores), _td(reasons),
                                  f'<td class="snippet">{_e(doc.get("snippet"))}</td>']))
         parts.append(f"<h3>{_e(source)}</h3>" + _table(
-            f"flagged-{source}", ["id", "url", "scores", "reasons", "snippet"], rows, False))
+            f"flagged-{slug(source, i)}", ["id", "url", "flagged", "scores", "reasons",
+                                           "snippet"], rows, False))
     return "".join(parts) + "</section>"
 
 
@@ -238,12 +281,16 @@ def _issues(d: ReportData) -> str:
 def render_html(d: ReportData) -> str:
     """The whole page as a string."""
     body = "".join([_summary(d), _sources(d), _months(d), _coverage(d), _agreement(d),
-                    _collapse(d), _flagged(d), _issues(d)])
-    meta = json.dumps({"db": d.db_path, "generated_at": d.generated_at}).replace("</", "<\\/")
+                    _collapse(d), contamination_html(d.contamination), _flagged(d),
+                    _issues(d)])
+    meta = json.dumps({"db": d.db_path, "generated_at": d.generated_at})
+    meta = meta.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Provenance audit: {_e(d.db_path)}</title><style>{_CSS}</style></head><body>"
             f"<h1>Provenance audit</h1><p class=\"caption\">Store {_e(d.db_path)}; generated "
-            f"{_e(d.generated_at)} by auditor report; cutoff {_e(d.cutoff)}.</p>{body}"
+            f"{_e(d.generated_at)} by auditor report; cutoff {_e(d.cutoff)}; numbers from the "
+            f"{_e(audit_label(d.audit))}.</p>{body}"
             f'<script type="application/json" id="report-meta">{meta}</script>'
             f"<script>{_JS}</script></body></html>")

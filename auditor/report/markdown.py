@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from auditor.output_files import printable, write_bytes_atomic
 from auditor.report import plots
-from auditor.report.data import ReportData, estimate_label, method_label
+from auditor.report.data import (
+    AGREEMENT_EXPLAINED,
+    COLLAPSE_EXPLAINED,
+    FLAGGED_EXPLAINED,
+    ReportData,
+    above_threshold,
+    audit_label,
+    estimate_label,
+    method_label,
+    metric_reading,
+)
 
 
 def _pct(v: float | None) -> str:
@@ -17,8 +28,18 @@ def _num(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#!{}"} | {
+    "<": "&lt;", ">": "&gt;", "&": "&amp;", "\n": " ", "\r": " "})
+
+
+def md(v: object) -> str:
+    """A value from the data as inert Markdown text: no link, image, code span, HTML tag or
+    table cell boundary can come out of a source name, URL or snippet."""
+    return printable(str("" if v is None else v).translate(_MD_SPECIAL))
+
+
 def _cell(v: object) -> str:
-    return str("" if v is None else v).replace("|", "\\|").replace("\n", " ")
+    return md(v)
 
 
 def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
@@ -30,22 +51,22 @@ def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
 def _plot(png: bytes | None, plot_dir: Path | None, name: str, alt: str) -> list[str]:
     if not png or plot_dir is None:
         return []
-    plot_dir.mkdir(parents=True, exist_ok=True)
-    (plot_dir / name).write_bytes(png)
+    write_bytes_atomic(plot_dir / name, png)
     return [f"![{alt}]({plot_dir.name}/{name})", ""]
 
 
 def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     """The report as Markdown; plots go to `plot_dir` (linked relatively) when given."""
     s, o = d.summary, d.summary.get("overall")
-    L = [f"# Provenance audit: {d.db_path}", "",
-         f"Generated {d.generated_at} by auditor report; cutoff {d.cutoff}.", "", "## Summary", "",
+    L = [f"# Provenance audit: {md(d.db_path)}", "",
+         f"Generated {md(d.generated_at)} by auditor report; cutoff {md(d.cutoff)}; numbers "
+         f"from the {md(audit_label(d.audit))}.", "", "## Summary", "",
          f"- documents: {s.get('n_docs', 0):,}; tokens (est.): {s.get('n_tokens', 0):,}; "
          f"sources: {s.get('n_sources', 0)}",
          f"- crawl dates: {(s.get('date_min') or 'n/a')[:10]} to {(s.get('date_max') or 'n/a')[:10]}",
-         f"- synthetic fraction (95% CI): **{estimate_label(o)}** ({method_label(o)}; weighted by "
-         f"{d.weight}; human reference: {(o or {}).get('human_ref') or 'n/a'})",
-         "- documents by role: " + ", ".join(f"{k}: {v:,}" for k, v in (s.get("roles") or {}).items()),
+         f"- synthetic fraction (95% CI): **{estimate_label(o)}** ({md(method_label(o))}; weighted by "
+         f"{md(d.weight)}; human reference: {md((o or {}).get('human_ref') or 'n/a')})",
+         "- documents by role: " + ", ".join(f"{md(k)}: {v:,}" for k, v in (s.get("roles") or {}).items()),
          "", "## Synthetic fraction by source", ""]
     L += _plot(plots.forest(d.sources, o), plot_dir, "forest.png", "per-source fractions")
     L += _table(["source", "documents", "tokens", "synthetic", "95% CI", "method", "detector",
@@ -75,45 +96,49 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     L += ["## Licence and provenance coverage", ""]
     L += _table(["source", "documents", "no date", "no URL", "no licence"], cov_rows)
     a = d.agreement or {}
-    L += ["## Detector agreement", "",
-          "Method: Pearson/Spearman correlation of raw scores; flag agreement: both flag "
-          "(score > the detector's shipped threshold, else 0.5) or both do not.", ""]
+    L += ["## Detector agreement", "", AGREEMENT_EXPLAINED, ""]
     L += _table(["detector A", "detector B", "documents", "Pearson r", "Spearman rho",
                  "flag agreement", "thresholds"],
                 [[p["a"], p["b"], p["n"], _num(p["pearson"]), _num(p["spearman"]),
                   _pct(p["agreement"]), f"{p['threshold_a']:.3g} / {p['threshold_b']:.3g}"]
                  for p in a.get("pairs", [])]) if a.get("pairs") else [
-        f"Detectors scored: {', '.join(a.get('detectors', [])) or 'none'}; nothing to compare.", ""]
+        f"Detectors scored: {md(', '.join(a.get('detectors', [])) or 'none')}; nothing to compare.",
+        ""]
     col = d.collapse or {}
     L += ["## Model-collapse projection", ""]
     if col.get("rows"):
-        L += [f"Model {col['model']}, alpha {_pct(col['alpha'])} "
-              f"[{_pct(col['alpha_ci'][0])}, {_pct(col['alpha_ci'][1])}] ({method_label(o)}), "
-              f"regimes {', '.join(col['regimes'])}.", ""]
+        L += [f"Model {md(col['model'])}, alpha {_pct(col['alpha'])} "
+              f"[{_pct(col['alpha_ci'][0])}, {_pct(col['alpha_ci'][1])}] ({md(method_label(o))}), "
+              f"regimes {md(', '.join(col['regimes']))}.", ""]
         L += _plot(plots.collapse(col), plot_dir, "collapse.png", "collapse projection")
         last = max(r["generation"] for r in col["rows"])
+        specs = {m["name"]: m for m in col.get("metrics") or []}
         L += _table(["regime", "metric", "definition", f"value at generation {last}", "band",
-                     "method"],
+                     "method", "what it means"],
                     [[r["regime"], r["metric"], r.get("definition"), _num(r["value"]),
-                      f"[{_num(r.get('low'))}, {_num(r.get('high'))}]", r.get("method")]
+                      f"[{_num(r.get('low'))}, {_num(r.get('high'))}]", r.get("method"),
+                      metric_reading(specs.get(r["metric"]), r["value"])]
                      for r in col["rows"] if r["generation"] == last])
+        L += [COLLAPSE_EXPLAINED, ""]
     else:
         L += ["No projection available (see notes).", ""]
+    thr = (d.agreement or {}).get("thresholds", {}).get(d.detector)
     L += ["## Most confidently flagged documents", "",
-          f"Per source, the documents detector {d.detector} scores highest.", ""]
+          f"Per source, the documents detector {md(d.detector)} scores highest (its threshold: "
+          f"{_num(thr)}). {FLAGGED_EXPLAINED}", ""]
     for source, docs in d.flagged.items():
-        L += [f"### {source}", ""]
-        L += _table(["id", "url", "scores", "reasons", "snippet"],
-                    [[x["id"], x.get("url") or "no URL",
+        L += [f"### {md(source)}", ""]
+        L += _table(["id", "url", "flagged", "scores", "reasons", "snippet"],
+                    [[x["id"], x.get("url") or "no URL", above_threshold(x, d.detector, thr),
                       ", ".join(f"{k}={_num(v)}" for k, v in x["scores"].items()),
                       "; ".join(f"{k}: {v}" for k, v in x["reasons"].items()) or "none",
                       (x.get("snippet") or "")[:200]] for x in docs])
     i = d.issues or {}
-    errs = ", ".join(f"{k}: {v:,}" for k, v in (i.get("errors") or {}).items()) or "none"
+    errs = ", ".join(f"{md(k)}: {v:,}" for k, v in (i.get("errors") or {}).items()) or "none"
     L += ["## Scan runs, skipped and failed records", "",
           f"Runs: {i.get('n_runs', 0)}; records not stored: {errs}.", ""]
     if i.get("top_reasons"):
         L += _table(["status", "reason", "records"],
                     [[r["status"], r["reason"], r["n"]] for r in i["top_reasons"]])
-    L += ["## Notes", ""] + ([f"- {n}" for n in d.notes] or ["none"]) + [""]
+    L += ["## Notes", ""] + ([f"- {md(n)}" for n in d.notes] or ["none"]) + [""]
     return "\n".join(L)

@@ -11,6 +11,8 @@ import datetime as dt
 import io
 from typing import Any
 
+from auditor.output_files import printable
+
 _REGIME_COLORS = {"replace": "#c0392b", "accumulate": "#2471a3",
                   "accumulate-subsample": "#7d3c98", "fresh": "#229954"}
 
@@ -31,10 +33,27 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def forest(sources: list[dict[str, Any]], overall: dict[str, Any] | None) -> bytes | None:
-    """Per-source synthetic fraction with its 95% interval, the overall estimate last."""
+#: At most this many sources in the forest plot (the largest by documents): a thousand sources
+#: made a 965 x 37,484 px image nobody can read. The table and the JSON keep every source.
+MAX_FOREST_SOURCES = 30
+
+
+def text(value: Any) -> str:
+    """A data value as plain matplotlib text: `$` would start mathtext (and can raise)."""
+    return printable(value).replace("$", r"\$")
+
+
+def forest(sources: list[dict[str, Any]], overall: dict[str, Any] | None,
+           max_sources: int = MAX_FOREST_SOURCES) -> bytes | None:
+    """Per-source synthetic fraction with its 95% interval, the overall estimate last; only the
+    `max_sources` largest sources, so the figure's height is capped."""
     rows = [(s["source"], s["estimate"]) for s in sources
             if s.get("estimate") and s["estimate"].get("fraction") is not None]
+    n_all = len(rows)
+    if n_all > max_sources:
+        size = {s["source"]: s.get("n_docs", 0) for s in sources}
+        keep = set(sorted((n for n, _ in rows), key=lambda n: (-size.get(n, 0), str(n)))[:max_sources])
+        rows = [r for r in rows if r[0] in keep]
     if overall and overall.get("fraction") is not None:
         rows.append(("ALL SOURCES", overall))
     if not rows:
@@ -46,12 +65,15 @@ def forest(sources: list[dict[str, Any]], overall: dict[str, Any] | None) -> byt
         f, lo, hi = (100 * e[k] for k in ("fraction", "ci_low", "ci_high"))
         ax.plot([lo, hi], [i, i], color=color, lw=2)
         ax.plot([f], [i], "D" if name == "ALL SOURCES" else "o", color=color)
-    ax.set_yticks(range(len(rows)), [n for n, _ in reversed(rows)])
+    ax.set_yticks(range(len(rows)), [text(n) for n, _ in reversed(rows)])
     ax.set_xlabel("synthetic fraction (%), point estimate and 95% interval")
     ax.set_xlim(left=0)
     ax.grid(axis="x", alpha=0.3)
     methods = sorted({f"{e['method']} / {e['detector']}" for _, e in rows})
-    ax.set_title("Synthetic fraction by source  (method: " + "; ".join(methods) + ")", fontsize=9)
+    shown = (f"; the {max_sources} largest of {n_all:,} sources, all in the table"
+             if n_all > max_sources else "")
+    ax.set_title(text("Synthetic fraction by source  (method: " + "; ".join(methods) + ")"
+                      + shown), fontsize=9)
     return _png(fig)
 
 
@@ -76,7 +98,7 @@ def monthly(months: list[dict[str, Any]], cutoff: str) -> bytes | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     methods = sorted({f"{p[1]['method']} / {p[1]['detector']}" for p in pts})
-    ax.set_title("Synthetic fraction by crawl month  (method: " + "; ".join(methods) + ")",
+    ax.set_title(text("Synthetic fraction by crawl month  (method: " + "; ".join(methods) + ")"),
                  fontsize=9)
     fig.autofmt_xdate()
     return _png(fig)

@@ -19,6 +19,9 @@ from typing import Any
 
 import duckdb
 
+from auditor.audit import coverage as coverage  # one home (the audit); kept here for callers
+from auditor.records import NON_AUTHORSHIP_DETECTORS
+
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Detectors preferred as "the" detector of a report when the estimate names none.
 DETECTOR_PREFERENCE = ("classifier", "embedding", "binoculars", "fast_detectgpt", "lm",
@@ -80,7 +83,8 @@ def columns(con: duckdb.DuckDBPyConnection, table: str = "documents") -> list[st
 
 def score_detectors(cols: list[str]) -> list[str]:
     """Detector names that have a score column in the view, preferred first."""
-    names = [c[len("score_"):] for c in cols if c.startswith("score_")]
+    names = [c[len("score_"):] for c in cols if c.startswith("score_")
+             and c[len("score_"):] not in NON_AUTHORSHIP_DETECTORS]
     rank = {n: i for i, n in enumerate(DETECTOR_PREFERENCE)}
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
@@ -123,32 +127,6 @@ def per_month(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
         "SELECT crawl_month AS month, count(*) AS n_docs, "
         "count(*) FILTER (WHERE pre_cutoff) AS n_pre_cutoff FROM documents "
         "WHERE role = 'corpus' AND crawl_month IS NOT NULL GROUP BY crawl_month ORDER BY 1"))
-
-
-_COVERAGE = (
-    "count(*) AS n_docs, "
-    "count(*) FILTER (WHERE crawl_date IS NULL) AS missing_date, "
-    "count(*) FILTER (WHERE url IS NULL OR url = '') AS missing_url, "
-    "count(*) FILTER (WHERE license IS NULL OR license = '' OR lower(license) = 'unknown') "
-    "AS missing_license"
-)
-
-
-def _shares(row: dict[str, Any]) -> dict[str, Any]:
-    n = row["n_docs"] or 0
-    for k in ("date", "url", "license"):
-        row[f"{k}_share"] = (1 - row[f"missing_{k}"] / n) if n else None
-    return row
-
-
-def coverage(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """How many corpus documents lack a date, a URL, a licence; overall and per source."""
-    overall = rows_as_dicts(con.execute(
-        f"SELECT {_COVERAGE} FROM documents WHERE role = 'corpus'"))[0]
-    by_source = rows_as_dicts(con.execute(
-        f"SELECT source, {_COVERAGE} FROM documents WHERE role = 'corpus' "
-        "GROUP BY source ORDER BY source"))
-    return {"overall": _shares(overall), "sources": [_shares(r) for r in by_source]}
 
 
 #: Agreement statistics are computed on at most this many documents (a seeded reservoir

@@ -7,13 +7,15 @@ the scan did: same text column, same id column, same cutoff.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
 
-from auditor.readers.base import ReaderOptions
+from auditor.readers.base import (  # noqa: F401  (re-exported: the JSON form of a run's options)
+    ReaderOptions,
+    reader_options_from_dict,
+    reader_options_to_dict,
+)
 
 DEFAULT_BATCH_SIZE = 1024
 #: Work-unit size the planner aims for: large enough that per-unit overhead (a side-car file,
@@ -32,24 +34,6 @@ class ScanOptions:
     def to_dict(self) -> dict:
         return {"reader": reader_options_to_dict(self.reader), "batch_size": self.batch_size,
                 "unit_bytes": self.unit_bytes}
-
-
-def reader_options_to_dict(options: ReaderOptions) -> dict:
-    d = dataclasses.asdict(options)
-    d["cutoff"] = options.cutoff.isoformat()
-    d["synthetic_sources"] = list(options.synthetic_sources)
-    return d
-
-
-def reader_options_from_dict(d: dict) -> ReaderOptions:
-    """Inverse of `reader_options_to_dict`; unknown keys (from newer versions) are ignored."""
-    known = {f.name for f in dataclasses.fields(ReaderOptions)}
-    kwargs = {k: v for k, v in d.items() if k in known}
-    if isinstance(kwargs.get("cutoff"), str):
-        kwargs["cutoff"] = dt.date.fromisoformat(kwargs["cutoff"])
-    if "synthetic_sources" in kwargs:
-        kwargs["synthetic_sources"] = tuple(kwargs["synthetic_sources"])
-    return ReaderOptions(**kwargs)
 
 
 def options_digest(options: ScanOptions) -> str:

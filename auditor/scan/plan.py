@@ -6,7 +6,9 @@ A pure function of its inputs (no I/O), so resume and incremental rules are test
   with every requested detector at its current version is reused;
 - the same, but missing a requested detector or holding another version of one, is rescored:
   only those detector columns are computed;
-- a unit never stored, or whose last attempt failed, is scanned;
+- a unit never stored is scanned; one whose last attempt failed (a bad input, a worker that
+  crashed on it) is held back, so one poison file cannot stop every later run, until the
+  shard changes or `retry_failed` (`auditor scan --retry-failed`) asks for it again;
 - a shard whose fingerprint or number of units changed is forgotten (rows and side-cars) and
   every unit of it scanned; `force` does that for every shard.
 """
@@ -25,6 +27,8 @@ class Plan:
     scan: list[WorkUnit] = field(default_factory=list)
     rescore: list[WorkUnit] = field(default_factory=list)
     reuse: list[WorkUnit] = field(default_factory=list)
+    #: units whose last attempt failed, not retried in this run (see `retry_failed`)
+    held: list[WorkUnit] = field(default_factory=list)
     #: shards whose old rows and side-cars must be dropped before scanning (changed, forced)
     forget: list[str] = field(default_factory=list)
     #: shards to (re)register in the `shards` table with their current fingerprint
@@ -43,7 +47,7 @@ def covers(stored: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
 
 def make_plan(units: Iterable[WorkUnit], fingerprints: Mapping[tuple[str, int], str],
               catalogue: Mapping[tuple[str, int], dict], versions: Mapping[str, str],
-              force: bool = False) -> Plan:
+              force: bool = False, retry_failed: bool = False) -> Plan:
     """Sort `units` into scan / rescore / reuse (see module docstring).
 
     `fingerprints` gives each planned unit's current fingerprint; `catalogue` the stored unit
@@ -69,9 +73,11 @@ def make_plan(units: Iterable[WorkUnit], fingerprints: Mapping[tuple[str, int], 
         needs_scan = False
         for u in shard_units:
             row = catalogue.get((shard, u.part))
-            if row is None or row["status"] == "failed":
+            if row is None or (row["status"] == "failed" and retry_failed):
                 plan.scan.append(u)
                 needs_scan = True
+            elif row["status"] == "failed":
+                plan.held.append(u)
             elif covers(json.loads(row["detectors"] or "{}"), versions):
                 plan.reuse.append(u)
             else:

@@ -45,6 +45,9 @@ class ScanProgress:
         self.docs = 0
         self.bytes = 0
         self.log_every_s = log_every_s
+        self.docs_running = 0.0  # records counted inside units still running
+        self._estimated: dict[tuple, float] = {}  # bar bytes advanced per running unit
+        self._counted: dict[tuple, float] = {}  # records counted per running unit
         self._t0 = time.monotonic()
         self._last_log = self._t0
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -63,13 +66,39 @@ class ScanProgress:
         """A non-progress line in the run log (start, reconcile, finish)."""
         self._write({"event": kind, **fields})
 
-    def advance(self, docs: int, nbytes: int) -> None:
+    def records(self, key: tuple, n: float, unit_bytes: int) -> None:
+        """`n` more records done inside the running unit `key` (of `unit_bytes` bytes).
+
+        The docs count moves by records; the bar's bytes move by an estimate (the bytes per
+        record of the units finished so far, else 1 KB a record), never past 95% of the unit,
+        and `advance` settles the unit's true bytes when it ends.
+        """
+        self.docs_running += n
+        self._counted[key] = self._counted.get(key, 0.0) + n
+        per_record = self.bytes / self.docs if self.docs else 1024.0
+        before = self._estimated.get(key, 0.0)
+        after = min(before + n * per_record, 0.95 * unit_bytes)
+        self._estimated[key] = after
+        if self._bar is not None:
+            self._bar.update(self._task, advance=after - before,
+                             docs=self.docs + int(self.docs_running))
+        self._maybe_log()
+
+    def advance(self, docs: int, nbytes: int, key: tuple | None = None) -> None:
+        """A unit finished: `docs` stored from `nbytes` of input. With `key`, what `records`
+        counted and estimated for it is replaced by the truth."""
         self.units_done += 1
         self.docs += docs
         self.bytes += nbytes
+        estimated = self._estimated.pop(key, 0.0)
+        self.docs_running = max(self.docs_running - self._counted.pop(key, 0.0), 0.0)
         if self._bar is not None:
-            self._bar.update(self._task, advance=nbytes, docs=self.docs,
+            self._bar.update(self._task, advance=nbytes - estimated,
+                             docs=self.docs + int(self.docs_running),
                              units=f"{self.units_done}/{self.units_total} units")
+        self._maybe_log()
+
+    def _maybe_log(self) -> None:
         now = time.monotonic()
         if now - self._last_log >= self.log_every_s:
             self._last_log = now
@@ -78,7 +107,8 @@ class ScanProgress:
     def snapshot(self) -> dict:
         elapsed = max(time.monotonic() - self._t0, 1e-9)
         return {"event": "progress", "units_done": self.units_done,
-                "units_total": self.units_total, "docs": self.docs, "bytes": self.bytes,
+                "units_total": self.units_total, "docs": self.docs,
+                "docs_in_running_units": int(self.docs_running), "bytes": self.bytes,
                 "docs_per_s": round(self.docs / elapsed, 1),
                 "mb_per_s": round(self.bytes / elapsed / 1e6, 2),
                 "elapsed_s": round(elapsed, 2)}

@@ -191,9 +191,13 @@ def needs_gpu(detector_names: Sequence[str]) -> bool:
 
 def run_ray(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions,
             detector_names: Sequence[str], paths: StorePaths, workers: int = 1,
-            settings: RaySettings | None = None) -> Iterator[UnitResult]:
+            settings: RaySettings | None = None,
+            on_records: Callable[[tuple, int], None] | None = None,
+            on_start: Callable[[tuple], None] | None = None) -> Iterator[UnitResult]:
     """Yield one `UnitResult` per (unit, rescore) task, in completion order, computed by
-    `workers` Ray actors. Same contract as `auditor.scan.local_executor.run_local`.
+    `workers` Ray actors. Same contract as `auditor.scan.local_executor.run_local`, except
+    that progress is reported per unit (`on_records` and `on_start` are not called: a
+    worker's death is handled by Ray's restarts).
 
     Raises `ExecutorError` when Ray cannot start, an actor cannot load its detectors, or a unit
     kept killing its worker after `settings.max_retries` restarts.

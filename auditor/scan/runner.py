@@ -20,9 +20,16 @@ from auditor.scan.local_executor import run_local
 from auditor.scan.options import ScanOptions
 from auditor.scan.plan import make_plan
 from auditor.scan.progress import ScanProgress
-from auditor.scan.unit import UnitResult, fingerprint, loaded_detector, unit_bytes
+from auditor.scan.unit import (
+    MAX_URL_CHARS,
+    UnitResult,
+    fingerprint,
+    loaded_detector,
+    unit_bytes,
+)
 from auditor.store.catalogue import open_store
 from auditor.store.paths import StorePaths
+from auditor.store.prune import missing_shards
 from auditor.store.reconcile import reconcile
 
 #: Exit status of `auditor scan` when the run finished but some records or units failed.
@@ -47,6 +54,10 @@ class ScanSummary:
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     shards: int = 0
+    #: catalogued shards whose files are gone (`auditor prune` removes them)
+    missing_shards: list[str] = field(default_factory=list)
+    #: files in the inputs that are not corpus shards: {"file", "reason"}
+    skipped_files: list[dict] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -55,7 +66,9 @@ class ScanSummary:
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "status": self.status, "db": self.db, "log": self.log,
                 "detectors": self.detectors, "shards": self.shards, "counts": self.counts,
-                "notes": self.notes, "exit_code": self.exit_code}
+                "notes": self.notes, "skipped_files": self.skipped_files,
+                "missing_shards": self.missing_shards,
+                "exit_code": self.exit_code}
 
 
 #: Cheap-tier detectors the default scan leaves out (run them by naming them in --detectors).
@@ -64,7 +77,8 @@ class ScanSummary:
 DEFAULT_EXCLUDED: tuple[str, ...] = ("compression",)
 
 
-def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str], list[str]]:
+def resolve_detectors(spec: str | Sequence[str] | None,
+                      paths: StorePaths | None = None) -> tuple[dict[str, str], list[str]]:
     """Detector names -> versions, loading each once; plus notes about what was left out.
 
     None or "" means the cheap tier but `DEFAULT_EXCLUDED`, as far as it loads here (a cheap
@@ -80,7 +94,9 @@ def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str],
             if s.tier != "cheap" or s.name in DEFAULT_EXCLUDED:
                 continue
             try:
-                versions[s.name] = str(loaded_detector(s.name).version)
+                versions[s.name] = str(loaded_detector(s.name, paths).version)
+            except detectors.NotConfigured:  # nothing to do in this store (no benchmarks)
+                continue
             except Exception as exc:  # optional by design: the default uses what is available
                 notes.append(f"detector {s.name!r} not available, skipped "
                              f"({type(exc).__name__}: {exc})")
@@ -94,7 +110,7 @@ def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str],
     versions = {}
     for name in names:
         try:
-            versions[name] = str(loaded_detector(name).version)
+            versions[name] = str(loaded_detector(name, paths).version)
         except Exception as exc:
             raise ScanError(f"detector {name!r} could not be loaded: {type(exc).__name__}: "
                             f"{exc}; install what it needs (`auditor detectors list`) or leave "
@@ -102,26 +118,55 @@ def resolve_detectors(spec: str | Sequence[str] | None) -> tuple[dict[str, str],
     return versions, notes
 
 
-def plan_inputs(inputs: Sequence[str], options: ScanOptions,
-                paths: StorePaths | None = None) -> list[WorkUnit]:
+@dataclass(frozen=True)
+class PlannedInputs:
+    """The work units of a scan's inputs, the files left out (with the reason) and notes on
+    named columns that some shards lack."""
+
+    units: list[WorkUnit]
+    skipped_files: list  # readers.discover.SkippedFile
+    notes: list[str]
+
+
+def plan_inputs(inputs: Sequence[str], options: ScanOptions, paths: StorePaths | None = None,
+                include: Sequence[str] = (), exclude: Sequence[str] = ()) -> PlannedInputs:
     """Discover shards and cut them into work units (through the readers).
 
     The store's own files (catalogue, side-cars, logs) are never inputs, even when the store
     lives inside a scanned folder: scanning its side-cars would feed the store into itself.
+    Files that are not corpus shards (or left out by `include`/`exclude` globs) are listed.
+    A flag naming a column that no shard has is an error (it would store nulls silently and
+    change the result); one that some shards lack is a note naming them.
     """
-    from auditor.readers import discover, plan_units
+    from auditor.readers import plan_units
+    from auditor.readers.columns import fields_hint, missing_columns
+    from auditor.readers.discover import find_shards
     from auditor.readers.errors import ReaderError
 
+    ignore = (lambda uri: _is_store_file(uri, paths)) if paths is not None else None
     try:
-        shards = discover(list(inputs), options.reader.format)
+        found = find_shards(list(inputs), options.reader.format, include=include,
+                            exclude=exclude, ignore=ignore)
     except ReaderError as exc:
         raise ScanError(str(exc)) from None
-    if paths is not None:
-        shards = [s for s in shards if not _is_store_file(s.uri, paths)]
-    if not shards:
-        raise ScanError(f"no input shards found in {', '.join(inputs)}; give files, folders or "
-                        "globs of Parquet, JSONL, WARC/WET or a Hugging Face dataset")
-    return plan_units(shards, options.reader, options.unit_bytes)
+    if not found.shards:
+        left = (f" ({len(found.skipped)} file(s) skipped: "
+                + "; ".join(f"{f.uri}: {f.reason}" for f in found.skipped[:3]) + ")"
+                if found.skipped else "")
+        raise ScanError(f"no input shards found in {', '.join(inputs)}{left}; give files, "
+                        "folders or globs of Parquet, JSONL, WARC/WET or a Hugging Face dataset")
+    notes = []
+    for m in missing_columns(found.shards, options.reader):
+        if m.in_none:
+            hint = fields_hint(found.shards)
+            raise ScanError(f"{m.label}: no shard has a field {m.column!r}"
+                            + (f" ({hint})" if hint else "") + "; check the name")
+        shown = ", ".join(os.path.basename(u) for u in m.missing[:5])
+        more = f" and {len(m.missing) - 5} more" if len(m.missing) > 5 else ""
+        notes.append(f"{m.label}: missing in {len(m.missing)} of {m.checked} shards "
+                     f"({shown}{more}); their documents get no value from it")
+    return PlannedInputs(plan_units(found.shards, options.reader, options.unit_bytes),
+                         found.skipped, notes)
 
 
 def _is_store_file(uri: str, paths: StorePaths) -> bool:
@@ -130,6 +175,7 @@ def _is_store_file(uri: str, paths: StorePaths) -> bool:
     path = os.path.abspath(uri[len("file://"):] if uri.startswith("file://") else uri)
     return (path in (paths.db, paths.db + ".wal")
             or path.startswith(paths.sidecars + os.sep)
+            or path.startswith(paths.benchmarks + os.sep)
             or path.startswith(paths.logs + os.sep))
 
 
@@ -140,58 +186,111 @@ def new_run_id(now: dt.datetime) -> str:
 def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions | None = None,
              detectors: str | Sequence[str] | None = None, workers: int = 1,
              force: bool = False, progress: bool = False, log_every_s: float = 5.0,
-             executor: Executor = run_local) -> ScanSummary:
+             executor: Executor = run_local, retry_failed: bool = False,
+             include: Sequence[str] = (), exclude: Sequence[str] = ()) -> ScanSummary:
     """Scan `inputs` into the store at `db`; resumable, incremental, all records accounted.
 
     Returns a `ScanSummary` whose status is `ok` when every record was stored or skipped by
-    policy, `partial` when some records or units failed (they are in the `errors` table).
+    policy, `partial` when some records or units failed (they are in the `errors` table),
+    in this run or earlier: a unit that failed is held back (not read again) until its file
+    changes or `retry_failed`.
     Raises `ScanError` when nothing can run (bad inputs, unknown detector, store locked).
     """
-    from auditor.store.catalogue import StoreLockedError
+    from auditor.store.catalogue import StoreAccessError, StoreLockedError, check_writable
 
     options = options or ScanOptions()
-    versions, notes = resolve_detectors(detectors)
-    units = plan_inputs(inputs, options, StorePaths.for_db(db))
-    fps = {(u.shard, u.part): fingerprint(u, options) for u in units}
+    try:  # the output first: a store that cannot be written fails now, not after the work
+        check_writable(db)
+    except StoreAccessError as exc:
+        raise ScanError(str(exc)) from None
+    versions, notes = resolve_detectors(detectors, StorePaths.for_db(db))
     try:
-        store = open_store(db)
-    except StoreLockedError as exc:
+        store = open_store(db, holder="auditor scan")
+    except (StoreLockedError, StoreAccessError) as exc:
         raise ScanError(str(exc)) from None
     started = dt.datetime.now(dt.timezone.utc)
     run_id = new_run_id(started)
     with store:
+        store.set_holder("auditor scan", store.paths.log_path(run_id))
+        planned = plan_inputs(inputs, options, store.paths, include, exclude)
+        units, skipped_files = planned.units, planned.skipped_files
+        notes += planned.notes
+        if skipped_files:
+            shown = ", ".join(os.path.basename(f.uri) for f in skipped_files[:10])
+            more = f" and {len(skipped_files) - 10} more" if len(skipped_files) > 10 else ""
+            notes.append(f"{len(skipped_files)} file(s) that are not corpus shards skipped: "
+                         f"{shown}{more} (the list is in the run log; narrow with --include "
+                         "or --exclude)")
+        fps = {(u.shard, u.part): fingerprint(u, options) for u in units}
         fixed = reconcile(store, by_run=run_id)
         if fixed.interrupted_runs:
             notes.append(f"resumed after interrupted run(s) {', '.join(fixed.interrupted_runs)}: "
                          f"{fixed.removed_orphan_sidecars} uncatalogued side-car(s) and "
                          f"{fixed.removed_tmp} partial file(s) removed, "
                          f"{fixed.dropped_unit_rows} unit row(s) without side-car dropped")
-        plan = make_plan(units, fps, store.unit_index(), versions, force=force)
+        retrying = _record_poison_units(store, run_id, fixed.interrupted_runs, units, options,
+                                        notes) if workers <= 1 else None
+        plan = make_plan(units, fps, store.unit_index(), versions, force=force,
+                         retry_failed=retry_failed)
+        gone = missing_shards(store)
+        if gone:
+            shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+            notes.append(f"{len(gone)} shard(s) in the store no longer exist on disk ({shown}); "
+                         f"their documents are still counted: `auditor prune --db {db}` removes "
+                         "them")
+        if plan.held:
+            notes.append(f"{len(plan.held)} unit(s) that failed in an earlier run held back "
+                         "(see `auditor status --errors`); they are retried when their file "
+                         "changes or with --retry-failed")
+        respelled = _respelled_shards(store, plan.shards)
+        if respelled:
+            for old_uri in respelled:
+                store.forget_shard(old_uri)
+                store.con.execute("DELETE FROM shards WHERE uri = ?", [old_uri])
+            notes.append(f"{len(respelled)} shard(s) stored under another spelling of their path "
+                         "(from an earlier version) replaced by their resolved path, so no "
+                         "document is counted twice")
         for shard in plan.forget:
             store.forget_shard(shard)
         for shard in plan.register:
             u = plan.shards[shard][0]
             store.upsert_shard(shard, u.format, u.size, u.mtime, u.etag, u.n_parts, run_id)
         store.begin_run(run_id, started, list(inputs), versions,
-                        {**options.to_dict(), "workers": workers, "force": force}, len(units))
+                        {**options.to_dict(), "workers": workers, "force": force,
+                         "retry_failed": retry_failed}, len(units))
         tasks = plan.tasks()
         log_path = store.paths.log_path(run_id)
         prog = ScanProgress(run_id, log_path, len(tasks),
                             sum(unit_bytes(u) for u, _ in tasks), show_bar=progress,
                             log_every_s=log_every_s)
         prog.event("start", inputs=list(inputs), detectors=versions, units=len(units),
-                   scan=len(plan.scan), rescore=len(plan.rescore), reuse=len(plan.reuse))
+                   scan=len(plan.scan), rescore=len(plan.rescore), reuse=len(plan.reuse),
+                   retrying_after_crash=list(retrying) if retrying else None,
+                   skipped_files=[{"file": f.uri, "reason": f.reason} for f in skipped_files])
         counts = {"units": len(units), "units_scanned": 0, "units_rescored": 0,
-                  "units_reused": len(plan.reuse), "units_failed": 0, "stored": 0,
+                  "units_reused": len(plan.reuse), "units_failed": 0,
+                  "units_held_failed": len(plan.held), "stored": 0, "future_dates": 0,
+                  "long_urls": 0,
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
         try:
-            for res in executor(tasks, options, list(versions), store.paths, workers=workers):
+            sizes = {(u.shard, u.part): unit_bytes(u) for u, _ in tasks}
+
+            def on_records(key: tuple, n: float) -> None:
+                prog.records(key, n, sizes.get(key, 0))
+
+            def on_start(key: tuple) -> None:
+                prog.event("unit_start", shard=key[0], part=key[1])
+
+            for res in executor(tasks, options, list(versions), store.paths, workers=workers,
+                                on_records=on_records, on_start=on_start):
+                prog.event("unit_done", shard=res.shard, part=res.part)
                 _catalogue(store, run_id, res, counts)
-                prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes)
+                prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes,
+                             key=(res.shard, res.part))
             for shard in plan.shards:
                 store.summarise_shard(shard, run_id)
-            bad = counts["failed"] or counts["units_failed"]
+            bad = counts["failed"] or counts["units_failed"] or counts["units_held_failed"]
             status = "partial" if bad else "ok"
         except BaseException as exc:
             note = ("interrupted" if isinstance(exc, KeyboardInterrupt)
@@ -203,12 +302,66 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                 raise ScanError(f"scan {run_id} stopped: {note}; units already stored are kept, "
                                 "re-run the same command to resume") from exc
             raise
+        if counts["future_dates"]:
+            notes.append(f"{counts['future_dates']} crawl date(s) later than the scan's clock "
+                         "stored empty (a wrong --date-column, or bad dates in the data)")
+        if counts["long_urls"]:
+            notes.append(f"{counts['long_urls']} URL(s) longer than {MAX_URL_CHARS} characters "
+                         "stored cut")
         store.finish_run(run_id, dt.datetime.now(dt.timezone.utc), status, counts,
                          "; ".join(notes) or None)
         prog.close(status=status, **counts)
         store.refresh_view()
     return ScanSummary(run_id=run_id, status=status, db=store.paths.db, log=log_path,
-                       detectors=versions, counts=counts, notes=notes, shards=len(plan.shards))
+                       missing_shards=gone,
+                       detectors=versions, counts=counts, notes=notes, shards=len(plan.shards),
+                       skipped_files=[{"file": f.uri, "reason": f.reason}
+                                      for f in skipped_files])
+
+
+def _respelled_shards(store, planned: dict) -> list[str]:
+    """Catalogued shards whose URI is another spelling (relative, through a link, `file://`)
+    of a shard planned now under its resolved path: stores written before shards were keyed
+    by resolved path hold them so, and would count their documents twice."""
+    from auditor.readers.discover import resolved
+
+    out = []
+    for row in store.shards():
+        uri = row["uri"]
+        if uri in planned or uri.startswith("hf:"):
+            continue
+        try:
+            if resolved(uri) in planned:
+                out.append(uri)
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+def _record_poison_units(store, run_id: str, interrupted: list[str], units: list[WorkUnit],
+                         options: ScanOptions, notes: list[str]) -> tuple | None:
+    """Record as failed the units the scan process died on twice in a row (see
+    `auditor.scan.crashes`); return the unit it died on once, which this run retries."""
+    from auditor.scan.crashes import poison_units
+    from auditor.scan.unit import crashed_result
+
+    poison, once = poison_units([store.paths.log_path(r) for r in interrupted])
+    by_key = {(u.shard, u.part): u for u in units}
+    for key in poison:
+        unit = by_key.get(key)
+        if unit is None:
+            continue  # no longer among the inputs
+        res = crashed_result(unit, options, store.paths, False,
+                             "the scan process died on it in two runs in a row")
+        store.record_unit(run_id, res.catalogue_row(), res.issues)
+        notes.append(f"{unit.shard} (unit {unit.part + 1}/{unit.n_parts}) killed the scan "
+                     "process twice: recorded as failed and held back; scan with --workers 2 "
+                     "or more to isolate such units")
+    if once is not None and once in by_key:
+        notes.append(f"retrying {once[0]} (unit {once[1] + 1}), which was running when the "
+                     "last scan died; if it dies again it is held back")
+        return once
+    return None
 
 
 def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
@@ -227,6 +380,8 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     counts["skipped"] += res.n_skipped
     counts["failed"] += res.n_failed
     counts["bytes"] += res.bytes
+    counts["future_dates"] += res.n_future_dates
+    counts["long_urls"] += res.n_long_urls
     for name, n in res.n_out_of_language.items():  # left unscored: not the detector's language
         key = f"unscored_language_{name}"
         counts[key] = counts.get(key, 0) + n

@@ -9,12 +9,15 @@ retries it; a side-car therefore always holds a complete unit.
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from auditor.readers.base import WorkUnit
 from auditor.records import (
@@ -36,24 +39,45 @@ from auditor.store.sidecar import (
     write_sidecar,
 )
 
+#: Longest URL stored; longer ones are cut (a URL is provenance, not content, and a hostile
+#: file can put megabytes in it).
+MAX_URL_CHARS = 2048
+#: Crawl dates later than the scan's clock by more than this are impossible (a typo, a wrong
+#: field, a unit mix-up) and are stored empty, counted in the run.
+FUTURE_DATE_SLACK = dt.timedelta(days=1)
+
 #: Detectors built in this process, by name: loaded once per worker, not once per unit.
 _LOADED: dict = {}
 
 
-def loaded_detector(name: str):
-    """The detector `name`, built once per process through `detectors.load`."""
-    det = _LOADED.get(name)
-    if det is None:
-        import detectors
+def loaded_detector(name: str, paths: StorePaths | None = None):
+    """The detector `name`, built once per process through `detectors.load` (once per store
+    and state of its benchmark index for a detector whose spec `reads_store`: contamination)."""
+    import detectors
 
-        det = _LOADED[name] = detectors.load(name)
+    per_store = paths is not None and any(s.reads_store for s in detectors.specs()
+                                          if s.name == name)
+    key = (name, paths.db, _mtime(os.path.join(paths.benchmark_index, "index.json"))) \
+        if per_store else name
+    det = _LOADED.get(key)
+    if det is None:
+        det = _LOADED[key] = detectors.load(name, **({"store": paths} if per_store else {}))
     return det
 
 
+def _mtime(path: str) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
 def fingerprint(unit: WorkUnit, options: ScanOptions) -> str:
-    """What must stay equal for a stored unit to be reused: the shard's etag (else size and
-    mtime) and the reader options it was read with."""
+    """What must stay equal for a stored unit to be reused: the shard's etag (else size, mtime
+    and the content digest of a local file) and the reader options it was read with."""
     file_fp = f"etag:{unit.etag}" if unit.etag else f"size:{unit.size}:mtime:{unit.mtime!r}"
+    if unit.digest and not unit.etag:
+        file_fp += f":content:{unit.digest}"
     return f"{file_fp}|opts:{options_digest(options)}"
 
 
@@ -86,6 +110,10 @@ class UnitResult:
     n_failed: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    #: crawl dates after the scan's clock, stored empty (see `store_policy`)
+    n_future_dates: int = 0
+    #: URLs longer than MAX_URL_CHARS, stored cut
+    n_long_urls: int = 0
     issues: list[RecordIssue] = field(default_factory=list)
     #: detector name -> documents left unscored because their language is not the detector's
     n_out_of_language: dict[str, int] = field(default_factory=dict)
@@ -117,13 +145,41 @@ def _score_texts(det, texts: list[str], metas: list[dict], languages: list[str |
     return out.scores, out.reasons
 
 
+#: A worker reports records done at most this often (seconds), so progress moves within a
+#: long unit (an LM scoring a 128 MB unit) without a message per record.
+PROGRESS_EVERY_S = 0.5
+
+
+class RecordTicker:
+    """Counts records done in a unit and hands them to `report(unit_key, n)` at most every
+    `PROGRESS_EVERY_S`; `report` may be a callback or a queue's `put` in another process."""
+
+    def __init__(self, unit: WorkUnit, report) -> None:
+        self.key = (unit.shard, unit.part)
+        self.report = report
+        self.pending = 0
+        self.last = time.monotonic()
+
+    def __call__(self, n: int) -> None:
+        if self.report is None:
+            return
+        self.pending += n
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.report(self.key, self.pending)
+            self.pending, self.last = 0, now
+
+
 def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[str],
-                 store_paths: StorePaths, rescore: bool = False) -> UnitResult:
+                 store_paths: StorePaths, rescore: bool = False,
+                 on_records=None) -> UnitResult:
     """Scan one unit into its side-car (or, with `rescore`, add missing detector columns).
 
     Never raises for bad input or a failing detector: the returned `UnitResult` says `failed`
-    and carries the reason as a record issue naming the shard and unit.
+    and carries the reason as a record issue naming the shard and unit. `on_records(key, n)`
+    (key: (shard, part)) hears of records scored while the unit runs, for progress.
     """
+    tick = RecordTicker(unit, on_records)
     t0 = time.perf_counter()
     result = UnitResult(
         shard=unit.shard, part=unit.part, n_parts=unit.n_parts, range_start=unit.start,
@@ -133,9 +189,9 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
         bytes=unit_bytes(unit))
     try:
         if rescore:
-            _rescore(unit, options, detector_names, result)
+            _rescore(unit, options, detector_names, result, store_paths)
         else:
-            _scan(unit, options, detector_names, result)
+            _scan(unit, options, detector_names, result, store_paths, tick)
     except Exception as exc:  # one bad unit must not stop the scan; the reason is recorded
         result.status = "failed"
         result.issues.append(RecordIssue(
@@ -143,8 +199,8 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
                                      f"(range {unit.start}:{unit.stop})",
             status="failed",
             reason=f"{'rescoring' if rescore else 'scanning'} the unit failed: "
-                   f"{type(exc).__name__}: {exc}; fix the input or detector and re-run "
-                   "(failed units are retried)"))
+                   f"{type(exc).__name__}: {exc}; fix the input or detector: the unit is "
+                   "retried when its file changes or with `auditor scan --retry-failed`"))
         if not rescore:
             result.n_failed += result.n_stored  # read but not stored: the unit is all-or-nothing
             result.n_stored = 0
@@ -153,22 +209,68 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
     return result
 
 
-def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult) -> None:
+def crashed_result(unit: WorkUnit, options: ScanOptions, store_paths: StorePaths,
+                   rescore: bool, cause: str) -> UnitResult:
+    """The result of a unit whose worker process died on it (a signal, out of memory, a crash
+    in native code): failed with the cause, so the scan goes on and later runs hold it back."""
+    return UnitResult(
+        shard=unit.shard, part=unit.part, n_parts=unit.n_parts, range_start=unit.start,
+        range_stop=unit.stop, format=unit.format, fingerprint=fingerprint(unit, options),
+        mode="rescore" if rescore else "scan", status="failed", sidecar=None, detectors={},
+        bytes=unit_bytes(unit),
+        issues=[RecordIssue(
+            shard=unit.shard, record=f"unit {unit.part + 1}/{unit.n_parts} "
+                                     f"(range {unit.start}:{unit.stop})",
+            status="failed",
+            reason=f"the worker process died while {'rescoring' if rescore else 'scanning'} "
+                   f"this unit ({cause}); the rest of the scan went on. The unit is held back "
+                   "until its file changes or `auditor scan --retry-failed`")])
+
+
+def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult,
+          paths: StorePaths | None = None, tick=lambda n: None) -> None:
     from auditor.readers.columnar import read_unit_columnar
 
-    dets = [loaded_detector(n) for n in names]
+    dets = [loaded_detector(n, paths) for n in names]
     result.detectors = {n: str(d.version) for n, d in zip(names, dets, strict=True)}
     schema = pa.schema(list(PROVENANCE_SCHEMA) + [
         f for n, d in zip(names, dets, strict=True) for f in detector_fields(n, d.gives_reasons)])
     chunks = read_unit_columnar(unit, options.reader)
     if chunks is None:
-        batches = _scan_records(unit, options, dets, schema, result)
+        batches = _scan_records(unit, options, dets, schema, result, tick)
     else:
-        batches = _scan_columnar(chunks, options, dets, schema, result)
+        batches = _scan_columnar(chunks, options, dets, schema, result, tick)
     table = pa.Table.from_batches(batches, schema=schema)
     write_sidecar(result.sidecar, table, unit_meta(unit, result.fingerprint), result.detectors)
     if result.n_failed:
         result.status = "partial"
+
+
+def store_policy(batch: pa.RecordBatch, now: dt.datetime,
+                 result: UnitResult) -> pa.RecordBatch:
+    """What the store keeps of a provenance batch, the same for every reader: a crawl date
+    after the scan's clock (beyond `FUTURE_DATE_SLACK`) is left empty, with its month and
+    pre-cutoff flag, and counted; a URL is cut to `MAX_URL_CHARS`."""
+    dates = batch.column("crawl_date")
+    limit = pa.scalar(now + FUTURE_DATE_SLACK, pa.timestamp("us", tz="UTC"))
+    future = pc.fill_null(pc.greater(dates, limit), False)
+    n_future = pc.sum(future).as_py() or 0
+    urls = batch.column("url")
+    long = pc.fill_null(pc.greater(pc.utf8_length(urls), MAX_URL_CHARS), False)
+    n_long = pc.sum(long).as_py() or 0
+    if not n_future and not n_long:
+        return batch
+    columns = dict(zip(batch.schema.names, batch.columns, strict=True))
+    if n_future:
+        for name in ("crawl_date", "crawl_month", "pre_cutoff"):
+            col = columns[name]
+            columns[name] = pc.if_else(future, pa.nulls(len(col), col.type), col)
+        result.n_future_dates += n_future
+    if n_long:
+        columns["url"] = pc.if_else(long, pc.utf8_slice_codeunits(urls, 0, MAX_URL_CHARS), urls)
+        result.n_long_urls += n_long
+    return pa.RecordBatch.from_arrays([columns[n] for n in batch.schema.names],
+                                      schema=batch.schema)
 
 
 def _count_issue(item: RecordIssue, result: UnitResult) -> None:
@@ -180,11 +282,12 @@ def _count_issue(item: RecordIssue, result: UnitResult) -> None:
 
 
 def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
-                   result: UnitResult) -> list[pa.RecordBatch]:
+                   result: UnitResult, tick) -> list[pa.RecordBatch]:
     """Parquet and Arrow units: provenance columns straight from Arrow batches
     (`auditor.readers.columnar`); Python strings are made only for detectors to score."""
     batches: list[pa.RecordBatch] = []
     step = max(options.batch_size, 1)
+    now = dt.datetime.now(dt.timezone.utc)
     for item in chunks:
         if isinstance(item, RecordIssue):
             _count_issue(item, result)
@@ -194,39 +297,45 @@ def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
         if not item.n_rows:
             continue
         result.n_stored += item.n_rows
-        arrays = list(item.provenance.columns)
+        arrays = list(store_policy(item.provenance, now, result).columns)
         if dets:
             texts, metas = item.texts(), item.metas()
             langs = item.provenance.column("language").to_pylist()
             for det in dets:
-                parts = [_score_texts(det, texts[i:i + step], metas[i:i + step],
-                                      langs[i:i + step], result)
-                         for i in range(0, len(texts), step)]
+                parts = []
+                for i in range(0, len(texts), step):
+                    parts.append(_score_texts(det, texts[i:i + step], metas[i:i + step],
+                                              langs[i:i + step], result))
+                    tick(len(parts[-1][0]) / len(dets))
                 scores = np.concatenate([p[0] for p in parts])
                 reasons = ([r for p in parts for r in p[1]] if parts[0][1] is not None
                            else None)
                 arrays.extend(detector_arrays(scores, reasons))
+        if not dets:
+            tick(item.n_rows)
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
     return batches
 
 
 def _scan_records(unit: WorkUnit, options: ScanOptions, dets: list, schema: pa.Schema,
-                  result: UnitResult) -> list[pa.RecordBatch]:
+                  result: UnitResult, tick) -> list[pa.RecordBatch]:
     """Other formats (and every format with the columnar path off): one `Document` per record."""
     from auditor.readers import read_unit
 
     cutoff = options.reader.cutoff
+    now = dt.datetime.now(dt.timezone.utc)
     batches: list[pa.RecordBatch] = []
     docs: list[Document] = []
 
     def flush() -> None:
         if not docs:
             return
-        arrays = provenance_batch(docs, cutoff).columns
+        arrays = store_policy(provenance_batch(docs, cutoff), now, result).columns
         for det in dets:
             scores, reasons = _score(det, docs, result)
             arrays.extend(detector_arrays(scores, reasons))
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        tick(len(docs))
         docs.clear()
 
     for item in read_unit(unit, options.reader):
@@ -247,7 +356,7 @@ def unit_meta(unit: WorkUnit, fp: str) -> dict:
 
 
 def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
-             result: UnitResult) -> None:
+             result: UnitResult, paths: StorePaths | None = None) -> None:
     """Add the columns of detectors the side-car lacks (or has at another version).
 
     The unit is read again for its texts; rows are matched by (offset, id), so the new column
@@ -260,7 +369,7 @@ def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
     if info.unit.get("fingerprint") != result.fingerprint:
         raise ValueError(f"side-car {result.sidecar} was made from another version of the shard;"
                          " it will be rescanned")
-    dets = {n: loaded_detector(n) for n in names}
+    dets = {n: loaded_detector(n, paths) for n in names}
     todo = [n for n in names if info.detectors.get(n) != str(dets[n].version)]
     result.detectors = dict(info.detectors)
     result.n_stored = info.n_rows

@@ -9,9 +9,10 @@ tables back in line with them.
 
 from __future__ import annotations
 
-import glob
+import datetime as dt
 import json
 import os
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -102,6 +103,43 @@ class StoreLockedError(RuntimeError):
     """The database is open for writing in another process (usually a running scan)."""
 
 
+class StoreAccessError(RuntimeError):
+    """The store cannot be created, opened or written where it is (permissions, a read-only
+    file system, a path through a file)."""
+
+
+#: Beside the catalogue while a process holds it for writing: which command, its pid and run
+#: log, so a second writer is told what holds the store.
+HOLDER_FILE = "holder.json"
+
+
+def check_writable(db_path: str | os.PathLike) -> StorePaths:
+    """Make sure a store can be written at `db_path` before any work is done.
+
+    Creates the folders and writes (then removes) a probe file, which also catches a read-only
+    file system for root, where permission bits say nothing. Raises `StoreAccessError`.
+    """
+    paths = StorePaths.for_db(db_path)
+    folder = os.path.dirname(paths.db) or "."
+    probe = os.path.join(folder, f".{os.path.basename(paths.db)}.write-test-{os.getpid()}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+        for existing in (paths.db, paths.db + ".wal"):
+            if os.path.exists(existing) and not os.access(existing, os.W_OK):
+                raise PermissionError(13, "Permission denied", existing)
+        os.makedirs(paths.sidecars, exist_ok=True)
+        os.makedirs(paths.logs, exist_ok=True)
+    except OSError as exc:
+        where = exc.filename or folder
+        raise StoreAccessError(
+            f"cannot write the store {paths.db}: {exc.strerror or exc} ({where}); choose a "
+            "--db in a folder you can write, or fix its permissions") from None
+    return paths
+
+
 @dataclass
 class Store:
     """An open store: the DuckDB connection plus where its side-cars and logs live."""
@@ -109,9 +147,28 @@ class Store:
     paths: StorePaths
     con: duckdb.DuckDBPyConnection
     read_only: bool = False
+    _holder_written: bool = False
 
     def close(self) -> None:
+        if not self.read_only and self._holder_written:
+            try:
+                os.unlink(os.path.join(self.paths.logs, HOLDER_FILE))
+            except OSError:
+                pass
         self.con.close()
+
+    def set_holder(self, command: str, log: str | None = None) -> None:
+        """Say beside the catalogue what holds it for writing (read by a refused second
+        writer's message); removed on close."""
+        info = {"command": command, "pid": os.getpid(), "log": log,
+                "since": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")}
+        try:
+            os.makedirs(self.paths.logs, exist_ok=True)
+            with open(os.path.join(self.paths.logs, HOLDER_FILE), "w", encoding="utf-8") as fh:
+                json.dump(info, fh)
+            self._holder_written = True
+        except OSError:
+            pass  # only a courtesy for the next writer's message
 
     def __enter__(self) -> Store:
         return self
@@ -121,18 +178,27 @@ class Store:
 
     # -- documents -------------------------------------------------------------------------
     def sidecar_files(self) -> list[str]:
-        return sorted(glob.glob(self.paths.all_sidecars_glob()))
+        return self.paths.list_sidecars()
+
+    def sidecars_sql(self) -> str | None:
+        """The side-car files as a SQL list literal for `read_parquet`, or None when there are
+        none. Files are listed, never globbed, so `[`, `]`, `*` or `?` in the store's path are
+        plain characters."""
+        files = self.sidecar_files()
+        if not files:
+            return None
+        return "[" + ", ".join(sql_string_literal(f) for f in files) + "]"
 
     def refresh_view(self) -> None:
         """(Re)create the `documents` view over every side-car present now.
 
-        The view names the side-car folder by absolute path, so it is recreated on every
-        writable open and after each scan (a moved store keeps working). A read-only connection
-        gets a temporary view of the same name.
+        The view names this store's own side-car files by absolute path, so it is recreated on
+        every writable open and after each scan (a moved or copied store reads its own files).
+        A read-only connection gets a temporary view of the same name.
         """
-        if self.sidecar_files():
-            body = (f"SELECT * FROM read_parquet({sql_string_literal(self.paths.all_sidecars_glob())}, "
-                    "union_by_name=true)")
+        files = self.sidecars_sql()
+        if files is not None:
+            body = f"SELECT * FROM read_parquet({files}, union_by_name=true)"
         else:
             body = _empty_documents_sql()
         kind = "TEMP VIEW" if self.read_only else "VIEW"
@@ -157,9 +223,16 @@ class Store:
         return self.rows("SELECT * FROM shards ORDER BY uri")
 
     def units(self, shard: str | None = None) -> list[dict]:
+        """Unit rows, with `sidecar` as the absolute path of the file in THIS store's folder
+        (the catalogue keeps only its name, so a moved store still finds it)."""
         if shard is None:
-            return self.rows("SELECT * FROM units ORDER BY shard, part")
-        return self.rows("SELECT * FROM units WHERE shard = ? ORDER BY part", [shard])
+            rows = self.rows("SELECT * FROM units ORDER BY shard, part")
+        else:
+            rows = self.rows("SELECT * FROM units WHERE shard = ? ORDER BY part", [shard])
+        for r in rows:
+            if r["sidecar"]:
+                r["sidecar"] = self.paths.sidecar_abspath(r["sidecar"])
+        return rows
 
     def errors(self, run_id: str | None = None) -> list[dict]:
         if run_id is None:
@@ -205,12 +278,13 @@ class Store:
     def forget_shard(self, uri: str) -> int:
         """Drop every unit, error and side-car of a shard (it changed, or `--force`).
 
-        Returns the number of side-car files removed.
+        Returns the number of side-car files removed. Only files named as this store names its
+        side-cars are removed.
         """
         self.con.execute("DELETE FROM units WHERE shard = ?", [uri])
         self.con.execute("DELETE FROM errors WHERE shard = ?", [uri])
         removed = 0
-        for path in glob.glob(self.paths.shard_sidecar_glob(uri)):
+        for path in self.paths.shard_sidecars(uri):
             os.unlink(path)
             removed += 1
         return removed
@@ -232,7 +306,9 @@ class Store:
                 "sidecar, fingerprint, detectors, n_stored, n_skipped, n_failed, bytes, run_id) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [row["shard"], row["part"], row["n_parts"], row["range_start"], row["range_stop"],
-                 row["status"], row["sidecar"], row["fingerprint"], dumps(row["detectors"]),
+                 row["status"],
+                 self.paths.sidecar_name(row["sidecar"]) if row["sidecar"] else None,
+                 row["fingerprint"], dumps(row["detectors"]),
                  row["n_stored"], row["n_skipped"], row["n_failed"], row["bytes"], run_id])
             self.add_errors(run_id, row["part"], issues)
             self.con.execute("COMMIT")
@@ -289,42 +365,97 @@ class Store:
             "last_run_id = ? WHERE uri = ?", [status, stored, skipped, failed, run_id, uri])
 
 
-def open_store(db_path: str | os.PathLike, read_only: bool = False) -> Store:
+def open_store(db_path: str | os.PathLike, read_only: bool = False,
+               holder: str | None = None) -> Store:
     """Open (creating if needed) the store whose catalogue is `db_path`.
 
-    Raises `StoreLockedError` with a pointer to the run log when another process holds the
-    database for writing, and FileNotFoundError for a read-only open of a missing store.
+    Raises `StoreLockedError` naming what holds the database (command, pid, run log) when
+    another process has it open, `StoreAccessError` when it cannot be created or opened here,
+    and FileNotFoundError for a read-only open of a missing store. A writable open records
+    `holder` (e.g. "auditor scan") beside the catalogue until it is closed.
     """
     paths = StorePaths.for_db(db_path)
     if read_only and not os.path.exists(paths.db):
         raise FileNotFoundError(f"no store at {paths.db}: run `auditor scan INPUT --db "
                                 f"{db_path}` first")
-    os.makedirs(os.path.dirname(paths.db) or ".", exist_ok=True)
+    if not read_only:
+        check_writable(db_path)
     try:
         con = duckdb.connect(paths.db, read_only=read_only)
-    except duckdb.IOException as e:
+    except duckdb.Error as e:
         if "lock" in str(e).lower():
-            raise StoreLockedError(_locked_message(paths)) from None
-        raise
+            raise StoreLockedError(_locked_message(paths, str(e))) from None
+        raise StoreAccessError(f"cannot open the store {paths.db}"
+                               f"{' read-only' if read_only else ''}: {e}") from None
     store = Store(paths=paths, con=con, read_only=read_only)
-    if not read_only:
-        os.makedirs(paths.sidecars, exist_ok=True)
-        os.makedirs(paths.logs, exist_ok=True)
-        con.execute(SCHEMA_SQL)
-    store.refresh_view()
+    try:
+        if not read_only:
+            con.execute(SCHEMA_SQL)
+            store.set_holder(holder or "auditor")
+        store.refresh_view()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
-def _locked_message(paths: StorePaths) -> str:
-    msg = (f"store {paths.db} is open for writing in another process (a scan still running?). "
-           "DuckDB allows one writer; wait for it to finish")
-    logs = sorted(glob.glob(os.path.join(paths.logs, "*.log")), key=os.path.getmtime)
-    if logs:
-        last = _last_line(logs[-1])
-        msg += f"; its progress is in {logs[-1]}"
+def _locked_message(paths: StorePaths, error: str = "") -> str:
+    """Who holds the store, from the holder file it wrote (command, pid, since, run log), or
+    from DuckDB's message (pid) when there is none."""
+    kind = "open for writing" if "read-only" not in error.lower() else "open"
+    info = _read_holder(paths)
+    pid = re.search(r"PID (\d+)", error)
+    if info and (pid is None or str(info.get("pid")) == pid.group(1)):
+        what = (f"`{info.get('command', 'auditor')}` (pid {info.get('pid')}, since "
+                f"{info.get('since', '?')})")
+    else:
+        command = _command_line(pid.group(1)) if pid else None
+        what = (f"`{command}` (pid {pid.group(1)})" if command else
+                f"another process{f' (pid {pid.group(1)})' if pid else ''}")
+    msg = (f"store {paths.db} is {kind} by {what}; DuckDB allows one writer: wait for it to "
+           "finish, or stop it")
+    log = info.get("log") if info else None
+    if not log:
+        logs = sorted((os.path.join(paths.logs, n) for n in _listdir(paths.logs)
+                       if n.endswith(".log")), key=os.path.getmtime)
+        log = logs[-1] if logs else None
+    if log:
+        msg += f"; its progress is in {log}"
+        last = _last_line(log)
         if last:
             msg += f" (last: {last})"
     return msg
+
+
+def _command_line(pid: str, limit: int = 120) -> str | None:
+    """The command line of a local process (Linux /proc), to name a holder that left no
+    holder file (a read-only reader, another tool)."""
+    try:
+        with open(f"/proc/{int(pid)}/cmdline", "rb") as fh:
+            args = [a.decode("utf-8", "replace") for a in fh.read().split(b"\0") if a]
+    except (OSError, ValueError):
+        return None
+    if not args:
+        return None
+    text = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(args))
+    text = " ".join(text.split())  # one line, whatever the arguments hold
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _listdir(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
+
+
+def _read_holder(paths: StorePaths) -> dict | None:
+    try:
+        with open(os.path.join(paths.logs, HOLDER_FILE), encoding="utf-8") as fh:
+            info = json.load(fh)
+        return info if isinstance(info, dict) else None
+    except (OSError, ValueError):
+        return None
 
 
 def _last_line(path: str) -> str:

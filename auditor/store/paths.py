@@ -13,6 +13,15 @@ import re
 from dataclasses import dataclass
 
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
+#: The names `sidecar_path` makes; reconcile deletes only files named so (never a file the
+#: store did not write, even one a user left in the folder).
+_OWN_SIDECAR = re.compile(r"^[0-9a-f]{16}-[A-Za-z0-9._-]*-p\d{5}-of-\d{5}\.parquet$")
+_OWN_TMP = re.compile(r"^[0-9a-f]{16}-[A-Za-z0-9._-]*-p\d{5}-of-\d{5}\.parquet\.\d+\.tmp$")
+
+
+def is_own_sidecar_name(path: str) -> bool:
+    """True when `path` is named as the store names the side-cars it writes."""
+    return bool(_OWN_SIDECAR.match(os.path.basename(path)))
 
 
 def shard_key(shard: str) -> str:
@@ -34,7 +43,7 @@ class StorePaths:
 
     @classmethod
     def for_db(cls, db_path: str | os.PathLike) -> StorePaths:
-        db = os.path.abspath(os.fspath(db_path))
+        db = os.path.realpath(os.fspath(db_path))
         return cls(db=db, sidecars=db + ".sidecars", logs=db + ".logs")
 
     def sidecar_path(self, shard: str, part: int, n_parts: int) -> str:
@@ -44,12 +53,51 @@ class StorePaths:
         name = f"{shard_key(shard)}-{slug}-p{part:05d}-of-{n_parts:05d}.parquet"
         return os.path.join(self.sidecars, name)
 
-    def shard_sidecar_glob(self, shard: str) -> str:
-        """Glob matching every side-car of `shard`, whatever its number of parts."""
-        return os.path.join(self.sidecars, f"{shard_key(shard)}-*.parquet")
+    def sidecar_name(self, path: str) -> str:
+        """What the catalogue stores for a side-car: its name inside the side-car folder.
 
-    def all_sidecars_glob(self) -> str:
-        return os.path.join(self.sidecars, "*.parquet")
+        Relative, so a copied or moved store (`c.duckdb` with `c.duckdb.sidecars/`) finds its
+        own files; an absolute path written by an older version is reduced to its name too.
+        """
+        return os.path.basename(path)
+
+    def sidecar_abspath(self, name: str) -> str:
+        """The side-car a catalogue entry names, inside this store's side-car folder."""
+        return os.path.join(self.sidecars, os.path.basename(name))
+
+    def list_sidecars(self) -> list[str]:
+        """Every `*.parquet` file in the side-car folder, listed (never globbed: a store path
+        may hold `[`, `]`, `*` or `?`, which a glob would read as a pattern)."""
+        try:
+            names = os.listdir(self.sidecars)
+        except FileNotFoundError:
+            return []
+        return sorted(os.path.join(self.sidecars, n) for n in names
+                      if n.endswith(".parquet") and os.path.isfile(os.path.join(self.sidecars, n)))
+
+    def shard_sidecars(self, shard: str) -> list[str]:
+        """The side-cars this store wrote for `shard`, whatever their number of parts."""
+        prefix = f"{shard_key(shard)}-"
+        return [p for p in self.list_sidecars()
+                if os.path.basename(p).startswith(prefix) and is_own_sidecar_name(p)]
+
+    def own_temporaries(self) -> list[str]:
+        """Half-written side-cars (`<side-car>.<pid>.tmp`) this store's writers leave on a crash."""
+        try:
+            names = os.listdir(self.sidecars)
+        except FileNotFoundError:
+            return []
+        return sorted(os.path.join(self.sidecars, n) for n in names if _OWN_TMP.match(n))
+
+    @property
+    def benchmarks(self) -> str:
+        """Folder of the store's benchmark files (`auditor benchmarks add`); never a scan input."""
+        return self.db + ".benchmarks"
+
+    @property
+    def benchmark_index(self) -> str:
+        """The benchmark index folder the contamination detector loads."""
+        return os.path.join(self.benchmarks, "index")
 
     def log_path(self, run_id: str) -> str:
         return os.path.join(self.logs, f"{run_id}.log")

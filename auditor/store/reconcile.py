@@ -4,13 +4,19 @@ A scan writes a unit's side-car (atomically) first and its catalogue row second,
 killed in between leaves a side-car without a row; one killed while adding a detector column
 leaves a side-car newer than its row. The files are the truth, and the rules are fixed:
 
-- `*.tmp` files are half-written side-cars: deleted.
+- `*.tmp` files named like our side-cars are half-written side-cars: deleted.
 - a side-car without a catalogue row is deleted, and its unit is scanned again by the next
   plan (its record issues were never catalogued, so adopting the rows would lose them);
+  only files named as the store names its side-cars are ever deleted, never a file the store
+  did not write;
 - a catalogue row whose side-car is missing is deleted, so the unit is scanned again;
 - after an interrupted run, each side-car's detector versions are read from its footer and
   copied into the catalogue where they differ;
 - runs left `running` are marked `failed` with a note naming the run that reconciled them.
+
+The catalogue names side-cars relative to the store's side-car folder, so a copied or moved
+store reconciles against its own files (an absolute path from an older version counts by its
+name).
 
 Because side-car names are a function of (shard, part, n_parts), rescanning a unit overwrites
 its file: no record can be stored twice.
@@ -18,12 +24,12 @@ its file: no record can be stored twice.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 from dataclasses import dataclass, field
 
 from auditor.store.catalogue import Store
+from auditor.store.paths import is_own_sidecar_name
 from auditor.store.sidecar import read_sidecar_info
 
 
@@ -43,7 +49,7 @@ class ReconcileReport:
 def reconcile(store: Store, by_run: str) -> ReconcileReport:
     """Repair the catalogue/side-car pair left by a crashed scan (see module docstring)."""
     report = ReconcileReport()
-    for tmp in glob.glob(os.path.join(store.paths.sidecars, "*.tmp")):
+    for tmp in store.paths.own_temporaries():
         os.unlink(tmp)
         report.removed_tmp += 1
 
@@ -57,8 +63,10 @@ def reconcile(store: Store, by_run: str) -> ReconcileReport:
 
     rows = store.unit_index()
     files = set(store.sidecar_files())
-    catalogued = {os.path.abspath(u["sidecar"]) for u in rows.values() if u["sidecar"]}
+    catalogued = {u["sidecar"] for u in rows.values() if u["sidecar"]}
     for path in sorted(files - catalogued):
+        if not is_own_sidecar_name(path):
+            continue  # not a file this store wrote: left alone (and read by the view)
         os.unlink(path)
         report.removed_orphan_sidecars += 1
     for (shard, part), u in rows.items():

@@ -12,7 +12,7 @@ import json
 import os
 
 from auditor.readers.base import WorkUnit
-from auditor.store.catalogue import open_store, sql_string_literal
+from auditor.store.catalogue import open_store
 
 
 def sample_texts(db_path: str | os.PathLike, limit: int, pre_cutoff_only: bool = True,
@@ -27,10 +27,11 @@ def sample_texts(db_path: str | os.PathLike, limit: int, pre_cutoff_only: bool =
     if limit <= 0:
         return []
     from auditor.readers import read_unit
-    from auditor.scan.options import reader_options_from_dict
+    from auditor.readers.base import reader_options_from_dict
 
     with open_store(db_path, read_only=True) as store:
-        if not store.sidecar_files():
+        files = store.sidecars_sql()
+        if files is None:
             return []
         where = ["TRUE"]
         params: list = []
@@ -44,9 +45,8 @@ def sample_texts(db_path: str | os.PathLike, limit: int, pre_cutoff_only: bool =
         rows = store.con.execute(
             "SELECT d.shard, d.\"offset\", d.id, u.part, u.n_parts, u.range_start, "
             "u.range_stop, s.format, s.size, s.mtime, s.etag, r.options "
-            f"FROM read_parquet({sql_string_literal(store.paths.all_sidecars_glob())}, "
-            "union_by_name=true, filename=true) d "
-            "JOIN units u ON d.filename = u.sidecar "
+            f"FROM read_parquet({files}, union_by_name=true, filename=true) d "
+            "JOIN units u ON parse_filename(d.filename) = parse_filename(u.sidecar) "
             "JOIN shards s ON s.uri = u.shard "
             "JOIN runs r ON r.run_id = u.run_id "
             f"WHERE {' AND '.join(where)} "

@@ -11,6 +11,7 @@ import json
 import os
 
 from auditor.store.catalogue import open_store
+from auditor.store.prune import missing_shards
 
 
 def _jsonable(row: dict) -> dict:
@@ -54,6 +55,7 @@ def store_status(db_path: str | os.PathLike, errors_limit: int = 20) -> dict:
         last = store.rows("SELECT run_id, status, started_at, finished_at FROM runs "
                           "ORDER BY started_at DESC LIMIT 1")
         documents = store.con.execute("SELECT count(*) FROM documents").fetchone()[0]
+        missing = missing_shards(store)
         paths = store.paths
     return {
         "db": paths.db,
@@ -65,5 +67,6 @@ def store_status(db_path: str | os.PathLike, errors_limit: int = 20) -> dict:
                    "errors": n_errors},
         "detectors": detectors,  # name -> {version: number of units scored with it}
         "shards": shards,
+        "missing_shards": missing,  # catalogued, file gone: `auditor prune` removes them
         "errors": [_jsonable(e) for e in errors],
     }

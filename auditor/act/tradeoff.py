@@ -1,0 +1,245 @@
+"""What a score filter costs and buys, per source, before anyone runs it.
+
+For the rule "drop documents whose `score_<detector>` is above t", over a grid of thresholds t:
+how many documents go (counted in the store), how many of them are human (the cost) and what
+synthetic fraction is left in what stays (the gain). Counting documents is exact; splitting
+them into human and machine is not, and uses what estimation already knows:
+
+- the source's synthetic fraction p from `auditor.estimate.estimate_db` (per source), so the
+  source holds about M = p * n_target machine documents and H = N - M human ones (pre-cutoff
+  documents are all human);
+- the share of human documents a threshold keeps, h(t), from the same human reference the
+  estimate used for that source (its own pre-cutoff documents when it has enough, else the
+  fallbacks of `auditor.estimate.references`), read with that module's SQL sources.
+
+Human documents lost: H_e * (1 - h(t)) (H_e: human documents the rule may drop), bounded by
+what was dropped; the rest of the dropped documents are machine ones, so the counts always add
+up to what the store holds.
+The machine reference enters only through p: the human reference is the source's own text, the
+machine reference is usually other generators, so it is the one to lean on least. A second
+estimate from both references' rates (`fraction_left_rates`) is reported beside it.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+#: Default grid: quantiles of the corpus scores, so every step drops a visible share.
+DEFAULT_QUANTILES = tuple(np.round(np.linspace(0.5, 0.99, 15), 4))
+
+
+@dataclass(frozen=True)
+class TradeoffPoint:
+    """One threshold for one source ("" = all sources together)."""
+
+    source: str
+    threshold: float
+    n_docs: int  # scored corpus documents of the source
+    n_kept: int  # observed: score <= threshold, or protected
+    fraction_before: float  # estimated synthetic fraction of the source (estimate_db)
+    fraction_left: float  # estimated synthetic fraction of what is kept
+    fraction_left_rates: float  # the same from both references' rates (a cross-check)
+    human_lost: float  # estimated human documents dropped
+    human_lost_share: float  # of the source's human documents
+    machine_removed: float  # estimated machine documents dropped
+    human_reference: str
+
+
+@dataclass(frozen=True)
+class Tradeoff:
+    detector: str
+    protect_pre_cutoff: bool
+    thresholds: tuple[float, ...]
+    points: tuple[TradeoffPoint, ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        def clean(v):
+            return None if isinstance(v, float) and not math.isfinite(v) else v
+        return {"detector": self.detector, "protect_pre_cutoff": self.protect_pre_cutoff,
+                "thresholds": list(self.thresholds),
+                "points": [{k: clean(v) for k, v in asdict(p).items()} for p in self.points],
+                "notes": list(self.notes)}
+
+    def series(self, source: str = "") -> list[TradeoffPoint]:
+        return [p for p in self.points if p.source == source]
+
+
+def _keep_share(hist: np.ndarray) -> np.ndarray:
+    """Share at or below each threshold: cumulative histogram over bins 0..k for threshold k."""
+    total = hist.sum()
+    cum = np.cumsum(hist)[:-1]
+    return cum / total if total > 0 else np.full(cum.size, np.nan)
+
+
+def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
+                    thresholds: Sequence[float] | None = None, protect_pre_cutoff: bool = True,
+                    n_boot: int = 0, seed: int = 0) -> Tradeoff:
+    """The trade-off curve of `drop score:<detector> > t` for each t, per source and overall.
+
+    `protect_pre_cutoff` adds the usual `--keep "crawl_date < cutoff"`: pre-cutoff documents
+    are kept whatever their score. `thresholds` default to quantiles of the corpus scores.
+    """
+    from auditor.estimate import estimate_db
+    from auditor.estimate.histograms import source_hists
+    from auditor.estimate.identifiers import quote, view_columns
+    from auditor.estimate.references import plan_references
+    from auditor.store import open_store
+
+    db = os.fspath(db_path)
+    if not os.path.exists(db):
+        raise FileNotFoundError(f"no store at {db}: run `auditor scan INPUT --db {db}` first")
+    ests = [e for e in estimate_db(db, by=("source",), detector=detector, n_boot=n_boot,
+                                   seed=seed, record=False) if e.group]
+    if not ests:
+        raise ValueError(f"{db}: no per-source estimate (is the store empty?)")
+    det = ests[0].detector
+    notes = [f"synthetic fraction per source: estimate_db by source, detector {det}, "
+             f"method {', '.join(sorted({e.method for e in ests}))}"]
+    with open_store(db, read_only=True) as store:
+        con = store.con
+        cols = view_columns(con)
+        score = quote(f"score_{det}", cols, "score column")
+        if thresholds is None:
+            qs = con.execute(f"SELECT quantile_cont({score}, ?::DOUBLE[]) FROM documents "
+                             f"WHERE role = 'corpus' AND {score} IS NOT NULL",
+                             [list(map(float, DEFAULT_QUANTILES))]).fetchone()[0]
+            thresholds = qs or []
+        edges = np.unique(np.asarray([float(t) for t in thresholds], dtype=float))
+        if edges.size == 0:
+            raise ValueError("no thresholds (the store has no scored corpus documents?)")
+        plan = plan_references(con, det, score)
+        own = source_hists(con, plan.own, edges, False)
+        role = source_hists(con, plan.human_role, edges, False)
+        default = source_hists(con, plan.human_default, edges, False) if plan.human_default \
+            else {}
+        machine = (_pooled(source_hists(con, plan.machine, edges, False))
+                   if plan.machine else None)
+        from auditor.estimate.histograms import bin_sql
+
+        protect = "COALESCE(pre_cutoff, false)" if protect_pre_cutoff else "false"
+        rows = con.execute(
+            f"SELECT source, {protect} AS protected, {bin_sql(score, edges)} AS bin, "
+            f"count(*) FROM documents WHERE role = 'corpus' AND {score} IS NOT NULL "
+            "GROUP BY ALL").fetchall()
+    n_bins = edges.size + 1
+    counts: dict[str, dict[bool, np.ndarray]] = {}
+    for source, prot, b, n in rows:
+        counts.setdefault(source, {True: np.zeros(n_bins), False: np.zeros(n_bins)})
+        counts[source][bool(prot)][b] += n
+    m_keep = _keep_share(machine) if machine is not None else np.full(edges.size, np.nan)
+
+    points: list[TradeoffPoint] = []
+    totals = np.zeros((edges.size, 6))  # n, kept, machine_kept, human_lost, machine_rm, human
+    totals_rates = np.zeros(edges.size)
+    n_machine_all = 0.0
+    for e in sorted(ests, key=lambda e: str(e.group.get("source"))):
+        source = str(e.group.get("source"))
+        if source not in counts or not math.isfinite(e.fraction):
+            notes.append(f"{source}: no estimate, left out of the curve")
+            continue
+        ref = _reference_for(source, e.human_ref, own, role, default)
+        if ref is None:
+            notes.append(f"{source}: its human reference ({e.human_ref}) has no scores")
+            continue
+        h_keep = _keep_share(ref)
+        eligible, protected = counts[source][False], counts[source][True]
+        n_e, n_p = eligible.sum(), protected.sum()
+        n_all = n_e + n_p
+        machine_n = min(e.fraction * e.n_docs, n_e)  # machine text is never pre-cutoff
+        human_e = n_e - machine_n
+        kept_e = np.cumsum(eligible)[:-1]
+        dropped_e = n_e - kept_e
+        # the dropped documents split into human and machine so that both stay possible
+        human_lost = np.clip(human_e * (1.0 - h_keep), dropped_e - machine_n, dropped_e)
+        human_lost = np.clip(human_lost, 0.0, human_e)
+        machine_rm = dropped_e - human_lost
+        machine_kept = machine_n - machine_rm
+        human_kept = human_e - human_lost
+        kept = kept_e + n_p
+        rate_left = machine_n * m_keep / np.maximum(machine_n * m_keep + human_kept + n_p, 1e-12)
+        for k, t in enumerate(edges):
+            points.append(TradeoffPoint(
+                source, float(t), int(n_all), int(kept[k]), float(e.fraction),
+                float(machine_kept[k] / kept[k]) if kept[k] else float("nan"),
+                float(rate_left[k]), float(human_lost[k]),
+                float(human_lost[k] / (human_e + n_p)) if human_e + n_p else 0.0,
+                float(machine_rm[k]), e.human_ref))
+        totals += np.stack([np.full(edges.size, n_all), kept, machine_kept, human_lost,
+                            machine_rm, np.full(edges.size, human_e + n_p)], axis=1)
+        totals_rates += machine_n * m_keep
+        n_machine_all += machine_n
+    for k, t in enumerate(edges):
+        n_all, kept, mk, hl, mr, hum = totals[k]
+        if n_all == 0:
+            continue
+        points.append(TradeoffPoint(
+            "", float(t), int(n_all), int(kept), float(n_machine_all / n_all),
+            float(mk / kept) if kept else float("nan"),
+            float(totals_rates[k] / kept) if kept else float("nan"),
+            float(hl), float(hl / hum) if hum else 0.0, float(mr), "per source"))
+    if protect_pre_cutoff:
+        notes.append("pre-cutoff documents are protected (kept whatever their score)")
+    return Tradeoff(det, protect_pre_cutoff, tuple(float(t) for t in edges), tuple(points),
+                    tuple(notes))
+
+
+def _pooled(hists: dict) -> np.ndarray | None:
+    arrays = [h.docs for h in hists.values()]
+    return np.sum(arrays, axis=0) if arrays else None
+
+
+def _reference_for(source: str, description: str, own: dict, role: dict,
+                   default: dict) -> np.ndarray | None:
+    """The human reference histogram the estimate of `source` used (by its description, see
+    `auditor.estimate.db`), both slices pooled: the rates need no held-out part."""
+    if description.startswith("own"):
+        return _pooled({k: h for k, h in own.items() if k[0] == source})
+    if description.endswith("(same source)"):
+        return _pooled({k: h for k, h in role.items() if k[0] == source})
+    if description.startswith("documents scanned as human_reference"):
+        return _pooled(role)
+    if description.startswith("default"):
+        return _pooled(default)
+    return None
+
+
+def tradeoff_markdown(curve: Tradeoff, source: str = "") -> str:
+    """A Markdown table of one source's curve (all sources by default), for reports."""
+    name = source or "all sources"
+    lines = [f"Filter `score:{curve.detector} > t` on {name}"
+             + (" (pre-cutoff documents protected)" if curve.protect_pre_cutoff else ""), "",
+             "| threshold t | kept | synthetic before | synthetic left | human lost | "
+             "human lost (share) | machine removed |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in curve.series(source):
+        lines.append(f"| {p.threshold:.3g} | {p.n_kept} / {p.n_docs} | "
+                     f"{_pct(p.fraction_before)} | {_pct(p.fraction_left)} | "
+                     f"{p.human_lost:.0f} | {_pct(p.human_lost_share)} | "
+                     f"{p.machine_removed:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def tradeoff_html(curve: Tradeoff, source: str = "") -> str:
+    """The same table as an HTML fragment (every value escaped), for the HTML report."""
+    name = html.escape(source or "all sources")
+    head = ("<tr><th>threshold t</th><th>kept</th><th>synthetic before</th>"
+            "<th>synthetic left</th><th>human lost</th><th>human lost (share)</th>"
+            "<th>machine removed</th></tr>")
+    body = "".join(
+        f"<tr><td>{p.threshold:.3g}</td><td>{p.n_kept} / {p.n_docs}</td>"
+        f"<td>{_pct(p.fraction_before)}</td><td>{_pct(p.fraction_left)}</td>"
+        f"<td>{p.human_lost:.0f}</td><td>{_pct(p.human_lost_share)}</td>"
+        f"<td>{p.machine_removed:.0f}</td></tr>" for p in curve.series(source))
+    det = html.escape(curve.detector)
+    return (f'<figure class="tradeoff"><figcaption>Filter <code>score:{det} &gt; t</code> on '
+            f"{name}</figcaption><table>{head}{body}</table></figure>")
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"

@@ -1,0 +1,373 @@
+"""One audit result: computed once per scan run and settings, persisted, read by every face.
+
+Before this module, `demo`, `report` and `check` each ran their own bootstrap, so one
+`auditor demo` printed two intervals for the same estimate (21.9-26.4% and 21.6-26.7%), the
+estimates history got 14 rows for 7 groups in one run, and `check` could not run on a read-only
+store. Now an `Audit` holds what those faces show and judge:
+
+- `estimates`: for each grouping (overall, by source, by crawl month), the `Estimate` of every
+  group as a dict, with its method, detector, references and notes (NaN as None);
+- `collapse`: the model-collapse profile of the overall estimate, its interval as a band;
+- `coverage`: how many corpus documents lack a date, a URL, a licence, or are synthetic by
+  construction, overall and per source;
+- `errors`: what could not be computed, and why (a face shows "not available, because ...").
+
+It sits after estimation and collapse and before report and check in the flow
+(`auditor/estimate`, `auditor/collapse` -> `auditor/audit.py` -> `auditor/report`,
+`auditor/check.py`, `auditor/demo.py`). `load_audit` returns the audit stored for the store's
+latest scan run and a hash of the settings, or computes it, and then stores it (table `audits`)
+and appends its estimates to the history (table `estimates`, one row per group per run). On a
+store it cannot write (read-only file, another process holding it) it returns the audit computed
+in memory with `persisted=False` and says so in `notes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+#: Bump when the layout of a stored audit or the way it is computed changes: stored audits of
+#: another version are stale and recomputed.
+AUDIT_VERSION = 1
+
+#: Groupings every audit estimates: the whole corpus, each source, each crawl month.
+GROUPINGS: dict[str, tuple[str, ...]] = {"overall": (), "source": ("source",),
+                                         "crawl_month": ("crawl_month",)}
+
+#: Regimes of the audit's collapse profile: the two that bracket what a corpus builder can choose.
+AUDIT_REGIMES = ("replace", "accumulate")
+
+_TABLE_SQL = ("CREATE TABLE IF NOT EXISTS audits (run_id VARCHAR, settings_hash VARCHAR, "
+              "settings VARCHAR, computed_at TIMESTAMPTZ, audit VARCHAR)")
+
+#: The checkout/install root, removed from notes: a report should not carry a machine's paths.
+_INSTALL_ROOT = str(Path(__file__).resolve().parents[1]) + os.sep
+
+
+class AuditError(Exception):
+    """The audit cannot be computed at all (no store, no corpus documents)."""
+
+
+@dataclass(frozen=True)
+class AuditSettings:
+    """Everything an audit's numbers depend on besides the store's content (its latest run)."""
+
+    method: str = "auto"
+    detector: str | None = None
+    weight: str = "docs"
+    n_boot: int = 200
+    seed: int = 0
+    generations: int = 10
+    collapse_model: str = "gaussian"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def digest(self) -> str:
+        """Hash of the settings and `AUDIT_VERSION`: equal settings, equal audit."""
+        text = json.dumps({"version": AUDIT_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The result every face reads. Plain JSON-able fields (see the module docstring)."""
+
+    db: str
+    run_id: str | None
+    settings: AuditSettings
+    computed_at: str
+    estimates: dict[str, list[dict[str, Any]]]
+    collapse: dict[str, Any]
+    coverage: dict[str, Any]
+    errors: tuple[str, ...] = ()
+    persisted: bool = False
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def settings_hash(self) -> str:
+        return self.settings.digest()
+
+    @property
+    def overall(self) -> dict[str, Any] | None:
+        rows = self.estimates.get("overall") or []
+        return rows[0] if rows else None
+
+    def by(self, grouping: str) -> dict[Any, dict[str, Any]]:
+        """Group value -> estimate, for a one-column grouping (`source`, `crawl_month`)."""
+        col = GROUPINGS[grouping][0]
+        return {e["group"].get(col): e for e in self.estimates.get(grouping) or []}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"db": self.db, "run_id": self.run_id, "settings": self.settings.to_dict(),
+                "settings_hash": self.settings_hash, "computed_at": self.computed_at,
+                "estimates": self.estimates, "collapse": self.collapse,
+                "coverage": self.coverage, "errors": list(self.errors),
+                "persisted": self.persisted, "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], **override: Any) -> Audit:
+        known = {f.name for f in dataclasses.fields(AuditSettings)}
+        fields = dict(db=d["db"], run_id=d["run_id"],
+                      settings=AuditSettings(**{k: v for k, v in d["settings"].items()
+                                                if k in known}),
+                      computed_at=d["computed_at"], estimates=d["estimates"],
+                      collapse=d["collapse"], coverage=d["coverage"],
+                      errors=tuple(d.get("errors") or ()), persisted=d.get("persisted", False),
+                      notes=tuple(d.get("notes") or ()))
+        fields.update(override)
+        return cls(**fields)
+
+
+# --- computing --------------------------------------------------------------------------------
+
+def relative_note(text: str) -> str:
+    """A note without the install root: `detectors/models/...`, not `/home/x/.../detectors/...`."""
+    return text.replace(_INSTALL_ROOT, "")
+
+
+def clean_estimate(d: dict[str, Any]) -> dict[str, Any]:
+    """NaN (no estimate possible) becomes None, so the JSON is valid and faces say n/a; the
+    estimator's notes, which say why, are kept (without install paths)."""
+    for k in ("fraction", "ci_low", "ci_high", "floor"):
+        v = d.get(k)
+        if isinstance(v, float) and not math.isfinite(v):
+            d[k] = None
+    d["notes"] = [relative_note(str(n)) for n in d.get("notes") or []]
+    if isinstance(d.get("human_ref"), str):
+        d["human_ref"] = relative_note(d["human_ref"])
+    return d
+
+
+_COVERAGE = (
+    "count(*) AS n_docs, "
+    "count(*) FILTER (WHERE crawl_date IS NULL) AS missing_date, "
+    "count(*) FILTER (WHERE url IS NULL OR url = '') AS missing_url, "
+    "count(*) FILTER (WHERE license IS NULL OR license = '' OR lower(license) = 'unknown') "
+    "AS missing_license, "
+    "count(*) FILTER (WHERE synthetic_by_construction) AS n_synthetic_by_construction"
+)
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _shares(row: dict[str, Any]) -> dict[str, Any]:
+    n = row["n_docs"] or 0
+    for k in ("date", "url", "license"):
+        row[f"{k}_share"] = (1 - row[f"missing_{k}"] / n) if n else None
+    return row
+
+
+def coverage(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """How many corpus documents lack a date, a URL, a licence; overall and per source."""
+    overall = _rows(con.execute(f"SELECT {_COVERAGE} FROM documents WHERE role = 'corpus'"))[0]
+    by_source = _rows(con.execute(
+        f"SELECT source, {_COVERAGE} FROM documents WHERE role = 'corpus' "
+        "GROUP BY source ORDER BY source"))
+    return {"overall": _shares(overall), "sources": [_shares(r) for r in by_source]}
+
+
+def _profile_rows(profile: Any) -> list[dict[str, Any]]:
+    rows = profile.to_dict().get("rows", []) if hasattr(profile, "to_dict") else profile.rows
+    return [dataclasses.asdict(r) if dataclasses.is_dataclass(r) else dict(r) for r in rows]
+
+
+def collapse_section(overall: dict[str, Any] | None, settings: AuditSettings,
+                     errors: list[str]) -> dict[str, Any]:
+    """Projections of the overall synthetic fraction, with its interval as a band."""
+    if not overall or overall.get("fraction") is None:
+        if overall:
+            errors.append("no overall estimate, so no collapse projection")
+        return {}
+    from auditor.collapse import collapse_profile
+
+    alpha = float(overall["fraction"])
+    alpha_ci = (float(overall["ci_low"]), float(overall["ci_high"]))
+    try:
+        profile = collapse_profile(alpha, regimes=AUDIT_REGIMES, generations=settings.generations,
+                                   model=settings.collapse_model, alpha_ci=alpha_ci,
+                                   seed=settings.seed)
+    except (ValueError, KeyError, ArithmeticError) as e:
+        errors.append(f"collapse projection failed: {type(e).__name__}: {e}")
+        return {}
+    return {"alpha": alpha, "alpha_ci": list(alpha_ci), "model": settings.collapse_model,
+            "regimes": list(AUDIT_REGIMES), "generations": settings.generations,
+            "metrics": [dict(m) for m in profile.metrics], "rows": _profile_rows(profile)}
+
+
+@dataclass(frozen=True)
+class StoreGap:
+    """What a store lacks for an estimate: `kind` (store | documents | scores | unreadable)
+    to decide on, `message` (a sentence a user can act on) to print."""
+
+    kind: str
+    message: str
+
+
+def missing_in_store(db: str | os.PathLike) -> StoreGap | None:
+    """What a store lacks for an estimate; None when nothing.
+
+    Commands that estimate ask first, so an empty store says "no corpus documents: scan some"
+    instead of "alpha must be in [0, 1], got nan" or an empty table with exit 0.
+    """
+    from auditor.store.catalogue import StoreLockedError, open_store
+
+    db = str(db)
+    if not os.path.exists(db):
+        return StoreGap("store", f"no store at {db}: run `auditor scan INPUT --db {db}` first")
+    try:
+        with open_store(db, read_only=True) as store:
+            n_docs, *_ = store.con.execute(
+                "SELECT count(*) FROM documents WHERE role = 'corpus'").fetchone()
+            cols = [r[0] for r in store.con.execute("DESCRIBE documents").fetchall()]
+            n_runs = store.con.execute("SELECT count(*) FROM runs").fetchone()[0]
+    except StoreLockedError as e:
+        return StoreGap("unreadable", str(e))
+    except duckdb.Error as e:
+        return StoreGap("unreadable", f"cannot read the store {db}: {str(e).splitlines()[0]}")
+    if not n_docs:
+        done = f"{n_runs} scan run(s) stored none" if n_runs else "nothing scanned yet"
+        return StoreGap("documents", f"the store {db} has no corpus documents ({done}): scan "
+                                     f"some with `auditor scan INPUT --db {db}`")
+    if not any(c.startswith("score_") for c in cols):
+        return StoreGap("scores", f"the store {db} has {n_docs:,} corpus documents but no "
+                                  f"detector scores: scan with detectors (`auditor scan INPUT "
+                                  f"--db {db} --detectors ...`)")
+    return None
+
+
+def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
+                  progress: Callable[[str], None] | None = None) -> Audit:
+    """Every estimate, the collapse profile and coverage of the store, in memory."""
+    from auditor.estimate import estimate_db
+    from auditor.store.catalogue import open_store
+
+    say = progress or (lambda _m: None)
+    errors: list[str] = []
+    gap = missing_in_store(db)
+    if gap is not None and gap.kind != "scores":  # without scores, coverage is still worth it
+        raise AuditError(gap.message)
+    with open_store(db, read_only=True) as store:
+        cov = coverage(store.con)
+    estimates: dict[str, list[dict[str, Any]]] = {}
+    for name, by in GROUPINGS.items():
+        say("estimating the synthetic fraction " + ("overall" if not by else f"by {name}"))
+        try:
+            ests = estimate_db(db, by=by, method=settings.method, detector=settings.detector,
+                               weight=settings.weight, n_boot=settings.n_boot,
+                               seed=settings.seed, record=False)
+        except (LookupError, ValueError, RuntimeError, OSError, duckdb.Error) as e:
+            errors.append(f"estimation {'overall' if not by else 'by ' + name} failed: "
+                          f"{type(e).__name__}: {relative_note(str(e))}")
+            ests = []
+        estimates[name] = [clean_estimate(e.to_dict()) for e in ests]
+    overall = (estimates.get("overall") or [None])[0]
+    say("projecting model collapse")
+    collapse = collapse_section(overall, settings, errors)
+    return Audit(db=str(db), run_id=run_id, settings=settings,
+                 computed_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                 estimates=estimates, collapse=collapse, coverage=cov, errors=tuple(errors))
+
+
+# --- the store --------------------------------------------------------------------------------
+
+def _stored(db: str, settings: AuditSettings) -> tuple[str | None, Audit | None]:
+    """The latest run id and the audit stored for it with these settings, if any."""
+    from auditor.estimate.history import latest_run_id
+    from auditor.store.catalogue import StoreLockedError, open_store
+
+    if not os.path.exists(db):
+        raise AuditError(f"no store at {db}: run `auditor scan INPUT --db {db}` first")
+    try:
+        with open_store(db, read_only=True) as store:
+            run_id = latest_run_id(store.con)
+            try:
+                row = store.con.execute(
+                    "SELECT audit FROM audits WHERE run_id IS NOT DISTINCT FROM ? AND "
+                    "settings_hash = ? ORDER BY computed_at DESC LIMIT 1",
+                    [run_id, settings.digest()]).fetchone()
+            except duckdb.CatalogException:
+                row = None
+    except StoreLockedError as e:
+        raise AuditError(str(e)) from None
+    except duckdb.Error as e:
+        raise AuditError(f"cannot open the store {db}: {e}") from None
+    if row is None:
+        return run_id, None
+    return run_id, Audit.from_dict(json.loads(row[0]), db=str(db), persisted=True)
+
+
+def save_audit(audit: Audit) -> None:
+    """Store `audit` under its run and settings, and its estimates in the history table (one
+    row per group per run: rows of the same run and grouping are replaced)."""
+    from auditor.estimate.history import ensure_table, record_estimates
+    from auditor.estimate.result import Estimate
+    from auditor.store.catalogue import open_store
+
+    payload = json.dumps(dataclasses.replace(audit, persisted=True, notes=()).to_dict(),
+                         default=str)
+    with open_store(audit.db) as store:
+        con = store.con
+        con.execute(_TABLE_SQL)
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM audits WHERE run_id IS NOT DISTINCT FROM ? AND "
+                        "settings_hash = ?", [audit.run_id, audit.settings_hash])
+            con.execute("INSERT INTO audits VALUES (?, ?, ?, ?, ?)",
+                        [audit.run_id, audit.settings_hash,
+                         json.dumps(audit.settings.to_dict(), sort_keys=True),
+                         dt.datetime.fromisoformat(audit.computed_at), payload])
+            ensure_table(con)
+            for name, by in GROUPINGS.items():
+                con.execute("DELETE FROM estimates WHERE run_id IS NOT DISTINCT FROM ? AND "
+                            "group_by = ? AND weight = ?",
+                            [audit.run_id, json.dumps(list(by)), audit.settings.weight])
+                ests = [Estimate(**{**e, "notes": tuple(e.get("notes") or ()),
+                                    **{k: (math.nan if e.get(k) is None else e[k])
+                                       for k in ("fraction", "ci_low", "ci_high")}})
+                        for e in audit.estimates.get(name) or []]
+                record_estimates(con, by, ests)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def load_audit(db: str | os.PathLike, settings: AuditSettings | None = None, *,
+               recompute: bool = False, persist: bool = True,
+               progress: Callable[[str], None] | None = None) -> Audit:
+    """The audit of the store's latest scan run with `settings`: the stored one when it exists
+    (unless `recompute`), else computed now and stored (when `persist` and the store can be
+    written; else returned with `persisted=False` and a note saying why)."""
+    from auditor.store.catalogue import StoreLockedError
+
+    db = str(db)
+    settings = settings or AuditSettings()
+    run_id, stored = _stored(db, settings)
+    if stored is not None and not recompute:
+        return stored
+    audit = compute_audit(db, settings, run_id, progress)
+    if not persist:
+        return dataclasses.replace(audit, notes=("audit computed in memory; not stored "
+                                                 "(asked not to)",))
+    try:
+        save_audit(audit)
+    except (StoreLockedError, duckdb.Error, OSError) as e:
+        why = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return dataclasses.replace(audit, notes=(
+            f"audit computed in memory and not stored: the store cannot be written ({why}); "
+            "the next command computes it again",))
+    return dataclasses.replace(audit, persisted=True)

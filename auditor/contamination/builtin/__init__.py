@@ -1,0 +1,1 @@
+"""Built-in benchmark items (see NOTICE and manifest.json)."""

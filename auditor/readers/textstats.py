@@ -1,0 +1,178 @@
+"""Text statistics on whole batches: word counts (`len(text.split())`, the token estimate's
+base) for Python strings and, without making Python strings, for Arrow string arrays.
+
+Kernels only, used by the readers' row building (`auditor.readers.provenance_rows`) and the
+columnar reader; nothing here knows about the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+
+def word_counts(texts: Sequence[str]) -> np.ndarray:
+    """`len(text.split())` for each text (float64), as in `records.estimate_tokens`.
+
+    ASCII texts are counted together with numpy (a word starts where a non-space follows a
+    space or the start of a text), which is several times faster than splitting each text into
+    Python strings; other texts fall back to `str.split`, whose Unicode whitespace rules are
+    the definition.
+    """
+    n = len(texts)
+    counts = np.zeros(n, dtype=np.float64)
+    ascii_idx = [i for i, t in enumerate(texts) if t.isascii()]
+    ascii_set = set(ascii_idx)
+    for i, t in enumerate(texts):
+        if i not in ascii_set:
+            counts[i] = len(t.split())
+    if not ascii_idx:
+        return counts
+    chunk = [texts[i] for i in ascii_idx]
+    buf = np.frombuffer("".join(chunk).encode("ascii"), dtype=np.uint8)
+    if buf.size == 0:
+        return counts
+    lengths = np.fromiter((len(t) for t in chunk), dtype=np.int64, count=len(chunk))
+    starts = np.zeros(len(chunk), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    space = buf == 32  # comparisons, not a table lookup: several times faster in numpy
+    space |= (buf - np.uint8(9)) <= 4  # \t \n \v \f \r (uint8 wraps below 9)
+    space |= (buf - np.uint8(28)) <= 3  # \x1c-\x1f
+    prev_space = np.empty_like(space)
+    prev_space[0] = True
+    prev_space[1:] = space[:-1]
+    nonempty = lengths > 0
+    prev_space[starts[nonempty]] = True
+    word_start = ~space & prev_space
+    per_text = np.zeros(len(chunk), dtype=np.float64)
+    if nonempty.any():
+        per_text[nonempty] = np.add.reduceat(word_start, starts[nonempty], dtype=np.int64)
+    counts[ascii_idx] = per_text
+    return counts
+
+
+#: Lead bytes of the UTF-8 encodings of the non-ASCII characters `str.split` treats as
+#: whitespace (U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000).
+_UNICODE_SPACE_LEADS = (0xC2, 0xE1, 0xE2, 0xE3)
+
+
+class _Scratch(threading.local):
+    """Reused work buffers: fresh multi-megabyte arrays per batch cost more in page faults
+    than the comparisons written into them."""
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, size: int) -> np.ndarray:
+        buf = self.buffers.get(name)
+        if buf is None or buf.size < size:
+            buf = self.buffers[name] = np.empty(max(size, 1 << 20), dtype=bool)
+        return buf[:size]
+
+
+_SCRATCH = _Scratch()
+
+
+def text_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(UTF-8 bytes, offsets from 0) of a string array, viewed in place, not copied."""
+    n = len(texts)
+    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    _, off_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(off_buf, dtype=width, count=n + 1,
+                            offset=texts.offset * np.dtype(width).itemsize).astype(np.int64)
+    base = int(offsets[0])
+    offsets -= base
+    total = int(offsets[-1])
+    if total == 0 or data_buf is None:
+        return np.zeros(0, dtype=np.uint8), offsets
+    return np.frombuffer(data_buf, dtype=np.uint8, count=total, offset=base), offsets
+
+
+def arrow_word_counts(texts: pa.Array, ascii_only: bool | None = None) -> np.ndarray:
+    """`len(text.split())` for each text of a null-free Arrow string array (float64), without
+    making Python strings: `word_counts` for the columnar path.
+
+    Works on the UTF-8 bytes in place: a word starts at a non-space byte that follows a space
+    byte or starts its text. Multi-byte characters are never ASCII spaces, so this is exact
+    except for texts holding one of the few non-ASCII Unicode spaces; those texts (found by
+    their UTF-8 lead bytes) are counted with `str.split`, the definition. `ascii_only` may say
+    what the caller already knows about the bytes.
+    """
+    n = len(texts)
+    counts = np.zeros(n, dtype=np.float64)
+    if n == 0:
+        return counts
+    if texts.null_count:
+        raise ValueError("arrow_word_counts needs a text array without nulls")
+    buf, offsets = text_bytes(texts)
+    total = buf.size
+    if total == 0:
+        return counts
+    space = np.less_equal(buf, 32, out=_SCRATCH.get("space", total))
+    if int(buf.min()) < 32:  # control bytes: only \t-\r and \x1c-\x1f are spaces
+        at = np.flatnonzero(np.less(buf, 32, out=_SCRATCH.get("tmp", total)))
+        vals = buf[at]
+        space[at[(vals < 9) | ((vals > 13) & (vals < 28))]] = False
+    padded = _SCRATCH.get("start", total + 16)  # zero tail: whole 8-byte words to the end
+    padded[total:] = False
+    word_start = padded[:total]
+    word_start[0] = not space[0]
+    np.greater(space[:-1], space[1:], out=word_start[1:])
+    starts = offsets[:-1]
+    first = starts[starts < offsets[1:]]
+    word_start[first] = ~space[first]  # a text's first byte does not follow the previous text
+    counts[:] = _count_between(padded, offsets)
+    if ascii_only is None:
+        ascii_only = int(buf.max()) < 0x80
+    if not ascii_only:
+        for i in _rows_with_unicode_space(buf, offsets):
+            counts[i] = len(texts[int(i)].as_py().split())
+    return counts
+
+
+#: _PREFIX[j] keeps the first j bytes of a little-endian 64-bit word.
+_PREFIX = np.array([(1 << (8 * j)) - 1 for j in range(8)], dtype=np.uint64)
+
+
+def _count_between(padded: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Number of True flags of `padded` in each `[offsets[i], offsets[i+1])`, without a
+    per-text loop. `padded` holds the flags and then at least 8 False bytes.
+
+    The 0/1 flag bytes are read eight at a time as 64-bit words, whose popcount is the number
+    of flags in them; a text's count is the popcounts of the words it spans, less the flags
+    before its start in its first word, plus those before its end in its last word.
+    """
+    n_words = int(offsets[-1]) // 8 + 1
+    words = padded[:8 * n_words].view(np.uint64)
+    per_word = np.bitwise_count(words)
+    at = (offsets >> 3).astype(np.intp)
+    head = np.bitwise_count(words[at] & _PREFIX[offsets & 7]).astype(np.int64)
+    spans = np.add.reduceat(per_word, at, dtype=np.int64)[:-1]
+    spans[at[:-1] >= at[1:]] = 0  # reduceat gives the start word itself for empty spans
+    return (spans - head[:-1] + head[1:]).astype(np.float64)
+
+
+def _rows_with_unicode_space(buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Rows whose UTF-8 bytes hold a non-ASCII character that `str.split` splits on."""
+    high = np.flatnonzero(np.greater_equal(buf, 0xC2, out=_SCRATCH.get("tmp", buf.size)))
+    if not high.size:
+        return high
+    lead = buf[high]
+    cand = high[np.isin(lead, _UNICODE_SPACE_LEADS)]
+    if not cand.size:
+        return cand
+    padded = np.concatenate([buf[cand[0]:], np.zeros(2, np.uint8)])
+    rel = cand - cand[0]
+    b0, b1, b2 = padded[rel], padded[rel + 1], padded[rel + 2]
+    hit = (
+        ((b0 == 0xC2) & ((b1 == 0x85) | (b1 == 0xA0)))
+        | ((b0 == 0xE1) & (b1 == 0x9A) & (b2 == 0x80))
+        | ((b0 == 0xE2) & (b1 == 0x80) & ((b2 <= 0x8A) | (b2 == 0xA8) | (b2 == 0xA9)
+                                          | (b2 == 0xAF)))
+        | ((b0 == 0xE2) & (b1 == 0x81) & (b2 == 0x9F))
+        | ((b0 == 0xE3) & (b1 == 0x80) & (b2 == 0x80))
+    )
+    return np.unique(np.searchsorted(offsets, cand[hit], side="right") - 1)
