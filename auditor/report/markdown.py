@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from auditor.report import plots
+from auditor.report.contamination import contamination_markdown
 from auditor.report.data import ReportData, estimate_label, method_label
 
 
@@ -99,6 +100,7 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
                      for r in col["rows"] if r["generation"] == last])
     else:
         L += ["No projection available (see notes).", ""]
+    L += contamination_markdown(d.contamination)
     L += ["## Most confidently flagged documents", "",
           f"Per source, the documents detector {d.detector} scores highest.", ""]
     for source, docs in d.flagged.items():
