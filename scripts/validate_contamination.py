@@ -334,6 +334,10 @@ def render(n_items, index, matcher, build_s, res, res_sq, sp_2k, sp_corpus, scan
         "| measure | value |",
         "|---|---|",
         f"| decoys flagged | {len(res['decoys_flagged'])} of {res['n_decoys']} |",
+        f"| decoys flagged for anything but an item's whole question they hold (truth "
+        f"corrected, see the flagged decoys below) | "
+        f"{len(res['decoys_flagged']) - sum('yes:' in n for n in notes)} of "
+        f"{res['n_decoys'] - sum('yes:' in n for n in notes)} |",
         f"| clean documents flagged | {res['clean_flagged']} of {res['n_clean']:,} |",
         f"| document precision (flagged documents that carry a plant) | "
         f"{res['doc_precision']:.3f} ({res['flagged_docs']} flagged) |",
@@ -422,7 +426,8 @@ def render(n_items, index, matcher, build_s, res, res_sq, sp_2k, sp_corpus, scan
         "|---|---|",
         f"| items | {n_items:,} |",
         f"| distinct (n-gram, item) pairs | {len(index.hashes):,} |",
-        f"| short items matched whole | {len(index.short_hash):,} |",
+        f"| short parts matched whole: items / questions | "
+        f"{int((~index.short_question).sum()):,} / {int(index.short_question.sum()):,} |",
         f"| index arrays in memory | {index.memory_bytes() / 2**20:.1f} MiB |",
         f"| with the scan's bit filters | {matcher.memory_bytes() / 2**20:.1f} MiB |",
         f"| index build time | {build_s:.1f} s |",
