@@ -175,6 +175,18 @@ def test_short_question_shared_by_items_never_counts_alone():
     assert [(h.item_id, h.form) for h in got[1]] == [("3", "question_only")]
 
 
+def test_near_misses_are_items_sharing_ngrams_without_a_match(shared_data):
+    gsm = items_of(shared_data, ["gsm8k"]).slice(300, 50)
+    words_ = gsm.column("question").to_pylist()[4].split()
+    assert len(words_) >= 40
+    glimpse = " ".join(words_[:14])  # two 13-grams: fewer than MIN_HITS
+    whole = gsm.column("text").to_pylist()[9]
+    m = Matcher(build_index(gsm))
+    texts = [f"Someone wrote: {glimpse} and then left.", f"Copied: {whole}", "Nothing here."]
+    assert [[h.item_id for h in f] for f in m.match(texts)] == [[], ["309"], []]
+    assert m.near_misses(texts) == [[4], [], []]
+
+
 def test_short_items_match_whole(shared_data):
     """Items shorter than n words are matched as a whole, not through 13-grams."""
     items = pa.table({"benchmark": ["tiny"], "split": ["test"], "item_id": ["0"],

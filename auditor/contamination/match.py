@@ -109,9 +109,22 @@ class Matcher:
                                         form, 1.0 if not is_q else 0.0, 1.0, not is_q, *span))
         return found
 
-    def _ngram_hits(self, tokens: TokenBatch, hasher: NgramHasher):
+    def near_misses(self, texts: list[str]) -> list[list[int]]:
+        """Per text, the item rows (index order) that share at least one n-gram with it but
+        are not found by `match`: the candidates a slower tier (detectors/paraphrase.py) may
+        look at more closely."""
+        found = [{(m.benchmark, m.split, m.item_id) for m in ms} for ms in self.match(texts)]
+        tokens = tokenize(texts)
+        shared: list[set[int]] = [set() for _ in texts]
+        for doc, item, *_ in self._ngram_hits(tokens, NgramHasher(tokens), min_hits=1):
+            shared[doc].add(item)
+        return [sorted(r for r in rows if (self._bench[r], self._split[r], self._id[r])
+                       not in found[d]) for d, rows in enumerate(shared)]
+
+    def _ngram_hits(self, tokens: TokenBatch, hasher: NgramHasher, min_hits: int | None = None):
         """(doc, item, hits, question hits, answer hits, first token, last token, matched
-        n-gram hashes) per candidate pair, counting distinct n-grams."""
+        n-gram hashes) per candidate pair with at least `min_hits` (default: the matcher's)
+        distinct n-grams."""
         ix = self.index
         n = ix.n
         h, first = self._candidates(*hasher.hashes(n))
@@ -142,7 +155,7 @@ class Matcher:
         lo = np.minimum.reduceat(first, pair_start)
         hi = np.maximum.reduceat(first, pair_start) + n - 1
         p_items = items[pair_start]
-        needed = np.minimum(self.min_hits, self._n[p_items])
+        needed = np.minimum(self.min_hits if min_hits is None else min_hits, self._n[p_items])
         whole_question = (self._nq[p_items] > 0) & (q_hits >= self._nq[p_items])
         keep = np.flatnonzero((hits >= needed) | whole_question)
         pair_end = np.append(pair_start[1:], len(rows))
