@@ -8,8 +8,10 @@ the embedding of each item's question (its text when it has none). A window at o
 `PARAPHRASE_THRESHOLD` is reported as a likely paraphrase, apart from the n-gram matches and
 never mixed into them: it is evidence for a reader, not proof.
 
-Cost: one encoder pass per window, so this tier runs on candidates (documents that share some
-n-grams with an item without matching it) or on a sample, not on every document.
+Cost: one encoder pass per window, so this tier runs on candidates (items that share some
+n-grams with a document without matching it: `Matcher.near_misses`, passed as `candidates`)
+or on a sample against every item, not on every document. A lossy copy often keeps no 13-gram
+at all, so candidates from 13-grams alone miss most paraphrases (the report measures it).
 
 What MiniLM can and cannot do (reports/contamination_paraphrase.md): all-MiniLM-L6-v2 is
 an English model. It finds English rewordings; a translation (MGSM's German, French or
