@@ -185,7 +185,7 @@ def _index_params(db, n, min_tokens, short_questions) -> dict:
     return {"n": n or current.get("n", DEFAULT_N),
             "min_tokens": min_tokens or current.get("min_tokens", DEFAULT_MIN_TOKENS),
             "short_questions": (short_questions if short_questions is not None
-                                else bool(current.get("short_questions", False)))}
+                                else bool(current.get("short_questions", True)))}
 
 
 def rebuild_index(con, db, n: int, min_tokens: int, short_questions: bool):
