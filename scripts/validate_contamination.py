@@ -30,8 +30,8 @@ sys.path.insert(0, str(REPO))
 
 from auditor.contamination import index as index_rules  # noqa: E402
 from auditor.contamination import match as match_rules  # noqa: E402
-from auditor.contamination.benchmarks import builtin_items  # noqa: E402
 from auditor.contamination.index import build_index  # noqa: E402
+from auditor.contamination.items import builtin_items  # noqa: E402
 from auditor.contamination.match import Matcher  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
