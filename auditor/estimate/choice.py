@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import duckdb
 
-#: Detectors in order of preference for estimation (best first).
+#: Bootstrap replicates of an interval unless the caller says otherwise (CLI, report, check).
+N_BOOT = 200
+#: Groups smaller than this are "too few documents": not estimated on their own, pooled into
+#: one "other" row and kept out of per-group gates (`estimate_db(min_docs=...)` overrides it).
+MIN_GROUP_DOCS = 30
+#: Detectors in order of preference for estimation (best first). The one home of this order:
+#: the report and the CLI import it.
 PREFERENCE = ("classifier", "embedding", "compression", "markers", "binoculars",
               "fast_detectgpt", "lm", "watermark")
 #: A detector scored "everything" when it scored at least this share of corpus documents.

@@ -136,6 +136,26 @@ class Quantifier:
     def _quantify(self, t: np.ndarray) -> float:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def quantify_raw_many(self, targets: np.ndarray) -> np.ndarray:
+        """`quantify_raw` of every row of a (targets x bins) matrix; nan for empty rows.
+
+        Estimation quantifies hundreds of groups per bootstrap replicate against one fitted
+        reference pair; methods override `_quantify_many` with a vectorised form where the
+        per-row loop would dominate.
+        """
+        t = np.atleast_2d(np.asarray(targets, dtype=float))
+        if t.shape[1] != self.human_.size:
+            raise ValueError(f"targets have {t.shape[1]} bins, references have {self.human_.size}")
+        sums = t.sum(axis=1)
+        out = np.full(t.shape[0], np.nan)
+        ok = sums > 0
+        if ok.any():
+            out[ok] = self._quantify_many(t[ok] / sums[ok, None])
+        return out
+
+    def _quantify_many(self, t: np.ndarray) -> np.ndarray:
+        return np.array([self._quantify(row) for row in t], dtype=float)
+
     # Score-array convenience: bins from the references' quantiles.
     def fit_scores(self, human_scores: Sequence[float], machine_scores: Sequence[float],
                    n_bins: int | None = None) -> Quantifier:
@@ -162,6 +182,11 @@ class ACC(CC):
     def _quantify(self, t: np.ndarray) -> float:
         denom = self.tpr_ - self.fpr_
         cc = float(t[self.cut_:].sum())
+        return (cc - self.fpr_) / denom if denom > 1e-9 else cc
+
+    def _quantify_many(self, t: np.ndarray) -> np.ndarray:
+        denom = self.tpr_ - self.fpr_
+        cc = t[:, self.cut_:].sum(axis=1)
         return (cc - self.fpr_) / denom if denom > 1e-9 else cc
 
 
@@ -276,6 +301,33 @@ class MixtureMLE(Quantifier):
         if slope(hi) >= 0:
             return hi
         return float(brentq(slope, lo, hi, xtol=1e-10))
+
+    def _bounds(self) -> tuple[float, float]:
+        diff = self.m_ - self.h_
+        with np.errstate(divide="ignore"):
+            lo = max([RAW_RANGE[0], *(-self.h_[diff > 0] / diff[diff > 0])])
+            hi = min([RAW_RANGE[1], *(self.h_[diff < 0] / -diff[diff < 0])])
+        return lo + 1e-9 * (hi - lo), hi - 1e-9 * (hi - lo)
+
+    def _quantify_many(self, t: np.ndarray) -> np.ndarray:
+        """Bisection on the (decreasing) score of every row at once: 60 halvings of a range of
+        at most 3 leave an error below 1e-17, as tight as `brentq` above."""
+        diff = self.m_ - self.h_
+        lo, hi = self._bounds()
+
+        def slope(p: np.ndarray) -> np.ndarray:
+            return np.sum(t * diff / (p[:, None] * self.m_ + (1 - p[:, None]) * self.h_), axis=1)
+
+        a = np.full(t.shape[0], lo)
+        b = np.full(t.shape[0], hi)
+        at_lo = slope(a) <= 0
+        at_hi = slope(b) >= 0
+        for _ in range(60):
+            mid = (a + b) / 2
+            up = slope(mid) > 0
+            a = np.where(up, mid, a)
+            b = np.where(up, b, mid)
+        return np.where(at_lo, lo, np.where(at_hi, hi, (a + b) / 2))
 
 
 #: Method id -> class. `mlm` is the CLI name of the mixture MLE.
