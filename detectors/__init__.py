@@ -9,6 +9,11 @@ register(DetectorSpec(
     summary="assistant boilerplate, chat-template residue and AI-generator metadata markers",
 ))
 register(DetectorSpec(
+    name="excess_vocab", factory="detectors.excess_vocab:ExcessVocabDetector", tier="cheap",
+    needs="nothing",
+    summary="count of LLM-overused words, for the reference-free excess-vocabulary estimate",
+))
+register(DetectorSpec(
     name="compression", factory="detectors.compression:CompressionDetector", tier="cheap",
     needs="nothing",
     summary="compression ratio against a reference of machine text (ZipPy-style)",

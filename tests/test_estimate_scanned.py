@@ -43,7 +43,7 @@ def store(tmp_path_factory, shared_data):
     _write(tmp / "mixed.jsonl", _docs(human[290:330], "2019-06-01")
            + _docs(machine[40:50], "2024-06-01") + _docs(human[330:360], "2024-06-01"))
     db = str(tmp / "audit.duckdb")
-    res = CliRunner().invoke(main, ["scan", str(tmp), "--db", db, "--detectors", "classifier",
+    res = CliRunner().invoke(main, ["scan", str(tmp), "--db", db, "--detectors", "classifier,excess_vocab",
                                     "--date-column", "date", "--no-progress"])
     assert res.exit_code == 0, res.output
     return db
@@ -75,6 +75,8 @@ def test_source_without_enough_own_references_borrows_and_says_from_whom(store):
     assert e.ci_low_post - 0.05 <= truth_post <= e.ci_high_post + 0.05, e
     assert e.fraction == pytest.approx(e.fraction_post * 160 / 200, abs=1e-9)
     assert e.ci_low - 0.05 <= truth_all <= e.ci_high + 0.05
+    # the reference-free bound sits beside it (news texts: no planted vocabulary, no alarm)
+    assert e.vocab_fraction is not None and e.vocab_ci_low <= 0.1 and not e.disagree
 
 
 def test_small_group_is_too_few_pooled_and_not_gated(store):

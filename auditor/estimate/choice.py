@@ -22,6 +22,9 @@ MIN_GROUP_DOCS = 30
 #: the report and the CLI import it.
 PREFERENCE = ("classifier", "embedding", "compression", "markers", "binoculars",
               "fast_detectgpt", "lm", "watermark")
+#: Score columns that are not detector scores of one document's authorship: left out when a
+#: detector is chosen (the excess-vocabulary counts feed `vocab`, a separate estimator).
+NOT_FOR_FRACTIONS = ("excess_vocab",)
 #: A detector scored "everything" when it scored at least this share of corpus documents.
 FULL_COVERAGE = 0.95
 #: References at least this large let `auto` use the mixture MLE. In simulation (beta scores,
@@ -45,7 +48,9 @@ def scored_everything(con: duckdb.DuckDBPyConnection, score: str) -> bool:
 
 
 def rank(names: list[str]) -> list[str]:
-    """Detector names by `PREFERENCE`, unknown ones last in name order."""
+    """Detector names by `PREFERENCE`, unknown ones last in name order (minus
+    `NOT_FOR_FRACTIONS`)."""
+    names = [n for n in names if n not in NOT_FOR_FRACTIONS]
     return sorted(names, key=lambda n: (PREFERENCE.index(n) if n in PREFERENCE else 99, n))
 
 
