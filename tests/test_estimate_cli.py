@@ -59,7 +59,7 @@ def test_scan_then_estimate_json(tmp_path, shared_data):
     for key in ("group", "n_docs", "n_tokens", "fraction", "ci_low", "ci_high", "method",
                 "detector", "n_human_ref", "n_machine_ref", "floor", "notes", "human_ref"):
         assert key in news
-    assert news["detector"] == "classifier" and news["method"] in ("mlm", "acc")
+    assert news["detector"] == "classifier" and news["method"] in ("mlms", "acc")
     assert news["human_ref"].startswith("own pre-cutoff")
     assert news["n_human_ref"] == 300 and news["n_pre_cutoff"] == 300
     # the whole source: 300 pre-cutoff (human by assumption) + 180 post-cutoff documents

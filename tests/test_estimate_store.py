@@ -95,7 +95,7 @@ def test_estimates_recover_known_fractions_per_source(tmp_path):
         assert abs(e.fraction - true_share) < 0.04
         assert e.ci_low_post <= truth <= e.ci_high_post, (src, e)
         assert abs(e.fraction_post - truth) < 0.05
-        assert e.method == "mlm" and e.detector == "classifier"
+        assert e.method == "mlms" and e.detector == "classifier"
         assert e.human_ref_kind == RefKind.OWN.value and e.status == Status.ESTIMATED.value
         assert e.n_human_ref == 600 and e.n_pre_cutoff == 600  # every pre-cutoff document
         assert e.n_machine_ref == 800

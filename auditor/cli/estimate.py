@@ -13,7 +13,7 @@ import click
 
 from auditor.estimate.choice import MIN_GROUP_DOCS, N_BOOT
 
-METHOD_CHOICES = ["auto", "cc", "acc", "pcc", "pacc", "em", "hdy", "mlm"]
+METHOD_CHOICES = ["auto", "cc", "acc", "pcc", "pacc", "em", "hdy", "mlm", "mlms"]
 
 
 def _num(x):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from auditor.estimate.bootstrap import Hist, Interval, interval_from
-from auditor.estimate.methods import Quantifier, make
+from auditor.estimate.methods import Quantifier, ShiftedMixtureMLE, make
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,21 @@ class CellEstimates:
 
 def estimate_cells(cells: Sequence[Cell], fits: dict[str, SourceFit], machine: Hist,
                    n_boot: int, seed: int,
-                   factory: Callable[[str], Quantifier] = make) -> CellEstimates:
-    """Points and replicates for every cell; cells whose source has no fit stay nan."""
+                   factory: Callable[[str], Quantifier] = make,
+                   machine_scores: np.ndarray | None = None,
+                   edges: np.ndarray | None = None) -> CellEstimates:
+    """Points and replicates for every cell; cells whose source has no fit stay nan.
+
+    `machine_scores` (raw scores of the machine reference, a sample is enough) and `edges` feed
+    the shifted mixture (`mlms`); each replicate resamples them as it resamples the histogram.
+    """
+    base_factory = factory
+
+    def factory(name: str, ms: np.ndarray | None = machine_scores) -> Quantifier:
+        if name == ShiftedMixtureMLE.name:
+            return ShiftedMixtureMLE(ms, edges)
+        return base_factory(name)
+
     n = len(cells)
     points = np.full(n, np.nan)
     reps = np.full((n, n_boot), np.nan)
@@ -77,12 +90,14 @@ def estimate_cells(cells: Sequence[Cell], fits: dict[str, SourceFit], machine: H
     rng = np.random.default_rng(seed)
     for b in range(n_boot):
         m = machine.resample(rng)
+        ms = (None if machine_scores is None
+              else rng.choice(machine_scores, machine_scores.size, replace=True))
         for s in sources:
             idx = by_source[s]
             h = fits[s].human.resample(rng)
             targets = np.stack([cells[i].post.resample(rng).weight for i in idx])
             try:
-                q = factory(fits[s].method).fit(h.weight, m.weight)
+                q = factory(fits[s].method, ms).fit(h.weight, m.weight)
             except ValueError:  # a replicate emptied a tiny reference
                 continue
             reps[idx, b] = q.quantify_raw_many(targets)

@@ -26,6 +26,7 @@ from auditor.estimate.cells import (
     floor_of,
 )
 from auditor.estimate.histograms import (
+    machine_sample,
     reference_edges,
     source_hists,
     target_hists,
@@ -236,7 +237,8 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
             m, reason = choice.auto_method(ref.hist.n, machine_h.n, ref.fallback)
         chosen[s] = (m, reason)
         fits[s] = SourceFit(ref.hist, m)
-    est = estimate_cells(cells, fits, machine_h, n_boot, seed)
+    est = estimate_cells(cells, fits, machine_h, n_boot, seed,
+                         machine_scores=machine_sample(con, plan.machine), edges=edges)
     floors = {s: floor_of(fits[s].method, r.floor_fit, machine_h, r.floor_held)
               for s, r in refs.items()}
 

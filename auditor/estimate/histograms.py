@@ -112,6 +112,18 @@ def reference_edges(con: duckdb.DuckDBPyConnection, human: list[ScoreSource],
     return np.unique(np.asarray(edges, dtype=float))
 
 
+#: Raw machine-reference scores kept for the shifted mixture (`methods.ShiftedMixtureMLE`).
+MACHINE_SAMPLE = 20_000
+
+
+def machine_sample(con: duckdb.DuckDBPyConnection, src: ScoreSource) -> np.ndarray:
+    """Up to MACHINE_SAMPLE raw scores of the machine reference (a fixed reservoir sample)."""
+    rows = con.execute(
+        f"SELECT score FROM ({src.sql}) WHERE isfinite(score)"
+        f" USING SAMPLE reservoir({MACHINE_SAMPLE} ROWS) REPEATABLE (7)", src.params).fetchall()
+    return np.asarray([r[0] for r in rows], dtype=float)
+
+
 def bin_sql(score: str, edges: np.ndarray) -> str:
     """SQL for a score's bin index: the number of `edges` (sorted, unique) <= score.
 
