@@ -239,8 +239,7 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
         fits[s] = SourceFit(ref.hist, m)
     est = estimate_cells(cells, fits, machine_h, n_boot, seed,
                          machine_scores=machine_sample(con, plan.machine), edges=edges)
-    floors = {s: floor_of(fits[s].method, r.floor_fit, machine_h, r.floor_held)
-              for s, r in refs.items()}
+    floors = {s: _floor(fits[s].method, r, machine_h) for s, r in refs.items()}
 
     results: dict[tuple, GroupResult] = {}
     small: list[tuple] = []
@@ -251,7 +250,7 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
         if keys and n_docs < min_docs:
             small.append(key)
             results[key] = _too_few(key, by, detector, weight, method, n_docs, min_docs,
-                                    base_notes)
+                                    base_notes, sum(cells[j].n_pre for j in idx))
             continue
         results[key] = _group_result(key, by, idx, cells, est, refs, chosen, floors, detector,
                                      weight, method, n_boot, machine_h.n, base_notes,
@@ -343,8 +342,12 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
         share = fb / max(comb.post_weight + comb.pre_weight, 1e-12)
         whole = widen(whole, FALLBACK_FACTOR, FALLBACK_MARGIN * share)
         post = widen(post, FALLBACK_FACTOR, FALLBACK_MARGIN)
-        notes.append(f"interval widened (x{FALLBACK_FACTOR:g} plus {FALLBACK_MARGIN:g}) "
-                     "for the default human reference")
+        if share >= 0.5:  # mostly judged against benchmark text: cannot exclude 0
+            whole = replace(whole, ci_low=0.0)
+            post = replace(post, ci_low=0.0)
+        notes.append(f"interval widened (x{FALLBACK_FACTOR:g} plus {FALLBACK_MARGIN:g}, lower "
+                     "limit 0) for the default human reference: benchmark text cannot tell this "
+                     "source's own style from machine text")
     if n_pre:
         notes.append(f"{n_pre} pre-cutoff documents counted as human by assumption "
                      "(they are also the human reference)")
@@ -357,18 +360,30 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
         whole.replicates, comb.raw_replicates, comb.post_weight + comb.pre_weight)
 
 
+def _floor(method: str, ref: HumanRef, machine_h: Hist) -> float | None:
+    """Cross-fitted for own and role references (fit on one half, read the other, and the
+    other way round, averaged): one direction alone is a noisy one-sided draw."""
+    one = floor_of(method, ref.floor_fit, machine_h, ref.floor_held)
+    if ref.kind is RefKind.OWN and one is not None:
+        other = floor_of(method, ref.floor_held, machine_h, ref.floor_fit)
+        if other is not None:
+            return (one + other) / 2
+    return one
+
+
 def _weight_total(idx, cells) -> float:
     return float(sum(cells[j].post.weight.sum() + cells[j].pre_weight for j in idx))
 
 
-def _too_few(key, by, detector, weight, method, n_docs, min_docs, base_notes) -> GroupResult:
+def _too_few(key, by, detector, weight, method, n_docs, min_docs, base_notes,
+             n_pre: int) -> GroupResult:
     nan = float("nan")
     return GroupResult(Estimate(
         group=dict(zip(by, key, strict=True)), n_docs=n_docs, n_tokens=0, fraction=nan,
         ci_low=nan, ci_high=nan, method=method, detector=detector, weight=weight,
         notes=(*base_notes, f"too few documents ({n_docs} < {min_docs}): not estimated on its "
                f"own, pooled into the '{OTHER}' row and kept out of per-group gates"),
-        status=Status.TOO_FEW.value, in_gates=False))
+        status=Status.TOO_FEW.value, in_gates=False, n_pre_cutoff=n_pre))
 
 
 def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) -> GroupResult:
