@@ -82,3 +82,24 @@ def test_no_counterfactual_without_enough_pre_cutoff_documents():
     cf = counterfactual([(24000 + i, 50, 5) for i in range(6)])
     assert cf.trend and cf.at(24030)[0] == pytest.approx(0.1)
     assert lower_bound([("s", 24030, 100, 10)], {"other": cf}, 100) is None
+
+
+def test_disagreement_is_flagged_when_the_bound_exceeds_the_detector(store):
+    """A detector estimate whose upper limit is below the vocabulary bound gets `disagree`."""
+    from auditor.estimate.result import Estimate
+    from auditor.estimate.vocab_db import attach_vocab
+    from auditor.store.catalogue import open_store
+
+    def est(source, hi):
+        return Estimate(group={"source": source}, n_docs=1, n_tokens=0, fraction=hi / 2,
+                        ci_low=0.0, ci_high=hi, method="mlm", detector="classifier")
+
+    with open_store(store, read_only=True) as s:
+        from auditor.estimate.identifiers import view_columns
+
+        out = attach_vocab(s.con, view_columns(s.con), ["source"],
+                           [est("planted", 0.02), est("flat", 0.02), est("planted", 0.5)])
+    low, flat, high = out
+    assert low.disagree and any(n.startswith("disagree") for n in low.notes)
+    assert not flat.disagree and flat.vocab_fraction is not None
+    assert not high.disagree and high.vocab_ci_low > 0.05
