@@ -133,7 +133,8 @@ class _progress:
 @click.option("--method", type=click.Choice(METHOD_CHOICES), default="auto", show_default=True,
               help="Quantification method; auto picks per group and says why (in notes).")
 @click.option("--detector", default=None, metavar="NAME",
-              help="Detector whose scores to use (default: the best fully scored one). A "
+              help="Detector whose scores to use (default: the best fully scored one; `combined`: all "
+                   "fully scored ones, interval widened where they disagree). A "
                    "detector that scored only a sample is combined with a cheap one (two tiers).")
 @click.option("--weight", type=click.Choice(["docs", "tokens"]), default="docs",
               show_default=True, help="Share of documents, or share of tokens.")

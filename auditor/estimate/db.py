@@ -45,6 +45,8 @@ FALLBACK_MARGIN = 0.05
 
 
 MIN_GROUP_DOCS = choice.MIN_GROUP_DOCS
+#: `detector=COMBINED` combines every usable fully scored detector (`combine`).
+COMBINED = "combined"
 #: The group value of the row that pools the too-few groups.
 OTHER = "other"
 
@@ -66,9 +68,11 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                 overall: bool = False, vocab: bool = True) -> list[Estimate]:
     """Synthetic fraction per group of `by` columns (one overall estimate when `by` is empty).
 
-    `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, or auto (chosen per group, reason in
-    notes). `detector` defaults to the best fully scored one; naming a detector that scored only
-    a sample combines it with the best full one (two tiers). `weight` is docs or tokens.
+    `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, mlms, or auto (chosen per group,
+    reason in notes). `detector` defaults to the best fully scored one; naming a detector that
+    scored only a sample combines it with the best full one (two tiers); "combined" combines
+    every fully scored detector with a machine reference (random effects: the interval widens
+    where they disagree). `weight` is docs or tokens.
     `machine_reference`/`human_reference` override the references: a Parquet file with a
     `score_<detector>` or `score` column (and optional `label`), or a source name in the store.
     With `record`, results are appended to the `estimates` table with the latest scan run id.
@@ -103,13 +107,21 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
         con = store.con
         cols = view_columns(con)
         keys = group_columns(rows_by, cols)
-        det, partner = _pick_detectors(con, cols, detector, machine_reference)
+        combined = detector == COMBINED
+        det, partner = _pick_detectors(con, cols, None if combined else detector,
+                                       machine_reference)
         common = dict(con=con, cols=cols, keys=keys, by=rows_by, method=method, weight=weight,
                       n_boot=n_boot, machine_reference=machine_reference,
                       human_reference=human_reference, progress=progress,
                       min_docs=0 if headline else min_docs, similar_by=similar_by,
                       overall=overall or headline)
-        if partner is None:
+        if combined:
+            from auditor.estimate.combine import combine_detectors
+
+            names = _usable_detectors(con, cols, machine_reference)
+            results = combine_detectors({d: _estimate_groups(detector=d, seed=seed, **common)
+                                         for d in names})
+        elif partner is None:
             results = [g.estimate for g in _estimate_groups(detector=det, seed=seed, **common)]
         else:
             from auditor.estimate.twotier import combine
@@ -132,6 +144,17 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     return results
 
 
+def _usable_detectors(con, cols: dict[str, str], machine_reference: str | None) -> list[str]:
+    """Fully scored detectors that have a machine reference, in preference order."""
+    from auditor.estimate.references import shipped_reference_path
+
+    full = [d for d in choice.rank(score_columns(cols))
+            if choice.scored_everything(con, quote(f"score_{d}", cols))]
+    return [d for d in full if shipped_reference_path(d) or machine_reference
+            or con.execute(f"SELECT COUNT(*) FROM documents WHERE role = 'machine_reference' "
+                           f"AND {quote(f'score_{d}', cols)} IS NOT NULL").fetchone()[0]]
+
+
 def _pick_detectors(con, cols: dict[str, str], detector: str | None,
                     machine_reference: str | None) -> tuple[str, str | None]:
     """(detector, cheap partner for two tiers or None)."""
@@ -141,12 +164,7 @@ def _pick_detectors(con, cols: dict[str, str], detector: str | None,
                           "(`auditor scan INPUT --db DB --detectors classifier`)")
     full = [d for d in available if choice.scored_everything(con, quote(f"score_{d}", cols))]
     if detector is None:
-        from auditor.estimate.references import shipped_reference_path
-
-        usable = [d for d in full if shipped_reference_path(d) or machine_reference
-                  or con.execute(f"SELECT COUNT(*) FROM documents WHERE role = "
-                                 f"'machine_reference' AND {quote(f'score_{d}', cols)} "
-                                 "IS NOT NULL").fetchone()[0]]
+        usable = _usable_detectors(con, cols, machine_reference)
         return (usable or full or available)[0], None
     if detector not in available:
         raise ValueError(f"detector {detector!r} has no score column in the store; "
