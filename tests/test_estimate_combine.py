@@ -9,8 +9,8 @@ from auditor.estimate import estimate_db
 from auditor.estimate.combine import random_effects
 from auditor.store.catalogue import open_store
 from tests.test_estimate_store import (
-    PRE,
     POST,
+    PRE,
     human_scores,
     machine_scores,
     write_sidecar,
