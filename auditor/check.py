@@ -389,7 +389,9 @@ def run_check(db_path: str | Path, cfg: CheckConfig) -> CheckResult:
     if needs_est:
         ov = _estimates(db, cfg, ())
         overall = ov[0] if ov else None
-        by_source = {e["group"]["source"]: e for e in _estimates(db, cfg, ("source",))}
+        # rows with in_gates False (too few documents, the pooled "other") are not gated
+        by_source = {e["group"]["source"]: e for e in _estimates(db, cfg, ("source",))
+                     if e.get("in_gates", True)}
         gates += fraction_gates(cfg, overall, by_source)
     run_id = None
     with store_sql.connect(db) as con:
