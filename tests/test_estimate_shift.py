@@ -47,3 +47,12 @@ def test_fitting_reference_keeps_the_plain_estimate_and_pure_human_reads_zero():
         assert q.quantify(t) == M.mlm(M.histogram(human, edges), M.histogram(mref, edges), t)
     fresh_human = np.random.default_rng(9).normal(0, 1, 800)  # not the reference's documents
     assert q.quantify(M.histogram(fresh_human, edges)) < 0.03
+
+
+def test_vectorised_rows_match_one_by_one():
+    human, mref, target, edges = _setup(5, shift=3.0, frac=0.2)
+    q = M.ShiftedMixtureMLE(mref, edges).fit(M.histogram(human, edges), M.histogram(mref, edges))
+    rows = np.stack([M.histogram(target, edges), M.histogram(human[:400], edges)])
+    many = q.quantify_raw_many(rows)
+    one = [q.quantify_raw(r) for r in rows]
+    assert np.allclose(many, one, atol=1e-6)
