@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditor.estimate.choice import N_BOOT
+
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 #: Every key the config accepts, per table: a typo is an error, not a silently skipped gate.
@@ -50,7 +52,7 @@ class CheckConfig:
     method: str = "auto"
     detector: str | None = None
     weight: str = "docs"
-    n_boot: int = 200
+    n_boot: int = N_BOOT
     seed: int = 0
     max_overall: float | None = None
     max_per_source: float | None = None
@@ -159,7 +161,7 @@ def parse_config(raw: dict[str, Any], path: str = "<config>") -> CheckConfig:
         raise CheckError(f"{path}: [gates.rise] max_rise must be between 0 and 1")
     return CheckConfig(
         path=path, method=est.get("method", "auto"), detector=est.get("detector"),
-        weight=est.get("weight", "docs"), n_boot=est.get("n_boot", 200), seed=est.get("seed", 0),
+        weight=est.get("weight", "docs"), n_boot=est.get("n_boot", N_BOOT), seed=est.get("seed", 0),
         max_overall=(_share(path, "max_overall", frac["max_overall"])
                      if "max_overall" in frac else None),
         max_per_source=(_share(path, "max_per_source", frac["max_per_source"])
