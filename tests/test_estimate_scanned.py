@@ -40,6 +40,7 @@ def store(tmp_path_factory, shared_data):
     _write(tmp / "fresh.jsonl", _docs(human[120:160], "2019-05-01")  # 40 own: too few
            + _docs(human[160:280], "2024-03-01") + _docs(machine[:40], "2024-03-01"))
     _write(tmp / "tiny.jsonl", _docs(human[280:290], "2024-03-01"))
+    _write(tmp / "old_tiny.jsonl", _docs(human[360:368], "2018-01-01"))
     _write(tmp / "mixed.jsonl", _docs(human[290:330], "2019-06-01")
            + _docs(machine[40:50], "2024-06-01") + _docs(human[330:360], "2024-06-01"))
     db = str(tmp / "audit.duckdb")
@@ -86,6 +87,8 @@ def test_small_group_is_too_few_pooled_and_not_gated(store):
     assert math.isnan(tiny.fraction) and tiny.n_docs == 10
     other = rows["other"]
     assert other.status == Status.OTHER.value and not other.in_gates and other.n_docs == 10
+    # a small group whose documents all predate the cutoff is a reference, not "too few"
+    assert rows["old_tiny"].status == Status.PRE_CUTOFF.value and rows["old_tiny"].in_gates
     # a lower minimum estimates it on its own
     assert _by_source(store, min_docs=5)["tiny"].status == Status.ESTIMATED.value
 

@@ -265,7 +265,8 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
         if progress is not None:
             progress(i, len(group_cells))
         n_docs = sum(cells[j].n_docs for j in idx)
-        if keys and n_docs < min_docs:
+        all_pre = n_docs > 0 and n_docs == sum(cells[j].n_pre for j in idx)
+        if keys and n_docs < min_docs and not all_pre:  # a small all-pre group is a reference
             small.append(key)
             results[key] = _too_few(key, by, detector, weight, method, n_docs, min_docs,
                                     base_notes, sum(cells[j].n_pre for j in idx))
