@@ -219,7 +219,6 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
     default = (source_hists(con, plan.human_default, edges, False)
                if plan.human_default else {})
     user = source_hists(con, plan.human_user, edges, False) if plan.human_user else {}
-    prof = profiles(con, score, cols, genre)
 
     # cells: one per (group, source)
     cells: list[Cell] = []
@@ -240,11 +239,16 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
             group_cells[key].append(len(cells))
             cells.append(Cell(key, s, post, pre_w, n_docs, n_pre, tok, unscored))
 
-    # references and method per source
+    # references and method per source; profiles (one more pass) only when one must borrow
+    sources = sorted({c.source for c in cells})
+    needs_borrow = not user and any(
+        (own.get((s, True), Hist.empty(1)).n + own.get((s, False), Hist.empty(1)).n)
+        < MIN_HUMAN_REF for s in sources)
+    prof = profiles(con, score, cols, genre) if needs_borrow else {}
     refs: dict[str, HumanRef] = {}
     fits: dict[str, SourceFit] = {}
     chosen: dict[str, tuple[str, str]] = {}
-    for s in sorted({c.source for c in cells}):
+    for s in sources:
         ref = resolve(s, own, role, default, user, prof)
         if ref is None:
             continue

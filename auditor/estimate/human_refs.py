@@ -55,12 +55,14 @@ class Profile:
 
 def profiles(con: duckdb.DuckDBPyConnection, score: str, cols: dict[str, str],
              genre: str | None) -> dict[str, Profile]:
-    """Per-source profile of scored corpus documents (`score`, `genre` quoted, validated)."""
+    """Per-source profile of scored corpus documents (`score`, `genre` quoted, validated).
+
+    Approximate quantiles (t-digest): bounded memory per source on a store of any size."""
     lang = "mode(language)" if "language" in cols else "NULL"
     gen = f"mode({genre})" if genre else "NULL"
     rows = con.execute(
         f"SELECT source, COUNT(*) FILTER (WHERE pre_cutoff), {lang}, {gen},"
-        f" quantile_cont({score}, 0.1), median(ln(1 + COALESCE(n_tokens, 0)))"
+        f" approx_quantile({score}, 0.1), approx_quantile(ln(1 + COALESCE(n_tokens, 0)), 0.5)"
         f" FROM documents WHERE role = 'corpus' AND {score} IS NOT NULL GROUP BY source"
     ).fetchall()
     return {s: Profile(int(n or 0), lg, None if g is None else str(g), float(q or 0.0),
