@@ -87,10 +87,9 @@ def _print_table(estimates, by, baseline) -> None:
             row.append(_pct(b.fraction) if b else "-")
         table.add_row(*row)
     console.print(table)
-    methods = sorted({e.method for e in estimates})
+    methods = sorted({m for e in estimates for m in e.method.split("/") if m in METHODS})
     for m in methods:
-        label = METHODS[m].label if m in METHODS else m
-        console.print(f"[dim]{m}: {label}[/dim]")
+        console.print(f"[dim]{m}: {METHODS[m].label}[/dim]")
     for e in estimates:
         for note in e.notes:
             if (note.startswith(("FALLBACK", "auto", "two tiers", "no ", "too few"))
