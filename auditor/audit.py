@@ -36,6 +36,8 @@ from typing import Any
 
 import duckdb
 
+from auditor.estimate.choice import N_BOOT
+
 #: Bump when the layout of a stored audit or the way it is computed changes: stored audits of
 #: another version are stale and recomputed.
 AUDIT_VERSION = 1
@@ -65,7 +67,7 @@ class AuditSettings:
     method: str = "auto"
     detector: str | None = None
     weight: str = "docs"
-    n_boot: int = 200
+    n_boot: int = N_BOOT
     seed: int = 0
     generations: int = 10
     collapse_model: str = "gaussian"
@@ -139,8 +141,7 @@ def relative_note(text: str) -> str:
 def clean_estimate(d: dict[str, Any]) -> dict[str, Any]:
     """NaN (no estimate possible) becomes None, so the JSON is valid and faces say n/a; the
     estimator's notes, which say why, are kept (without install paths)."""
-    for k in ("fraction", "ci_low", "ci_high", "floor"):
-        v = d.get(k)
+    for k, v in d.items():  # fraction, intervals, floor, post-cutoff share, vocabulary bound
         if isinstance(v, float) and not math.isfinite(v):
             d[k] = None
     d["notes"] = [relative_note(str(n)) for n in d.get("notes") or []]

@@ -26,6 +26,7 @@ import duckdb
 
 from auditor.audit import Audit, AuditError, AuditSettings, load_audit
 from auditor.contamination import gate as contamination_gate
+from auditor.estimate.choice import N_BOOT
 from auditor.output_files import printable, write_text_atomic
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
@@ -58,7 +59,7 @@ class CheckConfig:
     method: str = "auto"
     detector: str | None = None
     weight: str = "docs"
-    n_boot: int = 200
+    n_boot: int = N_BOOT
     seed: int = 0
     max_overall: float | None = None
     max_per_source: float | None = None
@@ -183,7 +184,7 @@ def parse_config(raw: dict[str, Any], path: str = "<config>") -> CheckConfig:
         raise CheckError(f"{path}: [gates.rise] max_rise must be between 0 and 1")
     return CheckConfig(
         path=path, method=est.get("method", "auto"), detector=est.get("detector"),
-        weight=est.get("weight", "docs"), n_boot=est.get("n_boot", 200), seed=est.get("seed", 0),
+        weight=est.get("weight", "docs"), n_boot=est.get("n_boot", N_BOOT), seed=est.get("seed", 0),
         max_overall=(_share(path, "max_overall", frac["max_overall"])
                      if "max_overall" in frac else None),
         max_per_source=(_share(path, "max_per_source", frac["max_per_source"])
@@ -429,7 +430,9 @@ def estimate_fraction_gates(ctx: CheckContext) -> GateOutcome:
     cfg = ctx.cfg
     if cfg.max_overall is None and cfg.max_per_source is None and not cfg.per_source:
         return [], []
-    return fraction_gates(cfg, ctx.audit.overall, ctx.audit.by("source")), []
+    # rows with in_gates False (too few documents, the pooled "other") are not gated
+    by_source = {k: e for k, e in ctx.audit.by("source").items() if e.get("in_gates", True)}
+    return fraction_gates(cfg, ctx.audit.overall, by_source), []
 
 
 def contamination_gates(ctx: CheckContext) -> GateOutcome:
