@@ -23,6 +23,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from auditor.estimate.choice import N_BOOT
+
 
 @dataclass(frozen=True)
 class SourceMix:
