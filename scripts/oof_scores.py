@@ -4,7 +4,7 @@ shipped one on every other repository, scoring R's rows (`target`) and the other
 (`reference`). See detectors/out_of_fold.py.
 
     python scripts/oof_scores.py [--labeled-dir ../shared/data/labeled] [--out .bench/oof_scores.parquet]
-                                 [--max-train-per-repo 2000] [--seed 0]
+                                 [--max-train-per-repo 8000] [--seed 0]
 
 Writes a Parquet file (git-ignored under .bench/: this script is its reproducible source) and
 prints per fold the rows scored, the AUROC of R's rows and the seconds taken.
