@@ -1,5 +1,6 @@
 """Out-of-distribution parts of scripts/validate_estimation.py: leave-one-repository-out corpora
-from labeled/extra.parquet, and the real crawl samples scanned with `auditor scan`.
+from out-of-fold classifier scores of every labeled repository (scripts/oof_scores.py), and the
+real crawl samples scanned with `auditor scan`.
 
 Imported by validate_estimation.py (see its docstring for the design); not a tool of its own.
 """
@@ -14,81 +15,71 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 if not SHARED.is_dir():
     SHARED = Path("/work/shared/data")
-CACHE = REPO / ".bench" / "validate_estimation_extra_scores.parquet"
 
 from auditor.estimate import methods as M  # noqa: E402
 from auditor.estimate.bootstrap import Hist  # noqa: E402
 from auditor.estimate.cells import Cell, SourceFit, combine_cells, estimate_cells  # noqa: E402
 from auditor.estimate.choice import auto_method  # noqa: E402
 
-#: Machine-written variants used (see the main docstring); attacks and polish are left out.
-MACHINE_VARIANTS = ("pure", "llm_rewrite_of_human_text", "llm_paraphrase_of_ai_text")
-#: LORO sources: (repo, domain) -> (human reference size, target size). All human rows the
-#: repository has for the domain are needed at a 0% target: sizes fit what exists.
-LORO_SOURCES = {
-    ("junchaoIU/DetectRL", "news (BBC XSum)"): (300, 500),
-    ("junchaoIU/DetectRL", "reviews (Yelp)"): (300, 500),
-    ("junchaoIU/DetectRL", "scientific abstracts (arXiv)"): (300, 500),
-    ("junchaoIU/DetectRL", "creative writing (Reddit WritingPrompts)"): (300, 500),
-    ("MarkGHX/BiScope", "creative writing (Reddit WritingPrompts)"): (300, 500),
-    ("ranhli/l2r_data", "education material (L2R)"): (80, 120),
-    ("ranhli/l2r_data", "government public (L2R)"): (80, 120),
-    ("ranhli/l2r_data", "legal document (L2R)"): (80, 120),
-    ("ranhli/l2r_data", "religious (L2R)"): (80, 120),
-    ("ranhli/l2r_data", "technical writing (L2R)"): (80, 120),
-}
-MAX_MACHINE = 300
+#: Machine-written variants used (see the main docstring): text a model wrote (a continuation
+#: keeps a short human prefix, as in the fast-detect-gpt and Binoculars sets). Attacks,
+#: perturbations, back-translation and light polish of human text are left out.
+MACHINE_VARIANTS = ("pure", "llm_rewrite_of_human_text", "llm_paraphrase_of_ai_text",
+                    "llm_expand_of_human_text", "llm_generation", "continuation_of_human_prefix")
+#: Out-of-fold scores (scripts/oof_scores.py): per held-out repository (`fold`), its rows scored
+#: by a classifier trained without it (role target) and the other repositories' calib rows
+#: scored by that same model (role reference).
+OOF = REPO / ".bench" / "oof_scores.parquet"
+#: Source sizes: the human reference is 40% of the source's human rows, between
+#: `MIN_REF` (the store's own minimum before it borrows: references.MIN_HUMAN_REF) and
+#: `MAX_REF`; the target is the rest, at most `MAX_TARGET`, at least `MIN_TARGET`.
+MIN_REF, MAX_REF, MIN_TARGET, MAX_TARGET = 50, 300, 50, 500
+#: At most this many domains per repository (those with the most human rows), so that one
+#: repository with many genres does not outweigh the others; machine rows capped per source.
+MAX_DOMAINS, MAX_MACHINE = 4, 300
 
 
-def _machine_reference() -> np.ndarray:
-    path = REPO / "detectors" / "models" / "references" / "classifier.parquet"
-    t = pq.read_table(path, columns=["score", "label", "split"]).to_pydict()
-    s = np.asarray(t["score"], float)
-    ok = (np.isfinite(s) & (np.asarray(t["label"]) == "ai")
-          & np.isin(np.asarray(t["split"]), ["calib", "test", "test_generator"]))
-    return s[ok]
+def source_sizes(n_human: int) -> tuple[int, int] | None:
+    """(human reference, target) sizes for a source with `n_human` human rows, or None."""
+    n_ref = min(MAX_REF, max(MIN_REF, int(0.4 * n_human)))
+    n_target = min(MAX_TARGET, n_human - n_ref)
+    return (n_ref, n_target) if n_target >= MIN_TARGET else None
 
 
-def loro_scores(say=print) -> dict[tuple[str, str], dict[str, np.ndarray]]:
-    """Classifier scores of the LORO sources' human and machine rows (cached)."""
-    if not CACHE.is_file():
-        t = pq.read_table(SHARED / "labeled" / "extra.parquet",
-                          columns=["id", "text", "label", "domain", "source_repo", "variant"])
-        keep = []
-        for (repo, domain) in LORO_SOURCES:
-            sub = t.filter(pc.and_(pc.equal(t["source_repo"], repo), pc.equal(t["domain"], domain)))
-            human = sub.filter(pc.equal(sub["label"], "human"))
-            machine = sub.filter(pc.and_(pc.equal(sub["label"], "ai"), pc.is_in(
-                sub["variant"], value_set=pa.array(MACHINE_VARIANTS))))
-            rng = np.random.default_rng(7)
-            idx = np.sort(rng.permutation(machine.num_rows)[:MAX_MACHINE])
-            keep += [human, machine.take(pa.array(idx, pa.int64()))]
-        rows = pa.concat_tables(keep)
-        from detectors import load
-
-        say(f"scoring {rows.num_rows} extra.parquet texts with the shipped classifier ...")
-        det = load("classifier")
-        scores = det.score(rows["text"].to_pylist())
-        out = rows.drop(["text"]).append_column("score", pa.array(scores, pa.float64()))
-        CACHE.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(out, CACHE)
-    t = pq.read_table(CACHE).to_pydict()
+def loro_sources(say=print) -> dict[tuple[str, str], dict]:
+    """Per (held-out repository, domain): out-of-fold human and machine scores, sizes, and the
+    fold's machine reference (label ai, role reference: the other repositories' calib rows)."""
+    if not OOF.is_file():
+        raise SystemExit(f"{OOF} is missing: run `nice -n 10 python scripts/oof_scores.py` first")
+    t = pq.read_table(OOF, columns=["fold", "label", "domain", "variant", "role",
+                                    "score"]).to_pandas()
+    t = t[np.isfinite(t["score"])]
     out = {}
-    for key in LORO_SOURCES:
-        repo, domain = key
-        m = [(r == repo and d == domain) for r, d in zip(t["source_repo"], t["domain"],
-                                                         strict=True)]
-        lab = np.asarray(t["label"])[m]
-        sc = np.asarray(t["score"], float)[m]
-        out[key] = {"human": sc[lab == "human"], "machine": sc[lab == "ai"]}
+    for fold, rows in t.groupby("fold", sort=True):
+        tg = rows[rows["role"] == "target"]
+        m_ref = rows[(rows["role"] == "reference") & (rows["label"] == "ai")]["score"].to_numpy()
+        cands = []
+        for domain, d in tg.groupby("domain", sort=True):
+            human = d[d["label"] == "human"]["score"].to_numpy()
+            machine = d[(d["label"] == "ai") & d["variant"].isin(MACHINE_VARIANTS)]
+            sizes = source_sizes(len(human))
+            if sizes is None or len(machine) < 10:
+                continue
+            rng = np.random.default_rng(7)
+            ms = machine["score"].to_numpy()
+            ms = ms[np.sort(rng.permutation(len(ms))[:MAX_MACHINE])]
+            cands.append((len(human), domain, human, ms, sizes))
+        for _n_h, domain, human, ms, sizes in sorted(cands, key=lambda c: (-c[0], c[1]))[
+                :MAX_DOMAINS]:
+            out[(fold, domain)] = {"human": human, "machine": ms, "sizes": sizes,
+                                   "machine_ref": m_ref}
+    say(f"LORO sources: {len(out)} from {len({k[0] for k in out})} repositories")
     return out
 
 
@@ -107,11 +98,11 @@ def estimate_one(h_ref: np.ndarray, m_ref: np.ndarray, target: np.ndarray, metho
 
 def run_loro(fractions, replicates: int, n_boot: int, methods=("auto", "mlm", "acc"),
              say=print) -> list[dict]:
-    data = loro_scores(say)
-    m_ref = _machine_reference()
+    data = loro_sources(say)
     rows = []
-    for s_i, (key, (n_ref, n_target)) in enumerate(LORO_SOURCES.items()):
-        human, machine = data[key]["human"], data[key]["machine"]
+    for s_i, (key, d) in enumerate(data.items()):
+        human, machine, m_ref = d["human"], d["machine"], d["machine_ref"]
+        n_ref, n_target = d["sizes"]
         for f_i, frac in enumerate(fractions):
             k = int(round(frac * n_target))
             if k > len(machine) or n_ref + n_target - k > len(human):
@@ -124,24 +115,22 @@ def run_loro(fractions, replicates: int, n_boot: int, methods=("auto", "mlm", "a
                 target = np.concatenate([rng.choice(machine, k, replace=False), h_target])
                 for method in methods:
                     iv = estimate_one(h_ref, m_ref, target, method, n_boot, seed)
-                    rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0],
+                    rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0], n_ref=n_ref,
                                      fraction=frac, truth=k / n_target, rep=rep, method=method,
                                      est=iv.fraction, lo=iv.ci_low, hi=iv.ci_high))
     return rows
 
 
-def loro_auc() -> dict[str, float]:
+def loro_auc() -> dict[str, tuple]:
     from scipy.stats import mannwhitneyu
 
-    data = loro_scores()
-    m_ref = _machine_reference()
     out = {}
-    for (repo, domain), d in data.items():
-        h, m = d["human"], d["machine"]
+    for (repo, domain), d in loro_sources(say=lambda *_: None).items():
+        h, m, m_ref = d["human"], d["machine"], d["machine_ref"]
         out[f"{domain} [{repo}]"] = (
             float(mannwhitneyu(m, h).statistic / (len(m) * len(h))),
             float(mannwhitneyu(m_ref, h).statistic / (len(m_ref) * len(h))),
-            float(np.median(m)), float(np.median(m_ref)), len(h), len(m))
+            float(np.median(m)), float(np.median(m_ref)), len(h), len(m), d["sizes"])
     return out
 
 
@@ -171,5 +160,5 @@ def crawl_rows(n_boot: int) -> dict[str, list[dict]]:
     return out
 
 
-__all__ = ["LORO_SOURCES", "MACHINE_VARIANTS", "crawl_rows", "estimate_one", "loro_auc",
+__all__ = ["MACHINE_VARIANTS", "crawl_rows", "estimate_one", "loro_auc",
            "run_loro"]

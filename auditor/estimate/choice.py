@@ -3,7 +3,7 @@
 Detector: the first of `PREFERENCE` with a score column that covers (nearly) every corpus
 document and a machine reference; a better detector that scored only a sample is combined with
 it (two tiers) when the user names it. Method (`auto`, per group): the mixture MLE with a shiftable
-machine component (`mlms`) when both references are large and not a stated fallback; it uses the
+machine component (`mlms`) when both references are at least the store's minimum and not a stated fallback; it uses the
 whole score distribution, equals the plain mixture MLE where the machine reference fits, and
 halved the leave-one-repository-out error where the target's machine text scored beyond the
 reference (`scripts/validate_estimation.py`, reports/estimation.md). Otherwise adjusted
@@ -32,11 +32,15 @@ PREFERENCE = ("classifier", "embedding", "compression", "markers", "binoculars",
 NOT_FOR_FRACTIONS = NON_AUTHORSHIP_DETECTORS
 #: A detector scored "everything" when it scored at least this share of corpus documents.
 FULL_COVERAGE = 0.95
-#: References at least this large let `auto` use the mixture MLE. In simulation (beta scores,
-#: 500-document targets) mlm beat acc on error at every reference size tried (60: 1.3 vs 3.1
-#: points at 0%), but its intervals covered only 87% with 60 human references against 100%
-#: with 120; acc's wider intervals keep coverage there.
-AUTO_MIN_REF = 100
+#: References at least this large let `auto` use the mixture MLE: the store's own minimum
+#: before a source borrows (`references.MIN_HUMAN_REF`), so every source with its own reference
+#: gets it. Decided from simulation (beta scores) and the in-distribution dev splits, not from
+#: the leave-one-repository-out corpora (tests/test_estimate_choice_small.py): at 50 and 80
+#: human references mlm had a lower floor than acc on all five corpora tried (e.g. news 0.0 vs
+#: 0.4 points at 50), a lower error on four, and coverage >= 92%; acc's one threshold turns
+#: small-reference noise into a wide spread, and an estimate clipped at 0 reads about 0.4 times
+#: that spread at a true 0 (the floor). Before, acc was used below 100.
+AUTO_MIN_REF = 50
 
 
 def coverage(con: duckdb.DuckDBPyConnection, score: str) -> tuple[int, int]:
