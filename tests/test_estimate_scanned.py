@@ -115,3 +115,39 @@ def test_cli_prints_pre_cutoff_and_too_few_rows(store):
                              env={"COLUMNS": "300"})
     assert res.exit_code == 0, res.output
     assert "pre-cutoff" in res.output and "too few docs" in res.output
+
+
+@pytest.fixture(scope="module")
+def undated_store(tmp_path_factory, shared_data):
+    """One source of real human news text, every document after the cutoff, no similar source
+    to borrow from: only the shipped benchmark human texts are left as a reference."""
+    tmp = tmp_path_factory.mktemp("undated")
+    human, _ = _labeled(shared_data, "news (BBC XSum)")
+    _write(tmp / "web.jsonl", _docs(human[:80], "2024-02-01"))
+    db = str(tmp / "audit.duckdb")
+    res = CliRunner().invoke(main, ["scan", str(tmp), "--db", db, "--detectors", "classifier",
+                                    "--date-column", "date", "--no-progress"])
+    assert res.exit_code == 0, res.output
+    return db
+
+
+def test_no_matching_human_reference_gives_no_point_estimate_only_an_upper_bound(undated_store):
+    (e,) = estimate_db(undated_store, by=["source"], n_boot=40, record=False)
+    assert e.status == Status.NO_MATCH.value
+    assert e.human_ref_kind == RefKind.DEFAULT.value
+    assert math.isnan(e.fraction) and math.isnan(e.fraction_post)
+    assert e.ci_low == 0.0 and 0.0 < e.ci_high <= 1.0 and e.ci_low_post == 0.0
+    assert any("no matching human reference" in n for n in e.notes)
+    (head,) = estimate_db(undated_store, n_boot=40, record=False)
+    assert head.status == Status.OVERALL.value and math.isnan(head.fraction)
+    assert head.ci_low == 0.0 and head.ci_high == pytest.approx(e.ci_high)
+    res = CliRunner().invoke(main, ["estimate", "--db", undated_store, "--by", "source",
+                                    "--n-boot", "20", "--no-record", "--no-baseline"],
+                             env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    assert "no matching human ref" in res.output and "<= " in res.output
+    out = CliRunner().invoke(main, ["estimate", "--db", undated_store, "--by", "source",
+                                    "--n-boot", "20", "--no-record", "--json"])
+    assert out.exit_code == 0, out.output
+    (row,) = [r for r in json.loads(out.output) if r["group"]]
+    assert row["fraction"] is None and row["ci_low"] == 0.0 and row["ci_high"] > 0

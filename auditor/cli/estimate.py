@@ -47,6 +47,9 @@ def _cells(e) -> tuple[str, str, str, str]:
         return "too few docs", "-", "-", "-"
     if e.status == Status.PRE_CUTOFF.value:
         return "0 (pre-cutoff)", "by assumption", "-", "-"
+    if e.status == Status.NO_MATCH.value:
+        return ("n/a (no matching human ref)", f"<= {_pct(e.ci_high)}", "n/a",
+                f"<= {_pct(e.ci_high_post)}")
     return (_pct(e.fraction), _ci(e, e.ci_low, e.ci_high, e.fraction), _pct(e.fraction_post),
             _ci(e, e.ci_low_post, e.ci_high_post, e.fraction_post))
 
@@ -93,6 +96,7 @@ def _print_table(estimates, by, baseline) -> None:
     for e in estimates:
         for note in e.notes:
             if (note.startswith(("FALLBACK", "auto", "two tiers", "no ", "too few"))
+                    or "no matching human reference" in note
                     or "widened" in note or "borrowed" in note or "disagree" in note):
                 name = ", ".join(f"{k}={v}" for k, v in e.group.items()) or "all"
                 console.print(f"[yellow]{name}[/yellow]: {note}")

@@ -385,12 +385,21 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
         share = fb / max(comb.post_weight + comb.pre_weight, 1e-12)
         whole = widen(whole, FALLBACK_FACTOR, FALLBACK_MARGIN * share)
         post = widen(post, FALLBACK_FACTOR, FALLBACK_MARGIN)
-        if share >= 0.5:  # mostly judged against benchmark text: cannot exclude 0
-            whole = replace(whole, ci_low=0.0)
-            post = replace(post, ci_low=0.0)
         notes.append(f"interval widened (x{FALLBACK_FACTOR:g} plus {FALLBACK_MARGIN:g}, lower "
                      "limit 0) for the default human reference: benchmark text cannot tell this "
                      "source's own style from machine text")
+        if share >= 0.5:  # mostly judged against benchmark text: no point estimate
+            notes.append(
+                "no matching human reference: judged against the shipped benchmark human texts "
+                "(no pre-cutoff documents of its own or of a similar source), so no point "
+                "estimate is given, only the interval [0, upper]; real human web text reads "
+                "tens of percent against benchmark text. Scan its pre-cutoff documents (correct "
+                "date columns, or --role human_reference) to estimate it")
+            return GroupResult(Estimate(
+                fraction=float("nan"), ci_low=0.0, ci_high=whole.ci_high,
+                fraction_post=float("nan"), ci_low_post=0.0, ci_high_post=post.ci_high,
+                notes=tuple(notes), status=Status.NO_MATCH.value, **common),
+                whole.replicates, comb.raw_replicates, comb.post_weight + comb.pre_weight)
     if n_pre:
         notes.append(f"{n_pre} pre-cutoff documents counted as human by assumption "
                      "(they are also the human reference)")
@@ -435,6 +444,16 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) 
              if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
                                       Status.OTHER.value)]
     iv = combine_groups(parts)
+    unmatched = [g for g in rows if g.estimate.status == Status.NO_MATCH.value]
+    extra: list[str] = []
+    if unmatched:
+        w_un = sum(g.weight_total for g in unmatched)
+        extra.append(f"{len(unmatched)} row(s) with no matching human reference "
+                     f"({sum(g.estimate.n_docs for g in unmatched):,} documents) are left out "
+                     "of this combination: they have no point estimate")
+        if not parts:  # nothing else: the headline is only an upper bound too
+            upper = sum(g.estimate.ci_high * g.weight_total for g in unmatched) / max(w_un, 1e-12)
+            iv = replace(iv, fraction=float("nan"), ci_low=0.0, ci_high=float(upper))
     counted = [g.estimate for g in rows if g.estimate.status != Status.TOO_FEW.value]
     kinds = {e.human_ref_kind for e in counted if e.human_ref_kind}
     kind = kinds.pop() if len(kinds) == 1 else (RefKind.MIXED.value if kinds else "")
@@ -454,7 +473,7 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) 
                  n_machine_ref=max((e.n_machine_ref for e in counted), default=0),
                  human_ref=kind, human_ref_kind=kind, floor=floor,
                  n_pre_cutoff=sum(e.n_pre_cutoff for e in counted), weight=weight,
-                 notes=(*notes, f"weighted combination of the {len(parts)} rows by "
+                 notes=(*notes, *extra, f"weighted combination of the {len(parts)} rows by "
                         f"{', '.join(by)}"), status=Status.OVERALL.value)
     return GroupResult(e, iv.replicates, np.zeros(0), sum(w for _, w, _ in parts))
 

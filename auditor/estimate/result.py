@@ -16,6 +16,9 @@ class Status(str, Enum):
     OTHER = "other (pooled small groups)"  # the too-few groups pooled into one row
     OVERALL = "overall"  # the weighted combination of the rows it came with
     NO_ESTIMATE = "no estimate"  # no reference or no scored documents: notes say why
+    #: judged mostly against the shipped benchmark human texts, the last resort: no point
+    #: estimate (fraction n/a), only the interval [0, upper], which gates still read
+    NO_MATCH = "no matching human reference"
 
 
 class RefKind(str, Enum):
