@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from auditor.estimate.result import Status
+
 #: Version of the JSON layout; bump when a field changes meaning.
 REPORT_SCHEMA_VERSION = 1
 
@@ -63,7 +65,9 @@ class ReportData:
 
 def estimate_label(est: dict[str, Any] | None) -> str:
     """`12.3% [9.8, 15.1]` for an Estimate dict; `n/a` when there is none."""
-    if not est or est.get("fraction") is None:
+    if est and est.get("status") == Status.NO_MATCH.value and est.get("ci_high") is not None:
+        return f"n/a (no matching human reference; at most {100 * est['ci_high']:.1f}%)"
+    if not est or est.get("fraction") is None or est["fraction"] != est["fraction"]:
         return "n/a"
     return (f"{100 * est['fraction']:.1f}% [{100 * est['ci_low']:.1f}, "
             f"{100 * est['ci_high']:.1f}]")
