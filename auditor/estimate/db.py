@@ -309,6 +309,9 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
         if e.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value):
             other = GroupResult(replace(e, status=Status.OTHER.value, in_gates=False),
                                 other.replicates, other.raw_replicates, other.weight_total)
+        elif e.status == Status.NO_MATCH.value:  # still pooled: kept out of per-group gates
+            other = GroupResult(replace(e, in_gates=False), other.replicates,
+                                other.raw_replicates, other.weight_total)
         out.append(other)
     if overall:
         out.append(_overall(out, by, detector, weight, method, base_notes))
