@@ -121,27 +121,21 @@ def copy_corpus(dest: Path) -> list[Path]:
     return out
 
 
-def target_truth(db: str, labels: dict[str, str], by_source: dict[str, dict]) -> dict[str, dict]:
+def target_truth(db: str, labels: dict[str, str]) -> dict[str, dict]:
     """True machine fraction of exactly the documents each source's estimate covers.
 
-    The estimator's target is a source's corpus documents minus the pre-cutoff half it uses as
-    its own human reference (`auditor.estimate.histograms.REF_SLICE_SQL`); comparing with the
-    fraction over all documents would make a correct estimate look wrong.
+    An estimate's `fraction` is the share over the whole group: its pre-cutoff documents,
+    including the half it uses as its own human reference, stay in the group, counted as human
+    (`auditor.estimate.cells`). So every labelled corpus document of the source counts here;
+    leaving the reference half out (as before that change) made a correct estimate look low.
     """
-    from auditor.estimate.histograms import REF_SLICE_SQL
     from auditor.report.store_sql import connect
 
     with connect(db) as con:
-        rows = con.execute(
-            f"SELECT source, id, coalesce(pre_cutoff AND {REF_SLICE_SQL}, false) AS in_ref "
-            "FROM documents WHERE role = 'corpus'").fetchall()
+        rows = con.execute("SELECT source, id FROM documents WHERE role = 'corpus'").fetchall()
     out: dict[str, dict] = {}
-    for source, doc_id, in_ref in rows:
-        est = by_source.get(source) or {}
-        own_ref = "pre-cutoff" in (est.get("human_ref") or "")
+    for source, doc_id in rows:
         t = out.setdefault(source, {"n": 0, "machine": 0, "unlabelled": 0})
-        if own_ref and in_ref:
-            continue
         label = labels.get(doc_id)
         if label is None:
             t["unlabelled"] += 1
@@ -256,7 +250,7 @@ def run_demo(out_dir: str | Path = "demo-output", *, n_boot: int = N_BOOT, seed:
     timings["check_s"] = time.perf_counter() - t0
 
     comparison = compare(by_source, overall, load_truth(),
-                         target_truth(str(db), load_labels(), by_source))
+                         target_truth(str(db), load_labels()))
     return DemoResult(out_dir=str(out), db=str(db), reports=reports, collapse_plot=collapse_png,
                       comparison=comparison, check=check, timings=timings, notes=notes,
                       audit={"run_id": audit.run_id, "settings_hash": audit.settings_hash,
