@@ -3,8 +3,8 @@
 
 Covers issue 10's cases: a source with only pre-cutoff documents (a human reference, 0 by
 assumption, with its floor), a source with too few of its own (a borrowed reference, named), a
-small group (too few documents, pooled, not gated), and a headline that is exactly the weighted
-combination of its rows.
+small group (too few documents, pooled, not gated), a headline that is exactly the weighted
+combination of its rows, and a source with no matching human reference (no point estimate).
 """
 
 from __future__ import annotations
