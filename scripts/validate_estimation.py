@@ -121,6 +121,8 @@ def run(detector: str, scenario: str, replicates: int, n_boot: int) -> list[dict
                              & half].astype(float)
         for f_i, frac in enumerate(FRACTIONS):
             k = int(round(frac * n_target))
+            if k > len(machine):  # this source lacks machine rows for the fraction: skipped
+                continue
             for rep in range(replicates):
                 seed = 1_000_000 * s_i + 1000 * f_i + rep
                 rng = np.random.default_rng(seed)
@@ -461,7 +463,7 @@ def main() -> None:
         "(domain), a human reference and a disjoint human part of the target from the same "
         "domain (splits calib/test), machine text of the same domain from generators no "
         "detector trained on (split test_generator, the half of it kept out of the reference "
-        "by a hash of the id). Sizes (human reference / target): "
+        "by a hash of the id; a fraction a source lacks machine rows for is skipped). Sizes (human reference / target): "
         + "; ".join(f"{s}: {r}/{t}" for s, (r, t) in SOURCES.items())
         + ". Scores are the shipped detectors' reference scores of those rows. Each cell "
         f"pools {args.replicates} seeded replicates x {len(SOURCES)} sources. Intervals: 95% "
