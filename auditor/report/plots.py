@@ -11,6 +11,7 @@ import datetime as dt
 import io
 from typing import Any
 
+from auditor.estimate.result import Status
 from auditor.output_files import printable
 
 _REGIME_COLORS = {"replace": "#c0392b", "accumulate": "#2471a3",
@@ -43,18 +44,27 @@ def text(value: Any) -> str:
     return printable(value).replace("$", r"\$")
 
 
+def _known(x: Any) -> bool:
+    return x is not None and x == x  # not None, not NaN
+
+
 def forest(sources: list[dict[str, Any]], overall: dict[str, Any] | None,
            max_sources: int = MAX_FOREST_SOURCES) -> bytes | None:
     """Per-source synthetic fraction with its 95% interval, the overall estimate last; only the
     `max_sources` largest sources, so the figure's height is capped."""
-    rows = [(s["source"], s["estimate"]) for s in sources
-            if s.get("estimate") and s["estimate"].get("fraction") is not None]
+    def drawn(e: dict[str, Any] | None) -> bool:
+        """A point with its interval, or (no matching human reference) an upper bound alone."""
+        return bool(e) and _known(e.get("ci_high")) and (
+            _known(e.get("fraction"))
+            or e.get("status") in (Status.NO_MATCH.value, Status.OVERALL.value))
+
+    rows = [(s["source"], s["estimate"]) for s in sources if drawn(s.get("estimate"))]
     n_all = len(rows)
     if n_all > max_sources:
         size = {s["source"]: s.get("n_docs", 0) for s in sources}
         keep = set(sorted((n for n, _ in rows), key=lambda n: (-size.get(n, 0), str(n)))[:max_sources])
         rows = [r for r in rows if r[0] in keep]
-    if overall and overall.get("fraction") is not None:
+    if drawn(overall):
         rows.append(("ALL SOURCES", overall))
     if not rows:
         return None
@@ -62,9 +72,11 @@ def forest(sources: list[dict[str, Any]], overall: dict[str, Any] | None,
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(rows) + 1.4))
     for i, (name, e) in enumerate(reversed(rows)):
         color = "#111111" if name == "ALL SOURCES" else "#2471a3"
-        f, lo, hi = (100 * e[k] for k in ("fraction", "ci_low", "ci_high"))
+        lo, hi = 100 * (e.get("ci_low") or 0.0), 100 * e["ci_high"]
         ax.plot([lo, hi], [i, i], color=color, lw=2)
-        ax.plot([f], [i], "D" if name == "ALL SOURCES" else "o", color=color)
+        if _known(e.get("fraction")):  # else no point estimate: the upper bound alone
+            ax.plot([100 * e["fraction"]], [i], "D" if name == "ALL SOURCES" else "o",
+                    color=color)
     ax.set_yticks(range(len(rows)), [text(n) for n, _ in reversed(rows)])
     ax.set_xlabel("synthetic fraction (%), point estimate and 95% interval")
     ax.set_xlim(left=0)
