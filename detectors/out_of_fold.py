@@ -89,14 +89,15 @@ def out_of_fold_scores(paths: Sequence[str | Path], recipe: Recipe,
 
     `web_texts`: human web text the recipe trains on when `recipe.web_weight` is set (already
     cut into pieces, as scripts/train_classifier.py does). `log` gets one line per fold. The
-    schema metadata records the recipe, cap, seed and each fold's training rows.
+    schema metadata (key `out_of_fold`, JSON) records the recipe, cap, seed and each fold's
+    training rows and seconds.
     """
     pool = load_pool(paths)
     folds = plan_folds(pool, max_train_per_repo, seed)
     train_rows = np.unique(np.concatenate([f.train for f in folds]))
     sub = pool.take(train_rows)  # featurized once; each fold trains on a subset of it
     feats = featurize_all(sub, web_texts if recipe.web_weight else (), recipe.params)
-    parts, n_train = [], {}
+    parts, n_train, seconds = [], {}, {}
     for fold in folds:
         t0 = time.time()
         coef, b = train_on(sub, feats, np.searchsorted(train_rows, fold.train), recipe, seed)
@@ -108,16 +109,18 @@ def out_of_fold_scores(paths: Sequence[str | Path], recipe: Recipe,
         role = np.repeat(np.array(ROLES, dtype=object), [fold.target.size, fold.reference.size])
         parts.append(_table(pool, fold.held_out, rows, role, scores, threshold))
         n_train[fold.held_out] = int(fold.train.size)
+        seconds[fold.held_out] = round(time.time() - t0, 1)
         if log is not None:
             m = binary_metrics(scores[:fold.target.size], pool.y[fold.target])
             auroc = "n/a" if m["auroc"] is None else f"{m['auroc']:.3f}"
             log(f"{fold.held_out}: trained on {fold.train.size:,} rows, scored {rows.size:,} "
                 f"({fold.target.size:,} target + {fold.reference.size:,} reference), "
-                f"target AUROC {auroc}, {time.time() - t0:.0f}s")
+                f"target AUROC {auroc}, {seconds[fold.held_out]:.0f}s")
     meta = {"recipe": recipe.name, "describe": recipe.describe(),
             "max_train_per_repo": max_train_per_repo, "seed": seed,
             "web_pieces": len(web_texts) if recipe.web_weight else 0,
             "not_trained_splits": list(NOT_TRAINED), "n_train_by_fold": n_train,
+            "seconds_by_fold": seconds,
             "labeled_files": [Path(p).name for p in paths]}
     table = pa.concat_tables(parts) if parts else SCHEMA.empty_table()
     return table.replace_schema_metadata({"out_of_fold": json.dumps(meta)})
