@@ -69,6 +69,15 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     if not os.path.exists(db_path):
         raise FileNotFoundError(f"no store at {db_path}: run `auditor scan INPUT --db {db_path}`")
     by = [by] if isinstance(by, str) else list(by)
+    if detector is not None and machine_reference is None and human_reference is None:
+        # A detector fitted for this store (`auditor detectors adapt`) brings its own
+        # references: held-out pre-cutoff documents and machine texts it never trained on (the
+        # store's other pre-cutoff documents were its training data, so they would flatter it).
+        from detectors.adapted import store_reference
+
+        own = store_reference(db_path, detector)
+        if own is not None:
+            machine_reference = human_reference = str(own)
     with open_store(db_path, read_only=True) as store:
         con = store.con
         cols = view_columns(con)
