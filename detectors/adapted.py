@@ -38,9 +38,14 @@ from detectors.evaluation import binary_metrics
 HELD_OUT_SHARE = 0.3
 #: Fewest texts per class to fit anything: below this the held-out slice has a handful of rows.
 MIN_PER_CLASS = 10
-#: Regularisation of the adapted model: stronger than the shipped model's (1e-5), as a store
-#: gives hundreds to thousands of texts, not tens of thousands.
-ADAPTED_ALPHA = 1e-4
+#: Fine-tuning of the shipped weights on the store's texts: plain SGD at a constant step
+#: (an adaptive schedule's first steps are large and would wash the shipped weights out), a
+#: weak L2 pull, a few passes. A store gives hundreds to thousands of texts, far too few to
+#: learn n-gram weights from scratch (held out, a model fitted from nothing on 310 BBC texts
+#: reached AUROC 0.81 where the shipped model reached 0.99).
+ADAPT_STEP = 0.05
+ADAPT_ALPHA = 1e-6
+ADAPT_EPOCHS = 5
 #: Largest machine-text file read by `read_machine_texts`, and longest text kept.
 MAX_MACHINE_FILE_BYTES = 256 * 1024 * 1024
 MAX_TEXT_CHARS = 100_000
@@ -117,8 +122,7 @@ def fit_adapted(human: Sequence[str], machine: Sequence[str], out_dir: str | os.
     train, test = np.flatnonzero(~held), np.flatnonzero(held)
     digest = hashlib.sha1("\x00".join(texts).encode("utf-8", "surrogatepass")).hexdigest()[:12]
     version = f"adapted-{digest}"
-    model = NgramClassifier.fit([texts[i] for i in train], y[train], alpha=ADAPTED_ALPHA,
-                                seed=seed, version=version)
+    model = _fine_tune([texts[i] for i in train], y[train], seed, version)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out)
@@ -147,7 +151,7 @@ def fit_adapted(human: Sequence[str], machine: Sequence[str], out_dir: str | os.
                          int((y[test] == 0).sum()), int((y[test] == 1).sum()), held_metrics,
                          shipped)
     info = {"version": version, "store": store_note, "seed": seed,
-            "alpha": ADAPTED_ALPHA, "held_out_share": HELD_OUT_SHARE,
+            "trainer": model.meta.get("trainer"), "held_out_share": HELD_OUT_SHARE,
             "n_train_human": result.n_train_human, "n_train_machine": result.n_train_machine,
             "n_held_human": result.n_held_human, "n_held_machine": result.n_held_machine,
             "machine_origin": {o: origin.count(o) for o in sorted(set(origin))},
@@ -156,6 +160,31 @@ def fit_adapted(human: Sequence[str], machine: Sequence[str], out_dir: str | os.
                     "same corpus and machine texts of the same origin"}
     (out / "adapt.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     return result
+
+
+def _fine_tune(texts: list[str], y: np.ndarray, seed: int, version: str) -> NgramClassifier:
+    """The shipped classifier's weights, moved towards this store's texts by a few SGD passes
+    (classes balanced by weight), saved in the shipped model's feature space."""
+    from sklearn.linear_model import SGDClassifier
+
+    from detectors.ngram_features import featurize
+
+    base = NgramClassifier()
+    params = base.params
+    w0 = np.zeros(params.n_features, dtype=np.float64)
+    w0[base.coef_index_] = base.coef_value_.astype(np.float64)
+    y = np.asarray(y).astype(int)
+    weight = np.where(y == 1, 0.5 / max(1, y.sum()), 0.5 / max(1, (1 - y).sum())) * y.size
+    sgd = SGDClassifier(loss="log_loss", alpha=ADAPT_ALPHA, learning_rate="constant",
+                        eta0=ADAPT_STEP, max_iter=ADAPT_EPOCHS, tol=None, random_state=seed)
+    sgd.fit(featurize(texts, params), y, coef_init=w0.reshape(1, -1),
+            intercept_init=np.array([base.intercept_]), sample_weight=weight)
+    trainer = {"model": "shipped classifier fine-tuned by SGD(log_loss), classes balanced",
+               "base_version": str(base.version), "step": ADAPT_STEP, "alpha": ADAPT_ALPHA,
+               "epochs": ADAPT_EPOCHS, "seed": seed, "n_train": int(y.size),
+               "n_ai": int(y.sum())}
+    return NgramClassifier.from_weights(params, sgd.coef_.ravel(), float(sgd.intercept_[0]),
+                                        version=version, trainer=trainer)
 
 
 def read_machine_texts(path: str | os.PathLike) -> list[str]:
