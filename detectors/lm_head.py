@@ -101,9 +101,11 @@ class LMHeadDetector(Detector):
     version = "1"
 
     def __init__(self, model_dir: str | Path | None = None, model: str | Path | None = None,
-                 batch_size: int = 16, device: str | None = None) -> None:
+                 batch_size: int = 16, device: str | None = None,
+                 dtype: str | None = "auto") -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_DIR
         self._lm_path, self.batch_size, self.device = model, batch_size, device
+        self.dtype = dtype
         self._head: LinearHead | None = None
         self._extractor = None
 
@@ -119,7 +121,8 @@ class LMHeadDetector(Detector):
         if self._extractor is None:
             max_tokens = int((self.head.meta or {}).get("max_tokens", 128))
             self._extractor = LMFeatureExtractor(self._lm_path, max_tokens=max_tokens,
-                                                 batch_size=self.batch_size, device=self.device)
+                                                 batch_size=self.batch_size, device=self.device,
+                                                 dtype=self.dtype)
         feats = self._extractor.features(texts)
         cols = [LM_FEATURES.index(f) for f in self.head.features]
         return feats[:, cols]
