@@ -131,3 +131,34 @@ def _scores(db: str, detector: str) -> dict:
     finally:
         con.close()
     return dict(rows)
+
+
+def test_adapt_generates_machine_text_from_the_stores_own_documents(tmp_path, shared_data):
+    """--generate: the offline SmolLM2 writes continue/rewrite texts from pre-cutoff documents
+    (kept tiny: 2 texts of 12 new tokens), next to the user's machine texts."""
+    pytest.importorskip("torch")
+    from detectors.lm_generate import generate_from_documents
+
+    human, machine = _news(shared_data)
+    _write_jsonl(tmp_path / "news.jsonl", [{"id": r["id"], "text": r["text"],
+                                            "date": "2019-05-01"} for r in human[:40]])
+    _write_jsonl(tmp_path / "machine.jsonl", [{"text": r["text"]} for r in machine[:20]])
+    db = str(tmp_path / "g.duckdb")
+    runner = CliRunner()
+    assert runner.invoke(main, ["scan", str(tmp_path / "news.jsonl"), "--db", db,
+                                "--date-column", "date", "--no-progress",
+                                "--detectors", "none"]).exit_code == 0
+    res = runner.invoke(main, ["detectors", "adapt", "--db", db, "--machine",
+                               str(tmp_path / "machine.jsonl"), "--generate", "2",
+                               "--max-new-tokens", "12"])
+    assert res.exit_code == 0, res.output
+    assert "generated 2/2 machine texts" in res.output
+    info = json.loads((tmp_path / "g.duckdb.models" / "adapted" / "adapt.json").read_text())
+    assert info["machine_origin"] == {"given": 20, "generated:continue": 1,
+                                      "generated:rewrite": 1}
+    # a continuation keeps the document's opening and adds new text
+    (text, origin), = generate_from_documents([human[0]["text"]], 1, max_new_tokens=12)
+    assert origin == "generated:continue"
+    opening = " ".join(human[0]["text"].split()[:5])
+    assert text.startswith(opening[:20]) and len(text) > len(opening)
+    assert text not in human[0]["text"]
