@@ -20,12 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from detectors.base import Detector, detector
+from detectors.classifier import NgramClassifier
 from detectors.lm_features import LM_FEATURES, LMFeatureExtractor
 from detectors.model_files import read_model, write_model
 
 HEAD_FORMAT = "linear-head-v1"
 DEFAULT_DIR = Path(__file__).parent / "models" / "lm_head"
 _ARRAYS = ("mean", "scale", "coef")
+#: Feature name of the shipped cheap classifier's score in a stacked head.
+CHEAP_FEATURE = "classifier"
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ def fit_head(x: np.ndarray, y: np.ndarray, features: Sequence[str],
           summary="trained head over LM token statistics (one forward pass)",
           languages=("en",))
 class LMHeadDetector(Detector):
-    """The shipped `LinearHead` over `detectors.lm_features` of the offline SmolLM2 model.
+    """The shipped `LinearHead` over `detectors.lm_features` of the offline SmolLM2 model
+    (and, when the head was fitted as a stack, the shipped cheap classifier's score).
 
     The texts are cut to the head's training length (`max_tokens` in its model.json), so
     scores match the evaluated setting.
@@ -108,6 +112,7 @@ class LMHeadDetector(Detector):
         self.dtype = dtype
         self._head: LinearHead | None = None
         self._extractor = None
+        self._classifier: Detector | None = None
 
     @property
     def head(self) -> LinearHead:
@@ -124,8 +129,19 @@ class LMHeadDetector(Detector):
                                                  batch_size=self.batch_size, device=self.device,
                                                  dtype=self.dtype)
         feats = self._extractor.features(texts)
-        cols = [LM_FEATURES.index(f) for f in self.head.features]
-        return feats[:, cols]
+        cols = []
+        for f in self.head.features:
+            if f == CHEAP_FEATURE:
+                cols.append(self._cheap().score(texts))
+            else:
+                cols.append(feats[:, LM_FEATURES.index(f)])
+        return np.column_stack(cols)
+
+    def _cheap(self) -> Detector:
+        """The shipped n-gram classifier, whose score a stacked head also reads."""
+        if self._classifier is None:
+            self._classifier = NgramClassifier()
+        return self._classifier
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
         if len(texts) == 0:

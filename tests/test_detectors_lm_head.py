@@ -89,6 +89,18 @@ def test_head_fits_saves_loads_and_scores_through_the_detector(rows, extractor, 
         assert det.threshold == 0.0
     finally:
         det.close()
+    # a stacked head also reads the shipped cheap classifier's score
+    from detectors.classifier import NgramClassifier
+
+    cheap = NgramClassifier().score(texts)
+    xs = np.column_stack([x, cheap])
+    stack = fit_head(xs, y, (*LM_FEATURES, "classifier"))
+    stack.save(tmp_path / "stack", {"max_tokens": MAX_TOKENS})
+    det = LMHeadDetector(model_dir=tmp_path / "stack", batch_size=4, dtype="float32")
+    try:
+        np.testing.assert_allclose(det.score(texts), stack.score(xs), rtol=1e-3, atol=1e-3)
+    finally:
+        det.close()
     # a broken model folder is refused with its name, never unpickled
     np.save(tmp_path / "head" / "coef.npy", np.array([object()], dtype=object),
             allow_pickle=True)
