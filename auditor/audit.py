@@ -36,6 +36,8 @@ from typing import Any
 
 import duckdb
 
+from auditor.estimate.choice import MIN_GROUP_DOCS, N_BOOT
+
 #: Bump when the layout of a stored audit or the way it is computed changes: stored audits of
 #: another version are stale and recomputed.
 AUDIT_VERSION = 1
@@ -65,8 +67,9 @@ class AuditSettings:
     method: str = "auto"
     detector: str | None = None
     weight: str = "docs"
-    n_boot: int = 200
+    n_boot: int = N_BOOT
     seed: int = 0
+    min_docs: int = MIN_GROUP_DOCS  # smaller groups are "too few documents", pooled, not gated
     generations: int = 10
     collapse_model: str = "gaussian"
 
@@ -139,8 +142,7 @@ def relative_note(text: str) -> str:
 def clean_estimate(d: dict[str, Any]) -> dict[str, Any]:
     """NaN (no estimate possible) becomes None, so the JSON is valid and faces say n/a; the
     estimator's notes, which say why, are kept (without install paths)."""
-    for k in ("fraction", "ci_low", "ci_high", "floor"):
-        v = d.get(k)
+    for k, v in d.items():  # fraction, intervals, floor, post-cutoff share, vocabulary bound
         if isinstance(v, float) and not math.isfinite(v):
             d[k] = None
     d["notes"] = [relative_note(str(n)) for n in d.get("notes") or []]
@@ -268,7 +270,7 @@ def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
         try:
             ests = estimate_db(db, by=by, method=settings.method, detector=settings.detector,
                                weight=settings.weight, n_boot=settings.n_boot,
-                               seed=settings.seed, record=False)
+                               seed=settings.seed, min_docs=settings.min_docs, record=False)
         except (LookupError, ValueError, RuntimeError, OSError, duckdb.Error) as e:
             errors.append(f"estimation {'overall' if not by else 'by ' + name} failed: "
                           f"{type(e).__name__}: {relative_note(str(e))}")

@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from auditor.estimate.choice import N_BOOT
+
 #: File that marks a folder as the demo's own, so a rerun may rebuild its store.
 DEMO_MARKER = ".auditor-demo"
 
@@ -174,7 +176,7 @@ def _row(source: str, e: dict, target_truth_: float | None, all_truth: float) ->
             "error": None if f is None or target_truth_ is None else f - target_truth_}
 
 
-def run_demo(out_dir: str | Path = "demo-output", *, n_boot: int = 200, seed: int = 0,
+def run_demo(out_dir: str | Path = "demo-output", *, n_boot: int = N_BOOT, seed: int = 0,
              say: Callable[[str], None] | None = None) -> DemoResult:
     """Scan, estimate, project, report and check the embedded corpus in `out_dir`.
 

@@ -107,7 +107,7 @@ SNIPPET_CHARS = 300
 
 #: Detectors whose score is not about machine authorship (contamination counts benchmark items
 #: found): estimation and the AI-share report leave their columns out.
-NON_AUTHORSHIP_DETECTORS = ("contamination",)
+NON_AUTHORSHIP_DETECTORS = ("contamination", "excess_vocab")
 
 
 def score_column(detector_name: str) -> str:

@@ -10,6 +10,7 @@ from detectors import classifier as _classifier  # noqa: E402, F401
 from detectors import compression as _compression  # noqa: E402, F401
 from detectors import contamination as _contamination  # noqa: E402, F401
 from detectors import embedding as _embedding  # noqa: E402, F401
+from detectors import excess_vocab as _excess_vocab  # noqa: E402, F401
 from detectors import lm_zero_shot as _lm_zero_shot  # noqa: E402, F401
 from detectors import markers as _markers  # noqa: E402, F401
 from detectors import watermark as _watermark  # noqa: E402, F401

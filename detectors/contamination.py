@@ -72,8 +72,8 @@ class ContaminationDetector(Detector):
         """The matcher; without a store, one over the shipped benchmarks, built here once (a
         few seconds) so that listing or warming up detectors stays cheap."""
         if self._matcher is None:
-            from auditor.contamination.benchmarks import builtin_items
             from auditor.contamination.index import build_index
+            from auditor.contamination.items import builtin_items
             from auditor.contamination.match import Matcher
 
             self._matcher = Matcher(build_index(builtin_items()))

@@ -19,6 +19,9 @@ HELD_OUT_GENERATORS: frozenset[str] = frozenset(
 HELD_OUT_REPOS: frozenset[str] = frozenset({"mbzuai-nlp/M4", "Xianjun-Yang/DNA-GPT"})
 
 SPLITS = ("train", "calib", "test", "test_generator", "test_repo")
+#: Splits the shipped classifier never trains on: `calib` sets its threshold and calibration and
+#: is its estimation reference with `test`, which also gives the in-distribution figures.
+NOT_TRAINED = ("calib", "test")
 
 
 def _bucket(key: str) -> float:

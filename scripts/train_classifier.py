@@ -38,6 +38,7 @@ from detectors.classifier import DEFAULT_MODEL_DIR  # noqa: E402
 from detectors.compression import DEFAULT_DIR as COMPRESSION_DIR  # noqa: E402
 from detectors.compression import CompressionDetector, build_references  # noqa: E402
 from detectors.references import REFERENCE_DIR, build_reference  # noqa: E402
+from detectors.splits import NOT_TRAINED  # noqa: E402
 from detectors.training import file_sha256, load_labeled  # noqa: E402
 
 SCRIPT = "scripts/train_classifier.py"
@@ -70,9 +71,6 @@ def _fmt(v) -> str:
 
 
 LABELED_FILES = ("dev.parquet", "extra.parquet")
-#: Splits the shipped classifier never trains on: `calib` sets its threshold and calibration and
-#: is its estimation reference with `test`, which also gives the in-distribution figures.
-NOT_TRAINED = ("calib", "test")
 #: Licences of the extra.parquet repositories (its rows carry no licence column).
 EXTRA_LICENCES = {"ranhli/l2r_data": "CC-BY-3.0", "MarkGHX/BiScope": "CC-BY-SA-4.0",
                   "junchaoIU/DetectRL": "Apache-2.0"}

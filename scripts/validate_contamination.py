@@ -23,12 +23,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from auditor.contamination import index as index_rules  # noqa: E402
 from auditor.contamination import match as match_rules  # noqa: E402
-from auditor.contamination.benchmarks import builtin_items  # noqa: E402
 from auditor.contamination.index import build_index  # noqa: E402
+from auditor.contamination.items import builtin_items  # noqa: E402
 from auditor.contamination.match import Matcher  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"
@@ -100,7 +103,8 @@ def evaluate(docs: list[dict], truth: list[dict], found: list) -> dict:
     return {"kinds": rows, "n_decoys": len(decoys), "decoys_flagged": decoy_flagged,
             "n_clean": len(clean), "clean_flagged": len(clean_flagged),
             "doc_precision": true_docs / flagged_docs if flagged_docs else 1.0,
-            "flagged_docs": flagged_docs, "extra_items": dict(extra)}
+            "flagged_docs": flagged_docs, "extra_items": dict(extra),
+            "found_by_doc": {p["doc_id"]: found[by_id[p["doc_id"]]] for p in decoys}}
 
 
 def speed(matcher: Matcher, texts: list[str], repeats: int) -> dict:
@@ -201,13 +205,18 @@ def main() -> None:
     index = build_index(items)
     build_s = time.perf_counter() - t0
     matcher = Matcher(index)
-    index_sq = build_index(items, short_questions=True)
-    matcher_sq = Matcher(index_sq)
     docs, truth = load_corpus()
     texts = [d["text"] for d in docs]
     found = run(matcher, texts)
     res = evaluate(docs, truth, found)
-    res_sq = evaluate(docs, truth, run(matcher_sq, texts))
+    variants = {  # the short-question settings compared (the default is `res`)
+        "no short questions (`--no-short-questions`)": build_index(items, short_questions=False),
+        "every short question, shared stems too": build_index(items, max_question_items=10**9),
+    }
+    res_sq = {name: evaluate(docs, truth, run(Matcher(ix), texts))
+              for name, ix in variants.items()}
+    res_sq["default: distinctive short questions"] = res
+    short_stats = short_question_stats(items, index)
     joined = "\n".join(texts)
     docs_2k = [joined[i:i + 2048] for i in range(0, len(joined) - 2048, 2048)][:6000]
     sp_2k = speed(matcher, docs_2k, args.repeats)
@@ -215,8 +224,59 @@ def main() -> None:
     scan = scan_overhead(found, docs)
     real = real_text(matcher)
     OUT.write_text(render(items.num_rows, index, matcher, build_s, res, res_sq, sp_2k,
-                          sp_corpus, scan, real), encoding="utf-8")
+                          sp_corpus, scan, real, short_stats, decoy_notes(docs, res, items)),
+                   encoding="utf-8")
     print(f"wrote {OUT}")
+
+
+def short_question_stats(items, index) -> dict:
+    """Questions of `min_tokens` to n-1 words per benchmark, how many the index holds on
+    their own (held by one item only), and those left out as shared."""
+    from auditor.contamination.tokens import tokenize
+
+    questions = [q or "" for q in items.column("question").to_pylist()]
+    lens = np.diff(tokenize(questions).doc_starts)
+    short = (lens >= index.min_tokens) & (lens < index.n)
+    kept = np.zeros(len(questions), dtype=bool)
+    kept[index.short_item[index.short_question]] = True
+    bench = items.column("benchmark").to_pylist()
+    ids = items.column("item_id").to_pylist()
+    per = Counter()
+    held = Counter()
+    for i in np.flatnonzero(short):
+        per[bench[i]] += 1
+        held[bench[i]] += bool(kept[i])
+    left_out = [(bench[i], ids[i], questions[i]) for i in np.flatnonzero(short & ~kept)]
+    return {"per": per, "held": held, "left_out": left_out}
+
+
+def decoy_notes(docs: list[dict], res: dict, items) -> tuple[list[str], int]:
+    """For each flagged decoy: the item reported and whether the decoy's text holds that item's
+    whole question (then the truth, not the detector, is wrong to call it clean); and how many
+    flagged decoys hold the whole question of every item reported for them."""
+    question = {(b, s, i): q for b, s, i, q in zip(
+        *(items.column(c).to_pylist() for c in ("benchmark", "split", "item_id", "question")),
+        strict=True)}
+    by_id = {d["id"]: d for d in docs}
+
+    def words(text: str) -> str:
+        return " " + " ".join(re.findall(r"\w+", re.sub(r"['\"]", "", text.lower()))) + " "
+
+    notes = []
+    real_leaks = 0
+    for p in res["decoys_flagged"]:
+        text = by_id[p["doc_id"]]["text"]
+        planted = text[p["char_start"]:p["char_end"]]
+        all_hold = True
+        for m in res["found_by_doc"][p["doc_id"]]:
+            q = question.get((m.benchmark, m.split, m.item_id)) or ""
+            holds = bool(q) and words(q) in words(planted)
+            all_hold &= holds
+            notes.append(f"| {p['doc_id']} | {planted!r} | {m.benchmark} {m.split} "
+                         f"{m.item_id}: {q!r} | {m.form} | "
+                         f"{'yes: a real question-only leak' if holds else 'no'} |")
+        real_leaks += all_hold
+    return notes, real_leaks
 
 
 def _pct(x: float) -> str:
@@ -224,7 +284,8 @@ def _pct(x: float) -> str:
 
 
 def render(n_items, index, matcher, build_s, res, res_sq, sp_2k, sp_corpus, scan,
-           real) -> str:
+           real, short_stats, decoys) -> str:
+    notes, real_leaks = decoys
     lines = [
         "<!-- generated by scripts/validate_contamination.py; do not edit -->",
         "# Benchmark contamination: validation on the shared leaky corpus",
@@ -279,29 +340,63 @@ def render(n_items, index, matcher, build_s, res, res_sq, sp_2k, sp_corpus, scan
         "| measure | value |",
         "|---|---|",
         f"| decoys flagged | {len(res['decoys_flagged'])} of {res['n_decoys']} |",
+        f"| decoys flagged for anything but an item's whole question they hold (truth "
+        f"corrected, see the flagged decoys below) | "
+        f"{len(res['decoys_flagged']) - real_leaks} of {res['n_decoys'] - real_leaks} |",
         f"| clean documents flagged | {res['clean_flagged']} of {res['n_clean']:,} |",
         f"| document precision (flagged documents that carry a plant) | "
         f"{res['doc_precision']:.3f} ({res['flagged_docs']} flagged) |",
         f"| other items reported in planted documents | "
         f"{', '.join(f'{k}: {v}' for k, v in sorted(res['extra_items'].items())) or 'none'} |",
         "",
-        "## Short questions (`auditor benchmarks add --short-questions`)",
+        "## Short questions: only distinctive ones count",
         "",
-        "Questions shorter than 13 words are not looked for on their own by default: such a "
-        "question is also an ordinary sentence. With `--short-questions` they are matched "
-        "whole (at least 8 words):",
+        f"A question shorter than the {index.n}-word n-gram (at least {index.min_tokens} words) "
+        "is matched whole, on its own, only when it is distinctive: the texts of at most "
+        f"{index_rules.MAX_SHORT_QUESTION_ITEMS} item hold its word sequence (items with the "
+        "same normalised text count once). A stem or template shared by several items (a "
+        "repeated LSAT-style question, a question inside a longer one) is evidence of no item "
+        "and never counts by itself; long questions and stems are still matched through "
+        "their 13-grams with the shares above. The rule and the 8-word floor come from the "
+        "benchmark items, not from this corpus: below 8 words questions recur as templates "
+        "(BBH boolean expressions, PIQA \"To hang a painting on the wall,\").",
+        "",
+        "| benchmark | questions of 8-12 words | held by one item (indexed) |",
+        "|---|---|---|",
+        *[f"| {b} | {short_stats['per'][b]:,} | {short_stats['held'][b]:,} |"
+          for b in sorted(short_stats["per"])],
+        "",
+        "Left out as shared by several items:",
+        "",
+        *[f"- {b} {i}: {q!r}" for b, i, q in short_stats["left_out"]],
+        "",
+        "Settings compared on the leaky corpus (the 77k labeled texts and crawl samples above "
+        "are scanned with the default):",
         "",
         "| setting | question_only recall | decoys flagged | clean flagged |",
         "|---|---|---|---|",
     ]
-    for name, r in (("default", res), ("--short-questions", res_sq)):
+    for name, r in sorted(res_sq.items()):
         lines.append(f"| {name} | {r['kinds']['question_only']['recall']:.3f} | "
                      f"{len(r['decoys_flagged'])} of {r['n_decoys']} | {r['clean_flagged']} |")
-    for p in res_sq["decoys_flagged"]:
-        lines.append(f"\nDecoy flagged with short questions: {p['doc_id']} (imitates "
-                     f"{p['benchmark']}): its stock sentence is a {p['benchmark']} question "
-                     "verbatim.")
     lines += [
+        "",
+        "Question-only plants still missed by default: questions under 8 words (the floor), "
+        "and any whose question shares its words with another item.",
+        "",
+        "### Flagged decoys (default settings)",
+        "",
+        "| decoy | planted sentence | item reported | form | holds the item's whole question |",
+        "|---|---|---|---|---|",
+        *notes,
+        "",
+        "A decoy that holds a benchmark item's whole question verbatim is, by the corpus's own "
+        "definition of a question-only plant (the question inserted without its answer), a "
+        "question-only leak: the truth is wrong to count it as a decoy with no item content. "
+        "Such a question can also be a sentence people write without having seen the "
+        "benchmark (TruthfulQA asks everyday questions on purpose); the detector cannot and "
+        "does not claim to tell the two apart, it reports the form `question_only` so a reader "
+        "can judge. Decoys that hold no whole question are not flagged.",
         "",
         "## Speed and memory (one core)",
         "",
@@ -336,7 +431,8 @@ def render(n_items, index, matcher, build_s, res, res_sq, sp_2k, sp_corpus, scan
         "|---|---|",
         f"| items | {n_items:,} |",
         f"| distinct (n-gram, item) pairs | {len(index.hashes):,} |",
-        f"| short items matched whole | {len(index.short_hash):,} |",
+        f"| short parts matched whole: items / questions | "
+        f"{int((~index.short_question).sum()):,} / {int(index.short_question.sum()):,} |",
         f"| index arrays in memory | {index.memory_bytes() / 2**20:.1f} MiB |",
         f"| with the scan's bit filters | {matcher.memory_bytes() / 2**20:.1f} MiB |",
         f"| index build time | {build_s:.1f} s |",

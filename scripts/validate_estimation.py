@@ -1,6 +1,28 @@
-"""Validate the estimators on semi-synthetic corpora with known machine fractions.
+"""Validate the estimators on corpora like a user's: unseen repositories, generators and
+domains, and real pre-2022 crawl documents; then in-distribution, labelled so.
 
-Writes reports/estimation.md. For each source (a domain of the labeled development set with
+Writes reports/estimation.md, leading with:
+
+1. Leave one repository out (LORO). Every labeled repository the shipped classifier never saw:
+   the three repositories of labeled/extra.parquet (the classifier was trained on dev.parquet
+   only; we do NOT retrain per fold, so only repositories it never saw are used, which is what
+   makes this honest). Per source (a domain of that repository with enough human text): a human
+   reference of the source's own human rows (its "pre-cutoff documents"), a disjoint target of
+   human rows plus machine rows of that repository at a known fraction; the machine reference is
+   the shipped one (dev.parquet repositories only), so the target's generators, wording and
+   domain are unseen by the detector AND by the machine reference. Machine rows: variants pure,
+   llm_rewrite_of_human_text, llm_paraphrase_of_ai_text (text a model wrote); adversarial attacks
+   and light polish of human text are left out and said so. Texts are scored by the shipped
+   classifier here (cached under .bench/), and estimated by the very functions `estimate_db`
+   uses (`cells.estimate_cells`, `combine_cells`, `choice.auto_method`).
+2. Real crawl documents (../shared/data/crawl), scanned with the real readers (`auditor scan`,
+   date columns found by default names) and estimated with `estimate_db --by source`: once
+   with their real dates (pre-2022 samples are pre-cutoff references), once as a user without
+   dates would (every document treated as post-cutoff: `--cutoff 1990-01-01`), where the
+   pre-2022 samples are pure human and must read about 0.
+
+In-distribution results (dev.parquet domains the classifier was calibrated on) follow. For those,
+per source (a domain of the labeled development set with
 enough held-out human text: BBC XSum news, WritingPrompts stories, SQuAD Wikipedia contexts) and
 each fraction (0, 1, 2.5, 5, 10, 20, 30, 50%), every replicate draws, with its own seed:
 
@@ -18,7 +40,8 @@ gets the same histograms the store path builds (`methods.reference_edges` / `his
 from `bins_for`), and the same bootstrap (`bootstrap.estimate_with_interval`: target and both
 references resampled). The floor is the estimate at a true 0 (a pure human target).
 
-Usage: python scripts/validate_estimation.py [--replicates 20] [--n-boot 100]
+Usage: nice -n 10 python scripts/validate_estimation.py [--replicates 20] [--n-boot 100]
+       [--loro-replicates 10]
 """
 
 from __future__ import annotations
@@ -39,13 +62,20 @@ from auditor.estimate import methods as M  # noqa: E402
 from auditor.estimate.bootstrap import Hist, estimate_with_interval  # noqa: E402
 from auditor.estimate.choice import auto_method  # noqa: E402
 
+sys.path.insert(0, str(REPO / "scripts"))
+import validate_estimation_ood as OOD  # noqa: E402
+
 FRACTIONS = (0.0, 0.01, 0.025, 0.05, 0.10, 0.20, 0.30, 0.50)
 SOURCES = {  # domain -> (human reference size, target size)
     "news (BBC XSum)": (400, 600),
     "creative writing (Reddit WritingPrompts)": (320, 480),
     "wikipedia (SQuAD contexts)": (200, 290),
 }
-METHOD_ORDER = ("cc", "acc", "pcc", "pacc", "em", "hdy", "mlm", "auto")
+METHOD_ORDER = ("cc", "acc", "pcc", "pacc", "em", "hdy", "mlm", "mlms", "auto")
+LORO_METHODS = ("auto", "mlm", "acc")
+#: Methods whose in-distribution figures go through `estimate_one` (the cells path, with the
+#: machine reference's raw scores that `mlms` needs), as `estimate_db` runs them.
+CELLS_METHODS = ("mlms", "auto")
 
 
 def target_half(doc_id: str) -> bool:
@@ -87,7 +117,10 @@ def run(detector: str, scenario: str, replicates: int, n_boot: int) -> list[dict
                 auto, _ = auto_method(len(h_ref), len(machine_ref), False)
                 for method in METHOD_ORDER:
                     name = auto if method == "auto" else method
-                    iv = estimate_with_interval(name, H, MM, T, n_boot=n_boot, seed=seed)
+                    if method in CELLS_METHODS:
+                        iv = OOD.estimate_one(h_ref, machine_ref, target, method, n_boot, seed)
+                    else:
+                        iv = estimate_with_interval(name, H, MM, T, n_boot=n_boot, seed=seed)
                     rows.append(dict(source=domain, fraction=frac, truth=truth, rep=rep,
                                      method=method, est=iv.fraction, lo=iv.ci_low,
                                      hi=iv.ci_high))
@@ -103,14 +136,17 @@ def summarise(rows: list[dict]):
     return cell
 
 
-def table(rows: list[dict], what: str) -> list[str]:
+def table(rows: list[dict], what: str, order=METHOD_ORDER) -> list[str]:
     cell = summarise(rows)
     head = "| method | " + " | ".join(f"{100 * f:g}%" for f in FRACTIONS) + " | 0-30% |"
     out = [head, "|" + "---|" * (len(FRACTIONS) + 2)]
-    for m in METHOD_ORDER:
+    for m in order:
         vals, pooled = [], []
         for f in FRACTIONS:
             rs = cell[(m, f)]
+            if not rs:
+                vals.append("-")
+                continue
             if what == "mae":
                 v = np.mean([abs(r["est"] - r["truth"]) for r in rs]) * 100
                 vals.append(f"{v:.2f}")
@@ -216,19 +252,146 @@ def verdict(rows: list[dict], method: str) -> tuple[float, float, float]:
     return mae, cov, floor
 
 
+def loro_section(replicates: int, n_boot: int, say=print) -> tuple[list[str], list]:
+    t0 = time.time()
+    rows = OOD.run_loro(FRACTIONS, replicates, n_boot, LORO_METHODS, say=say)
+    say(f"LORO: {len(rows)} estimates in {time.time() - t0:.0f}s")
+    sources = list(dict.fromkeys(r["source"] for r in rows))
+    lines = [
+        "## 1. Leave one repository out (headline)", "",
+        "Sources: every domain with enough human text of the repositories the shipped classifier "
+        "never saw (labeled/extra.parquet; the classifier was trained on dev.parquet, so no "
+        "per-fold retraining is needed and none is done). Human reference = the source's own "
+        "human rows (as its pre-cutoff documents would be); target = other human rows of the "
+        "source plus that repository's machine rows (variants "
+        f"{', '.join(OOD.MACHINE_VARIANTS)}; attacks and polish left out) at the stated "
+        "fraction; machine reference = the shipped one (dev.parquet repositories only), so "
+        "generators, wording and domain of the target's machine text are unseen by both the "
+        "detector and the machine reference. Sizes (human reference/target): DetectRL and "
+        "BiScope 300/500, L2R genres 80/120 (all the human text they have). Fractions whose "
+        "machine rows a source lacks are skipped for it (DetectRL keeps about 110 machine rows "
+        f"per domain after the variant filter). {replicates} replicates per cell, "
+        f"{n_boot} bootstrap replicates; estimates are the post-cutoff share, computed by "
+        "`cells.estimate_cells` + `combine_cells` as in `estimate_db`.", "",
+        "How far each source's scores sit from the references (AUC: P(machine > human); "
+        "median classifier score):", "",
+        "| source | AUC target machine vs human | AUC shipped machine ref vs human | median "
+        "target machine | median machine ref | human rows | machine rows |",
+        "|---|---|---|---|---|---|---|"]
+    for name, (a1, a2, m1, m2, nh, nm) in OOD.loro_auc().items():
+        lines.append(f"| {name} | {a1:.3f} | {a2:.3f} | {m1:.2f} | {m2:.2f} | {nh} | {nm} |")
+    lines += ["", "Mean absolute error (points):", "", *table(rows, "mae", LORO_METHODS), "",
+              "95%-interval coverage:", "", *table(rows, "coverage", LORO_METHODS), "",
+              "Mean interval width (points):", "", *table(rows, "width", LORO_METHODS), "",
+              "`auto` per source (0-30%):", "",
+              "| source | MAE | coverage | mean error (bias) | floor (mean at 0%) |",
+              "|---|---|---|---|---|"]
+    for src in sources:
+        rs = [r for r in rows if r["method"] == "auto" and r["source"] == src
+              and r["fraction"] <= 0.30]
+        zero = [r["est"] for r in rs if r["fraction"] == 0]
+        lines.append(
+            f"| {src} | {100 * np.mean([abs(r['est'] - r['truth']) for r in rs]):.2f} | "
+            f"{100 * np.mean([r['lo'] <= r['truth'] <= r['hi'] for r in rs]):.0f}% | "
+            f"{100 * np.mean([r['est'] - r['truth'] for r in rs]):+.2f} | "
+            f"{100 * np.mean(zero):.2f} |")
+    summary = []
+    for m in LORO_METHODS:
+        mae, cov, floor = verdict(rows, m)
+        summary.append(("classifier", "LORO (unseen repos)", m, mae, cov, floor))
+    lines += ["", "Where the LORO target is missed, from the figures above (auto, 0-30%):", ""]
+    for label, small in (("human reference of 300 documents (DetectRL, BiScope)", False),
+                         ("human reference of 80 documents (L2R genres)", True)):
+        rs = [r for r in rows if r["method"] == "auto" and r["fraction"] <= 0.30
+              and ("L2R" in r["source"]) == small]
+        mae = 100 * np.mean([abs(r["est"] - r["truth"]) for r in rs])
+        cov = 100 * np.mean([r["lo"] <= r["truth"] <= r["hi"] for r in rs])
+        fl = 100 * np.mean([r["est"] for r in rs if r["fraction"] == 0])
+        lines.append(f"- {label}: MAE {mae:.2f} points, coverage {cov:.0f}%, floor {fl:.2f}.")
+    lines += [
+        "- Sources whose human text the classifier scores ABOVE the shipped machine reference "
+        "(AUC of machine reference vs human below 0.5 in the table above) leave the mixture "
+        "nearly unidentified: with 80 references their estimates scatter across the whole "
+        "range and the intervals are wide to match (coverage holds, error and floor do not).",
+        "- Machine text that scores LOWER than the machine reference (median target machine "
+        "below the reference's) is under-estimated; a shift of the machine component toward "
+        "human scores is not identified from scores alone (tried: it raised the floor on pure "
+        "human targets), so `mlms` shifts only upward. The excess-vocabulary bound "
+        "(`vocab_*`, reference-free) is the cross-check for that direction on dated corpora.",
+        ""]
+    return lines + [""], summary
+
+
+def crawl_section(n_boot: int) -> tuple[list[str], list[str]]:
+    views = OOD.crawl_rows(n_boot)
+    lines = ["## 2. Real crawl samples (../shared/data/crawl)", "",
+             "Scanned with `auditor scan ../shared/data/crawl --detectors "
+             "classifier,excess_vocab` (real WARC/WET/JSONL/Parquet readers, dates from the "
+             "default date fields), then `estimate_db(by=['source'])`. Every sample dated before "
+             "2022-11-30 is pure human text. View A uses the real dates; view B rescans with "
+             "`--cutoff 1990-01-01`, so nothing is pre-cutoff and every sample is estimated as "
+             "unknown against the shipped human reference (what a user without dates gets).", ""]
+    verdicts = []
+    for view, ests in views.items():
+        lines += [f"### {view}", "",
+                  "| source | status | docs | pre-cutoff | fraction | 95% CI | floor | human "
+                  "reference | method | excess-vocab bound |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for e in ests:
+            def pct(x):
+                return "n/a" if x is None else f"{100 * x:.1f}%"
+            ci = (f"[{pct(e['ci_low'])}, {pct(e['ci_high'])}]"
+                  if e["ci_low"] is not None and e["ci_low"] == e["ci_low"] else "n/a")
+            frac = pct(e["fraction"]) if e["fraction"] == e["fraction"] else "n/a"
+            vocab = "n/a" if e.get("vocab_fraction") is None else (
+                f"{pct(e['vocab_fraction'])} [{pct(e['vocab_ci_low'])}, "
+                f"{pct(e['vocab_ci_high'])}]")
+            src = str(e["group"].get("source"))
+            lines.append(f"| {src} | {e['status']} | {e['n_docs']} | {e['n_pre_cutoff']} | "
+                         f"{frac} | {ci} | {pct(e['floor'])} | {e['human_ref_kind'] or '-'} | "
+                         f"{e['method']} | {vocab} |")
+            pre2022 = any(y in src for y in ("2008", "2019", "2020"))
+            if pre2022 and e["status"] not in ("too few documents",):
+                ok = (e["status"] == "pre-cutoff reference"
+                      or (e["fraction"] is not None and e["fraction"] <= 0.02
+                          and (e["ci_low"] or 0.0) <= 1e-12))
+                verdicts.append(f"| {view} | {src} | {e['status']} | {frac} {ci} | "
+                                f"{'yes' if ok else '**no**'} |")
+        lines.append("")
+    lines += ["Target: every pre-2022 sample reads at most 2% with an interval including 0, or "
+              "is reported as a pre-cutoff reference.", "",
+              "| view | sample | status | estimate | meets target |", "|---|---|---|---|---|",
+              *verdicts, ""]
+    return lines, verdicts
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--replicates", type=int, default=20)
-    ap.add_argument("--n-boot", type=int, default=100)
+    ap.add_argument("--replicates", type=int, default=10)
+    ap.add_argument("--n-boot", type=int, default=60)
+    ap.add_argument("--loro-replicates", type=int, default=8)
     ap.add_argument("--out", default=str(REPO / "reports" / "estimation.md"))
     args = ap.parse_args()
     runs = [("classifier", "default"), ("classifier", "unseen generators"),
             ("compression", "default")]
+    started = time.time()
+    loro_lines, summary = loro_section(args.loro_replicates, args.n_boot)
+    crawl_lines, _ = crawl_section(args.n_boot)
+    print(f"crawl done at {time.time() - started:.0f}s", flush=True)
     lines = [
         "Generated by `scripts/validate_estimation.py` "
-        f"(--replicates {args.replicates} --n-boot {args.n_boot}); do not edit by hand.",
+        f"(--replicates {args.replicates} --loro-replicates {args.loro_replicates} "
+        f"--n-boot {args.n_boot}); do not edit by hand.",
         "",
-        "# Estimation: accuracy and interval coverage on semi-synthetic corpora",
+        "# Estimation: accuracy and interval coverage where the detector has not been",
+        "",
+        "Targets (issue 10): leave-one-repository-out MAE <= 2 points over 0-30%, 95% coverage "
+        ">= 90%, pure-human floor <= 1 point; every pre-2022 crawl sample reads <= 2% with an "
+        "interval including 0, or is reported as a pre-cutoff reference.",
+        "",
+        *loro_lines,
+        *crawl_lines,
+        "## 3. In-distribution (labelled so: domains of dev.parquet the shipped models were "
+        "calibrated on)",
         "",
         "Known machine fractions are built from the labeled development set: per source "
         "(domain), a human reference and a disjoint human part of the target from the same "
@@ -241,11 +404,7 @@ def main() -> None:
         f"bootstrap ({args.n_boot} replicates) over the target and both references. `auto` "
         "is what `--method auto` picks for these reference sizes.",
         "",
-        "Targets (issue 4): MAE <= 2 points over 0-30%, coverage >= 90%, floor < 1 point.",
-        "",
     ]
-    summary = []
-    started = time.time()
     aucs = {det: separation(det) for det in {d for d, _ in runs}}
     lines += ["Separation of each source's human rows from the default machine reference "
               "(AUC):", "", "| detector | " + " | ".join(SOURCES) + " |",
@@ -258,7 +417,7 @@ def main() -> None:
         rows = run(detector, scenario, args.replicates, args.n_boot)
         secs = time.time() - t0
         print(f"{detector} / {scenario}: {len(rows)} estimates in {secs:.0f}s", flush=True)
-        lines += [f"## {detector}, machine reference: {scenario}", ""]
+        lines += [f"### {detector}, machine reference: {scenario} (in-distribution)", ""]
         lines += ["Mean absolute error (percentage points):", "", *table(rows, "mae"), ""]
         lines += ["95%-interval coverage:", "", *table(rows, "coverage"), ""]
         lines += ["Mean interval width (points):", "", *table(rows, "width"), ""]
@@ -267,29 +426,25 @@ def main() -> None:
         lines += ["`auto` per source:", "", *per_source(rows, "auto"), ""]
         for m in ("auto", "mlm", "acc", "cc"):
             mae, cov, floor = verdict(rows, m)
-            summary.append((detector, scenario, m, mae, cov, floor))
-    lines += ["## Verdict against the targets", "",
-              "| detector | machine reference | method | MAE 0-30% | coverage 0-30% | floor | "
-              "meets targets |", "|---|---|---|---|---|---|---|"]
+            summary.append((detector, f"{scenario} (in-distribution)", m, mae, cov, floor))
+    verdict_lines = ["## Verdict against the targets", "",
+                     "| detector | corpora / machine reference | method | MAE 0-30% | coverage "
+                     "0-30% | floor | meets targets |", "|---|---|---|---|---|---|---|"]
     for detector, scenario, m, mae, cov, floor in summary:
-        ok = mae <= 2 and cov >= 90 and floor < 1
+        ok = mae <= 2 and cov >= 90 and floor <= 1
         label = "cc (biased baseline)" if m == "cc" else m
-        lines.append(f"| {detector} | {scenario} | {label} | {mae:.2f} | {cov:.0f}% | "
-                     f"{floor:.2f} | {'yes' if ok else '**no**'} |")
-    lines += ["", "### Where a target is missed, and why", ""]
-    for detector, scenario, m, mae, cov, floor in summary:
-        if not (mae <= 2 and cov >= 90 and floor < 1):
-            best = max(((d, min(a.values())) for d, a in aucs.items()), key=lambda x: x[1])
-            lines.append(f"- ({scenario}) " + why_missed(detector, m, mae, cov, floor,
-                                                          aucs[detector], best))
-    lines += ["", "Not validated here: token weighting (same code path, weights per bin), "
+        verdict_lines.append(f"| {detector} | {scenario} | {label} | {mae:.2f} | {cov:.0f}% | "
+                             f"{floor:.2f} | {'yes' if ok else '**no**'} |")
+    # the verdict goes right after the targets, so the headline is what a reader sees first
+    at = lines.index("## 1. Leave one repository out (headline)")
+    lines[at:at] = [*verdict_lines, ""]
+    lines += ["Not validated here: token weighting (same code path, weights per bin), "
               "the two-tier combination (tests/test_estimate_twotier.py checks it on simulated "
-              "scores) and the default-human-reference fallback (its widening is a stated "
-              "allowance, not a measured one).", "",
+              "scores).", "",
               f"Total run time {time.time() - started:.0f}s.", ""]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines[-(len(summary) + 6):]))
+    print("\n".join(verdict_lines))
     print(f"wrote {args.out}")
 
 

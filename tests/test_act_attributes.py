@@ -10,6 +10,7 @@ import os
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from conftest import require
 
 from auditor.act.attributes import export_attributes
 from auditor.act.manifest import write_manifest
@@ -129,10 +130,10 @@ def _dolma_rust():
 
     spec = importlib.util.find_spec("dolma")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("dolma is not installed (pip install --no-deps dolma)")
+        require(False, "dolma is not installed (scripts/setup.sh installs it with --no-deps)")
     found = glob.glob(os.path.join(list(spec.submodule_search_locations)[0], "dolma.*.so"))
     if not found:
-        pytest.skip("dolma's Rust extension not found")
+        require(False, "dolma's Rust extension not found")
     loader = importlib.machinery.ExtensionFileLoader("dolma", found[0])
     module = importlib.util.module_from_spec(importlib.util.spec_from_loader("dolma", loader))
     loader.exec_module(module)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -117,22 +118,73 @@ def test_decoys_and_clean_documents_are_not_flagged(leaky, shared_data):
     docs, truth = leaky
     decoys = [p for p in truth if p["kind"] == "decoy"]
     imitated = sorted({p["benchmark"] for p in decoys})
-    m = Matcher(build_index(items_of(shared_data, imitated)))
+    items = items_of(shared_data, imitated)
+    m = Matcher(build_index(items))
     found = m.match([docs[p["doc_id"]]["text"] for p in decoys])
-    assert [f for f in found if f] == []
+    # Two decoys of the truth ("What happens if you crack your knuckles a lot? My grandmother
+    # ...") hold a TruthfulQA question verbatim: a decoy may only be flagged as that, a whole
+    # item question it really contains, never for a stock phrase.
+    question = {(b, i): q for b, i, q in zip(items.column("benchmark").to_pylist(),
+                                            items.column("item_id").to_pylist(),
+                                            items.column("question").to_pylist(), strict=True)}
+    for p, matches in zip(decoys, found, strict=True):
+        for hit in matches:
+            assert hit.form == "question_only", (p, hit)
+            assert words(question[(hit.benchmark, hit.item_id)]) in words(
+                docs[p["doc_id"]]["text"]), (p, hit)
+    assert sum(1 for f in found if f) <= 2
     planted = {p["doc_id"] for p in truth}
     clean = [d["text"] for i, d in docs.items() if i not in planted][:1500]
     assert not any(m.match(clean))
 
 
-def test_stock_sentence_does_not_match_a_short_question_by_default(shared_data):
+def words(text: str) -> str:
+    """Lower-cased words, apostrophes and quotes dropped, one space apart (for containment)."""
+    return " " + " ".join(re.findall(r"\w+", re.sub(r"['\"]", "", text.lower()))) + " "
+
+
+def test_short_question_matches_when_only_one_item_holds_it(shared_data):
     tq = items_of(shared_data, ["truthfulqa"])
     q = tq.column("question").to_pylist()
     short = next(x for x in q if 9 <= len(x.split()) <= 11)
     text = f"My grandmother always asked this. {short} Nobody knew."
-    assert Matcher(build_index(tq)).match([text]) == [[]]
-    found = Matcher(build_index(tq, short_questions=True)).match([text])[0]
+    assert Matcher(build_index(tq, short_questions=False)).match([text]) == [[]]
+    found = Matcher(build_index(tq)).match([text])[0]
     assert [m.form for m in found] == ["question_only"]
+
+
+def test_short_question_shared_by_items_never_counts_alone():
+    """A stem several items share (an LSAT-style "Which one of the following ...") is evidence
+    of no item; a short question only one item holds is, even inside a longer question."""
+    stem = "Which one of the following most weakens the argument?"
+    rows = [(f"Passage {k}: the council voted {k} times on the bridge budget.", stem,
+             f"{stem} Passage {k}: the council voted {k} times on the bridge budget.\n(A)")
+            for k in ("two", "three", "four")]
+    own = "Why do cats purr when they are content?"
+    rows.append(("", own, f"{own}\nBecause purring signals comfort."))
+    items = pa.table({"benchmark": ["b"] * 4, "split": ["test"] * 4,
+                      "item_id": [str(i) for i in range(4)],
+                      "text": [r[2] for r in rows], "question": [r[1] for r in rows],
+                      "answer": [None] * 4}, schema=ITEM_SCHEMA)
+    index = build_index(items)
+    assert int(index.short_question.sum()) == 1
+    m = Matcher(index)
+    got = m.match([f"Critics asked: {stem} Nobody answered.",
+                   f"My aunt asked me: {own} I had no idea."])
+    assert got[0] == []
+    assert [(h.item_id, h.form) for h in got[1]] == [("3", "question_only")]
+
+
+def test_near_misses_are_items_sharing_ngrams_without_a_match(shared_data):
+    gsm = items_of(shared_data, ["gsm8k"]).slice(300, 50)
+    words_ = gsm.column("question").to_pylist()[4].split()
+    assert len(words_) >= 40
+    glimpse = " ".join(words_[:14])  # two 13-grams: fewer than MIN_HITS
+    whole = gsm.column("text").to_pylist()[9]
+    m = Matcher(build_index(gsm))
+    texts = [f"Someone wrote: {glimpse} and then left.", f"Copied: {whole}", "Nothing here."]
+    assert [[h.item_id for h in f] for f in m.match(texts)] == [[], ["309"], []]
+    assert m.near_misses(texts) == [[4], [], []]
 
 
 def test_short_items_match_whole(shared_data):
@@ -294,6 +346,32 @@ def test_report_section_lists_leaks_with_highlighted_escaped_text(scanned):
     html_text = contamination_html(evil)
     assert "<script>x" not in html_text and "&lt;script&gt;x" in html_text
     assert "<mark>a&amp;b</mark>" in html_text and "&lt;/td&gt;" in html_text
+
+
+def test_markdown_report_section_lists_leaks_with_escaped_text(scanned):
+    from auditor.report.contamination import collect_contamination
+    from auditor.report.data import ReportData
+    from auditor.report.markdown import render_markdown
+
+    dbs, svamp = scanned
+    section = collect_contamination(dbs["leak"], [])
+    md = render_markdown(ReportData(db_path=dbs["leak"], generated_at="now", cutoff="2022-11",
+                                    contamination=section))
+    assert "## Benchmark contamination" in md
+    rows = [line for line in md.splitlines() if line.startswith("| svamp | test/")]
+    assert len(rows) == len(section["items"]) >= len(svamp) - 1
+    assert all(line.count(" | ") == 9 and "**" in line for line in rows)
+    assert "## Benchmark contamination" not in render_markdown(
+        ReportData(db_path="x", generated_at="now", cutoff="2022-11"))
+    evil = dict(section, items=[dict(section["items"][0], item_id="a|b`c<script>",
+                                     example_excerpt={"before": "x|y", "match": "**m**\nn",
+                                                      "after": "<img src=x>"})])
+    md = render_markdown(ReportData(db_path="x", generated_at="now", cutoff="2022-11",
+                                    contamination=evil))
+    row = next(line for line in md.splitlines() if line.startswith("| svamp | test/"))
+    assert row.count(" | ") == 9  # the pipes in the data did not add cells
+    assert "a\\|b\\`c&lt;script&gt;" in row and "<script>" not in md and "<img" not in md
+    assert "**\\*\\*m\\*\\* n**" in row  # the bold is ours; the data's stars are escaped
 
 
 def test_hf_packaged_json_builder_gives_the_same_items(shared_data, tmp_path):

@@ -59,11 +59,12 @@ def test_scan_then_estimate_json(tmp_path, shared_data):
     for key in ("group", "n_docs", "n_tokens", "fraction", "ci_low", "ci_high", "method",
                 "detector", "n_human_ref", "n_machine_ref", "floor", "notes", "human_ref"):
         assert key in news
-    assert news["detector"] == "classifier" and news["method"] in ("mlm", "acc")
+    assert news["detector"] == "classifier" and news["method"] in ("mlms", "acc")
     assert news["human_ref"].startswith("own pre-cutoff")
-    assert 120 < news["n_human_ref"] < 180
-    # target = 180 post-cutoff documents + the held-out pre-cutoff slice
-    assert news["n_docs"] == 180 + (300 - news["n_human_ref"])
+    assert news["n_human_ref"] == 300 and news["n_pre_cutoff"] == 300
+    # the whole source: 300 pre-cutoff (human by assumption) + 180 post-cutoff documents
+    assert news["n_docs"] == 480
+    assert news["ci_low_post"] <= 60 / 180 + 0.03 and news["ci_high_post"] >= 60 / 180 - 0.03
     truth = 60 / news["n_docs"]
     assert news["ci_low"] <= truth + 0.03 and news["ci_high"] >= truth - 0.03, news
     assert news["floor"] is not None and news["floor"] < 0.05

@@ -15,6 +15,7 @@ import pytest
 
 from auditor.estimate import estimate_db
 from auditor.estimate.identifiers import group_columns, view_columns
+from auditor.estimate.result import RefKind, Status
 from auditor.records import DEFAULT_CUTOFF, Document
 from auditor.store.catalogue import open_store
 from auditor.store.sidecar import provenance_batch
@@ -87,17 +88,19 @@ def test_estimates_recover_known_fractions_per_source(tmp_path):
     assert set(res) == {"web", "forum", "news"}
     for src, truth in {"web": 0.0, "forum": 0.2, "news": 0.5}.items():
         e = res[src]
-        # the target includes the held-out pre-cutoff slice (about 300 human documents)
+        # whole group: 600 pre-cutoff documents (human by assumption) + 1500 post-cutoff
         n_post_machine = round(truth * 1500)
         true_share = n_post_machine / e.n_docs
         assert e.ci_low <= true_share <= e.ci_high, (src, e)
         assert abs(e.fraction - true_share) < 0.04
-        assert e.method == "mlm" and e.detector == "classifier"
-        assert e.human_ref.startswith("own pre-cutoff")
-        assert 250 < e.n_human_ref < 350  # half of 600 by id hash
+        assert e.ci_low_post <= truth <= e.ci_high_post, (src, e)
+        assert abs(e.fraction_post - truth) < 0.05
+        assert e.method == "mlms" and e.detector == "classifier"
+        assert e.human_ref_kind == RefKind.OWN.value and e.status == Status.ESTIMATED.value
+        assert e.n_human_ref == 600 and e.n_pre_cutoff == 600  # every pre-cutoff document
         assert e.n_machine_ref == 800
         assert e.floor is not None and e.floor < 0.03
-        assert e.n_docs == 1500 + (600 - e.n_human_ref)
+        assert e.n_docs == 2100
     assert res["web"].ci_low == 0.0 or res["web"].fraction > 0
 
 
@@ -146,15 +149,12 @@ def test_no_human_reference_falls_back_with_a_note(tmp_path):
     write_sidecar(db, "mref", machine_ref_rows(rng, 500))
     open_store(db).close()
     res = {e.group["source"]: e for e in estimate_db(db, by=["source"], record=False, n_boot=40)}
-    assert res["old"].human_ref.startswith("own")
+    assert res["old"].status == Status.PRE_CUTOFF.value and res["old"].fraction == 0.0
     new = res["new"]
-    # no scanned human_reference rows and no shipped reference for this detector yet -> either
-    # the shipped default (widened, noted) or an explicit no-estimate; never silent
-    assert any("FALLBACK" in n or "no human reference" in n for n in new.notes), new.notes
-    if "FALLBACK" in " ".join(new.notes):
-        assert new.human_ref.startswith("default")
-    else:
-        assert math.isnan(new.fraction)
+    # no own pre-cutoff documents: borrowed from the store's other source, and said so
+    assert new.human_ref_kind == RefKind.BORROWED.value and new.human_ref_sources == ("old",)
+    assert any("borrowed" in n and "old" in n for n in new.notes), new.notes
+    assert new.ci_low <= 0.3 <= new.ci_high
 
 
 def test_human_reference_role_documents_are_used_when_source_has_no_dates(tmp_path):
@@ -216,12 +216,16 @@ def test_edge_groups_empty_all_human_all_machine_single(tmp_path):
     allh, allm, one, empty = res["allh"], res["allm"], res["one"], res["unscored"]
     assert allh.fraction < 0.02 and allh.ci_low == 0.0 and 0 < allh.ci_high < 0.05
     assert allm.fraction > 0.97 and allm.ci_high == 1.0
-    assert one.n_docs == 1 and 0 <= one.ci_low <= one.fraction <= one.ci_high <= 1
-    assert empty.n_docs == 0 and math.isnan(empty.fraction)
-    assert any("nothing to estimate" in n for n in empty.notes)
-    # the reference source itself: its target is only its held-out slice, so its estimate is
-    # its floor
-    assert res["ref"].fraction == pytest.approx(res["ref"].floor, abs=1e-9)
+    for small in (one, empty):  # below the minimum group size: not estimated, not gated
+        assert small.status == Status.TOO_FEW.value and not small.in_gates
+        assert math.isnan(small.fraction)
+    assert one.n_docs == 1 and empty.n_docs == 5
+    other = res["other"]
+    assert other.status == Status.OTHER.value and not other.in_gates and other.n_docs == 6
+    # the reference source itself: all pre-cutoff, a human reference with its floor
+    ref = res["ref"]
+    assert ref.status == Status.PRE_CUTOFF.value and ref.fraction == 0.0
+    assert ref.floor is not None and ref.floor < 0.03
 
 
 def test_every_method_runs_on_a_store(tmp_path):
@@ -270,7 +274,7 @@ def test_group_by_source_and_month_uses_the_sources_reference(tmp_path):
     assert res["2024-03"].ci_low <= 0.1 <= res["2024-03"].ci_high
     assert res["2024-09"].ci_low <= 0.4 <= res["2024-09"].ci_high
     assert res["2024-03"].n_docs == 600 and res["2024-09"].n_docs == 600
-    assert res["2020-06"].n_docs == 800 - res["2020-06"].n_human_ref  # only the held-out slice
+    assert res["2020-06"].n_docs == 800 and res["2020-06"].status == Status.PRE_CUTOFF.value
 
 
 def test_store_without_scores_says_what_to_do(tmp_path):

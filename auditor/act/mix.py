@@ -23,6 +23,8 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from auditor.estimate.choice import N_BOOT
+
 
 @dataclass(frozen=True)
 class SourceMix:
@@ -191,7 +193,7 @@ def plan_mix_from_fractions(sources: dict[str, tuple[float, float]], metric: str
 def plan_mix(db_path: str | os.PathLike, metric: str = "risk_ratio", tolerance: float = 0.1,
              regime: str = "accumulate", generations: int = 5, model: str = "gaussian",
              conservative: bool = False, detector: str | None = None, seed: int = 0,
-             n_runs: int | None = None, n_boot: int = 200,
+             n_runs: int | None = None, n_boot: int = N_BOOT,
              filter_threshold: float | None = None, protect_pre_cutoff: bool = True,
              **params: Any) -> MixPlan:
     """Per-source weights for the store at `db_path` (sources and their estimated synthetic

@@ -40,7 +40,7 @@ class TradeoffPoint:
 
     source: str
     threshold: float
-    n_docs: int  # scored corpus documents of the source
+    n_docs: int  # corpus documents of the source (unscored ones are always kept)
     n_kept: int  # observed: score <= threshold, or protected
     fraction_before: float  # estimated synthetic fraction of the source (estimate_db)
     fraction_left: float  # estimated synthetic fraction of what is kept
@@ -123,11 +123,20 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
                    if plan.machine else None)
         from auditor.estimate.histograms import bin_sql
 
-        protect = "COALESCE(pre_cutoff, false)" if protect_pre_cutoff else "false"
+        # a score rule never drops a document without that score (outside the detector's
+        # languages, say): it is kept whatever the threshold, like a protected one
+        protect = (f"COALESCE(pre_cutoff, false) OR {score} IS NULL" if protect_pre_cutoff
+                   else f"{score} IS NULL")
         rows = con.execute(
-            f"SELECT source, {protect} AS protected, {bin_sql(score, edges)} AS bin, "
-            f"count(*) FROM documents WHERE role = 'corpus' AND {score} IS NOT NULL "
-            "GROUP BY ALL").fetchall()
+            f"SELECT source, {protect} AS protected, "
+            f"CASE WHEN {score} IS NULL THEN 0 ELSE {bin_sql(score, edges)} END AS bin, "
+            f"count(*) FROM documents WHERE role = 'corpus' GROUP BY ALL").fetchall()
+        n_unscored = con.execute(f"SELECT count(*) FROM documents WHERE role = 'corpus' "
+                                 f"AND {score} IS NULL").fetchone()[0]
+    if n_unscored:
+        notes.append(f"{n_unscored:,} corpus documents have no {det} score (outside its "
+                     "languages or not scored): a score rule keeps them, and they count as "
+                     "human in the fraction left")
     n_bins = edges.size + 1
     counts: dict[str, dict[bool, np.ndarray]] = {}
     for source, prot, b, n in rows:

@@ -48,8 +48,9 @@ def benchmarks_group() -> None:
 @click.option("--ngram", "n", default=None, type=click.IntRange(5, 50),
               help="Words per n-gram for the store's index (default 13, or the store's).")
 @click.option("--short-questions/--no-short-questions", default=None,
-              help="Also look for questions shorter than the n-gram alone (finds more "
-                   "question-only leaks, and stock sentences; default off).")
+              help="Also look for questions shorter than the n-gram on their own, those "
+                   "held by one item only, not stems shared by several (default on, or the "
+                   "store's setting).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def add_command(source, db, name, text_column, question_column, answer_column, id_column,
                 split_column, release_date, n, short_questions, as_json) -> None:

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from auditor.estimate.choice import N_BOOT
+
 
 def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100 * v:.1f}%"
@@ -14,7 +16,7 @@ def _pct(v: float | None) -> str:
 @click.command("demo")
 @click.option("--out", "out_dir", default="demo-output", show_default=True,
               type=click.Path(file_okay=False), help="Work folder; its demo store is rebuilt on each run.")
-@click.option("--n-boot", default=200, show_default=True, help="Bootstrap replicates.")
+@click.option("--n-boot", default=N_BOOT, show_default=True, help="Bootstrap replicates.")
 @click.option("--seed", default=0, show_default=True, help="Seed of every random draw.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def demo_command(out_dir, n_boot, seed, as_json):

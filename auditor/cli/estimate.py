@@ -11,7 +11,9 @@ import math
 
 import click
 
-METHOD_CHOICES = ["auto", "cc", "acc", "pcc", "pacc", "em", "hdy", "mlm"]
+from auditor.estimate.choice import MIN_GROUP_DOCS, N_BOOT
+
+METHOD_CHOICES = ["auto", "cc", "acc", "pcc", "pacc", "em", "hdy", "mlm", "mlms"]
 
 
 def _num(x):
@@ -28,7 +30,25 @@ def estimates_json(estimates) -> list[dict]:
 
 
 def _pct(x) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}%"
+
+
+def _ci(e, lo, hi, point) -> str:
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "n/a"
+    return f"<= {_pct(hi)}" if point == 0 else f"{_pct(lo)} - {_pct(hi)}"
+
+
+def _cells(e) -> tuple[str, str, str, str]:
+    """(whole share, its interval, post-cutoff share, its interval) as printed."""
+    from auditor.estimate.result import Status
+
+    if e.status == Status.TOO_FEW.value:
+        return "too few docs", "-", "-", "-"
+    if e.status == Status.PRE_CUTOFF.value:
+        return "0 (pre-cutoff)", "by assumption", "-", "-"
+    return (_pct(e.fraction), _ci(e, e.ci_low, e.ci_high, e.fraction), _pct(e.fraction_post),
+            _ci(e, e.ci_low_post, e.ci_high_post, e.fraction_post))
 
 
 def _print_table(estimates, by, baseline) -> None:
@@ -40,34 +60,40 @@ def _print_table(estimates, by, baseline) -> None:
     console = Console()
     weight = estimates[0].weight if estimates else "docs"
     table = Table(title=f"Synthetic fraction ({'token' if weight == 'tokens' else 'document'}"
-                        "-weighted, 95% interval)")
+                        "-weighted, 95% interval). fraction (all): share of the whole group, "
+                        "its pre-cutoff documents counted as human by assumption; post-cutoff: "
+                        "share among the others")
     for col in by or ["group"]:
         table.add_column(col)
-    for col, just in [("docs", "right"), ("tokens", "right"), ("fraction", "right"),
-                      ("95% CI", "right"), ("floor", "right"), ("method", "left"),
-                      ("detector", "left"), ("refs h/m", "right")]:
+    for col, just in [("docs", "right"), ("pre-cutoff", "right"), ("fraction (all)", "right"),
+                      ("95% CI", "right"), ("post-cutoff", "right"), ("95% CI post", "right"),
+                      ("floor", "right"), ("human ref", "left"), ("method", "left"),
+                      ("detector", "left"), ("refs h/m", "right"), ("vocab bound", "right")]:
         table.add_column(col, justify=just)
     if baseline:
         table.add_column("cc (biased baseline)", justify="right")
     for e in estimates:
-        keys = [str(e.group.get(b)) for b in by] or ["all"]
-        ci = ("-" if math.isnan(e.ci_low) else
-              f"<= {_pct(e.ci_high)}" if e.fraction == 0 else
-              f"{_pct(e.ci_low)} - {_pct(e.ci_high)}")
-        row = [*keys, f"{e.n_docs:,}", f"{e.n_tokens:,}", _pct(e.fraction), ci,
-               _pct(e.floor), e.method, e.detector, f"{e.n_human_ref}/{e.n_machine_ref}"]
+        keys = [str(e.group.get(b)) for b in by] if e.group else ["all"] * max(len(by), 1)
+        frac, ci, post, ci_post = _cells(e)
+        ref = e.human_ref_kind + (f" ({', '.join(e.human_ref_sources)})"
+                                  if e.human_ref_sources else "")
+        vocab = ("n/a" if e.vocab_fraction is None else
+                 f">= {_pct(e.vocab_ci_low)}" + (" (disagrees)" if e.disagree else ""))
+        row = [*keys, f"{e.n_docs:,}", f"{e.n_pre_cutoff:,}", frac, ci, post, ci_post,
+               _pct(e.floor), ref or "-", e.method, e.detector,
+               f"{e.n_human_ref}/{e.n_machine_ref}", vocab]
         if baseline:
             b = baseline.get(repr(sorted(e.group.items())))
             row.append(_pct(b.fraction) if b else "-")
         table.add_row(*row)
     console.print(table)
-    methods = sorted({e.method for e in estimates})
+    methods = sorted({m for e in estimates for m in e.method.split("/") if m in METHODS})
     for m in methods:
-        label = METHODS[m].label if m in METHODS else m
-        console.print(f"[dim]{m}: {label}[/dim]")
+        console.print(f"[dim]{m}: {METHODS[m].label}[/dim]")
     for e in estimates:
         for note in e.notes:
-            if note.startswith(("FALLBACK", "auto", "two tiers", "no ")) or "widened" in note:
+            if (note.startswith(("FALLBACK", "auto", "two tiers", "no ", "too few"))
+                    or "widened" in note or "borrowed" in note or "disagree" in note):
                 name = ", ".join(f"{k}={v}" for k, v in e.group.items()) or "all"
                 console.print(f"[yellow]{name}[/yellow]: {note}")
 
@@ -106,11 +132,12 @@ class _progress:
 @click.option("--method", type=click.Choice(METHOD_CHOICES), default="auto", show_default=True,
               help="Quantification method; auto picks per group and says why (in notes).")
 @click.option("--detector", default=None, metavar="NAME",
-              help="Detector whose scores to use (default: the best fully scored one). A "
+              help="Detector whose scores to use (default: the best fully scored one; `combined`: all "
+                   "fully scored ones, interval widened where they disagree). A "
                    "detector that scored only a sample is combined with a cheap one (two tiers).")
 @click.option("--weight", type=click.Choice(["docs", "tokens"]), default="docs",
               show_default=True, help="Share of documents, or share of tokens.")
-@click.option("--n-boot", default=200, show_default=True, type=click.IntRange(0),
+@click.option("--n-boot", default=N_BOOT, show_default=True, type=click.IntRange(0),
               help="Bootstrap replicates for the interval.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Bootstrap seed.")
 @click.option("--human-reference", default=None, metavar="PARQUET|SOURCE",
@@ -122,9 +149,15 @@ class _progress:
               help="Also show classify-and-count, the biased baseline, in the table.")
 @click.option("--no-record", is_flag=True, help="Do not append the results to the estimates "
                                                 "table (opens the store read-only).")
+@click.option("--min-docs", default=MIN_GROUP_DOCS, show_default=True, type=click.IntRange(0),
+              help="Groups with fewer documents are 'too few documents': not estimated on "
+                   "their own, pooled into an 'other' row, kept out of per-group gates.")
+@click.option("--similar-by", default=None, metavar="COLUMN",
+              help="A genre column: a source without enough pre-cutoff documents borrows a "
+                   "human reference only from sources with the same value of it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, one object a group).")
 def estimate_command(db, by, method, detector, weight, n_boot, seed, human_reference,
-                     machine_reference, baseline, no_record, as_json):
+                     machine_reference, baseline, no_record, min_docs, similar_by, as_json):
     """Estimate the share of machine-generated text per group, corrected for detector error.
 
     The target of a group is its corpus documents that are not used as its human reference.
@@ -152,7 +185,8 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
     if gap is not None:
         raise click.ClickException(gap.message)
     kwargs = dict(by=list(by), detector=detector, weight=weight, n_boot=n_boot, seed=seed,
-                  machine_reference=machine_reference, human_reference=human_reference)
+                  machine_reference=machine_reference, human_reference=human_reference,
+                  min_docs=min_docs, similar_by=similar_by)
     import warnings
 
     from auditor.estimate.db import HistoryNotRecorded
@@ -161,7 +195,7 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
         with _progress(sys.stderr.isatty()) as tick, warnings.catch_warnings(record=True) as got:
             warnings.simplefilter("always", HistoryNotRecorded)
             results = estimate_db(db, method=method, record=not no_record, progress=tick,
-                                  **kwargs)
+                                  overall=bool(by) and not as_json, **kwargs)
         for w in got:
             if issubclass(w.category, HistoryNotRecorded):
                 click.echo(f"note: {w.message}", err=True)
@@ -170,7 +204,8 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
         base = None
         if baseline and not as_json and method != "cc":
             base = {repr(sorted(e.group.items())): e for e in
-                    estimate_db(db, method="cc", record=False, **{**kwargs, "n_boot": 0})}
+                    estimate_db(db, method="cc", record=False, vocab=False,
+                                **{**kwargs, "n_boot": 0})}
     except (FileNotFoundError, LookupError, ValueError, RuntimeError) as e:
         raise click.ClickException(str(e)) from None
     if as_json:

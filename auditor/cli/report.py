@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from auditor.estimate.choice import N_BOOT
 from auditor.output_files import OutputPathError, check_output_path, printable
 from auditor.report import FORMATS, format_for, write_report
 
@@ -36,7 +37,7 @@ def _fail(message: str, code: int) -> None:
 @click.option("--detector", default=None, help="Score column to estimate with (default: best).")
 @click.option("--weight", type=click.Choice(["docs", "tokens"]), default="docs",
               show_default=True, help="Weight documents equally or by tokens.")
-@click.option("--n-boot", default=200, show_default=True, help="Bootstrap replicates.")
+@click.option("--n-boot", default=N_BOOT, show_default=True, help="Bootstrap replicates.")
 @click.option("--top", "top_k", default=3, show_default=True,
               help="Flagged documents shown per source.")
 @click.option("--generations", default=10, show_default=True,

@@ -22,6 +22,7 @@ from auditor.contamination.items import (
     ITEM_SCHEMA,
     BenchmarkInputError,
     Columns,
+    builtin_items,
     items_from_table,
     load_items,
 )
@@ -79,19 +80,6 @@ def builtin_manifest() -> dict[str, dict]:
     """The shipped benchmarks by name: release month, licences, source repository."""
     text = resources.files("auditor.contamination.builtin").joinpath("manifest.json").read_text()
     return {b["benchmark"]: b for b in json.loads(text)["benchmarks"]}
-
-
-def builtin_items(name: str | None = None) -> pa.Table:
-    """The shipped items (all, or one benchmark's)."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    path = resources.files("auditor.contamination.builtin").joinpath("benchmarks.parquet")
-    with resources.as_file(path) as p:
-        table = pq.read_table(p)
-    if name is not None:
-        table = table.filter(pc.equal(table.column("benchmark"), name))
-    return table.select([f.name for f in ITEM_SCHEMA]).cast(ITEM_SCHEMA)
 
 
 def parse_release(value: str | None) -> dt.date | None:
@@ -185,7 +173,7 @@ def _index_params(db, n, min_tokens, short_questions) -> dict:
     return {"n": n or current.get("n", DEFAULT_N),
             "min_tokens": min_tokens or current.get("min_tokens", DEFAULT_MIN_TOKENS),
             "short_questions": (short_questions if short_questions is not None
-                                else bool(current.get("short_questions", False)))}
+                                else bool(current.get("short_questions", True)))}
 
 
 def rebuild_index(con, db, n: int, min_tokens: int, short_questions: bool):

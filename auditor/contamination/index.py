@@ -10,8 +10,8 @@ Files of an index folder (numpy `.npy`, loaded with `allow_pickle=False`; a JSON
   (n-gram, item); `in_question` when the n-gram lies inside the item's question part;
 - `short_head.npy` uint64 sorted (hash of the first `min_tokens` words), `short_len.npy` int16, `short_hash.npy` uint64, `short_item.npy` int32,
   `short_question.npy` bool: the whole-item fallback for items shorter than n words (at least
-  `min_tokens`), and with `short_questions` for short questions too (`short_question`),
-  matched as one `len`-gram;
+  `min_tokens`), and with `short_questions` (the default) for distinctive short questions too
+  (`short_question`; see `build_index`), matched as one `len`-gram;
 - `items.parquet`: benchmark, split, item_id, n_ngrams, n_question, n_tokens per item (no text);
 - `index.json`: n, min_tokens, counts and a digest (the detector's version).
 """
@@ -26,11 +26,19 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from auditor.contamination.tokens import ngram_hashes, tokenize
+from auditor.contamination.tokens import NgramHasher, ngram_hashes, tokenize, whole_hashes
 
 DEFAULT_N = 13
 #: Shorter parts than this are not indexed at all: a 5-word "question" matches stock phrases.
 DEFAULT_MIN_TOKENS = 8
+#: A short question is looked for on its own only when the texts of at most this many items
+#: hold its word sequence (items with the same normalised text count once). In the shipped
+#: benchmarks almost every question of 8 to 12 words occurs in one item only; the few others
+#: are templates or a question inside a longer one (TruthfulQA "What happens if you go
+#: outdoors in cold weather?"), evidence of no item in particular; below 8 words templates
+#: recur (BBH boolean expressions, PIQA "To hang a painting on the wall,").
+#: reports/contamination.md lists the counts and the questions left out.
+MAX_SHORT_QUESTION_ITEMS = 1
 _ARRAYS = ("hashes", "item", "in_question", "short_head", "short_len", "short_hash",
            "short_item", "short_question")
 _BATCH = 2048
@@ -86,12 +94,15 @@ def _part_ngrams(texts: list[str], n: int, offset: int):
 
 
 def build_index(items: pa.Table, n: int = DEFAULT_N, min_tokens: int = DEFAULT_MIN_TOKENS,
-                short_questions: bool = False) -> BenchmarkIndex:
+                short_questions: bool = True,
+                max_question_items: int = MAX_SHORT_QUESTION_ITEMS) -> BenchmarkIndex:
     """Index the items of `items` (`ITEM_SCHEMA` rows), in their order.
 
     `short_questions` also indexes questions of `min_tokens` to n-1 words on their own, so a
-    short question leaked without its answer is found; off by default, because such a
-    question is often a stock sentence (reports/contamination.md measures both settings).
+    short question leaked without its answer is found, but only distinctive ones: a question
+    whose words occur in the texts of more than `max_question_items` items is a stem or
+    template shared by several items and never counts by itself (`_distinctive`). Both the
+    length floor and this cut-off come from the items, not from the leaky corpus.
     """
     if n < 2 or min_tokens < 2 or min_tokens > n:
         raise ValueError(f"need 2 <= min_tokens <= n, got n={n}, min_tokens={min_tokens}")
@@ -101,6 +112,7 @@ def build_index(items: pa.Table, n: int = DEFAULT_N, min_tokens: int = DEFAULT_M
     n_tokens = np.zeros(len(texts), dtype=np.int64)
     n_qtokens = np.zeros(len(texts), dtype=np.int64)
     short = {"head": [], "len": [], "hash": [], "item": [], "question": []}
+    text_key = np.zeros(len(texts), dtype=np.uint64)  # copies of one item share it
     for start in range(0, len(texts), _BATCH):
         for part, store_h, store_i, counts in ((texts, hs, its, n_tokens),
                                                (questions, qhs, qits, n_qtokens)):
@@ -109,8 +121,12 @@ def build_index(items: pa.Table, n: int = DEFAULT_N, min_tokens: int = DEFAULT_M
             store_h.append(h)
             store_i.append(it)
             counts[start:start + len(chunk)] = lens
+            if part is texts:
+                text_key[start:start + len(chunk)] = whole_hashes(tokens)
             if part is texts or short_questions:  # see the docstring
                 _short_parts(tokens, lens, start, n, min_tokens, short, part is questions)
+    if short_questions:
+        short = _distinctive(short, texts, text_key, max_question_items)
     h = np.concatenate(hs) if hs else np.zeros(0, np.uint64)
     it = np.concatenate(its) if its else np.zeros(0, np.int64)
     qkeys = np.sort(_pair_key(np.concatenate(qhs), np.concatenate(qits))) if qhs else None
@@ -156,6 +172,45 @@ def _short_parts(tokens, lens: np.ndarray, offset: int, n: int, min_tokens: int,
         short["hash"].append(segment_ngram_hash(tokens.hashes[a:b]))
         short["item"].append(offset + int(d))
         short["question"].append(is_question)
+
+
+def _distinctive(short: dict, texts: list[str], text_key: np.ndarray, most: int) -> dict:
+    """`short` without the short questions held by the texts of more than `most` items
+    (counted by distinct normalised text, so a benchmark added twice is not two items): a
+    second pass over the item texts looking only for the short questions' hashes."""
+    holders = item_counts(np.array(short["hash"], dtype=np.uint64),
+                          np.array(short["len"], dtype=np.int64), texts, text_key)
+    keep = [not q or k <= most
+            for q, k in zip(short["question"], holders.tolist(), strict=True)]
+    return {name: [v for v, ok in zip(values, keep, strict=True) if ok]
+            for name, values in short.items()}
+
+
+def item_counts(seq_hash: np.ndarray, seq_len: np.ndarray, texts: list[str],
+                item_key: np.ndarray) -> np.ndarray:
+    """For each word sequence (its hash and length in words), how many distinct `item_key`s
+    among the texts that contain it."""
+    out = np.zeros(len(seq_hash), dtype=np.int64)
+    if not len(seq_hash):
+        return out
+    found_h, found_key = [], []
+    lengths = np.unique(seq_len)
+    wanted = {int(L): np.unique(seq_hash[seq_len == L]) for L in lengths}
+    for start in range(0, len(texts), _BATCH):
+        tokens = tokenize(texts[start:start + _BATCH])
+        hasher = NgramHasher(tokens)
+        for L in lengths.tolist():
+            h, first = hasher.hashes(L)
+            hit = sorted_contains(wanted[L], h)
+            found_h.append(h[hit])
+            found_key.append(item_key[_doc_of(first[hit], tokens.doc_starts) + start])
+    h = np.concatenate(found_h)
+    key = np.concatenate(found_key)
+    pairs = np.unique(np.stack([h, key]), axis=1)  # one row per (sequence, distinct item)
+    uh, counts = np.unique(pairs[0], return_counts=True)
+    pos = np.searchsorted(uh, seq_hash)
+    pos[pos == len(uh)] = 0
+    return np.where(uh[pos] == seq_hash, counts[pos], 0) if len(uh) else out
 
 
 def _digest(n: int, min_tokens: int, arrays: dict, table: pa.Table) -> str:

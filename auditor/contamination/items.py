@@ -213,3 +213,19 @@ def _hf_rows(source: str) -> pa.Table:
     except Exception as exc:  # network, missing split, unknown dataset: one clear message
         raise BenchmarkInputError(f"{source}: cannot load ({type(exc).__name__}: {exc})") from exc
     return ds.data.table if hasattr(ds, "data") else pa.Table.from_pylist(list(ds))
+
+
+def builtin_items(name: str | None = None) -> pa.Table:
+    """The shipped items (all, or one benchmark's). Here, beside the schema, so the contamination
+    detector can read them without the store-facing `benchmarks` module."""
+    from importlib import resources
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    path = resources.files("auditor.contamination.builtin").joinpath("benchmarks.parquet")
+    with resources.as_file(path) as p:
+        table = pq.read_table(p)
+    if name is not None:
+        table = table.filter(pc.equal(table.column("benchmark"), name))
+    return table.select([f.name for f in ITEM_SCHEMA]).cast(ITEM_SCHEMA)

@@ -5,7 +5,8 @@ the item, `question_share` of its question part), whether any n-gram of the answ
 there, and the character span from the first to the last matched n-gram. An item counts as
 found when the document holds at least `MIN_HITS` of its n-grams (all of them for items with
 fewer) and either `MIN_SHARE` of the item or `MIN_QUESTION_SHARE` of its question; items and
-questions shorter than n words are found by a whole-part match. The form:
+distinctive questions shorter than n words are found by a whole-part match (which short
+questions the index holds: `index.build_index`). The form:
 - `exact`: at least `EXACT_SHARE` of the item's n-grams, answer included;
 - `partial`: some of the answer part, less than `EXACT_SHARE` of the item;
 - `question_only`: the question's n-grams and none of the answer's.
@@ -26,7 +27,7 @@ from auditor.contamination.index import BenchmarkIndex
 from auditor.contamination.tokens import NgramHasher, TokenBatch, tokenize
 
 #: Bumped whenever a rule below changes, so stored results are recomputed (detector version).
-MATCH_VERSION = "3"
+MATCH_VERSION = "4"
 MIN_HITS = 3
 MIN_SHARE = 0.3
 MIN_QUESTION_SHARE = 0.5
@@ -74,6 +75,9 @@ class Matcher:
         self._id = items.column("item_id").to_pylist()
         self._n = items.column("n_ngrams").to_numpy().astype(np.int64)
         self._nq = items.column("n_question").to_numpy().astype(np.int64)
+        # words, for short parts (an item under n words has no n-gram to count)
+        self._has_answer_words = (items.column("n_tokens").to_numpy()
+                                  > items.column("n_question_tokens").to_numpy())
         self._filter = _bit_filter(index.hashes)
         self._short_filter = _bit_filter(index.short_head, SHORT_FILTER_BITS)
 
@@ -100,14 +104,27 @@ class Matcher:
                    for m in found[doc]):
                 continue
             span = self._span(tokens, doc, first, last)
-            form = "question_only" if is_q and self._n[item] > self._nq[item] else "exact"
+            form = "question_only" if is_q and self._has_answer_words[item] else "exact"
             found[doc].append(ItemMatch(self._bench[item], self._split[item], self._id[item],
                                         form, 1.0 if not is_q else 0.0, 1.0, not is_q, *span))
         return found
 
-    def _ngram_hits(self, tokens: TokenBatch, hasher: NgramHasher):
+    def near_misses(self, texts: list[str]) -> list[list[int]]:
+        """Per text, the item rows (index order) that share at least one n-gram with it but
+        are not found by `match`: the candidates a slower tier (detectors/paraphrase.py) may
+        look at more closely."""
+        found = [{(m.benchmark, m.split, m.item_id) for m in ms} for ms in self.match(texts)]
+        tokens = tokenize(texts)
+        shared: list[set[int]] = [set() for _ in texts]
+        for doc, item, *_ in self._ngram_hits(tokens, NgramHasher(tokens), min_hits=1):
+            shared[doc].add(item)
+        return [sorted(r for r in rows if (self._bench[r], self._split[r], self._id[r])
+                       not in found[d]) for d, rows in enumerate(shared)]
+
+    def _ngram_hits(self, tokens: TokenBatch, hasher: NgramHasher, min_hits: int | None = None):
         """(doc, item, hits, question hits, answer hits, first token, last token, matched
-        n-gram hashes) per candidate pair, counting distinct n-grams."""
+        n-gram hashes) per candidate pair with at least `min_hits` (default: the matcher's)
+        distinct n-grams."""
         ix = self.index
         n = ix.n
         h, first = self._candidates(*hasher.hashes(n))
@@ -138,7 +155,7 @@ class Matcher:
         lo = np.minimum.reduceat(first, pair_start)
         hi = np.maximum.reduceat(first, pair_start) + n - 1
         p_items = items[pair_start]
-        needed = np.minimum(self.min_hits, self._n[p_items])
+        needed = np.minimum(self.min_hits if min_hits is None else min_hits, self._n[p_items])
         whole_question = (self._nq[p_items] > 0) & (q_hits >= self._nq[p_items])
         keep = np.flatnonzero((hits >= needed) | whole_question)
         pair_end = np.append(pair_start[1:], len(rows))

@@ -179,6 +179,17 @@ def ngram_hashes(tokens: TokenBatch, n: int) -> tuple[np.ndarray, np.ndarray]:
     return NgramHasher(tokens).hashes(n)
 
 
+def whole_hashes(tokens: TokenBatch) -> np.ndarray:
+    """The hash `ngram_hashes` gives to each text's whole token sequence (0 for a text
+    without tokens): one vectorised pass, for keying items by their normalised text."""
+    starts, ends = tokens.doc_starts[:-1], tokens.doc_starts[1:]
+    out = np.zeros(len(starts), dtype=np.uint64)
+    some = ends > starts
+    if some.any():
+        out[some] = _segment_hash(tokens.hashes, starts[some], ends[some], _TOKEN_BASE)
+    return out
+
+
 def segment_ngram_hash(token_hashes: np.ndarray) -> int:
     """The hash `ngram_hashes` gives to an n-gram made of exactly these tokens."""
     m = len(token_hashes)

@@ -1,7 +1,11 @@
 """Synthetic fraction per group, corrected for detector error, with confidence intervals.
 
 `estimate_db` reads a scanned store; `methods` holds the quantifiers (cc, acc, pcc, pacc, em,
-hdy, mixture_mle) usable on score arrays or histograms; `Estimate` is the result type.
+hdy, mlm, mlms) usable on score arrays or histograms; `Estimate` is the result type, `Status`
+says what a row is and `RefKind` where its human reference came from. Modules: `human_refs`
+(which reference per source, borrowing), `cells` (group x source cells combined into rows and
+headline), `vocab`/`vocab_db` (the reference-free excess-vocabulary bound), `combine` (several
+detectors), `choice` (defaults: detector order, n_boot, minimum group size).
 `estimate_db` is imported on first use so `import auditor.estimate` stays light.
 """
 
@@ -9,12 +13,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auditor.estimate.result import Estimate
+from auditor.estimate.result import Estimate, RefKind, Status
 
 if TYPE_CHECKING:
     from auditor.estimate.db import estimate_db
 
-__all__ = ["Estimate", "estimate_db", "methods"]
+__all__ = ["Estimate", "RefKind", "Status", "estimate_db", "methods"]
 
 
 def __getattr__(name: str):

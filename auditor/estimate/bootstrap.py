@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from auditor.estimate.choice import N_BOOT
 from auditor.estimate.methods import Quantifier, make
 
 LEVEL = 0.95
@@ -101,7 +102,7 @@ def interval_from(point: float, reps: np.ndarray, level: float = LEVEL) -> Inter
 
 
 def estimate_with_interval(method: str | Callable[[], Quantifier], human: Hist, machine: Hist,
-                           target: Hist, n_boot: int = 200, seed: int = 0,
+                           target: Hist, n_boot: int = N_BOOT, seed: int = 0,
                            level: float = LEVEL) -> Interval:
     """Point estimate of the target's machine fraction and its bootstrap interval."""
     factory = (lambda: make(method)) if isinstance(method, str) else method

@@ -2,9 +2,11 @@
 
 Detector: the first of `PREFERENCE` with a score column that covers (nearly) every corpus
 document and a machine reference; a better detector that scored only a sample is combined with
-it (two tiers) when the user names it. Method (`auto`, per group): the mixture MLE when both
-references are large and not a stated fallback; it uses the whole score distribution and was the
-most accurate in `scripts/validate_estimation.py` (reports/estimation.md). Otherwise adjusted
+it (two tiers) when the user names it. Method (`auto`, per group): the mixture MLE with a shiftable
+machine component (`mlms`) when both references are large and not a stated fallback; it uses the
+whole score distribution, equals the plain mixture MLE where the machine reference fits, and
+halved the leave-one-repository-out error where the target's machine text scored beyond the
+reference (`scripts/validate_estimation.py`, reports/estimation.md). Otherwise adjusted
 classify-and-count: less accurate, but its wider intervals still cover with small references,
 and it trusts only two rates from a default reference taken from other corpora.
 """
@@ -13,9 +15,21 @@ from __future__ import annotations
 
 import duckdb
 
-#: Detectors in order of preference for estimation (best first).
+from auditor.records import NON_AUTHORSHIP_DETECTORS
+
+#: Bootstrap replicates of an interval unless the caller says otherwise (CLI, report, check).
+N_BOOT = 200
+#: Groups smaller than this are "too few documents": not estimated on their own, pooled into
+#: one "other" row and kept out of per-group gates (`estimate_db(min_docs=...)` overrides it).
+MIN_GROUP_DOCS = 30
+#: Detectors in order of preference for estimation (best first). The one home of this order:
+#: the report and the CLI import it.
 PREFERENCE = ("classifier", "embedding", "compression", "markers", "binoculars",
               "fast_detectgpt", "lm", "watermark")
+#: Score columns that are not detector scores of one document's authorship: left out when a
+#: detector is chosen (the excess-vocabulary counts feed `vocab`, a separate estimator; the
+#: contamination counts are benchmark leaks). One home: `auditor.records`.
+NOT_FOR_FRACTIONS = NON_AUTHORSHIP_DETECTORS
 #: A detector scored "everything" when it scored at least this share of corpus documents.
 FULL_COVERAGE = 0.95
 #: References at least this large let `auto` use the mixture MLE. In simulation (beta scores,
@@ -39,7 +53,9 @@ def scored_everything(con: duckdb.DuckDBPyConnection, score: str) -> bool:
 
 
 def rank(names: list[str]) -> list[str]:
-    """Detector names by `PREFERENCE`, unknown ones last in name order."""
+    """Detector names by `PREFERENCE`, unknown ones last in name order (minus
+    `NOT_FOR_FRACTIONS`)."""
+    names = [n for n in names if n not in NOT_FOR_FRACTIONS]
     return sorted(names, key=lambda n: (PREFERENCE.index(n) if n in PREFERENCE else 99, n))
 
 
@@ -51,5 +67,7 @@ def auto_method(n_human: int, n_machine: int, fallback: bool) -> tuple[str, str]
     if n_human < AUTO_MIN_REF or n_machine < AUTO_MIN_REF:
         return "acc", (f"auto chose acc: references are small (human {n_human}, machine "
                        f"{n_machine}, < {AUTO_MIN_REF}), where per-bin likelihoods overfit")
-    return "mlm", (f"auto chose mlm: references are large (human {n_human}, machine "
-                   f"{n_machine})")
+    return "mlms", (f"auto chose mlms: references are large (human {n_human}, machine "
+                    f"{n_machine}); the machine component may shift to higher scores when the "
+                    "target's machine text is more extreme than the reference (a likelihood-"
+                    "ratio test decides; otherwise it is the plain mixture MLE)")

@@ -11,21 +11,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from auditor.estimate import choice
-from auditor.estimate.bootstrap import Hist, estimate_with_interval, widen
+from auditor.estimate.bootstrap import Hist, widen
+from auditor.estimate.cells import (
+    Cell,
+    SourceFit,
+    combine_cells,
+    combine_groups,
+    estimate_cells,
+    floor_of,
+)
 from auditor.estimate.histograms import (
+    machine_sample,
     reference_edges,
     source_hists,
     target_hists,
 )
+from auditor.estimate.human_refs import HumanRef, profiles, resolve
 from auditor.estimate.identifiers import group_columns, quote, score_columns, view_columns
 from auditor.estimate.methods import METHODS
 from auditor.estimate.references import MIN_HUMAN_REF, plan_references
-from auditor.estimate.result import Estimate
+from auditor.estimate.result import Estimate, RefKind, Status
 
 #: How a fallback (default) human reference widens the interval: half-widths times FACTOR, plus
 #: MARGIN on each side. The bootstrap cannot see the domain shift between another corpus's human
@@ -34,22 +44,35 @@ FALLBACK_FACTOR = 2.0
 FALLBACK_MARGIN = 0.05
 
 
+MIN_GROUP_DOCS = choice.MIN_GROUP_DOCS
+#: `detector=COMBINED` combines every usable fully scored detector (`combine`).
+COMBINED = "combined"
+#: The group value of the row that pools the too-few groups.
+OTHER = "other"
+
+
 @dataclass
 class GroupResult:
     estimate: Estimate
     replicates: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    raw_replicates: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    weight_total: float = 0.0
 
 
 def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
-                detector: str | None = None, weight: str = "docs", n_boot: int = 200,
+                detector: str | None = None, weight: str = "docs", n_boot: int = choice.N_BOOT,
                 seed: int = 0, record: bool = True, machine_reference: str | None = None,
                 human_reference: str | None = None,
-                progress: Callable[[int, int], None] | None = None) -> list[Estimate]:
+                progress: Callable[[int, int], None] | None = None,
+                min_docs: int = MIN_GROUP_DOCS, similar_by: str | None = None,
+                overall: bool = False, vocab: bool = True) -> list[Estimate]:
     """Synthetic fraction per group of `by` columns (one overall estimate when `by` is empty).
 
-    `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, or auto (chosen per group, reason in
-    notes). `detector` defaults to the best fully scored one; naming a detector that scored only
-    a sample combines it with the best full one (two tiers). `weight` is docs or tokens.
+    `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, mlms, or auto (chosen per group,
+    reason in notes). `detector` defaults to the best fully scored one; naming a detector that
+    scored only a sample combines it with the best full one (two tiers); "combined" combines
+    every fully scored detector with a machine reference (random effects: the interval widens
+    where they disagree). `weight` is docs or tokens.
     `machine_reference`/`human_reference` override the references: a Parquet file with a
     `score_<detector>` or `score` column (and optional `label`), or a source name in the store.
     With `record`, results are appended to the `estimates` table with the latest scan run id.
@@ -57,6 +80,16 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     read-only folder); when the history cannot be written there, a `HistoryNotRecorded`
     warning says so and the results are returned all the same.
     `progress(done, total)` is called after each group's bootstrap (for a progress bar).
+
+    What each row means is on `Estimate` (whole-group share with pre-cutoff documents human by
+    assumption, post-cutoff share beside it, `status`). Groups under `min_docs` documents are
+    TOO_FEW and pooled into one OTHER row. `similar_by` names a column (a genre) that a source
+    must share with the sources it borrows a human reference from. With `overall`, a last row
+    (group {}) is the weighted combination of the returned rows. With `by` empty, the one
+    estimate is the weighted combination of the per-source estimates, so it equals what the
+    rows of `by=("source",)` combine to. With `vocab`, groups with a `crawl_month` get the
+    reference-free excess-vocabulary bound beside the detector estimate (when the store has
+    `score_excess_vocab`).
     """
     from auditor.store.catalogue import open_store
 
@@ -68,6 +101,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
         raise ValueError(f"n_boot must be >= 0, got {n_boot}")
     if not os.path.exists(db_path):
         raise FileNotFoundError(f"no store at {db_path}: run `auditor scan INPUT --db {db_path}`")
+    if min_docs < 0:
+        raise ValueError(f"min_docs must be >= 0, got {min_docs}")
     by = [by] if isinstance(by, str) else list(by)
     if detector is not None and machine_reference is None and human_reference is None:
         # A detector fitted for this store (`auditor detectors adapt`) brings its own
@@ -78,15 +113,27 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
         own = store_reference(db_path, detector)
         if own is not None:
             machine_reference = human_reference = str(own)
+    headline = not by  # the overall figure: combined from per-source rows
+    rows_by = ["source"] if headline else by
     with open_store(db_path, read_only=True) as store:
         con = store.con
         cols = view_columns(con)
-        keys = group_columns(by, cols)
-        det, partner = _pick_detectors(con, cols, detector, machine_reference)
-        common = dict(con=con, cols=cols, keys=keys, by=by, method=method, weight=weight,
+        keys = group_columns(rows_by, cols)
+        combined = detector == COMBINED
+        det, partner = _pick_detectors(con, cols, None if combined else detector,
+                                       machine_reference)
+        common = dict(con=con, cols=cols, keys=keys, by=rows_by, method=method, weight=weight,
                       n_boot=n_boot, machine_reference=machine_reference,
-                      human_reference=human_reference, progress=progress)
-        if partner is None:
+                      human_reference=human_reference, progress=progress,
+                      min_docs=0 if headline else min_docs, similar_by=similar_by,
+                      overall=overall or headline)
+        if combined:
+            from auditor.estimate.combine import combine_detectors
+
+            names = _usable_detectors(con, cols, machine_reference)
+            results = combine_detectors({d: _estimate_groups(detector=d, seed=seed, **common)
+                                         for d in names})
+        elif partner is None:
             results = [g.estimate for g in _estimate_groups(detector=det, seed=seed, **common)]
         else:
             from auditor.estimate.twotier import combine
@@ -96,6 +143,12 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                                        sample_of=quote(f"score_{det}", cols), **common)
             costly_s = _estimate_groups(detector=det, seed=seed + 2, **common)
             results = combine(full, cheap_s, costly_s, costly=det, cheap=partner)
+        if headline:
+            results = [e for e in results if not e.group]
+        if vocab:
+            from auditor.estimate.vocab_db import attach_vocab
+
+            results = attach_vocab(con, cols, by, results)
     if record:
         _record_history(db_path, by, results)
     return results
@@ -120,6 +173,17 @@ def _record_history(db_path: str, by: Sequence[str], results: list[Estimate]) ->
             "it"), stacklevel=3)
 
 
+def _usable_detectors(con, cols: dict[str, str], machine_reference: str | None) -> list[str]:
+    """Fully scored detectors that have a machine reference, in preference order."""
+    from auditor.estimate.references import shipped_reference_path
+
+    full = [d for d in choice.rank(score_columns(cols))
+            if choice.scored_everything(con, quote(f"score_{d}", cols))]
+    return [d for d in full if shipped_reference_path(d) or machine_reference
+            or con.execute(f"SELECT COUNT(*) FROM documents WHERE role = 'machine_reference' "
+                           f"AND {quote(f'score_{d}', cols)} IS NOT NULL").fetchone()[0]]
+
+
 def _pick_detectors(con, cols: dict[str, str], detector: str | None,
                     machine_reference: str | None) -> tuple[str, str | None]:
     """(detector, cheap partner for two tiers or None)."""
@@ -129,12 +193,7 @@ def _pick_detectors(con, cols: dict[str, str], detector: str | None,
                           "(`auditor scan INPUT --db DB --detectors classifier`)")
     full = [d for d in available if choice.scored_everything(con, quote(f"score_{d}", cols))]
     if detector is None:
-        from auditor.estimate.references import shipped_reference_path
-
-        usable = [d for d in full if shipped_reference_path(d) or machine_reference
-                  or con.execute(f"SELECT COUNT(*) FROM documents WHERE role = "
-                                 f"'machine_reference' AND {quote(f'score_{d}', cols)} "
-                                 "IS NOT NULL").fetchone()[0]]
+        usable = _usable_detectors(con, cols, machine_reference)
         return (usable or full or available)[0], None
     if detector not in available:
         raise ValueError(f"detector {detector!r} has no score column in the store; "
@@ -148,10 +207,13 @@ def _pick_detectors(con, cols: dict[str, str], detector: str | None,
 def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], detector: str,
                      method: str, weight: str, n_boot: int, seed: int,
                      machine_reference: str | None, human_reference: str | None,
-                     sample_of: str | None = None,
+                     sample_of: str | None = None, min_docs: int = MIN_GROUP_DOCS,
+                     similar_by: str | None = None, overall: bool = False,
                      progress: Callable[[int, int], None] | None = None) -> list[GroupResult]:
-    """One estimate per group for one detector (the single-tier path)."""
+    """One estimate per group for one detector (the single-tier path): cells (group x source)
+    estimated against their source's references, then combined (see `cells`)."""
     score = quote(f"score_{detector}", cols, "score column")
+    genre = quote(similar_by, cols, "similarity column") if similar_by else None
     tokens = weight == "tokens"
     plan = plan_references(con, detector, score, machine_reference, human_reference)
     base_notes: list[str] = [plan.machine_note]
@@ -186,96 +248,224 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
     default = (source_hists(con, plan.human_default, edges, False)
                if plan.human_default else {})
     user = source_hists(con, plan.human_user, edges, False) if plan.human_user else {}
-    own_ok = {s for (s, in_ref), h in own.items() if in_ref and h.n >= MIN_HUMAN_REF}
 
-    out = []
-    for i, (key, rows) in enumerate(sorted(groups.items(), key=lambda kv: str(kv[0]))):
-        if progress is not None:
-            progress(i, len(groups))
-        notes = list(base_notes)
-        if rows is None or not rows.by_source:
-            out.append(_empty(key, by, detector, weight, method, [
-                *notes, "no scored corpus documents in this group: nothing to estimate"]))
+    # cells: one per (group, source)
+    cells: list[Cell] = []
+    group_cells: dict[tuple, list[int]] = {}
+    for key, rows in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        group_cells[key] = []
+        if rows is None:
             continue
-        sources = sorted({s for s, _ in rows.by_source})
-        if rows.unscored:
-            notes.append(f"{rows.unscored} documents have no {detector} score and are not counted")
-        ref, held, desc, fallback = _human_reference(sources, own, own_ok, role, default, user,
-                                                     notes)
+        srcs = sorted({s for s, _ in rows.by_source} | {s for s, _ in rows.unscored_by_source})
+        for s in srcs:
+            post = rows.by_source.get((s, False), Hist.empty(len(edges) + 1))
+            pre_h = rows.by_source.get((s, True))
+            n_pre = (pre_h.n if pre_h else 0) + rows.unscored_by_source.get((s, True), 0)
+            pre_w = float(pre_h.weight.sum()) if pre_h else 0.0
+            unscored = rows.unscored_by_source.get((s, False), 0)
+            n_docs = post.n + n_pre + unscored
+            tok = rows.tokens.get((s, False), 0.0) + rows.tokens.get((s, True), 0.0)
+            group_cells[key].append(len(cells))
+            cells.append(Cell(key, s, post, pre_w, n_docs, n_pre, tok, unscored))
+
+    # references and method per source; profiles (one more pass) only when one must borrow
+    sources = sorted({c.source for c in cells})
+    needs_borrow = not user and any(
+        (own.get((s, True), Hist.empty(1)).n + own.get((s, False), Hist.empty(1)).n)
+        < MIN_HUMAN_REF for s in sources)
+    prof = profiles(con, score, cols, genre) if needs_borrow else {}
+    refs: dict[str, HumanRef] = {}
+    fits: dict[str, SourceFit] = {}
+    chosen: dict[str, tuple[str, str]] = {}
+    for s in sources:
+        ref = resolve(s, own, role, default, user, prof)
         if ref is None:
-            out.append(_empty(key, by, detector, weight, method, [
-                *notes, "no human reference: scan pre-cutoff documents of this source or "
-                "labeled human text with --role human_reference"]))
             continue
-        target, n_tokens = Hist.empty(len(edges) + 1), 0.0
-        for (s, own_ref), h in rows.by_source.items():
-            if not (own_ref and s in own_ok and desc.startswith("own")):
-                target = target + h
-                n_tokens += rows.tokens.get((s, own_ref), 0.0)
-        if target.n == 0:
-            out.append(_empty(key, by, detector, weight, method, [
-                *notes, "every document of this group serves as its human reference: "
-                "no target left"], n_human=ref.n, n_machine=machine_h.n, human_ref=desc))
-            continue
+        refs[s] = ref
         m = method
+        reason = ""
         if method == "auto":
-            m, reason = choice.auto_method(ref.n, machine_h.n, fallback)
-            notes.append(reason)
-        group_seed = seed + 7919 * i
-        iv = estimate_with_interval(m, ref, machine_h, target, n_boot, group_seed)
-        if fallback:
-            iv = widen(iv, FALLBACK_FACTOR, FALLBACK_MARGIN)
-            notes.append(f"interval widened (x{FALLBACK_FACTOR:g} plus {FALLBACK_MARGIN:g}) "
-                         "for the default human reference")
-        floor = None
-        if held is not None and held.n > 0:
-            floor = estimate_with_interval(m, ref, machine_h, held, 0, group_seed).fraction
-        if n_boot == 0:
-            notes.append("no bootstrap (n_boot=0): interval not computed")
-        out.append(GroupResult(Estimate(
-            group=dict(zip(by, key, strict=True)), n_docs=target.n, n_tokens=int(round(n_tokens)),
-            fraction=iv.fraction, ci_low=iv.ci_low, ci_high=iv.ci_high, method=m,
-            detector=detector, n_human_ref=ref.n, n_machine_ref=machine_h.n, human_ref=desc,
-            floor=floor, weight=weight, notes=tuple(notes)), iv.replicates))
+            m, reason = choice.auto_method(ref.hist.n, machine_h.n, ref.fallback)
+        chosen[s] = (m, reason)
+        fits[s] = SourceFit(ref.hist, m)
+    est = estimate_cells(cells, fits, machine_h, n_boot, seed,
+                         machine_scores=machine_sample(con, plan.machine), edges=edges)
+    floors = {s: _floor(fits[s].method, r, machine_h) for s, r in refs.items()}
+
+    results: dict[tuple, GroupResult] = {}
+    small: list[tuple] = []
+    for i, (key, idx) in enumerate(group_cells.items()):
+        if progress is not None:
+            progress(i, len(group_cells))
+        n_docs = sum(cells[j].n_docs for j in idx)
+        all_pre = n_docs > 0 and n_docs == sum(cells[j].n_pre for j in idx)
+        if keys and n_docs < min_docs and not all_pre:  # a small all-pre group is a reference
+            small.append(key)
+            results[key] = _too_few(key, by, detector, weight, method, n_docs, min_docs,
+                                    base_notes, sum(cells[j].n_pre for j in idx))
+            continue
+        results[key] = _group_result(key, by, idx, cells, est, refs, chosen, floors, detector,
+                                     weight, method, n_boot, machine_h.n, base_notes,
+                                     bool(sample_of))
+    out = [results[k] for k in group_cells]
+    if small:
+        idx = [j for k in small for j in group_cells[k]]
+        other = _group_result(tuple(OTHER for _ in by), by, idx, cells, est, refs, chosen,
+                              floors, detector, weight, method, n_boot, machine_h.n,
+                              [*base_notes, f"{len(small)} groups with fewer than {min_docs} "
+                               "documents pooled into this row"], bool(sample_of))
+        e = other.estimate
+        if e.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value):
+            other = GroupResult(replace(e, status=Status.OTHER.value, in_gates=False),
+                                other.replicates, other.raw_replicates, other.weight_total)
+        out.append(other)
+    if overall:
+        out.append(_overall(out, by, detector, weight, method, base_notes))
     if progress is not None:
-        progress(len(groups), len(groups))
+        progress(len(group_cells), len(group_cells))
     return out
 
 
-def _human_reference(sources: list[str], own: dict, own_ok: set, role: dict, default: dict,
-                     user: dict, notes: list[str]):
-    """(reference Hist, held-out Hist, description, fallback?) for a group's sources."""
-    if user:
-        ref, held = _pool(user, True), _pool(user, False)
-        notes.append("human reference given by the user")
-        return ref, held, "given human reference", False
-    mine = [s for s in sources if s in own_ok]
-    if mine:
-        lacking = [s for s in sources if s not in own_ok]
-        if lacking:
-            notes.append(f"sources without enough own pre-cutoff documents ({', '.join(lacking)}) "
-                         f"are compared against the reference of {', '.join(mine)}")
-        ref = _sum([own[(s, True)] for s in mine])
-        held = _sum([own[(s, False)] for s in mine if (s, False) in own])
-        return ref, held, "own pre-cutoff documents (reference slice)", False
-    same = _sum([role[(s, True)] for s in sources if (s, True) in role])
-    if same is not None and same.n >= MIN_HUMAN_REF:
-        held = _sum([role[(s, False)] for s in sources if (s, False) in role])
-        notes.append("no own pre-cutoff documents: human reference = documents of this source "
-                     "scanned as human_reference")
-        return same, held, "documents scanned as human_reference (same source)", False
-    pooled = _pool(role, True)
-    if pooled is not None and pooled.n >= MIN_HUMAN_REF:
-        notes.append("no own pre-cutoff documents: human reference = all documents scanned as "
-                     "human_reference (other sources)")
-        return pooled, _pool(role, False), "documents scanned as human_reference (all)", False
-    if default:
-        notes.append(f"FALLBACK: no usable human reference for {', '.join(sources)} (fewer than "
-                     f"{MIN_HUMAN_REF} pre-cutoff or human_reference documents); using the "
-                     "detector's shipped human reference rows")
-        return (_pool(default, True), _pool(default, False),
-                "default: shipped reference human rows", True)
-    return None, None, "", False
+def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weight, method,
+                  n_boot, n_machine, base_notes, sampled) -> GroupResult:
+    notes = list(base_notes)
+    group = dict(zip(by, key, strict=True))
+    n_docs = sum(cells[j].n_docs for j in idx)
+    n_pre = sum(cells[j].n_pre for j in idx)
+    n_tokens = int(round(sum(cells[j].n_tokens for j in idx)))
+    unscored = sum(cells[j].unscored for j in idx)
+    srcs = sorted({cells[j].source for j in idx})
+    used = [s for s in srcs if s in refs]
+    kinds = sorted({refs[s].kind for s in used}, key=lambda k: list(RefKind).index(k))
+    kind = kinds[0] if len(kinds) == 1 else (RefKind.MIXED if kinds else RefKind.NONE)
+    donors = tuple(sorted({d for s in used for d in refs[s].donors}))
+    for s in used:
+        r = refs[s]
+        if r.kind is RefKind.BORROWED:
+            notes.append(f"{s}: fewer than {MIN_HUMAN_REF} own pre-cutoff documents; human "
+                         f"reference borrowed from the pre-cutoff documents of the most similar "
+                         f"sources: {', '.join(r.donors)}")
+        elif r.kind is RefKind.DEFAULT:
+            notes.append(f"FALLBACK: {s}: no usable human reference (fewer than "
+                         f"{MIN_HUMAN_REF} pre-cutoff or human_reference documents here or in "
+                         "a similar source); using the detector's shipped human reference rows")
+        elif r.kind not in (RefKind.OWN, RefKind.GIVEN):
+            notes.append(f"{s}: human reference = {r.kind.value}")
+    for reason in sorted({chosen[s][1] for s in used if chosen[s][1]}):
+        notes.append(reason)
+    methods = sorted({chosen[s][0] for s in used})
+    m_label = methods[0] if len(methods) == 1 else ("/".join(methods) if methods else method)
+    f_vals = [(floors[s], sum(cells[j].n_docs for j in idx if cells[j].source == s))
+              for s in used if floors.get(s) is not None]
+    floor = (sum(f * w for f, w in f_vals) / max(sum(w for _, w in f_vals), 1)
+             if f_vals else None)
+    n_h = sum(refs[s].hist.n for s in used)
+    common = dict(group=group, n_docs=n_docs, n_tokens=n_tokens, detector=detector,
+                  n_human_ref=n_h, n_machine_ref=n_machine, floor=floor, weight=weight,
+                  n_pre_cutoff=n_pre, human_ref=kind.value, human_ref_kind=kind.value,
+                  human_ref_sources=donors, method=m_label)
+    if unscored:
+        notes.append(f"{unscored} post-cutoff documents have no {detector} score and are not "
+                     "counted")
+    lacking = [s for s in srcs if s not in refs]
+    if lacking:
+        notes.append(f"no human reference for {', '.join(lacking)}: their post-cutoff documents "
+                     "are not estimated (scan pre-cutoff documents of these sources or labeled "
+                     "human text with --role human_reference)")
+    n_post_est = sum(cells[j].post.n for j in idx if cells[j].source in refs)
+    if n_pre > 0 and n_pre == n_docs:
+        notes.append("every document predates the cutoff: human reference, 0 by assumption"
+                     + ("" if floor is not None else "; floor n/a (no held-out documents)"))
+        return GroupResult(Estimate(
+            fraction=0.0, ci_low=0.0, ci_high=0.0, notes=tuple(notes),
+            status=Status.PRE_CUTOFF.value, **common), np.zeros(0), np.zeros(0),
+            _weight_total(idx, cells))
+    if n_post_est == 0:
+        why = ("no human reference" if lacking else "no scored documents after the cutoff")
+        return GroupResult(Estimate(
+            fraction=float("nan"), ci_low=float("nan"), ci_high=float("nan"),
+            notes=(*notes, f"{why}: nothing to estimate"), status=Status.NO_ESTIMATE.value,
+            in_gates=True, **common))
+    comb = combine_cells([j for j in idx if cells[j].source in refs], cells, est)
+    whole, post = comb.whole, comb.post
+    fb = sum(cells[j].post.weight.sum() + cells[j].pre_weight for j in idx
+             if cells[j].source in refs and refs[cells[j].source].fallback)
+    if fb > 0:
+        share = fb / max(comb.post_weight + comb.pre_weight, 1e-12)
+        whole = widen(whole, FALLBACK_FACTOR, FALLBACK_MARGIN * share)
+        post = widen(post, FALLBACK_FACTOR, FALLBACK_MARGIN)
+        if share >= 0.5:  # mostly judged against benchmark text: cannot exclude 0
+            whole = replace(whole, ci_low=0.0)
+            post = replace(post, ci_low=0.0)
+        notes.append(f"interval widened (x{FALLBACK_FACTOR:g} plus {FALLBACK_MARGIN:g}, lower "
+                     "limit 0) for the default human reference: benchmark text cannot tell this "
+                     "source's own style from machine text")
+    if n_pre:
+        notes.append(f"{n_pre} pre-cutoff documents counted as human by assumption "
+                     "(they are also the human reference)")
+    if n_boot == 0:
+        notes.append("no bootstrap (n_boot=0): interval not computed")
+    return GroupResult(Estimate(
+        fraction=whole.fraction, ci_low=whole.ci_low, ci_high=whole.ci_high,
+        fraction_post=post.fraction, ci_low_post=post.ci_low, ci_high_post=post.ci_high,
+        notes=tuple(notes), status=Status.ESTIMATED.value, **common),
+        whole.replicates, comb.raw_replicates, comb.post_weight + comb.pre_weight)
+
+
+def _floor(method: str, ref: HumanRef, machine_h: Hist) -> float | None:
+    """Cross-fitted for own and role references (fit on one half, read the other, and the
+    other way round, averaged): one direction alone is a noisy one-sided draw."""
+    one = floor_of(method, ref.floor_fit, machine_h, ref.floor_held)
+    if ref.kind is RefKind.OWN and one is not None:
+        other = floor_of(method, ref.floor_held, machine_h, ref.floor_fit)
+        if other is not None:
+            return (one + other) / 2
+    return one
+
+
+def _weight_total(idx, cells) -> float:
+    return float(sum(cells[j].post.weight.sum() + cells[j].pre_weight for j in idx))
+
+
+def _too_few(key, by, detector, weight, method, n_docs, min_docs, base_notes,
+             n_pre: int) -> GroupResult:
+    nan = float("nan")
+    return GroupResult(Estimate(
+        group=dict(zip(by, key, strict=True)), n_docs=n_docs, n_tokens=0, fraction=nan,
+        ci_low=nan, ci_high=nan, method=method, detector=detector, weight=weight,
+        notes=(*base_notes, f"too few documents ({n_docs} < {min_docs}): not estimated on its "
+               f"own, pooled into the '{OTHER}' row and kept out of per-group gates"),
+        status=Status.TOO_FEW.value, in_gates=False, n_pre_cutoff=n_pre))
+
+
+def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) -> GroupResult:
+    """The weighted combination of `rows` (small groups enter through their pooled row)."""
+    parts = [(g.estimate.fraction, g.weight_total, g.raw_replicates) for g in rows
+             if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
+                                      Status.OTHER.value)]
+    iv = combine_groups(parts)
+    counted = [g.estimate for g in rows if g.estimate.status != Status.TOO_FEW.value]
+    kinds = {e.human_ref_kind for e in counted if e.human_ref_kind}
+    kind = kinds.pop() if len(kinds) == 1 else (RefKind.MIXED.value if kinds else "")
+    fl = [(e.floor, e.n_docs) for e in counted if e.floor is not None]
+    floor = sum(f * n for f, n in fl) / max(sum(n for _, n in fl), 1) if fl else None
+    notes: list[str] = list(base_notes)
+    for e in counted:
+        for note in e.notes:
+            if note not in notes and len(notes) < 40:
+                notes.append(note)
+    methods = sorted({m for e in counted for m in e.method.split("/")})
+    e = Estimate(group={}, n_docs=sum(g.estimate.n_docs for g in rows),
+                 n_tokens=sum(e.n_tokens for e in counted), fraction=iv.fraction,
+                 ci_low=iv.ci_low, ci_high=iv.ci_high,
+                 method="/".join(methods) or method, detector=detector,
+                 n_human_ref=sum(e.n_human_ref for e in counted),
+                 n_machine_ref=max((e.n_machine_ref for e in counted), default=0),
+                 human_ref=kind, human_ref_kind=kind, floor=floor,
+                 n_pre_cutoff=sum(e.n_pre_cutoff for e in counted), weight=weight,
+                 notes=(*notes, f"weighted combination of the {len(parts)} rows by "
+                        f"{', '.join(by)}"), status=Status.OVERALL.value)
+    return GroupResult(e, iv.replicates, np.zeros(0), sum(w for _, w, _ in parts))
 
 
 def _has_rows(con, src) -> bool:
@@ -302,7 +492,8 @@ def _empty(key, by, detector, weight, method, notes, n_human=0, n_machine=0,
     return GroupResult(Estimate(
         group=dict(zip(by, key, strict=True)), n_docs=0, n_tokens=0, fraction=nan, ci_low=nan, ci_high=nan,
         method=method, detector=detector, n_human_ref=n_human, n_machine_ref=n_machine,
-        human_ref=human_ref, floor=None, weight=weight, notes=tuple(notes)))
+        human_ref=human_ref, floor=None, weight=weight, notes=tuple(notes),
+        status=Status.NO_ESTIMATE.value))
 
 
 __all__ = ["estimate_db", "GroupResult"]

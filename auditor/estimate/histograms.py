@@ -112,6 +112,18 @@ def reference_edges(con: duckdb.DuckDBPyConnection, human: list[ScoreSource],
     return np.unique(np.asarray(edges, dtype=float))
 
 
+#: Raw machine-reference scores kept for the shifted mixture (`methods.ShiftedMixtureMLE`).
+MACHINE_SAMPLE = 20_000
+
+
+def machine_sample(con: duckdb.DuckDBPyConnection, src: ScoreSource) -> np.ndarray:
+    """Up to MACHINE_SAMPLE raw scores of the machine reference (a fixed reservoir sample)."""
+    rows = con.execute(
+        f"SELECT score FROM ({src.sql}) WHERE isfinite(score)"
+        f" USING SAMPLE reservoir({MACHINE_SAMPLE} ROWS) REPEATABLE (7)", src.params).fetchall()
+    return np.asarray([r[0] for r in rows], dtype=float)
+
+
 def bin_sql(score: str, edges: np.ndarray) -> str:
     """SQL for a score's bin index: the number of `edges` (sorted, unique) <= score.
 
@@ -154,12 +166,13 @@ def source_hists(con: duckdb.DuckDBPyConnection, src: ScoreSource, edges: np.nda
 
 @dataclass
 class TargetRows:
-    """Target histograms of one group, kept per source and per pre-cutoff reference slice so
-    that the rows a source uses as its own human reference can be left out of its target."""
+    """Corpus documents of one group per (source, pre-cutoff?): documents dated before the
+    cutoff are human by assumption (and serve as references); the others are the target."""
 
     key: tuple
     by_source: dict[tuple[str, bool], Hist] = field(default_factory=dict)
-    tokens: dict[tuple[str, bool], float] = field(default_factory=dict)  # scored docs' tokens
+    tokens: dict[tuple[str, bool], float] = field(default_factory=dict)  # all docs' tokens
+    unscored_by_source: dict[tuple[str, bool], int] = field(default_factory=dict)
     unscored: int = 0
     unscored_tokens: float = 0.0
 
@@ -176,22 +189,25 @@ def target_hists(con: duckdb.DuckDBPyConnection, score: str, keys: list[str],
     key_sql = "".join(f"{k}, " for k in keys)
     where = "role = 'corpus'" + (f" AND {sample_of} IS NOT NULL" if sample_of else "")
     rows = con.execute(
-        f"SELECT {key_sql}source, COALESCE(pre_cutoff, false) AND {REF_SLICE_SQL} AS own_ref,"
+        f"SELECT {key_sql}source, COALESCE(pre_cutoff, false) AS pre,"
         f" CASE WHEN {score} IS NULL THEN -1 ELSE {bin_sql(score, edges)} END AS bin,"
         f" COUNT(*), SUM(n_tokens) FROM documents WHERE {where} GROUP BY ALL",
     ).fetchall()
     groups: dict[tuple, TargetRows] = {}
     k = len(keys)
     for row in rows:
-        key, (source, own_ref, b, n, tok) = tuple(row[:k]), row[k:]
+        key, (source, pre, b, n, tok) = tuple(row[:k]), row[k:]
         g = groups.setdefault(key, TargetRows(key))
         tok = float(tok or 0.0)
         if b < 0:
             g.unscored += n
             g.unscored_tokens += tok
+            g.unscored_by_source[(source, bool(pre))] = (
+                g.unscored_by_source.get((source, bool(pre)), 0) + n)
+            g.tokens[(source, bool(pre))] = g.tokens.get((source, bool(pre)), 0.0) + tok
             continue
-        h = g.by_source.setdefault((source, bool(own_ref)), Hist.empty(n_bins))
-        g.tokens[(source, bool(own_ref))] = g.tokens.get((source, bool(own_ref)), 0.0) + tok
+        h = g.by_source.setdefault((source, bool(pre)), Hist.empty(n_bins))
+        g.tokens[(source, bool(pre))] = g.tokens.get((source, bool(pre)), 0.0) + tok
         h.docs[b] += n
         h.weight[b] += tok if tokens else n
     return groups

@@ -33,6 +33,10 @@ COLUMNS: dict[str, str] = {
     "weight": "VARCHAR",
     "human_ref": "VARCHAR",
     "notes": "VARCHAR",  # JSON list
+    "status": "VARCHAR",  # result.Status value
+    "n_pre_cutoff": "BIGINT",
+    "fraction_post": "DOUBLE",
+    "vocab_fraction": "DOUBLE",
 }
 
 
@@ -73,7 +77,8 @@ def record_estimates(con: duckdb.DuckDBPyConnection, by: Sequence[str],
         (at, run_id, json.dumps(list(by)), json.dumps(e.group, default=str, sort_keys=True),
          e.n_docs, e.n_tokens, _num(e.fraction), _num(e.ci_low), _num(e.ci_high), e.method,
          e.detector, e.n_human_ref, e.n_machine_ref, _num(e.floor), e.weight, e.human_ref,
-         json.dumps(list(e.notes)))
+         json.dumps(list(e.notes)), e.status, e.n_pre_cutoff, _num(e.fraction_post),
+         _num(e.vocab_fraction))
         for e in estimates
     ]
     if rows:

@@ -28,7 +28,7 @@ from auditor.estimate.histograms import (
 )
 from auditor.estimate.identifiers import quote
 
-#: Fewest reference-slice documents for a reference to be used at all.
+#: Fewest documents for a human reference to be used at all (own, role or borrowed).
 MIN_HUMAN_REF = 50
 MIN_MACHINE_REF = 50
 

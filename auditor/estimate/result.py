@@ -3,7 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
+
+
+class Status(str, Enum):
+    """What a row of estimates is. Renderers and gates branch on this, never on note text."""
+
+    ESTIMATED = "estimated"
+    PRE_CUTOFF = "pre-cutoff reference"  # every document predates the cutoff: 0 by assumption
+    TOO_FEW = "too few documents"  # below the minimum group size: not estimated, not gated
+    OTHER = "other (pooled small groups)"  # the too-few groups pooled into one row
+    OVERALL = "overall"  # the weighted combination of the rows it came with
+    NO_ESTIMATE = "no estimate"  # no reference or no scored documents: notes say why
+
+
+class RefKind(str, Enum):
+    """Where a group's human reference came from, best first (see `references`)."""
+
+    GIVEN = "given human reference"
+    OWN = "own pre-cutoff documents"
+    ROLE_SAME = "documents scanned as human_reference (same source)"
+    BORROWED = "pre-cutoff documents of similar sources"
+    ROLE_ALL = "documents scanned as human_reference (all)"
+    DEFAULT = "default: shipped reference human rows"
+    MIXED = "several (per source)"
+    NONE = ""
 
 
 @dataclass(frozen=True)
@@ -30,8 +55,21 @@ class Estimate:
     floor: float | None = None
     weight: str = "docs"  # "docs" or "tokens"
     notes: tuple[str, ...] = field(default_factory=tuple)  # fallbacks, warnings: never silent
+    status: str = Status.ESTIMATED.value
+    in_gates: bool = True
+    n_pre_cutoff: int = 0
+    fraction_post: float | None = None
+    ci_low_post: float | None = None
+    ci_high_post: float | None = None
+    human_ref_kind: str = RefKind.NONE.value
+    human_ref_sources: tuple[str, ...] = field(default_factory=tuple)
+    vocab_fraction: float | None = None
+    vocab_ci_low: float | None = None
+    vocab_ci_high: float | None = None
+    disagree: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["notes"] = list(self.notes)
+        d["human_ref_sources"] = list(self.human_ref_sources)
         return d

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from auditor.audit import AUDIT_REGIMES, Audit, AuditError, AuditSettings, load_audit
 from auditor.audit import clean_estimate as clean_estimate  # re-exported for older callers
+from auditor.estimate.choice import N_BOOT
 from auditor.records import DEFAULT_CUTOFF
 from auditor.report import store_sql
 from auditor.report.contamination import collect_contamination
@@ -46,7 +47,7 @@ def detector_thresholds(names: Sequence[str]) -> dict[str, float]:
 
 
 def collect(db_path: str, *, method: str = "auto", detector: str | None = None,
-            weight: str = "docs", n_boot: int = 200, seed: int = 0, top_k: int = 3,
+            weight: str = "docs", n_boot: int = N_BOOT, seed: int = 0, top_k: int = 3,
             generations: int = 10, collapse_model: str = "gaussian", recompute: bool = False,
             audit: Audit | None = None,
             progress: Callable[[str], None] | None = None) -> ReportData:

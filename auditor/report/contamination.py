@@ -105,3 +105,78 @@ def contamination_html(c: dict[str, Any]) -> str:
            + _table(["crawl month", "items first seen", "before release", "after release",
                      "benchmarks"], month_rows, "contamination-months") if month_rows else "")
         + "</section>")
+
+
+#: Characters with a meaning in Markdown tables and inline text, backslash-escaped in data.
+_MD_SPECIAL = "\\`*_[]|#"
+
+
+def _md(v: Any) -> str:
+    """A data value as one Markdown table cell's text: Markdown characters backslash-escaped,
+    angle brackets and ampersands as entities (no raw HTML gets through), one line."""
+    text = "" if v is None else str(v)
+    text = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.split())
+
+
+def _md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return out + ["| " + " | ".join(_md(c) for c in r) + " |" for r in rows] + [""]
+
+
+def _md_excerpt(ex: dict | None) -> str:
+    """The matched text in bold between its context (escaped, so the bold is ours)."""
+    if not ex:
+        return ""
+    match = _md(ex.get("match"))
+    return (f"\u2026{_md(ex.get('before'))} **{match}** {_md(ex.get('after'))}\u2026"
+            if match else "")
+
+
+def contamination_markdown(c: dict[str, Any]) -> list[str]:
+    """The section as Markdown lines, the same tables as `contamination_html` (no lines when
+    the store has no contamination results)."""
+    if not c:
+        return []
+    lines = ["## Benchmark contamination", "",
+             f"{c['n_docs_contaminated']:,} of {c['n_docs_scanned']:,} scanned documents hold "
+             f"items of the benchmarks added to the store; {c['n_items_leaked']:,} items "
+             "leaked. An item leaked when a document holds at least 30% of its 13-word n-grams "
+             "or half of its question's (a short question: the whole of it); exact = 90% or "
+             "more with the answer, question only = none of the answer.", ""]
+    lines += _md_table(
+        ["benchmark", "items", "leaked", "share leaked", "exact", "partial", "question only",
+         "released", "first seen before / after release"],
+        [[b["benchmark"], b["n_items"], b["n_leaked"],
+          "n/a" if b["share_leaked"] is None else f"{100 * b['share_leaked']:.2f}%",
+          b["n_exact"], b["n_partial"], b["n_question_only"], b["release_date"] or "unknown",
+          f"{b['n_first_seen_before_release']} / {b['n_first_seen_after_release']}"]
+         for b in c.get("benchmarks", [])])
+    rows = []
+    for i in c.get("items", []):
+        before = {True: "before", False: "after", None: "unknown"}[i["before_release"]]
+        rows.append([_md(v) for v in (
+            i["benchmark"], f"{i['split']}/{i['item_id']}", i["form"], f"{i['max_share']:.2f}",
+            i["n_docs"], i["first_seen"] or "unknown", before,
+            ", ".join(map(str, i["sources"])), i["example_doc"])]
+            + [_md_excerpt(i.get("example_excerpt"))])
+    lines += ["### Leaked items", "",
+              "| benchmark | item | form | share | docs | first seen | vs release | sources | "
+              "example document | matched text |", "|" + "---|" * 10]
+    lines += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    sources = [s for s in c.get("by_source", []) if s["n_docs_contaminated"]]
+    if sources:
+        lines += ["### Contaminated documents by source", ""]
+        lines += _md_table(["source", "docs", "contaminated", "share", "items", "benchmarks"],
+                           [[s["source"], s["n_docs_scanned"], s["n_docs_contaminated"],
+                             f"{100 * s['share_contaminated']:.2f}%", s["n_items"],
+                             ", ".join(s["benchmarks"])] for s in sources])
+    months = c.get("by_crawl_month", [])
+    if months:
+        lines += ["### Items by crawl month first seen", ""]
+        lines += _md_table(["crawl month", "items first seen", "before release",
+                            "after release", "benchmarks"],
+                           [[m["crawl_month"], m["n_items_first_seen"], m["n_before_release"],
+                             m["n_after_release"], ", ".join(m["benchmarks"])] for m in months])
+    return lines

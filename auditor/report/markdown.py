@@ -7,6 +7,7 @@ from pathlib import Path
 
 from auditor.output_files import printable, write_bytes_atomic
 from auditor.report import plots
+from auditor.report.contamination import contamination_markdown
 from auditor.report.data import (
     AGREEMENT_EXPLAINED,
     COLLAPSE_EXPLAINED,
@@ -122,6 +123,7 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
         L += [COLLAPSE_EXPLAINED, ""]
     else:
         L += ["No projection available (see notes).", ""]
+    L += contamination_markdown(d.contamination)
     thr = (d.agreement or {}).get("thresholds", {}).get(d.detector)
     L += ["## Most confidently flagged documents", "",
           f"Per source, the documents detector {md(d.detector)} scores highest (its threshold: "

@@ -20,12 +20,13 @@ from typing import Any
 import duckdb
 
 from auditor.audit import coverage as coverage  # one home (the audit); kept here for callers
+from auditor.estimate.choice import PREFERENCE
 from auditor.records import NON_AUTHORSHIP_DETECTORS
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: Detectors preferred as "the" detector of a report when the estimate names none.
-DETECTOR_PREFERENCE = ("classifier", "embedding", "binoculars", "fast_detectgpt", "lm",
-                       "compression", "markers")
+#: Detectors preferred as "the" detector of a report when the estimate names none: the one
+#: order estimation uses (`auditor.estimate.choice.PREFERENCE`).
+DETECTOR_PREFERENCE = PREFERENCE
 
 
 class StoreError(Exception):

@@ -93,6 +93,8 @@ def resolve_detectors(spec: str | Sequence[str] | None,
         for s in detectors.specs():
             if s.tier != "cheap" or s.name in DEFAULT_EXCLUDED:
                 continue
+            if s.reads_store and paths is None:  # its state lives in a store: none given
+                continue
             try:
                 versions[s.name] = str(loaded_detector(s.name, paths).version)
             except detectors.NotConfigured:  # nothing to do in this store (no benchmarks)

@@ -1,0 +1,164 @@
+"""Which human reference each source is estimated against, and why (a `RefKind`, never a string
+to parse).
+
+Order, best first: a reference the user gave; the source's own pre-cutoff documents (all of
+them: they are human by assumption and are not part of the target, so none has to be set aside
+for it); documents of the same source scanned as `human_reference`; pre-cutoff documents
+BORROWED from the most similar sources of the same store (same language, same value of a genre
+column the user names, nearest by low-score quantile and length); all documents scanned as
+`human_reference`; the detector's shipped human rows (last resort, interval widened).
+
+The floor of a reference is what it reads on documents known to be human that it was not fitted
+on: its own held-out half (hash of the id) for own and role references, and the source's own
+few pre-cutoff documents for a borrowed or default reference (the honest check that borrowing
+worked). None when there are no such documents.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import duckdb
+
+from auditor.estimate.bootstrap import Hist
+from auditor.estimate.references import MIN_HUMAN_REF
+from auditor.estimate.result import RefKind
+
+#: Borrow from at most this many donors beyond what reaching MIN_HUMAN_REF needs.
+MAX_DONORS = 3
+
+
+@dataclass(frozen=True)
+class HumanRef:
+    kind: RefKind
+    hist: Hist  # what the method is fitted on
+    floor_fit: Hist | None  # fitted on this for the floor ...
+    floor_held: Hist | None  # ... and estimated on this (known human, not in floor_fit)
+    donors: tuple[str, ...] = ()
+
+    @property
+    def fallback(self) -> bool:
+        return self.kind is RefKind.DEFAULT
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What makes two sources alike enough to lend a reference."""
+
+    n_pre: int
+    language: str | None
+    genre: str | None
+    low_score: float  # 10th percentile of the detector score (the human end of a source)
+    log_length: float  # median log token count
+
+
+def profiles(con: duckdb.DuckDBPyConnection, score: str, cols: dict[str, str],
+             genre: str | None) -> dict[str, Profile]:
+    """Per-source profile of scored corpus documents (`score`, `genre` quoted, validated).
+
+    Approximate quantiles (t-digest): bounded memory per source on a store of any size."""
+    lang = "mode(language)" if "language" in cols else "NULL"
+    gen = f"mode({genre})" if genre else "NULL"
+    rows = con.execute(
+        f"SELECT source, COUNT(*) FILTER (WHERE pre_cutoff), {lang}, {gen},"
+        f" approx_quantile({score}, 0.1), approx_quantile(ln(1 + COALESCE(n_tokens, 0)), 0.5)"
+        f" FROM documents WHERE role = 'corpus' AND {score} IS NOT NULL GROUP BY source"
+    ).fetchall()
+    return {s: Profile(int(n or 0), lg, None if g is None else str(g), float(q or 0.0),
+                       float(ll or 0.0)) for s, n, lg, g, q, ll in rows}
+
+
+def _both(hists: dict, source: str) -> Hist | None:
+    parts = [hists[(source, r)] for r in (True, False) if (source, r) in hists]
+    if not parts:
+        return None
+    total = parts[0]
+    for h in parts[1:]:
+        total = total + h
+    return total
+
+
+def _pool(hists: dict, in_ref: bool | None = None) -> Hist | None:
+    parts = [h for (_, r), h in sorted(hists.items(), key=lambda kv: str(kv[0]))
+             if in_ref is None or r == in_ref]
+    if not parts:
+        return None
+    total = parts[0]
+    for h in parts[1:]:
+        total = total + h
+    return total
+
+
+def donors_for(source: str, prof: dict[str, Profile], own_ok: list[str]) -> list[str]:
+    """The most similar sources with a usable own reference, nearest first, enough of them to
+    reach MIN_HUMAN_REF documents. Language (when known on both sides) and the genre column
+    (when given) must match; distance is over the low-score quantile and the log length, each
+    scaled by its spread across the store's sources."""
+    me = prof.get(source)
+    if me is None:
+        return []
+    cands = [d for d in own_ok if d != source and d in prof
+             and (me.language is None or prof[d].language in (None, me.language))
+             and (me.genre is None or prof[d].genre == me.genre)]
+    if not cands:
+        return []
+    vals = list(prof.values())
+
+    def spread(xs: list[float]) -> float:
+        lo, hi = min(xs), max(xs)
+        return (hi - lo) or 1.0
+
+    s_score = spread([p.low_score for p in vals])
+    s_len = spread([p.log_length for p in vals])
+    cands.sort(key=lambda d: (math.hypot((prof[d].low_score - me.low_score) / s_score,
+                                         (prof[d].log_length - me.log_length) / s_len), d))
+    out, n = [], 0
+    for d in cands:
+        if n >= MIN_HUMAN_REF and len(out) >= 1:
+            break
+        out.append(d)
+        n += prof[d].n_pre
+        if len(out) >= MAX_DONORS and n >= MIN_HUMAN_REF:
+            break
+    return out if n >= MIN_HUMAN_REF else []
+
+
+def resolve(source: str, own: dict, role: dict, default: dict, user: dict,
+            prof: dict[str, Profile]) -> HumanRef | None:
+    """The human reference of one source (see the module docstring for the order)."""
+    own_src = _both(own, source)
+    if user:
+        return HumanRef(RefKind.GIVEN, _pool(user), _pool(user, True), own_src or _pool(user, False))
+    if own_src is not None and own_src.n >= MIN_HUMAN_REF:
+        return HumanRef(RefKind.OWN, own_src, own.get((source, True)), own.get((source, False)))
+    role_src = _both(role, source)
+    if role_src is not None and role_src.n >= MIN_HUMAN_REF:
+        return HumanRef(RefKind.ROLE_SAME, role_src, role.get((source, True)),
+                        own_src or role.get((source, False)))
+    own_ok = sorted(s for s in {k[0] for k in own} if (_both(own, s) or Hist.empty(1)).n
+                    >= MIN_HUMAN_REF)
+    donors = donors_for(source, prof, own_ok)
+    if donors:
+        pooled = _pool({k: v for k, v in own.items() if k[0] in donors})
+        fit = _pool({k: v for k, v in own.items() if k[0] in donors and k[1]})
+        held = own_src
+        if held is None:  # no own documents to check on: the donors' held-out halves
+            held = _pool({k: v for k, v in own.items() if k[0] in donors and not k[1]})
+            fit_for_floor = fit
+        else:
+            fit_for_floor = pooled
+        return HumanRef(RefKind.BORROWED, pooled, fit_for_floor, held, tuple(donors))
+    role_all = _pool(role)
+    if role_all is not None and role_all.n >= MIN_HUMAN_REF:
+        return HumanRef(RefKind.ROLE_ALL, role_all, _pool(role, True),
+                        own_src or _pool(role, False))
+    if default:
+        if own_src is not None:
+            return HumanRef(RefKind.DEFAULT, _pool(default), _pool(default), own_src)
+        return HumanRef(RefKind.DEFAULT, _pool(default), _pool(default, True),
+                        _pool(default, False))
+    return None
+
+
+__all__ = ["HumanRef", "MIN_HUMAN_REF", "Profile", "donors_for", "profiles", "resolve"]
