@@ -92,12 +92,12 @@ def test_adapt_then_scan_and_estimate_use_the_new_version(tmp_path, shared_data)
     (est,) = json.loads(res.output)
     assert est["detector"] == "adapted"
     # its references are the held-out texts saved beside the model, not the pre-cutoff
-    # documents it was fitted on (a given reference is halved: reference and floor slices)
+    # documents it was fitted on (the estimate may keep part of a given reference for its floor)
     assert any(str(folder / "reference.parquet") in n for n in est["notes"]), est["notes"]
-    assert est["human_ref"] == "given human reference"
-    assert abs(est["n_human_ref"] - info["held_out"]["human"] / 2) <= 1
+    assert "given" in est["human_ref"]
+    assert info["held_out"]["human"] / 2 - 1 <= est["n_human_ref"] <= info["held_out"]["human"]
     truth = 60 / est["n_docs"]
-    assert est["ci_low"] - 0.05 <= truth <= est["ci_high"] + 0.05, est
+    assert est["ci_low"] <= truth <= est["ci_high"], est
 
 
 def test_adapt_refuses_too_little_text_and_bad_machine_files(tmp_path, shared_data):
