@@ -52,12 +52,16 @@ _LOADED: dict = {}
 
 def loaded_detector(name: str, paths: StorePaths | None = None):
     """The detector `name`, built once per process through `detectors.load` (once per store
-    and state of its benchmark index for a detector whose spec `reads_store`: contamination)."""
+    and state of what it reads there, for a detector whose spec `reads_store`: contamination's
+    benchmark index, a store-fitted version such as `adapted`), so re-adding benchmarks or
+    re-running `adapt` is seen by the next scan in the same process."""
     import detectors
+    from detectors.adapted import store_model_dir
 
     per_store = paths is not None and any(s.reads_store for s in detectors.specs()
                                           if s.name == name)
-    key = (name, paths.db, _mtime(os.path.join(paths.benchmark_index, "index.json"))) \
+    key = (name, paths.db, _mtime(os.path.join(paths.benchmark_index, "index.json")),
+           _mtime(os.path.join(store_model_dir(paths.db, name), "model.json"))) \
         if per_store else name
     det = _LOADED.get(key)
     if det is None:
