@@ -30,12 +30,13 @@ from auditor.records import (
 from auditor.scan.options import ScanOptions, options_digest
 from auditor.store.paths import StorePaths
 from auditor.store.sidecar import (
+    ATTRIBUTE_KEY,
     detector_arrays,
     detector_fields,
     provenance_batch,
     read_sidecar,
     read_sidecar_info,
-    replace_detector_columns,
+    write_attribute,
     write_sidecar,
 )
 
@@ -228,7 +229,7 @@ def crashed_result(unit: WorkUnit, options: ScanOptions, store_paths: StorePaths
 
 
 def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult,
-          paths: StorePaths | None = None, tick=lambda n: None) -> None:
+          paths: StorePaths, tick=lambda n: None) -> None:
     from auditor.readers.columnar import read_unit_columnar
 
     dets = [loaded_detector(n, paths) for n in names]
@@ -241,9 +242,25 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
     else:
         batches = _scan_columnar(chunks, options, dets, schema, result, tick)
     table = pa.Table.from_batches(batches, schema=schema)
-    write_sidecar(result.sidecar, table, unit_meta(unit, result.fingerprint), result.detectors)
+    write_unit_files(paths, result.sidecar, table, unit_meta(unit, result.fingerprint),
+                     result.detectors)
     if result.n_failed:
         result.status = "partial"
+
+
+def write_unit_files(paths: StorePaths, sidecar: str, table: pa.Table, meta: dict,
+                     versions: dict[str, str]) -> None:
+    """Split a scanned unit's rows into its side-cars: one attribute side-car per detector,
+    then the provenance side-car (each atomic). Attribute side-cars of this unit for detectors
+    not scored now are removed: they belonged to an earlier scan of the unit."""
+    for name, version in versions.items():
+        columns = {c: table.column(c) for c in (score_column(name), reason_column(name))
+                   if c in table.column_names}
+        write_attribute(paths.attribute_path(sidecar, name), table, columns, name, version, meta)
+    write_sidecar(sidecar, table.select(PROVENANCE_SCHEMA.names), meta, {})
+    for name, path in paths.unit_attributes(sidecar).items():
+        if name not in versions:
+            os.unlink(path)
 
 
 def store_policy(batch: pa.RecordBatch, now: dt.datetime,
@@ -356,12 +373,12 @@ def unit_meta(unit: WorkUnit, fp: str) -> dict:
 
 
 def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
-             result: UnitResult, paths: StorePaths | None = None) -> None:
-    """Add the columns of detectors the side-car lacks (or has at another version).
+             result: UnitResult, paths: StorePaths) -> None:
+    """Write the attribute side-cars of detectors the unit lacks (or has at another version).
 
-    The unit is read again for its texts; rows are matched by (offset, id), so the new column
-    lines up with the stored rows whatever order the reader yields. Existing detector columns
-    at the current version are never recomputed.
+    The unit is read again for its texts; rows are matched by (offset, id), so the new scores
+    line up with the stored rows whatever order the reader yields. Neither the provenance
+    side-car nor another detector's attribute side-car is touched.
     """
     from auditor.readers import read_unit
 
@@ -375,7 +392,7 @@ def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
     result.n_stored = info.n_rows
     if not todo:
         return
-    stored = read_sidecar(result.sidecar, ["offset", "id"])
+    stored = read_sidecar(result.sidecar, list(dict.fromkeys([*ATTRIBUTE_KEY, "offset", "id"])))
     row_of = {off: i for i, off in enumerate(stored.column("offset").to_pylist())}
     ids = stored.column("id").to_pylist()
     n = info.n_rows
@@ -410,12 +427,12 @@ def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
     if not seen.all():
         raise ValueError(f"{unit_label(unit)}: {int((~seen).sum())} stored records were not "
                          "found when re-reading the shard; rescan it with --force")
-    new_columns = {}
+    versions = {name: str(dets[name].version) for name in todo}
     for name in todo:
         arrays = detector_arrays(scores[name], reasons.get(name))
-        new_columns[score_column(name)] = arrays[0]
+        columns = {score_column(name): arrays[0]}
         if name in reasons:
-            new_columns[reason_column(name)] = arrays[1]
-    versions = {name: str(dets[name].version) for name in todo}
-    replace_detector_columns(result.sidecar, new_columns, versions)
+            columns[reason_column(name)] = arrays[1]
+        write_attribute(paths.attribute_path(result.sidecar, name), stored, columns, name,
+                        versions[name], info.unit)
     result.detectors.update(versions)

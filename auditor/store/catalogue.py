@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from auditor.records import PROVENANCE_SCHEMA
+from auditor.records import PROVENANCE_SCHEMA, reason_column, score_column
 from auditor.store.paths import StorePaths
+from auditor.store.sidecar import ATTRIBUTE_KEY
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -196,13 +197,51 @@ class Store:
         every writable open and after each scan (a moved or copied store reads its own files).
         A read-only connection gets a temporary view of the same name.
         """
-        files = self.sidecars_sql()
-        if files is not None:
-            body = f"SELECT * FROM read_parquet({files}, union_by_name=true)"
-        else:
-            body = _empty_documents_sql()
         kind = "TEMP VIEW" if self.read_only else "VIEW"
-        self.con.execute(f"CREATE OR REPLACE {kind} documents AS {body}")
+        self.con.execute(f"CREATE OR REPLACE {kind} documents AS {self.documents_sql()}")
+
+    def documents_sql(self) -> str:
+        """The `documents` query: provenance side-cars, each detector's attribute side-cars
+        joined on `ATTRIBUTE_KEY` as its `score_<name>` (and `reason_<name>`) columns.
+
+        A unit without an attribute side-car for a detector gets nulls. A provenance side-car
+        from an older store may hold a detector's columns itself; where the unit also has an
+        attribute side-car (rescored since), that one wins.
+        """
+        files = self.sidecars_sql()
+        if files is None:
+            return _empty_documents_sql()
+        provenance = f"read_parquet({files}, union_by_name=true)"
+        attributes = {d: fs for d in self.paths.attribute_detectors()
+                      if (fs := self.paths.list_attributes(d))}
+        if not attributes:
+            return f"SELECT * FROM {provenance}"
+        in_provenance = set(self._columns(provenance))
+        replaced, selects, joins = [], [], []
+        on = " AND ".join(f'a{{i}}."{k}" = p."{k}"' for k in ATTRIBUTE_KEY)
+        for i, (det, det_files) in enumerate(attributes.items()):
+            listed = "[" + ", ".join(sql_string_literal(f) for f in det_files) + "]"
+            source = f"read_parquet({listed}, union_by_name=true)"
+            columns = [c for c in (score_column(det), reason_column(det))
+                       if c in self._columns(source)]
+            for c in columns:
+                if c in in_provenance:  # an older store's column, overridden where rescored
+                    replaced.append(c)
+                    selects.append(f'CASE WHEN a{i}."offset" IS NULL THEN p."{c}" '
+                                   f'ELSE a{i}."{c}" END AS "{c}"')
+                else:
+                    selects.append(f'a{i}."{c}"')
+            keys = ", ".join(f'"{k}"' for k in ATTRIBUTE_KEY)
+            cols = "".join(f', "{c}"' for c in columns)
+            joins.append(f"LEFT JOIN (SELECT {keys}{cols} FROM {source}) a{i} "
+                         f"ON {on.format(i=i)}")
+        exclude = (" EXCLUDE (" + ", ".join(f'"{c}"' for c in replaced) + ")"
+                   if replaced else "")
+        return (f"SELECT p.*{exclude}, {', '.join(selects)} FROM {provenance} p "
+                + " ".join(joins))
+
+    def _columns(self, source: str) -> list[str]:
+        return [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
 
     def documents_view(self) -> duckdb.DuckDBPyRelation:
         """All stored documents as a lazy DuckDB relation (the `documents` view)."""
