@@ -36,6 +36,7 @@ from auditor.store.sidecar import (
     provenance_batch,
     read_sidecar,
     read_sidecar_info,
+    stored_detectors,
     write_attribute,
     write_sidecar,
 )
@@ -387,8 +388,8 @@ def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
         raise ValueError(f"side-car {result.sidecar} was made from another version of the shard;"
                          " it will be rescanned")
     dets = {n: loaded_detector(n, paths) for n in names}
-    todo = [n for n in names if info.detectors.get(n) != str(dets[n].version)]
-    result.detectors = dict(info.detectors)
+    result.detectors = stored_detectors(paths, result.sidecar)
+    todo = [n for n in names if result.detectors.get(n) != str(dets[n].version)]
     result.n_stored = info.n_rows
     if not todo:
         return

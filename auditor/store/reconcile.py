@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from auditor.store.catalogue import Store
 from auditor.store.paths import is_own_sidecar_name
-from auditor.store.sidecar import read_sidecar_info
+from auditor.store.sidecar import read_sidecar_info, stored_detectors
 
 
 @dataclass
@@ -94,9 +94,7 @@ def reconcile(store: Store, by_run: str) -> ReconcileReport:
                 report.removed_orphan_attributes += 1
     if running:
         for u in kept.values():
-            on_disk = dict(read_sidecar_info(u["sidecar"]).detectors)
-            for path in paths.unit_attributes(u["sidecar"]).values():
-                on_disk.update(read_sidecar_info(path).detectors)
+            on_disk = stored_detectors(paths, u["sidecar"])
             if on_disk != json.loads(u["detectors"] or "{}"):
                 store.set_unit_detectors(u["shard"], u["part"], on_disk)
                 report.updated_detectors += 1

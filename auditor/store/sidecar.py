@@ -33,6 +33,7 @@ from auditor.readers.provenance_rows import (  # noqa: F401
 )
 from auditor.readers.textstats import arrow_word_counts, text_bytes, word_counts  # noqa: F401
 from auditor.records import reason_column, score_column
+from auditor.store.paths import StorePaths
 
 UNIT_KEY = b"auditor.unit"
 #: Columns an attribute side-car shares with its unit's provenance rows: what joins them.
@@ -110,9 +111,33 @@ def read_sidecar_info(path: str) -> SidecarInfo:
                        columns=tuple(pf.schema_arrow.names))
 
 
+def stored_detectors(paths: StorePaths, sidecar: str) -> dict[str, str]:
+    """Detector -> version a unit holds now, from its side-car footers: its attribute
+    side-cars, over the score columns an older store kept in the provenance side-car."""
+    versions = dict(read_sidecar_info(sidecar).detectors)
+    for path in paths.unit_attributes(sidecar).values():
+        versions.update(read_sidecar_info(path).detectors)
+    return versions
+
+
 def read_sidecar(path: str, columns: Sequence[str] | None = None) -> pa.Table:
     """The rows of one side-car (all columns unless given)."""
     return pq.read_table(path, columns=list(columns) if columns is not None else None)
+
+
+def read_unit_table(paths: StorePaths, sidecar: str) -> pa.Table:
+    """One unit's rows as the `documents` view shows them: its provenance side-car with each
+    attribute side-car's detector columns (written in the provenance rows' order; checked)."""
+    table = read_sidecar(sidecar)
+    for path in paths.unit_attributes(sidecar).values():
+        attr = read_sidecar(path)
+        if not attr.select(list(ATTRIBUTE_KEY)).equals(table.select(list(ATTRIBUTE_KEY))):
+            raise ValueError(f"attribute side-car {path} does not match the rows of {sidecar}")
+        for name in attr.column_names[len(ATTRIBUTE_KEY):]:
+            idx = table.schema.get_field_index(name)
+            table = (table.set_column(idx, name, attr.column(name)) if idx >= 0
+                     else table.append_column(name, attr.column(name)))
+    return table
 
 
 def write_attribute(path: str, key: pa.Table, columns: Mapping[str, pa.Array], detector: str,
