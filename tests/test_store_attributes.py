@@ -93,6 +93,13 @@ def test_two_detectors_added_in_one_run_write_only_their_files(tmp_path, monkeyp
     got = view(db, q)
     assert got == view(fresh, q) and len(got) == len(ids)
     assert sum(1 for r in got if r[1] and r[1] > 0) == len(ids) // 4  # markers fired
+    # the view joins the files by position: every score is its own row's (checked by key)
+    keyed = duckdb.connect().execute(
+        "SELECT p.id, a.score_markers FROM read_parquet(?) p JOIN read_parquet(?) a "
+        "USING (shard, \"offset\") ORDER BY p.id",
+        [os.path.join(sidecars, "*.parquet"),
+         os.path.join(sidecars, "attributes", "markers", "*.parquet")]).fetchall()
+    assert keyed == [r[:2] for r in got]
 
     # an upgraded detector rewrites its own files only
     from detectors.markers import MarkersDetector

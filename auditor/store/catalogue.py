@@ -95,6 +95,10 @@ def _empty_documents_sql() -> str:
     return f"SELECT {cols} WHERE false"
 
 
+def _sql_list(files: list[str]) -> str:
+    return "[" + ", ".join(sql_string_literal(f) for f in files) + "]"
+
+
 def sql_string_literal(text: str) -> str:
     """Quote a path for the one place SQL cannot take a parameter (a view definition)."""
     return "'" + text.replace("'", "''") + "'"
@@ -204,26 +208,37 @@ class Store:
         """The `documents` query: provenance side-cars, each detector's attribute side-cars
         joined on `ATTRIBUTE_KEY` as its `score_<name>` (and `reason_<name>`) columns.
 
-        A unit without an attribute side-car for a detector gets nulls. A provenance side-car
-        from an older store may hold a detector's columns itself; where the unit also has an
-        attribute side-car (rescored since), that one wins.
+        An attribute side-car holds its unit's rows in the provenance side-car's order, under
+        the same file name; so when every unit has a detector's side-car (the usual case) the
+        files are joined by position (`POSITIONAL JOIN`, no hashing), else by key, and a unit
+        without one gets nulls. A provenance side-car from an older store may hold a
+        detector's columns itself; where the unit also has an attribute side-car (rescored
+        since), that one wins.
         """
-        files = self.sidecars_sql()
-        if files is None:
+        provenance_files = self.sidecar_files()
+        if not provenance_files:
             return _empty_documents_sql()
-        provenance = f"read_parquet({files}, union_by_name=true)"
+        provenance = f"read_parquet({_sql_list(provenance_files)}, union_by_name=true)"
         attributes = {d: fs for d in self.paths.attribute_detectors()
                       if (fs := self.paths.list_attributes(d))}
         if not attributes:
             return f"SELECT * FROM {provenance}"
+        names = [os.path.basename(f) for f in provenance_files]
         in_provenance = set(self._columns(provenance))
         replaced, selects, joins = [], [], []
-        on = " AND ".join(f'a{{i}}."{k}" = p."{k}"' for k in ATTRIBUTE_KEY)
         for i, (det, det_files) in enumerate(attributes.items()):
-            listed = "[" + ", ".join(sql_string_literal(f) for f in det_files) + "]"
-            source = f"read_parquet({listed}, union_by_name=true)"
+            source = f"read_parquet({_sql_list(det_files)}, union_by_name=true)"
             columns = [c for c in (score_column(det), reason_column(det))
                        if c in self._columns(source)]
+            cols = ", ".join(f'"{c}"' for c in columns)
+            if [os.path.basename(f) for f in det_files] == names:
+                joins.append(f"POSITIONAL JOIN (SELECT {cols} FROM {source}) a{i}")
+                replaced += [c for c in columns if c in in_provenance]
+                selects += [f'a{i}."{c}"' for c in columns]
+                continue
+            keys = ", ".join(f'"{k}"' for k in ATTRIBUTE_KEY)
+            on = " AND ".join(f'a{i}."{k}" = p."{k}"' for k in ATTRIBUTE_KEY)
+            joins.append(f"LEFT JOIN (SELECT {keys}, {cols} FROM {source}) a{i} ON {on}")
             for c in columns:
                 if c in in_provenance:  # an older store's column, overridden where rescored
                     replaced.append(c)
@@ -231,10 +246,6 @@ class Store:
                                    f'ELSE a{i}."{c}" END AS "{c}"')
                 else:
                     selects.append(f'a{i}."{c}"')
-            keys = ", ".join(f'"{k}"' for k in ATTRIBUTE_KEY)
-            cols = "".join(f', "{c}"' for c in columns)
-            joins.append(f"LEFT JOIN (SELECT {keys}{cols} FROM {source}) a{i} "
-                         f"ON {on.format(i=i)}")
         exclude = (" EXCLUDE (" + ", ".join(f'"{c}"' for c in replaced) + ")"
                    if replaced else "")
         return (f"SELECT p.*{exclude}, {', '.join(selects)} FROM {provenance} p "
