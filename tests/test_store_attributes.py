@@ -232,3 +232,32 @@ def test_killed_while_adding_a_detector_resumes_with_every_score_once(tmp_path):
     assert all(r[1] is not None for r in rows)
     assert len(glob.glob(os.path.join(attributes, "*.parquet"))) == 60
     assert not glob.glob(os.path.join(attributes, "*.tmp"))
+
+
+def test_rescoring_a_jsonl_unit_with_bad_records_lines_scores_up(tmp_path):
+    """Rescoring reads the unit again through the scan's own loop: records that were skipped
+    or failed are skipped again, and each new score lands on its own stored row."""
+    lines = []
+    for i in range(90):
+        if i % 17 == 5:
+            lines.append("{not json")
+        elif i % 13 == 4:
+            lines.append(json.dumps({"id": f"j{i}", "text": "   "}))
+        else:
+            text = "Ordinary words about rivers. " * 5
+            if i % 3 == 0:
+                text = "As an AI language model, I cannot browse the web. " + text
+            lines.append(json.dumps({"id": f"j{i}", "text": text}))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(lines) + "\n")
+    db, fresh = str(tmp_path / "a.duckdb"), str(tmp_path / "fresh.duckdb")
+    first = run_scan([str(corpus)], db, ScanOptions(batch_size=7), detectors="none")
+    assert first.counts["skipped"] + first.counts["failed"] > 0
+    s = run_scan([str(corpus)], db, ScanOptions(batch_size=7), detectors="markers")
+    assert s.counts["units_rescored"] == 1 and s.counts["units_scanned"] == 0
+    run_scan([str(corpus)], fresh, ScanOptions(batch_size=7), detectors="markers")
+    q = "SELECT id, score_markers, reason_markers FROM documents ORDER BY id"
+    got = view(db, q)
+    assert got == view(fresh, q) and len(got) == first.counts["stored"]
+    assert {r[0] for r in got if r[1]} == {f"j{i}" for i in range(0, 90, 3)
+                                         if i % 17 != 5 and i % 13 != 4}
