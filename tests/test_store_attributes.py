@@ -182,6 +182,20 @@ def test_an_older_store_with_scores_inside_provenance_still_reads_and_rescores(
         shutil.rmtree(os.path.join(store.paths.sidecars, "attributes"))
     assert view(db, q) == expected
     assert columns(db).count("score_markers") == 1
+    # one unit rescored (an attribute side-car), the other not: each row shows its own unit's
+    with open_store(db) as store:
+        first = store.units()[0]["sidecar"]
+        key = read_sidecar(first)
+        write_attribute(store.paths.attribute_path(first, "markers"), key,
+                        {"score_markers": pa.array([0.25] * key.num_rows),
+                         "reason_markers": pa.array(["one unit"] * key.num_rows)},
+                        "markers", "1", read_sidecar_info(first).unit)
+        first_ids = set(key.column("id").to_pylist())
+    mixed = view(db, q)
+    assert [r[0] for r in mixed] == [r[0] for r in expected]
+    assert all((r[1:] == (0.25, "one unit")) == (r[0] in first_ids) for r in mixed)
+    assert [r for r in mixed if r[0] not in first_ids] == [
+        r for r in expected if r[0] not in first_ids]
 
     from detectors.markers import MarkersDetector
 
