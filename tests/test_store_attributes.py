@@ -275,3 +275,25 @@ def test_rescoring_a_jsonl_unit_with_bad_records_lines_scores_up(tmp_path):
     assert got == view(fresh, q) and len(got) == first.counts["stored"]
     assert {r[0] for r in got if r[1]} == {f"j{i}" for i in range(0, 90, 3)
                                          if i % 17 != 5 and i % 13 != 4}
+
+
+def test_an_attribute_side_car_that_does_not_match_its_unit_is_joined_by_key(tmp_path):
+    corpus = tmp_path / "c.parquet"
+    write_corpus(corpus, n_groups=2, rows_per_group=25)
+    db = str(tmp_path / "a.duckdb")
+    run_scan([str(corpus)], db, ScanOptions(unit_bytes=1), detectors="markers")
+    q = 'SELECT id, score_markers FROM documents ORDER BY shard, "offset"'
+    expected = view(db, q)
+    with open_store(db) as store:
+        first = store.units()[0]["sidecar"]
+        table = read_sidecar(store.paths.attribute_path(first, "markers"))
+        short = table.slice(1)  # a row fewer than its unit: position would shift every score
+        write_attribute(store.paths.attribute_path(first, "markers"), short,
+                        {c: short.column(c) for c in ("score_markers", "reason_markers")},
+                        "markers", "1", read_sidecar_info(first).unit)
+        missing = read_sidecar(first).column("id")[0].as_py()
+        assert "POSITIONAL" not in store.documents_sql()
+    got = view(db, q)
+    assert [r[0] for r in got] == [r[0] for r in expected]
+    assert [r for r in got if r[0] != missing] == [r for r in expected if r[0] != missing]
+    assert [r[1] for r in got if r[0] == missing] == [None]

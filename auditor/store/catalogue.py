@@ -209,11 +209,11 @@ class Store:
         joined on `ATTRIBUTE_KEY` as its `score_<name>` (and `reason_<name>`) columns.
 
         An attribute side-car holds its unit's rows in the provenance side-car's order, under
-        the same file name; so when every unit has a detector's side-car (the usual case) the
-        files are joined by position (`POSITIONAL JOIN`, no hashing), else by key, and a unit
-        without one gets nulls. A provenance side-car from an older store may hold a
-        detector's columns itself; where the unit also has an attribute side-car (rescored
-        since), that one wins.
+        the same file name; so when every unit has a detector's side-car with its unit's number
+        of rows (the usual case) the files are joined by position (`POSITIONAL JOIN`, no
+        hashing), else by key, and a unit without one gets nulls. A provenance side-car from an
+        older store may hold a detector's columns itself; where the unit also has an attribute
+        side-car (rescored since), that one wins.
         """
         provenance_files = self.sidecar_files()
         if not provenance_files:
@@ -223,7 +223,7 @@ class Store:
                       if (fs := self.paths.list_attributes(d))}
         if not attributes:
             return f"SELECT * FROM {provenance}"
-        names = [os.path.basename(f) for f in provenance_files]
+        rows = self._row_counts(provenance_files)
         in_provenance = set(self._columns(provenance))
         replaced, selects, joins = [], [], []
         for i, (det, det_files) in enumerate(attributes.items()):
@@ -231,7 +231,7 @@ class Store:
             columns = [c for c in (score_column(det), reason_column(det))
                        if c in self._columns(source)]
             cols = ", ".join(f'"{c}"' for c in columns)
-            if [os.path.basename(f) for f in det_files] == names:
+            if rows is not None and self._row_counts(det_files) == rows:
                 joins.append(f"POSITIONAL JOIN (SELECT {cols} FROM {source}) a{i}")
                 replaced += [c for c in columns if c in in_provenance]
                 selects += [f'a{i}."{c}"' for c in columns]
@@ -250,6 +250,17 @@ class Store:
                    if replaced else "")
         return (f"SELECT p.*{exclude}, {', '.join(selects)} FROM {provenance} p "
                 + " ".join(joins))
+
+    def _row_counts(self, files: list[str]) -> list[tuple[str, int]] | None:
+        """(file name, rows) of each file, from the footers (None if one cannot be told):
+        attribute side-cars are joined by position only when they match their provenance
+        side-cars one to one in both."""
+        counts = dict(self.con.execute(
+            f"SELECT file_name, num_rows FROM parquet_file_metadata({_sql_list(files)})"
+        ).fetchall())
+        if any(f not in counts for f in files):
+            return None
+        return [(os.path.basename(f), counts[f]) for f in files]
 
     def _columns(self, source: str) -> list[str]:
         return [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
