@@ -36,7 +36,7 @@ from typing import Any
 
 import duckdb
 
-from auditor.estimate.choice import N_BOOT
+from auditor.estimate.choice import MIN_GROUP_DOCS, N_BOOT
 
 #: Bump when the layout of a stored audit or the way it is computed changes: stored audits of
 #: another version are stale and recomputed.
@@ -69,6 +69,7 @@ class AuditSettings:
     weight: str = "docs"
     n_boot: int = N_BOOT
     seed: int = 0
+    min_docs: int = MIN_GROUP_DOCS  # smaller groups are "too few documents", pooled, not gated
     generations: int = 10
     collapse_model: str = "gaussian"
 
@@ -269,7 +270,7 @@ def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
         try:
             ests = estimate_db(db, by=by, method=settings.method, detector=settings.detector,
                                weight=settings.weight, n_boot=settings.n_boot,
-                               seed=settings.seed, record=False)
+                               seed=settings.seed, min_docs=settings.min_docs, record=False)
         except (LookupError, ValueError, RuntimeError, OSError, duckdb.Error) as e:
             errors.append(f"estimation {'overall' if not by else 'by ' + name} failed: "
                           f"{type(e).__name__}: {relative_note(str(e))}")

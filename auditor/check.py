@@ -26,14 +26,15 @@ import duckdb
 
 from auditor.audit import Audit, AuditError, AuditSettings, load_audit
 from auditor.contamination import gate as contamination_gate
-from auditor.estimate.choice import N_BOOT
+from auditor.estimate.choice import MIN_GROUP_DOCS, N_BOOT
 from auditor.output_files import printable, write_text_atomic
 
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
 #: Every key the config accepts, per table: a typo is an error, not a silently skipped gate.
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "estimate": {"method": str, "detector": str, "weight": str, "n_boot": int, "seed": int},
+    "estimate": {"method": str, "detector": str, "weight": str, "n_boot": int, "seed": int,
+                 "min_docs": int},
     "gates.fraction": {"max_overall": (int, float), "max_per_source": (int, float),
                        "per_source": dict},
     "gates.rise": {"max_rise": (int, float), "per_source": bool},
@@ -60,6 +61,7 @@ class CheckConfig:
     detector: str | None = None
     weight: str = "docs"
     n_boot: int = N_BOOT
+    min_docs: int = MIN_GROUP_DOCS
     seed: int = 0
     max_overall: float | None = None
     max_per_source: float | None = None
@@ -185,6 +187,7 @@ def parse_config(raw: dict[str, Any], path: str = "<config>") -> CheckConfig:
     return CheckConfig(
         path=path, method=est.get("method", "auto"), detector=est.get("detector"),
         weight=est.get("weight", "docs"), n_boot=est.get("n_boot", N_BOOT), seed=est.get("seed", 0),
+        min_docs=est.get("min_docs", MIN_GROUP_DOCS),
         max_overall=(_share(path, "max_overall", frac["max_overall"])
                      if "max_overall" in frac else None),
         max_per_source=(_share(path, "max_per_source", frac["max_per_source"])
@@ -459,7 +462,7 @@ def audit_settings(cfg: CheckConfig) -> AuditSettings:
     """The audit a config judges: its [estimate] settings, the rest as `auditor report`'s
     defaults, so report and check read one stored audit."""
     return AuditSettings(method=cfg.method, detector=cfg.detector, weight=cfg.weight,
-                         n_boot=cfg.n_boot, seed=cfg.seed)
+                         n_boot=cfg.n_boot, seed=cfg.seed, min_docs=cfg.min_docs)
 
 
 def _needs_estimates(cfg: CheckConfig) -> bool:

@@ -5,6 +5,7 @@ only inside the functions that need them."""
 
 # Importing a module runs its classes' @detector decorators (registration order is irrelevant:
 # `specs()` sorts by tier and name).
+from detectors import adapted as _adapted  # noqa: E402, F401
 from detectors import classifier as _classifier  # noqa: E402, F401
 from detectors import compression as _compression  # noqa: E402, F401
 from detectors import contamination as _contamination  # noqa: E402, F401

@@ -127,18 +127,28 @@ class NgramClassifier(Detector):
         if w.shape != y.shape:
             raise ValueError(f"classifier.fit: {w.size} sample weights for {y.size} texts")
         coef, intercept = fit_linear(featurize(list(texts), params), y, w, alpha, epochs, seed)
+        trainer = {"model": "SGDClassifier(log_loss), classes balanced by weight",
+                   "alpha": alpha, "epochs": epochs, "keep_top": keep_top, "seed": seed,
+                   "n_train": int(y.size), "n_ai": int(y.sum()),
+                   "weighted": sample_weight is not None}
+        return cls.from_weights(params, coef, intercept, version=version, keep_top=keep_top,
+                                trainer=trainer)
+
+    @classmethod
+    def from_weights(cls, params: HashingParams, coef: np.ndarray, intercept: float, *,
+                     version: str, keep_top: int = 300_000, trainer: dict | None = None,
+                     **options) -> NgramClassifier:
+        """A model from a dense weight vector (the `keep_top` largest kept), uncalibrated.
+        `options` go to the constructor of `cls` (a subclass may need them)."""
+        coef = np.asarray(coef, dtype=np.float32)
         nz = np.flatnonzero(coef)
         if nz.size > keep_top:
             nz = nz[np.argsort(-np.abs(coef[nz]), kind="stable")[:keep_top]]
         nz.sort()
         self = cls.__new__(cls)
         meta = {"format": MODEL_FORMAT, "version": version, "hashing": params.to_dict(),
-                "intercept": intercept,
-                "trainer": {"model": "SGDClassifier(log_loss), classes balanced by weight",
-                            "alpha": alpha, "epochs": epochs, "keep_top": keep_top, "seed": seed,
-                            "n_train": int(y.size), "n_ai": int(y.sum()),
-                            "weighted": sample_weight is not None}}
-        self._set_state(params, nz, coef[nz], intercept, meta)
+                "intercept": float(intercept), "trainer": trainer or {}}
+        self._set_state(params, nz, coef[nz], float(intercept), meta)
         self._set_calibration(None)
         self.model_dir = None
         return self

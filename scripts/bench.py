@@ -326,11 +326,12 @@ def part_ray(args) -> dict:
 def _same_rows(db_a: str, db_b: str) -> bool:
     import duckdb
 
-    con = duckdb.connect()
-    q = "SELECT * FROM read_parquet(?) ORDER BY shard, \"offset\""
-    a = con.execute(q, [f"{db_a}.sidecars/*.parquet"]).fetchall()
-    b = con.execute(q, [f"{db_b}.sidecars/*.parquet"]).fetchall()
-    return a == b
+    q = "SELECT * FROM documents ORDER BY shard, \"offset\""
+    rows = []
+    for db in (db_a, db_b):  # the view: provenance and attribute side-cars joined
+        with duckdb.connect(db, read_only=True) as con:
+            rows.append(con.execute(q).fetchall())
+    return rows[0] == rows[1]
 
 
 # ----------------------------------------------------------------------------------- report

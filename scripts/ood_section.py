@@ -184,6 +184,11 @@ def markdown(ood: dict, shipped_web: dict, baseline_rate: float, train_files, te
         "No labeled rows are identifiable as written by non-native English speakers: the closest "
         "are OUTFOX's human student essays (Kaggle Feedback Prize, US grades 6-12), used as the "
         "essay row above. `ranhli/l2r_data` is 'Learning to Rewrite', not L2 learners.", "",
+        "The LM tier (SmolLM2 token statistics, zero-shot and with a trained head `lm_head`, "
+        "and a stack with this classifier) is evaluated leaving one repository out in "
+        "[lm_tier.md](lm_tier.md) (`scripts/eval_lm_tier.py`); the corpus-adapted detector "
+        "(`auditor detectors adapt`), in distribution for each store by design, in "
+        "[adapted.md](adapted.md) (`scripts/eval_adapted.py`).", "",
         "### Leave one repository out: recipes (speed/quality trade-off)", "",
         "Each recipe trains one model per fold on every other repository (minus `calib`). Pooled "
         "= all out-of-fold scores together; `transfer FPR` = human texts of the held-out "

@@ -152,8 +152,7 @@ def scan_overhead(found: list, docs: list[dict]) -> dict:
             if dets == "contamination":
                 with duckdb.connect(db, read_only=True) as con:
                     flagged = {r[0] for r in con.execute(
-                        "SELECT id FROM read_parquet(?) WHERE score_contamination > 0",
-                        [os.path.join(db + ".sidecars", "*.parquet")]).fetchall()}
+                        "SELECT id FROM documents WHERE score_contamination > 0").fetchall()}
     direct = {d["id"] for d, f in zip(docs, found, strict=True) if f}
     out["same_docs"] = flagged == direct
     out["n_flagged"] = len(flagged)
@@ -187,8 +186,7 @@ def real_text(matcher: Matcher) -> dict:
         run_scan([str(DATA / "crawl")], db, detectors="contamination")
         with duckdb.connect(db, read_only=True) as con:
             rows = con.execute(
-                "SELECT id, score_contamination, reason_contamination FROM read_parquet(?)",
-                [os.path.join(db + ".sidecars", "*.parquet")]).fetchall()
+                "SELECT id, score_contamination, reason_contamination FROM documents").fetchall()
     out["crawl"] = len(rows)
     out["crawl_flagged"] = [(r[0], json.loads(r[2])) for r in rows if r[1]]
     return out

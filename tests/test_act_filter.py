@@ -50,10 +50,8 @@ def store(tmp_path_factory):
 def _documents(db: str) -> list[dict]:
     con = duckdb.connect(db, read_only=True)
     try:
-        side = db + ".sidecars/*.parquet"
         cur = con.execute("SELECT shard, \"offset\", id, score_classifier, "
-                          "synthetic_by_construction, crawl_date FROM read_parquet(?, "
-                          "union_by_name=true)", [side])
+                          "synthetic_by_construction, crawl_date FROM documents")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:
@@ -259,12 +257,13 @@ def test_filter_cli(store, tmp_path):
 
 def test_drop_contaminated_once_the_store_has_contamination_scores(tmp_path):
     """The contamination detector writes `score_contamination` (share of an item's n-grams
-    found; 0 = clean); here one side-car gets that column the way a rescore adds it."""
+    found; 0 = clean); here one unit gets that column the way a rescore adds it (an attribute side-car)."""
     import glob
 
     import pyarrow as pa
 
-    from auditor.store.sidecar import replace_detector_columns
+    from auditor.store.paths import StorePaths
+    from auditor.store.sidecar import read_sidecar, write_attribute
 
     data = tmp_path / "d"
     data.mkdir()
@@ -274,8 +273,9 @@ def test_drop_contaminated_once_the_store_has_contamination_scores(tmp_path):
     (side,) = glob.glob(db + ".sidecars/*.parquet")
     n = pq.read_metadata(side).num_rows
     shares = [0.8 if i % 7 == 0 else (None if i % 5 == 0 else 0.0) for i in range(n)]
-    replace_detector_columns(side, {"score_contamination": pa.array(shares, pa.float64())},
-                             {"contamination": "1"})
+    write_attribute(StorePaths.for_db(db).attribute_path(side, "contamination"),
+                    read_sidecar(side), {"score_contamination": pa.array(shares, pa.float64())},
+                    "contamination", "1", {})
     s = write_manifest(db, parse_rules(["contaminated"]), tmp_path / "m.parquet")
     assert s.n_dropped == sum(1 for x in shares if x) and s.by_reason == {
         "drop: contaminated": s.n_dropped}

@@ -359,7 +359,8 @@ def test_audit_is_reused_until_a_new_run_or_recompute(store, monkeypatch):
 
 def test_a_thousand_sources_print_failures_first_and_pool_the_rest(many_sources_store,
                                                                     tmp_path):
-    cfg = write_config(tmp_path / "many.toml", "[estimate]\nn_boot = 5\n"
+    # two documents a source: gated one by one only when the config lowers the minimum group
+    cfg = write_config(tmp_path / "many.toml", "[estimate]\nn_boot = 5\nmin_docs = 1\n"
                                                "[gates.fraction]\nmax_per_source = 0.5\n"
                                                "[gates.coverage]\nmin_date = 0.5\n")
     out = tmp_path / "many.json"

@@ -55,3 +55,29 @@ def test_out_of_language_documents_are_unscored_and_counted(tmp_path, shared_dat
     assert all(r[2] is not None for r in rows)  # markers: any language
     assert summary.counts["unscored_language_classifier"] == len(non_en)
     assert "unscored_language_markers" not in summary.counts
+
+
+def test_the_english_fast_path_agrees_with_the_identifier_on_real_rows(shared_data):
+    """Batches settle clearly English texts with vectorised counts of function words; on real
+    labeled rows (English and the multilingual M4 ones) that path and py3langid agree, and
+    non-English rows do not take it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from auditor.provenance import language as lang
+
+    table = pq.read_table(shared_data / "labeled" / "dev.parquet", columns=["text", "language"])
+    rows = [(t, lab) for t, lab in zip(table.column("text").to_pylist(),
+                                       table.column("language").to_pylist(), strict=True)]
+    english = [r for r in rows if r[1] == "en"][:1500]
+    other = [r for r in rows if r[1] in ("de", "zh", "ru/uk", "id")][:500]
+    texts = pa.array([t for t, _ in english + other], pa.string())
+    fast = lang._clearly_english(texts)
+    assert sum(fast[:len(english)]) > 0.7 * len(english)  # most English text takes the path
+    slow = [lang._identifier().classify(t[:lang.SAMPLE_CHARS])[0] for t, _ in english + other]
+    disagree = sum(f and s != "en" for f, s in zip(fast, slow, strict=True))
+    assert disagree <= 0.01 * sum(fast)
+    assert fast[len(english):].count(True) < 0.2 * len(other)  # M4 mixes some English in
+    # one rule on both read paths: the batch array equals the per-document function
+    assert lang.fill_language_array(None, texts).to_pylist() == [
+        lang.identify_language(t) for t, _ in english + other]

@@ -23,7 +23,7 @@ from auditor.readers.columnar import COLUMNAR_ENV, read_unit_columnar
 from auditor.scan.options import ScanOptions
 from auditor.scan.unit import process_unit
 from auditor.store.paths import StorePaths
-from auditor.store.sidecar import arrow_word_counts, read_sidecar
+from auditor.store.sidecar import arrow_word_counts, read_unit_table
 
 
 def scan_both(tmp_path, monkeypatch, path, reader: ReaderOptions, detectors=()):
@@ -37,7 +37,7 @@ def scan_both(tmp_path, monkeypatch, path, reader: ReaderOptions, detectors=()):
         results = []
         for unit in units:
             res = process_unit(unit, options, list(detectors), paths)
-            table = read_sidecar(res.sidecar) if res.sidecar else None
+            table = read_unit_table(paths, res.sidecar) if res.sidecar else None
             results.append((res, table))
         out.append(results)
     return out

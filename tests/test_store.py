@@ -27,7 +27,7 @@ from auditor.store.sidecar import (
     provenance_batch,
     read_sidecar,
     read_sidecar_info,
-    replace_detector_columns,
+    write_attribute,
     write_sidecar,
 )
 
@@ -94,16 +94,18 @@ def test_sidecar_write_is_atomic_and_keeps_metadata(tmp_path):
     assert info.unit == {"shard": "x.jsonl", "part": 0} and info.detectors == {"a": "1"}
     assert info.n_rows == 5 and info.columns[-1] == "score_a"
 
-    replace_detector_columns(path, {"score_b": pa.array([0.5] * 5),
-                                    "score_a": pa.array([0.9] * 5)}, {"b": "3"})
-    t = read_sidecar(path)
-    assert t.column("score_a").to_pylist() == [0.9] * 5
-    assert t.column("score_b").to_pylist() == [0.5] * 5
-    assert t.column("id").to_pylist() == [f"d{i}" for i in range(5)]
-    assert read_sidecar_info(path).detectors == {"a": "1", "b": "3"}
-    with pytest.raises(ValueError, match="has 2 rows, the side-car has 5"):
-        replace_detector_columns(path, {"score_c": pa.array([0.1, 0.2])}, {"c": "1"})
-    assert os.listdir(tmp_path / "sc") == ["u.parquet"]  # failed rewrite left nothing behind
+    attr = str(tmp_path / "sc" / "attributes" / "b" / "u.parquet")
+    write_attribute(attr, table, {"score_b": pa.array([0.5] * 5)}, "b", "3",
+                    {"shard": "x.jsonl", "part": 0})
+    t = read_sidecar(attr)
+    assert t.column_names == ["shard", "offset", "score_b"]
+    assert t.column("offset").to_pylist() == table.column("offset").to_pylist()
+    assert read_sidecar_info(attr).detectors == {"b": "3"}
+    assert read_sidecar(path).column("score_a").to_pylist() == [0.1] * 5  # untouched
+    with pytest.raises(ValueError, match="has 2 rows, the unit has 5"):
+        write_attribute(attr, table, {"score_b": pa.array([0.1, 0.2])}, "b", "4", {})
+    assert os.listdir(tmp_path / "sc" / "attributes" / "b") == ["u.parquet"]  # nothing left
+    assert read_sidecar_info(attr).detectors == {"b": "3"}
 
 
 def test_documents_view_empty_then_union_of_sidecars(tmp_path):

@@ -1,4 +1,5 @@
-"""`auditor detectors list|train|eval`: what detectors exist, train one, measure them.
+"""`auditor detectors list|train|eval|adapt`: what detectors exist, train one, measure them,
+adapt one to a store.
 
 Thin: each command parses options and calls `detectors.training.train_detector`,
 `detectors.evaluation.evaluate` or the registry, which the tests call too.
@@ -186,3 +187,95 @@ def eval_cmd(labeled: Path, names: str | None, sample: int, max_rows: int | None
 
 
 COMMANDS = [detectors_group]
+
+
+@detectors_group.command("adapt")
+@click.option("--db", default="audit.duckdb", show_default=True,
+              type=click.Path(dir_okay=False), help="Store whose documents to adapt to.")
+@click.option("--limit", default=2000, show_default=True, type=click.IntRange(1),
+              help="Most pre-cutoff documents to re-read from the shards (seeded sample).")
+@click.option("--machine", "machine_file", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Machine texts: JSONL with a 'text' field, or plain text, one text per "
+                   "blank-line-separated block.")
+@click.option("--generate", default=0, show_default=True, type=click.IntRange(0),
+              help="Machine texts to write with the offline LM from the store's own "
+                   "pre-cutoff documents (rewrite and continue prompts; slow on CPU).")
+@click.option("--max-new-tokens", default=96, show_default=True, type=click.IntRange(8, 1024),
+              help="Tokens the LM writes per generated text.")
+@click.option("--seed", default=0, show_default=True, help="Seed for sampling and generation.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def adapt_cmd(db: str, limit: int, machine_file: Path | None, generate: int,
+              max_new_tokens: int, seed: int, as_json: bool) -> None:
+    """Fit a detector on this store's own documents: `adapted`.
+
+    Human side: the store's pre-cutoff documents (re-read from the shards). Machine side: the
+    texts of --machine and/or --generate texts written by the offline SmolLM2 model from those
+    documents. 30% of each side is held out: it sets the threshold, measures the model (in
+    distribution for this store) and is saved as its estimation reference. The model is saved
+    in DB.models/adapted/; `scan --detectors adapted` and `estimate --detector adapted` use it.
+
+    \b
+    Examples:
+      auditor detectors adapt --db audit.duckdb --machine machine.jsonl
+      auditor detectors adapt --db audit.duckdb --generate 200 --limit 1000
+      auditor scan data/ --db audit.duckdb --detectors classifier,adapted
+      auditor estimate --db audit.duckdb --detector adapted
+    """
+    import os
+
+    from auditor.store.sample import sample_texts
+    from detectors.adapted import adapted_dir, fit_adapted, read_machine_texts
+
+    if not os.path.exists(db):
+        raise click.ClickException(f"no store at {db}: run `auditor scan INPUT --db {db}`")
+    if machine_file is None and generate == 0:
+        raise click.ClickException("no machine text: pass --machine FILE and/or --generate N")
+
+    def say(msg: str) -> None:
+        if not as_json:
+            click.echo(f"  {msg}", err=True)
+
+    human = sample_texts(db, limit, pre_cutoff_only=True, seed=seed)
+    say(f"{len(human)} pre-cutoff documents re-read from the shards")
+    machine: list[str] = []
+    origin: list[str] = []
+    try:
+        if machine_file is not None:
+            given = read_machine_texts(machine_file)
+            machine += given
+            origin += ["given"] * len(given)
+            say(f"{len(given)} machine texts from {machine_file}")
+        if generate:
+            from detectors.lm_generate import generate_from_documents
+
+            made = generate_from_documents(
+                human, generate, max_new_tokens=max_new_tokens, seed=seed,
+                progress=lambda done, total: say(f"generated {done}/{total} machine texts"))
+            machine += [t for t, _ in made]
+            origin += [o for _, o in made]
+        result = fit_adapted(human, machine, adapted_dir(db), machine_origin=origin, seed=seed,
+                             store_note=os.path.realpath(db))
+    except (ValueError, OSError, ImportError) as e:
+        raise click.ClickException(str(e)) from e
+    info = {"folder": str(result.folder), "version": result.version,
+            "train": {"human": result.n_train_human, "machine": result.n_train_machine},
+            "held_out": {"human": result.n_held_human, "machine": result.n_held_machine},
+            "held_out_metrics": result.held_out, "shipped_classifier_held_out":
+                result.shipped_held_out}
+    if as_json:
+        _echo_json(info)
+        return
+    m, s = result.held_out, result.shipped_held_out or {}
+    click.echo(f"adapted model {result.version} -> {result.folder}")
+    click.echo(f"  trained on {result.n_train_human} human + {result.n_train_machine} machine "
+               f"texts; held out {result.n_held_human} + {result.n_held_machine}")
+
+    def fmt(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    click.echo(f"  held out (in distribution for this store): AUROC {fmt(m['auroc'])}, "
+               f"TPR@1%FPR {fmt(m['tpr_at_1fpr'])}; shipped classifier on the same texts: "
+               f"AUROC {fmt(s.get('auroc'))}")
+    click.echo(f"  next: auditor scan INPUT --db {db} --detectors adapted; "
+               f"auditor estimate --db {db} --detector adapted")

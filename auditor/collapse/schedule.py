@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from auditor.estimate.result import Estimate
+from auditor.estimate.result import Estimate, Status
+
+#: Rows of a by-month estimate that are not one month's estimate.
+_NOT_A_MONTH = (Status.OTHER.value, Status.TOO_FEW.value)
 
 AlphaInput = float | Mapping[str, Sequence[float]] | Sequence[float]
 
@@ -130,8 +133,8 @@ def schedule_from_monthly(estimates: Sequence[Estimate], generations: int, *,
     points: list[tuple[int, float, float, float]] = []
     for i, e in enumerate(estimates):
         month = (e.group or {}).get("crawl_month")
-        if month is None:
-            continue
+        if month is None or getattr(e, "status", None) in _NOT_A_MONTH:
+            continue  # the pooled "other" row and too-small months carry no monthly point
         try:
             year, mon = (int(x) for x in str(month).split("-")[:2])
         except ValueError as exc:

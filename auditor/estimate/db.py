@@ -104,6 +104,15 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     if min_docs < 0:
         raise ValueError(f"min_docs must be >= 0, got {min_docs}")
     by = [by] if isinstance(by, str) else list(by)
+    if detector is not None and machine_reference is None and human_reference is None:
+        # A detector fitted for this store (`auditor detectors adapt`) brings its own
+        # references: held-out pre-cutoff documents and machine texts it never trained on (the
+        # store's other pre-cutoff documents were its training data, so they would flatter it).
+        from detectors.adapted import store_reference
+
+        own = store_reference(db_path, detector)
+        if own is not None:
+            machine_reference = human_reference = str(own)
     headline = not by  # the overall figure: combined from per-source rows
     rows_by = ["source"] if headline else by
     with open_store(db_path, read_only=True) as store:

@@ -8,6 +8,13 @@ numpy and `allow_pickle=False`): nothing is downloaded at run time.
 Only the first `SAMPLE_CHARS` characters are read (measured: 45 us a document at 300 characters
 against 100 us at 1,000), and texts with too few letters get no language (None) rather than
 a guess.
+
+Even 45 us a document is most of a provenance-only scan (which otherwise runs at ~5 us a
+document), so batches take a fast path first: a text whose sample holds at least
+`ENGLISH_MIN_WORDS` common English function words, "the" among them, is English, counted by
+Arrow's vectorised regex kernels (about 4 us a document); only the rest go to py3langid.
+Measured on 20,000 rows of the labeled development set: 88% took the fast path, and py3langid
+disagreed on 5 of those 17,651 (all mixed-language texts).
 """
 
 from __future__ import annotations
@@ -18,6 +25,12 @@ from functools import lru_cache
 SAMPLE_CHARS = 300
 MIN_LETTERS = 20  # fewer letters than this: no language (identification is a guess)
 _LETTER = re.compile(r"[^\W\d_]")
+#: Common English function words; `ENGLISH_MIN_WORDS` of them in a sample, "the" among them,
+#: settle the language without the identifier.
+_ENGLISH_WORDS = (r"\b(the|and|of|to|is|in|that|with|for|this|are|was|it|on|as|be|by|have|"
+                  r"from|not)\b")
+ENGLISH_MIN_WORDS = 8
+_ENGLISH_RE = re.compile(_ENGLISH_WORDS, re.ASCII)
 
 
 @lru_cache(maxsize=1)
@@ -32,9 +45,18 @@ def identify_language(text: str | None) -> str | None:
     if not text:
         return None
     sample = text[:SAMPLE_CHARS]
+    if _is_clearly_english(sample.lower()):
+        return "en"
     if len(_LETTER.findall(sample)) < MIN_LETTERS:
         return None
     return _identifier().classify(sample)[0]
+
+
+def _is_clearly_english(lowered_sample: str) -> bool:
+    """The fast path of one text, the same rule as `_clearly_english` (ASCII word boundaries,
+    as Arrow's RE2 kernels use)."""
+    words = _ENGLISH_RE.findall(lowered_sample)
+    return len(words) >= ENGLISH_MIN_WORDS and "the" in words
 
 
 def document_language(metadata_value: object, text: str | None) -> str | None:
@@ -52,8 +74,20 @@ def fill_language_array(metadata_values, texts):
         metadata_values = pa.nulls(len(texts), pa.string())
     if metadata_values.null_count == 0:
         return metadata_values
+    english = _clearly_english(texts)
     values = metadata_values.to_pylist()
     for i, v in enumerate(values):
         if v is None:
-            values[i] = identify_language(texts[i].as_py())
+            values[i] = "en" if english[i] else identify_language(texts[i].as_py())
     return pa.array(values, pa.string())
+
+
+def _clearly_english(texts) -> list[bool]:
+    """Per text of an Arrow string array: its sample holds enough English function words."""
+    import pyarrow.compute as pc
+
+    sample = pc.utf8_lower(pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS))
+    words = pc.count_substring_regex(sample, _ENGLISH_WORDS)
+    the = pc.count_substring_regex(sample, r"\bthe\b")
+    ok = pc.and_(pc.greater_equal(words, ENGLISH_MIN_WORDS), pc.greater_equal(the, 1))
+    return pc.fill_null(ok, False).to_pylist()

@@ -227,7 +227,9 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
         fixed = reconcile(store, by_run=run_id)
         if fixed.interrupted_runs:
             notes.append(f"resumed after interrupted run(s) {', '.join(fixed.interrupted_runs)}: "
-                         f"{fixed.removed_orphan_sidecars} uncatalogued side-car(s) and "
+                         f"{fixed.removed_orphan_sidecars} uncatalogued side-car(s), "
+                         f"{fixed.removed_orphan_attributes} detector side-car(s) without "
+                         "their unit and "
                          f"{fixed.removed_tmp} partial file(s) removed, "
                          f"{fixed.dropped_unit_rows} unit row(s) without side-car dropped")
         retrying = _record_poison_units(store, run_id, fixed.interrupted_runs, units, options,

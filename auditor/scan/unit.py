@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,12 +30,14 @@ from auditor.records import (
 from auditor.scan.options import ScanOptions, options_digest
 from auditor.store.paths import StorePaths
 from auditor.store.sidecar import (
+    ATTRIBUTE_KEY,
     detector_arrays,
     detector_fields,
     provenance_batch,
     read_sidecar,
     read_sidecar_info,
-    replace_detector_columns,
+    stored_detectors,
+    write_attribute,
     write_sidecar,
 )
 
@@ -52,12 +54,16 @@ _LOADED: dict = {}
 
 def loaded_detector(name: str, paths: StorePaths | None = None):
     """The detector `name`, built once per process through `detectors.load` (once per store
-    and state of its benchmark index for a detector whose spec `reads_store`: contamination)."""
+    and state of what it reads there, for a detector whose spec `reads_store`: contamination's
+    benchmark index, a store-fitted version such as `adapted`), so re-adding benchmarks or
+    re-running `adapt` is seen by the next scan in the same process."""
     import detectors
+    from detectors.adapted import store_model_dir
 
     per_store = paths is not None and any(s.reads_store for s in detectors.specs()
                                           if s.name == name)
-    key = (name, paths.db, _mtime(os.path.join(paths.benchmark_index, "index.json"))) \
+    key = (name, paths.db, _mtime(os.path.join(paths.benchmark_index, "index.json")),
+           _mtime(os.path.join(store_model_dir(paths.db, name), "model.json"))) \
         if per_store else name
     det = _LOADED.get(key)
     if det is None:
@@ -124,13 +130,6 @@ class UnitResult:
                 "status": self.status, "sidecar": self.sidecar, "fingerprint": self.fingerprint,
                 "detectors": self.detectors, "n_stored": self.n_stored,
                 "n_skipped": self.n_skipped, "n_failed": self.n_failed, "bytes": self.bytes}
-
-
-def _score(det, docs: Sequence[Document], result: UnitResult | None = None
-           ) -> tuple[np.ndarray, list | None]:
-    """Scores (and reasons) for a batch of documents; see `_score_texts`."""
-    return _score_texts(det, [d.text for d in docs], [d.meta for d in docs],
-                        [d.language for d in docs], result)
 
 
 def _score_texts(det, texts: list[str], metas: list[dict], languages: list[str | None],
@@ -228,22 +227,112 @@ def crashed_result(unit: WorkUnit, options: ScanOptions, store_paths: StorePaths
 
 
 def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult,
-          paths: StorePaths | None = None, tick=lambda n: None) -> None:
-    from auditor.readers.columnar import read_unit_columnar
-
+          paths: StorePaths, tick=lambda n: None) -> None:
     dets = [loaded_detector(n, paths) for n in names]
     result.detectors = {n: str(d.version) for n, d in zip(names, dets, strict=True)}
     schema = pa.schema(list(PROVENANCE_SCHEMA) + [
         f for n, d in zip(names, dets, strict=True) for f in detector_fields(n, d.gives_reasons)])
-    chunks = read_unit_columnar(unit, options.reader)
-    if chunks is None:
-        batches = _scan_records(unit, options, dets, schema, result, tick)
-    else:
-        batches = _scan_columnar(chunks, options, dets, schema, result, tick)
+    now = dt.datetime.now(dt.timezone.utc)
+    batches = []
+    for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result)):
+        result.n_stored += chunk.provenance.num_rows
+        arrays = list(store_policy(chunk.provenance, now, result).columns)
+        arrays += _score_chunk(dets, chunk, options, result, tick)
+        batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
     table = pa.Table.from_batches(batches, schema=schema)
-    write_sidecar(result.sidecar, table, unit_meta(unit, result.fingerprint), result.detectors)
+    write_unit_files(paths, result.sidecar, table, unit_meta(unit, result.fingerprint),
+                     result.detectors)
     if result.n_failed:
         result.status = "partial"
+
+
+@dataclass(frozen=True)
+class UnitChunk:
+    """Rows of a unit as read: provenance columns, and the texts and metadata detectors score
+    (made only when asked: a provenance-only scan of a columnar unit makes no Python string)."""
+
+    provenance: pa.RecordBatch
+    texts: Callable[[], list[str]]
+    metas: Callable[[], list[dict]]
+
+
+def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue) -> Iterator[UnitChunk]:
+    """A unit's stored rows in reader order, batch by batch; record issues go to `on_issue`.
+
+    The one reading loop of scanning and rescoring: Parquet and Arrow units through
+    `auditor.readers.columnar` (Arrow batches), other formats one `Document` per record
+    batched by `options.batch_size`. Rescoring reads the same rows in the same order, so new
+    scores line up with the stored rows by position (checked against offsets and ids).
+    """
+    from auditor.readers import read_unit
+    from auditor.readers.columnar import read_unit_columnar
+
+    chunks = read_unit_columnar(unit, options.reader)
+    if chunks is not None:
+        for item in chunks:
+            if isinstance(item, RecordIssue):
+                on_issue(item)
+                continue
+            for issue in item.issues:
+                on_issue(issue)
+            if item.n_rows:
+                yield UnitChunk(item.provenance, item.texts, item.metas)
+        return
+    docs: list[Document] = []
+    for item in read_unit(unit, options.reader):
+        if isinstance(item, RecordIssue):
+            on_issue(item)
+            continue
+        docs.append(item)
+        if len(docs) >= options.batch_size:
+            yield _records_chunk(docs, options)
+            docs = []
+    if docs:
+        yield _records_chunk(docs, options)
+
+
+def _records_chunk(docs: list[Document], options: ScanOptions) -> UnitChunk:
+    return UnitChunk(provenance_batch(docs, options.reader.cutoff),
+                     lambda: [d.text for d in docs], lambda: [d.meta for d in docs])
+
+
+def _score_chunk(dets: list, chunk: UnitChunk, options: ScanOptions, result: UnitResult,
+                 tick) -> list[pa.Array]:
+    """Each detector's columns (`detector_fields`) over one chunk, scored `batch_size` rows at
+    a time."""
+    n = chunk.provenance.num_rows
+    if not dets:
+        tick(n)
+        return []
+    step = max(options.batch_size, 1)
+    texts, metas = chunk.texts(), chunk.metas()
+    langs = chunk.provenance.column("language").to_pylist()
+    arrays: list[pa.Array] = []
+    for det in dets:
+        parts = []
+        for i in range(0, n, step):
+            parts.append(_score_texts(det, texts[i:i + step], metas[i:i + step],
+                                      langs[i:i + step], result))
+            tick(len(parts[-1][0]) / len(dets))
+        scores = np.concatenate([p[0] for p in parts])
+        reasons = [r for p in parts for r in p[1]] if parts[0][1] is not None else None
+        arrays.extend(detector_arrays(scores, reasons))
+    return arrays
+
+
+def write_unit_files(paths: StorePaths, sidecar: str, table: pa.Table, meta: dict,
+                     versions: dict[str, str]) -> None:
+    """Split a scanned unit's rows into its side-cars: one attribute side-car per detector,
+    then the provenance side-car (each atomic). Attribute side-cars of this unit for detectors
+    not scored now are removed: they belonged to an earlier scan of the unit."""
+    for name, version in versions.items():
+        columns = {c: table.column(c) for c in (score_column(name), reason_column(name))
+                   if c in table.column_names}
+        write_attribute(paths.attribute_path(sidecar, name), table, columns, name, version, meta)
+    write_sidecar(sidecar, table.select(PROVENANCE_SCHEMA.names), meta, {})
+    for name, path in paths.unit_attributes(sidecar).items():
+        if name not in versions:
+            os.unlink(path)
 
 
 def store_policy(batch: pa.RecordBatch, now: dt.datetime,
@@ -281,141 +370,55 @@ def _count_issue(item: RecordIssue, result: UnitResult) -> None:
         result.n_failed += 1
 
 
-def _scan_columnar(chunks, options: ScanOptions, dets: list, schema: pa.Schema,
-                   result: UnitResult, tick) -> list[pa.RecordBatch]:
-    """Parquet and Arrow units: provenance columns straight from Arrow batches
-    (`auditor.readers.columnar`); Python strings are made only for detectors to score."""
-    batches: list[pa.RecordBatch] = []
-    step = max(options.batch_size, 1)
-    now = dt.datetime.now(dt.timezone.utc)
-    for item in chunks:
-        if isinstance(item, RecordIssue):
-            _count_issue(item, result)
-            continue
-        for issue in item.issues:
-            _count_issue(issue, result)
-        if not item.n_rows:
-            continue
-        result.n_stored += item.n_rows
-        arrays = list(store_policy(item.provenance, now, result).columns)
-        if dets:
-            texts, metas = item.texts(), item.metas()
-            langs = item.provenance.column("language").to_pylist()
-            for det in dets:
-                parts = []
-                for i in range(0, len(texts), step):
-                    parts.append(_score_texts(det, texts[i:i + step], metas[i:i + step],
-                                              langs[i:i + step], result))
-                    tick(len(parts[-1][0]) / len(dets))
-                scores = np.concatenate([p[0] for p in parts])
-                reasons = ([r for p in parts for r in p[1]] if parts[0][1] is not None
-                           else None)
-                arrays.extend(detector_arrays(scores, reasons))
-        if not dets:
-            tick(item.n_rows)
-        batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-    return batches
-
-
-def _scan_records(unit: WorkUnit, options: ScanOptions, dets: list, schema: pa.Schema,
-                  result: UnitResult, tick) -> list[pa.RecordBatch]:
-    """Other formats (and every format with the columnar path off): one `Document` per record."""
-    from auditor.readers import read_unit
-
-    cutoff = options.reader.cutoff
-    now = dt.datetime.now(dt.timezone.utc)
-    batches: list[pa.RecordBatch] = []
-    docs: list[Document] = []
-
-    def flush() -> None:
-        if not docs:
-            return
-        arrays = store_policy(provenance_batch(docs, cutoff), now, result).columns
-        for det in dets:
-            scores, reasons = _score(det, docs, result)
-            arrays.extend(detector_arrays(scores, reasons))
-        batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-        tick(len(docs))
-        docs.clear()
-
-    for item in read_unit(unit, options.reader):
-        if isinstance(item, RecordIssue):
-            _count_issue(item, result)
-            continue
-        docs.append(item)
-        result.n_stored += 1
-        if len(docs) >= options.batch_size:
-            flush()
-    flush()
-    return batches
-
-
 def unit_meta(unit: WorkUnit, fp: str) -> dict:
     return {"shard": unit.shard, "format": unit.format, "part": unit.part,
             "n_parts": unit.n_parts, "start": unit.start, "stop": unit.stop, "fingerprint": fp}
 
 
 def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
-             result: UnitResult, paths: StorePaths | None = None) -> None:
-    """Add the columns of detectors the side-car lacks (or has at another version).
+             result: UnitResult, paths: StorePaths) -> None:
+    """Write the attribute side-cars of detectors the unit lacks (or has at another version).
 
-    The unit is read again for its texts; rows are matched by (offset, id), so the new column
-    lines up with the stored rows whatever order the reader yields. Existing detector columns
-    at the current version are never recomputed.
+    The unit is read again for its texts through `unit_chunks`, the scan's own reading loop, so
+    rows come in the stored order (checked against offsets and ids). Neither the provenance
+    side-car nor another detector's attribute side-car is touched.
     """
-    from auditor.readers import read_unit
-
     info = read_sidecar_info(result.sidecar)
     if info.unit.get("fingerprint") != result.fingerprint:
         raise ValueError(f"side-car {result.sidecar} was made from another version of the shard;"
                          " it will be rescanned")
     dets = {n: loaded_detector(n, paths) for n in names}
-    todo = [n for n in names if info.detectors.get(n) != str(dets[n].version)]
-    result.detectors = dict(info.detectors)
+    result.detectors = stored_detectors(paths, result.sidecar)
+    todo = [n for n in names if result.detectors.get(n) != str(dets[n].version)]
     result.n_stored = info.n_rows
     if not todo:
         return
-    stored = read_sidecar(result.sidecar, ["offset", "id"])
-    row_of = {off: i for i, off in enumerate(stored.column("offset").to_pylist())}
-    ids = stored.column("id").to_pylist()
-    n = info.n_rows
-    scores = {name: np.full(n, np.nan) for name in todo}
-    reasons = {name: [None] * n for name in todo if dets[name].gives_reasons}
-    seen = np.zeros(n, dtype=bool)
-    docs: list[Document] = []
-
-    def flush() -> None:
-        rows = [row_of[d.offset] for d in docs]
+    stored = read_sidecar(result.sidecar, list(dict.fromkeys([*ATTRIBUTE_KEY, "offset", "id"])))
+    offsets, ids = stored.column("offset"), stored.column("id")
+    columns: dict[str, list[pa.Array]] = {name: [] for name in todo}
+    at = 0
+    for chunk in unit_chunks(unit, options, lambda issue: None):
+        n = chunk.provenance.num_rows
+        if not (chunk.provenance.column("offset").equals(offsets.slice(at, n).combine_chunks())
+                and chunk.provenance.column("id").equals(ids.slice(at, n).combine_chunks())):
+            raise ValueError(f"{unit_label(unit)}: the records read again from row {at} are not "
+                             "the stored ones; the shard changed since it was scanned")
+        arrays = iter(_score_chunk([dets[name] for name in todo], chunk, options, result,
+                                   lambda k: None))
         for name in todo:
-            s, r = _score(dets[name], docs, result)
-            scores[name][rows] = s
-            if r is not None:
-                for i, reason in zip(rows, r, strict=True):
-                    reasons[name][i] = reason
-        seen[rows] = True
-        docs.clear()
-
-    for item in read_unit(unit, options.reader):
-        if isinstance(item, RecordIssue):
-            continue
-        i = row_of.get(item.offset)
-        if i is None or ids[i] != item.id:
-            raise ValueError(f"{unit_label(unit)}: record at offset {item.offset} is not in the "
-                             "side-car; the shard changed since it was scanned")
-        docs.append(item)
-        if len(docs) >= options.batch_size:
-            flush()
-    if docs:
-        flush()
-    if not seen.all():
-        raise ValueError(f"{unit_label(unit)}: {int((~seen).sum())} stored records were not "
+            columns[name].append(next(arrays))
+            if dets[name].gives_reasons:
+                columns[name].append(next(arrays))
+        at += n
+    if at != info.n_rows:
+        raise ValueError(f"{unit_label(unit)}: {info.n_rows - at} stored records were not "
                          "found when re-reading the shard; rescan it with --force")
-    new_columns = {}
-    for name in todo:
-        arrays = detector_arrays(scores[name], reasons.get(name))
-        new_columns[score_column(name)] = arrays[0]
-        if name in reasons:
-            new_columns[reason_column(name)] = arrays[1]
     versions = {name: str(dets[name].version) for name in todo}
-    replace_detector_columns(result.sidecar, new_columns, versions)
+    for name in todo:
+        fields = detector_fields(name, dets[name].gives_reasons)
+        parts = columns[name]
+        cols = {f.name: pa.chunked_array(parts[k::len(fields)], f.type)
+                for k, f in enumerate(fields)}
+        write_attribute(paths.attribute_path(result.sidecar, name), stored, cols, name,
+                        versions[name], info.unit)
     result.detectors.update(versions)

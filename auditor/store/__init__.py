@@ -1,4 +1,5 @@
-"""The store: side-car Parquet files (one per work unit) plus a DuckDB catalogue.
+"""The store: side-car Parquet files (per work unit: provenance, plus one attribute side-car
+per detector) and a DuckDB catalogue.
 
     store = open_store("audit.duckdb")
     store.documents_view().aggregate("source, count(*)")

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from auditor.records import PROVENANCE_SCHEMA
+from auditor.records import PROVENANCE_SCHEMA, reason_column, score_column
 from auditor.store.paths import StorePaths
+from auditor.store.sidecar import ATTRIBUTE_KEY
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -92,6 +93,10 @@ def _empty_documents_sql() -> str:
     cols = ", ".join(f"CAST(NULL AS {_DUCK_TYPES[str(f.type)]}) AS \"{f.name}\""
                      for f in PROVENANCE_SCHEMA)
     return f"SELECT {cols} WHERE false"
+
+
+def _sql_list(files: list[str]) -> str:
+    return "[" + ", ".join(sql_string_literal(f) for f in files) + "]"
 
 
 def sql_string_literal(text: str) -> str:
@@ -196,13 +201,69 @@ class Store:
         every writable open and after each scan (a moved or copied store reads its own files).
         A read-only connection gets a temporary view of the same name.
         """
-        files = self.sidecars_sql()
-        if files is not None:
-            body = f"SELECT * FROM read_parquet({files}, union_by_name=true)"
-        else:
-            body = _empty_documents_sql()
         kind = "TEMP VIEW" if self.read_only else "VIEW"
-        self.con.execute(f"CREATE OR REPLACE {kind} documents AS {body}")
+        self.con.execute(f"CREATE OR REPLACE {kind} documents AS {self.documents_sql()}")
+
+    def documents_sql(self) -> str:
+        """The `documents` query: provenance side-cars, each detector's attribute side-cars
+        joined on `ATTRIBUTE_KEY` as its `score_<name>` (and `reason_<name>`) columns.
+
+        An attribute side-car holds its unit's rows in the provenance side-car's order, under
+        the same file name; so when every unit has a detector's side-car with its unit's number
+        of rows (the usual case) the files are joined by position (`POSITIONAL JOIN`, no
+        hashing), else by key, and a unit without one gets nulls. A provenance side-car from an
+        older store may hold a detector's columns itself; where the unit also has an attribute
+        side-car (rescored since), that one wins.
+        """
+        provenance_files = self.sidecar_files()
+        if not provenance_files:
+            return _empty_documents_sql()
+        provenance = f"read_parquet({_sql_list(provenance_files)}, union_by_name=true)"
+        attributes = {d: fs for d in self.paths.attribute_detectors()
+                      if (fs := self.paths.list_attributes(d))}
+        if not attributes:
+            return f"SELECT * FROM {provenance}"
+        rows = self._row_counts(provenance_files)
+        in_provenance = set(self._columns(provenance))
+        replaced, selects, joins = [], [], []
+        for i, (det, det_files) in enumerate(attributes.items()):
+            source = f"read_parquet({_sql_list(det_files)}, union_by_name=true)"
+            columns = [c for c in (score_column(det), reason_column(det))
+                       if c in self._columns(source)]
+            cols = ", ".join(f'"{c}"' for c in columns)
+            if rows is not None and self._row_counts(det_files) == rows:
+                joins.append(f"POSITIONAL JOIN (SELECT {cols} FROM {source}) a{i}")
+                replaced += [c for c in columns if c in in_provenance]
+                selects += [f'a{i}."{c}"' for c in columns]
+                continue
+            keys = ", ".join(f'"{k}"' for k in ATTRIBUTE_KEY)
+            on = " AND ".join(f'a{i}."{k}" = p."{k}"' for k in ATTRIBUTE_KEY)
+            joins.append(f"LEFT JOIN (SELECT {keys}, {cols} FROM {source}) a{i} ON {on}")
+            for c in columns:
+                if c in in_provenance:  # an older store's column, overridden where rescored
+                    replaced.append(c)
+                    selects.append(f'CASE WHEN a{i}."offset" IS NULL THEN p."{c}" '
+                                   f'ELSE a{i}."{c}" END AS "{c}"')
+                else:
+                    selects.append(f'a{i}."{c}"')
+        exclude = (" EXCLUDE (" + ", ".join(f'"{c}"' for c in replaced) + ")"
+                   if replaced else "")
+        return (f"SELECT p.*{exclude}, {', '.join(selects)} FROM {provenance} p "
+                + " ".join(joins))
+
+    def _row_counts(self, files: list[str]) -> list[tuple[str, int]] | None:
+        """(file name, rows) of each file, from the footers (None if one cannot be told):
+        attribute side-cars are joined by position only when they match their provenance
+        side-cars one to one in both."""
+        counts = dict(self.con.execute(
+            f"SELECT file_name, num_rows FROM parquet_file_metadata({_sql_list(files)})"
+        ).fetchall())
+        if any(f not in counts for f in files):
+            return None
+        return [(os.path.basename(f), counts[f]) for f in files]
+
+    def _columns(self, source: str) -> list[str]:
+        return [r[0] for r in self.con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
 
     def documents_view(self) -> duckdb.DuckDBPyRelation:
         """All stored documents as a lazy DuckDB relation (the `documents` view)."""

@@ -3,6 +3,10 @@
 Side-car names are a pure function of (shard, part, n_parts), so a unit that is scanned again
 (after a crash, a change or `--force`) overwrites its own file instead of adding a second copy:
 that is what makes resumed runs free of duplicates.
+
+Detector outputs are attribute side-cars (dolma's design): `attributes/<detector>/<unit side-car
+name>` inside the side-car folder, one file per detector per unit holding that detector's
+columns at one version. Adding or rescoring a detector writes only its own files.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 #: store did not write, even one a user left in the folder).
 _OWN_SIDECAR = re.compile(r"^[0-9a-f]{16}-[A-Za-z0-9._-]*-p\d{5}-of-\d{5}\.parquet$")
 _OWN_TMP = re.compile(r"^[0-9a-f]{16}-[A-Za-z0-9._-]*-p\d{5}-of-\d{5}\.parquet\.\d+\.tmp$")
+#: Sub-folder of the side-car folder holding detector outputs, one folder per detector.
+ATTRIBUTES_DIR = "attributes"
+#: Detector names that may name an attribute folder (and so a column of the `documents` view).
+_DETECTOR_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def is_own_sidecar_name(path: str) -> bool:
@@ -65,6 +73,42 @@ class StorePaths:
         """The side-car a catalogue entry names, inside this store's side-car folder."""
         return os.path.join(self.sidecars, os.path.basename(name))
 
+    def attribute_path(self, sidecar: str, detector: str) -> str:
+        """The attribute side-car of `detector` for the unit whose provenance side-car is
+        `sidecar` (a path or a name): same file name, in the detector's folder."""
+        if not _DETECTOR_NAME.match(detector):
+            raise ValueError(f"detector name {detector!r} cannot name a store column "
+                             "(lower-case letters, digits and _ only)")
+        return os.path.join(self.sidecars, ATTRIBUTES_DIR, detector, os.path.basename(sidecar))
+
+    def attribute_detectors(self) -> list[str]:
+        """Detectors with an attribute folder (named as a detector can be), sorted."""
+        try:
+            names = os.listdir(os.path.join(self.sidecars, ATTRIBUTES_DIR))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(n for n in names if _DETECTOR_NAME.match(n)
+                      and os.path.isdir(os.path.join(self.sidecars, ATTRIBUTES_DIR, n)))
+
+    def list_attributes(self, detector: str) -> list[str]:
+        """Every attribute side-car of `detector` this store wrote (named as its own)."""
+        folder = os.path.join(self.sidecars, ATTRIBUTES_DIR, detector)
+        try:
+            names = os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return sorted(os.path.join(folder, n) for n in names
+                      if _OWN_SIDECAR.match(n) and os.path.isfile(os.path.join(folder, n)))
+
+    def unit_attributes(self, sidecar: str) -> dict[str, str]:
+        """Detector -> attribute side-car present now for the unit of `sidecar`."""
+        out = {}
+        for det in self.attribute_detectors():
+            path = self.attribute_path(sidecar, det)
+            if os.path.isfile(path):
+                out[det] = path
+        return out
+
     def list_sidecars(self) -> list[str]:
         """Every `*.parquet` file in the side-car folder, listed (never globbed: a store path
         may hold `[`, `]`, `*` or `?`, which a glob would read as a pattern)."""
@@ -76,18 +120,27 @@ class StorePaths:
                       if n.endswith(".parquet") and os.path.isfile(os.path.join(self.sidecars, n)))
 
     def shard_sidecars(self, shard: str) -> list[str]:
-        """The side-cars this store wrote for `shard`, whatever their number of parts."""
+        """The side-cars this store wrote for `shard` (provenance and attribute side-cars),
+        whatever their number of parts."""
         prefix = f"{shard_key(shard)}-"
-        return [p for p in self.list_sidecars()
+        files = self.list_sidecars() + [p for d in self.attribute_detectors()
+                                        for p in self.list_attributes(d)]
+        return [p for p in files
                 if os.path.basename(p).startswith(prefix) and is_own_sidecar_name(p)]
 
     def own_temporaries(self) -> list[str]:
-        """Half-written side-cars (`<side-car>.<pid>.tmp`) this store's writers leave on a crash."""
-        try:
-            names = os.listdir(self.sidecars)
-        except FileNotFoundError:
-            return []
-        return sorted(os.path.join(self.sidecars, n) for n in names if _OWN_TMP.match(n))
+        """Half-written side-cars (`<side-car>.<pid>.tmp`) this store's writers leave on a
+        crash, provenance and attribute side-cars alike."""
+        folders = [self.sidecars] + [os.path.join(self.sidecars, ATTRIBUTES_DIR, d)
+                                     for d in self.attribute_detectors()]
+        out = []
+        for folder in folders:
+            try:
+                names = os.listdir(folder)
+            except FileNotFoundError:
+                continue
+            out += [os.path.join(folder, n) for n in names if _OWN_TMP.match(n)]
+        return sorted(out)
 
     @property
     def benchmarks(self) -> str:

@@ -10,8 +10,12 @@ leaves a side-car newer than its row. The files are the truth, and the rules are
   only files named as the store names its side-cars are ever deleted, never a file the store
   did not write;
 - a catalogue row whose side-car is missing is deleted, so the unit is scanned again;
-- after an interrupted run, each side-car's detector versions are read from its footer and
-  copied into the catalogue where they differ;
+- an attribute side-car (a detector's output for a unit) whose unit has no catalogue row or no
+  provenance side-car is deleted; after an interrupted run, one made from another version of
+  the shard (its footer's fingerprint differs from the unit's) is deleted too;
+- after an interrupted run, each unit's detector versions are read from its side-car footers
+  (its attribute side-cars, and the provenance side-car of an older store that held scores)
+  and copied into the catalogue where they differ;
 - runs left `running` are marked `failed` with a note naming the run that reconciled them.
 
 The catalogue names side-cars relative to the store's side-car folder, so a copied or moved
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 
 from auditor.store.catalogue import Store
 from auditor.store.paths import is_own_sidecar_name
-from auditor.store.sidecar import read_sidecar_info
+from auditor.store.sidecar import read_sidecar_info, stored_detectors
 
 
 @dataclass
@@ -38,12 +42,14 @@ class ReconcileReport:
     interrupted_runs: list[str] = field(default_factory=list)
     removed_tmp: int = 0
     removed_orphan_sidecars: int = 0
+    removed_orphan_attributes: int = 0
     dropped_unit_rows: int = 0
     updated_detectors: int = 0
 
     def changed(self) -> bool:
         return bool(self.interrupted_runs or self.removed_tmp or self.removed_orphan_sidecars
-                    or self.dropped_unit_rows or self.updated_detectors)
+                    or self.removed_orphan_attributes or self.dropped_unit_rows
+                    or self.updated_detectors)
 
 
 def reconcile(store: Store, by_run: str) -> ReconcileReport:
@@ -69,15 +75,27 @@ def reconcile(store: Store, by_run: str) -> ReconcileReport:
             continue  # not a file this store wrote: left alone (and read by the view)
         os.unlink(path)
         report.removed_orphan_sidecars += 1
+    kept: dict[str, dict] = {}
     for (shard, part), u in rows.items():
         if u["status"] != "failed" and (not u["sidecar"] or u["sidecar"] not in files):
             store.con.execute("DELETE FROM units WHERE shard = ? AND part = ?", [shard, part])
             store.con.execute("DELETE FROM errors WHERE shard = ? AND part = ?", [shard, part])
             report.dropped_unit_rows += 1
-            continue
-        if running and u["sidecar"] in files:
-            on_disk = read_sidecar_info(u["sidecar"]).detectors
+        elif u["sidecar"] in files:
+            kept[os.path.basename(u["sidecar"])] = u
+    paths = store.paths
+    for det in paths.attribute_detectors():
+        for path in paths.list_attributes(det):
+            u = kept.get(os.path.basename(path))
+            stale = u is None or (running and read_sidecar_info(path).unit.get("fingerprint")
+                                  != u["fingerprint"])
+            if stale:
+                os.unlink(path)
+                report.removed_orphan_attributes += 1
+    if running:
+        for u in kept.values():
+            on_disk = stored_detectors(paths, u["sidecar"])
             if on_disk != json.loads(u["detectors"] or "{}"):
-                store.set_unit_detectors(shard, part, on_disk)
+                store.set_unit_detectors(u["shard"], u["part"], on_disk)
                 report.updated_detectors += 1
     return report

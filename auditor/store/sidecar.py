@@ -1,11 +1,15 @@
-"""Side-car Parquet files: one per work unit, the per-document rows of the store.
+"""Side-car Parquet files, the per-document rows of the store.
 
-A side-car holds provenance (`PROVENANCE_SCHEMA`) and one score column per detector, never the
-text beyond a snippet, so the store stays small and a new detector adds a column instead of
-rewriting the corpus (dolma's "attributes" idea). Files are written under a temporary name and
-renamed, so a reader or a crash never sees half a file; the unit it came from and the detector
-versions travel in the Parquet key-value metadata, which lets the catalogue be checked against
-the files after a crash.
+Each work unit has one provenance side-car (`PROVENANCE_SCHEMA`, never the text beyond a
+snippet) and, per detector, one attribute side-car (dolma's "attributes" design): the unit's
+join key (`ATTRIBUTE_KEY`) and that detector's score (and reason) columns at one version. So
+adding or rescoring a detector writes its own small files and never rewrites provenance or
+other detectors' scores; the `documents` view joins them (`auditor.store.catalogue`). Stores
+written before this hold score columns inside provenance side-cars; the view still reads them.
+
+Files are written under a temporary name and renamed, so a reader or a crash never sees half a
+file; the unit it came from and the detector versions travel in the Parquet key-value
+metadata, which lets the catalogue be checked against the files after a crash.
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ from auditor.readers.provenance_rows import (  # noqa: F401
 )
 from auditor.readers.textstats import arrow_word_counts, text_bytes, word_counts  # noqa: F401
 from auditor.records import reason_column, score_column
+from auditor.store.paths import StorePaths
 
 UNIT_KEY = b"auditor.unit"
+#: Columns an attribute side-car shares with its unit's provenance rows: what joins them.
+#: A record's offset is unique within its shard (byte offset or row number).
+ATTRIBUTE_KEY = ("shard", "offset")
 DETECTORS_KEY = b"auditor.detectors"
 #: Rows per Parquet row group: large, so DuckDB scans side-cars with few seeks.
 ROW_GROUP_ROWS = 1 << 20
@@ -103,30 +111,48 @@ def read_sidecar_info(path: str) -> SidecarInfo:
                        columns=tuple(pf.schema_arrow.names))
 
 
+def stored_detectors(paths: StorePaths, sidecar: str) -> dict[str, str]:
+    """Detector -> version a unit holds now, from its side-car footers: its attribute
+    side-cars, over the score columns an older store kept in the provenance side-car."""
+    versions = dict(read_sidecar_info(sidecar).detectors)
+    for path in paths.unit_attributes(sidecar).values():
+        versions.update(read_sidecar_info(path).detectors)
+    return versions
+
+
 def read_sidecar(path: str, columns: Sequence[str] | None = None) -> pa.Table:
     """The rows of one side-car (all columns unless given)."""
     return pq.read_table(path, columns=list(columns) if columns is not None else None)
 
 
-def replace_detector_columns(path: str, new_columns: Mapping[str, pa.Array],
-                             versions: Mapping[str, str]) -> None:
-    """Set the given columns of a side-car (adding or replacing), keep every other column, and
-    record `versions` (merged into the detector versions) -- atomically, like `write_sidecar`.
+def read_unit_table(paths: StorePaths, sidecar: str) -> pa.Table:
+    """One unit's rows as the `documents` view shows them: its provenance side-car with each
+    attribute side-car's detector columns (written in the provenance rows' order; checked)."""
+    table = read_sidecar(sidecar)
+    for path in paths.unit_attributes(sidecar).values():
+        attr = read_sidecar(path)
+        if not attr.select(list(ATTRIBUTE_KEY)).equals(table.select(list(ATTRIBUTE_KEY))):
+            raise ValueError(f"attribute side-car {path} does not match the rows of {sidecar}")
+        for name in attr.column_names[len(ATTRIBUTE_KEY):]:
+            idx = table.schema.get_field_index(name)
+            table = (table.set_column(idx, name, attr.column(name)) if idx >= 0
+                     else table.append_column(name, attr.column(name)))
+    return table
 
-    Used when a detector is new or upgraded: only its columns are recomputed, never the others.
+
+def write_attribute(path: str, key: pa.Table, columns: Mapping[str, pa.Array], detector: str,
+                    version: str, unit: Mapping) -> None:
+    """Write one detector's output for one unit as an attribute side-car, atomically.
+
+    `key` holds the unit's `ATTRIBUTE_KEY` columns in the order of `columns`; the `documents`
+    view joins the file to the unit's provenance rows on them. The detector and its version
+    travel in the footer, like a provenance side-car's unit description.
     """
-    table = pq.read_table(path)
-    info_meta = table.schema.metadata or {}
-    unit = json.loads(info_meta.get(UNIT_KEY, b"{}"))
-    detectors = json.loads(info_meta.get(DETECTORS_KEY, b"{}"))
-    for name, array in new_columns.items():
-        if len(array) != table.num_rows:
-            raise ValueError(f"side-car {path}: new column {name!r} has {len(array)} rows, "
-                             f"the side-car has {table.num_rows}; rescan the unit with --force")
-        idx = table.schema.get_field_index(name)
-        if idx >= 0:
-            table = table.set_column(idx, name, array)
-        else:
-            table = table.append_column(name, array)
-    detectors.update(versions)
-    write_sidecar(path, table, unit, detectors)
+    for name, array in columns.items():
+        if len(array) != key.num_rows:
+            raise ValueError(f"attribute side-car {path}: column {name!r} has {len(array)} rows, "
+                             f"the unit has {key.num_rows}; rescan the unit with --force")
+    table = key.select(list(ATTRIBUTE_KEY))
+    for name, array in columns.items():
+        table = table.append_column(name, array)
+    write_sidecar(path, table.replace_schema_metadata(None), unit, {detector: version})
