@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"`auditor demo` on the embedded corpus ({n_docs:,} documents, "
         f"{len(truth['sources'])} sources in Parquet, JSONL, JSONL.gz and WARC), "
-        f"{args.n_boot} bootstrap replicates. Truth = the true machine fraction of exactly the "
-        "documents each estimate covers (a source's documents minus the pre-cutoff half used as "
-        "its human reference); the fraction over all of a source's documents is beside it.",
+        f"{args.n_boot} bootstrap replicates. Truth = the true machine fraction of all of a "
+        "source's documents, as the estimate now reports it (pre-cutoff documents, the source's "
+        "human reference, counted as human).",
         "",
         "| source | estimate | 95% interval | truth | truth (all docs) | in interval | method | floor |",
         "|---|---|---|---|---|---|---|---|",

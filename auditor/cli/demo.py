@@ -62,8 +62,8 @@ def demo_command(out_dir, n_boot, seed, as_json):
                      f"{r['method']} / {r['detector']}", _pct(r["floor"])])
     print_table(["source", "estimate", "95% interval", "truth", "truth in interval", "method",
                  "floor"], rows, "Estimated vs true synthetic fraction (demo corpus)")
-    print_line("truth = the true fraction of the documents each estimate covers (a source's "
-               "documents minus the pre-cutoff half used as its human reference).")
+    print_line("truth = the true machine fraction of all of a source's documents (its pre-cutoff "
+               "documents, its human reference, are human: the estimate counts them so).")
     for line in res.check.get("summary") or [f"check could not run: {res.check.get('error')}"]:
         print_line(line)
     if any(g["name"].startswith("synthetic_by_construction") and not g["passed"]
