@@ -86,7 +86,8 @@ def test_default_scan_tier_leaves_out_compression_but_runs_it_when_named() -> No
     from auditor.scan.runner import resolve_detectors
 
     versions, _ = resolve_detectors(None)
-    assert set(versions) == {"markers", "classifier"}
+    # without a store, no detector whose state lives in one (contamination, adapted)
+    assert set(versions) == {"markers", "classifier", "excess_vocab"}
     named, _ = resolve_detectors("markers,compression")
     assert set(named) == {"markers", "compression"}
 
