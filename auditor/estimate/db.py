@@ -33,7 +33,7 @@ from auditor.estimate.histograms import (
 )
 from auditor.estimate.human_refs import HumanRef, profiles, resolve
 from auditor.estimate.identifiers import group_columns, quote, score_columns, view_columns
-from auditor.estimate.methods import METHODS
+from auditor.estimate.methods import METHODS, MIN_MACHINE_AUC
 from auditor.estimate.references import MIN_HUMAN_REF, plan_references
 from auditor.estimate.result import Estimate, RefKind, Status
 
@@ -391,6 +391,10 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
             in_gates=True, **common))
     comb = combine_cells([j for j in idx if cells[j].source in refs], cells, est)
     whole, post = comb.whole, comb.post
+    if comb.widened_for_mismatch:
+        notes.append(f"upper end widened for reference mismatch: it also covers machine text "
+                     f"that scores lower than the machine reference (machine component shifted "
+                     f"down as far as the target allows, to AUC {MIN_MACHINE_AUC:g} at most)")
     fb = sum(cells[j].post.weight.sum() + cells[j].pre_weight for j in idx
              if cells[j].source in refs and refs[cells[j].source].fallback)
     if fb > 0:
