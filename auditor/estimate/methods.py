@@ -366,6 +366,10 @@ class ShiftedMixtureMLE(MixtureMLE):
     GRID = 12
     STEP = 0.25
     MIN_GAIN = 8.0
+    #: A down-shift is admissible for the upper end while the target's log-likelihood under it
+    #: is within this of the best down-shift: chi-squared(1) 95% / 2, a profile-likelihood 95%
+    #: set over the shift ("as far as the evidence allows")
+    ADMIT_GAIN = 1.92
     UP_ONLY = True
 
     def __init__(self, machine_scores: Sequence[float] | None = None,
@@ -475,7 +479,7 @@ class ShiftedMixtureMLE(MixtureMLE):
 
     def upper_many(self, targets: np.ndarray) -> np.ndarray:
         """Per target row, the largest raw MLE fraction over machine components shifted DOWN
-        (0 included) that the target does not reject (log-likelihood within `MIN_GAIN` of the
+        (0 included) that the target does not reject (log-likelihood within `ADMIT_GAIN` of the
         best of them), no further than `MIN_MACHINE_AUC` separation from the human reference.
 
         Machine text that scores lower than the reference looks more human, so the plain
@@ -491,7 +495,7 @@ class ShiftedMixtureMLE(MixtureMLE):
         tn = t[ok] / n[ok, None]
         dens = [self.m_] + [d for _, d in self.down_shifts_]
         p, ll = self._mle_stack(np.stack(dens), tn)
-        admissible = (ll.max(axis=0)[None] - ll) * n[ok][None] <= self.MIN_GAIN
+        admissible = (ll.max(axis=0)[None] - ll) * n[ok][None] <= self.ADMIT_GAIN
         out[ok] = np.where(admissible, p, -np.inf).max(axis=0)
         return out
 
