@@ -18,7 +18,9 @@ clipped to [0, 1]. Definitions follow QuaPy (Moreo, Esuli, Sebastiani):
 - `mlm`  mixture maximum likelihood (the corpus-level estimator of Liang et al., ICML 2024,
          applied to binned detector scores): maximise sum_b t_b log(p m_b + (1 - p) h_b).
 - `mlms` the same with the machine component allowed to shift to higher scores (machine text
-         from generators more extreme than the reference), decided by a likelihood-ratio test.
+         from generators more extreme than the reference), decided by a likelihood-ratio test;
+         its `upper_many` (used only for the upper end of an interval) shifts the machine
+         component DOWN instead, to `MIN_MACHINE_AUC` at most.
 
 The threshold of cc/acc is the bin edge that maximises TPR - FPR on the references (Youden),
 because detector scores are not all probabilities. Posteriors for pcc/pacc/em are the detector's
