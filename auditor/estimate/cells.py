@@ -56,6 +56,15 @@ class CellEstimates:
 
     points: np.ndarray
     replicates: np.ndarray
+    #: the same under the worst admissible down-shift of the machine component
+    #: (`ShiftedMixtureMLE.upper_many`); equal to points/replicates for other methods
+    upper_points: np.ndarray | None = None
+    upper_replicates: np.ndarray | None = None
+
+
+def _upper(q: Quantifier, targets: np.ndarray, plain: np.ndarray) -> np.ndarray:
+    """The down-shifted estimates of `targets` where the method has them, else `plain`."""
+    return q.upper_many(targets) if isinstance(q, ShiftedMixtureMLE) else plain
 
 
 def estimate_cells(cells: Sequence[Cell], fits: dict[str, SourceFit], machine: Hist,
@@ -78,6 +87,8 @@ def estimate_cells(cells: Sequence[Cell], fits: dict[str, SourceFit], machine: H
     n = len(cells)
     points = np.full(n, np.nan)
     reps = np.full((n, n_boot), np.nan)
+    upper = np.full(n, np.nan)
+    upper_reps = np.full((n, n_boot), np.nan)
     by_source: dict[str, list[int]] = {}
     for i, c in enumerate(cells):
         if c.source in fits and c.post.n > 0:
@@ -86,7 +97,9 @@ def estimate_cells(cells: Sequence[Cell], fits: dict[str, SourceFit], machine: H
     for s in sources:
         idx = by_source[s]
         q = factory(fits[s].method).fit(fits[s].human.weight, machine.weight)
-        points[idx] = q.quantify_raw_many(np.stack([cells[i].post.weight for i in idx]))
+        targets = np.stack([cells[i].post.weight for i in idx])
+        points[idx] = q.quantify_raw_many(targets)
+        upper[idx] = _upper(q, targets, points[idx])
     rng = np.random.default_rng(seed)
     for b in range(n_boot):
         m = machine.resample(rng)
@@ -101,7 +114,8 @@ def estimate_cells(cells: Sequence[Cell], fits: dict[str, SourceFit], machine: H
             except ValueError:  # a replicate emptied a tiny reference
                 continue
             reps[idx, b] = q.quantify_raw_many(targets)
-    return CellEstimates(points, reps)
+            upper_reps[idx, b] = _upper(q, targets, reps[idx, b])
+    return CellEstimates(points, reps, upper, upper_reps)
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,25 @@ class Combined:
     post_weight: float
     pre_weight: float
     raw_replicates: np.ndarray  # whole-group replicates before clipping (for `combine_groups`)
+    #: True when the upper ends were raised for a machine reference that may score higher than
+    #: the group's machine text (`ShiftedMixtureMLE.upper_many`)
+    widened_for_mismatch: bool = False
+
+
+def _weighted(ok: list[int], w: np.ndarray, points: np.ndarray,
+              replicates: np.ndarray) -> tuple[float, np.ndarray]:
+    """Weighted raw sum of the cells `ok` and its replicates (replicates where some cell failed
+    are dropped rather than counted as 0)."""
+    r = replicates[ok]
+    good = np.all(np.isfinite(r), axis=0)
+    return float(w @ points[ok]), (w @ np.where(np.isfinite(r), r, 0.0))[good]
+
+
+def _raise_upper(iv: Interval, upper: Interval) -> tuple[Interval, bool]:
+    """`iv` with its upper end raised to `upper`'s where that is higher (point unchanged)."""
+    if not np.isfinite(upper.ci_high) or upper.ci_high <= iv.ci_high + 1e-12:
+        return iv, False
+    return Interval(iv.fraction, iv.ci_low, upper.ci_high, iv.one_sided, iv.replicates), True
 
 
 def combine_cells(idx: Sequence[int], cells: Sequence[Cell], est: CellEstimates) -> Combined:
@@ -126,16 +159,20 @@ def combine_cells(idx: Sequence[int], cells: Sequence[Cell], est: CellEstimates)
     if post <= 0:
         zero = Interval(0.0, 0.0, 0.0, True, np.zeros(0))
         return Combined(zero, None, 0.0, pre, np.zeros(0))
-    raw = float(w @ est.points[ok])
-    r = est.replicates[ok]
-    # a replicate where some cell failed is dropped rather than counted as 0
-    good = np.all(np.isfinite(r), axis=0)
-    raw_reps = w @ np.where(np.isfinite(r), r, 0.0)
-    raw_reps = raw_reps[good]
+    raw, raw_reps = _weighted(ok, w, est.points, est.replicates)
+    whole = interval_from(raw / (post + pre), raw_reps / (post + pre))
+    post_iv = interval_from(raw / post, raw_reps / post)
+    widened = widened_post = False
+    if est.upper_points is not None and est.upper_replicates is not None:
+        # the upper end also covers machine text that scores lower than the machine reference
+        up, up_reps = _weighted(ok, w, est.upper_points, est.upper_replicates)
+        whole, widened = _raise_upper(whole, interval_from(up / (post + pre),
+                                                           up_reps / (post + pre)))
+        post_iv, widened_post = _raise_upper(post_iv, interval_from(up / post, up_reps / post))
     return Combined(
-        whole=interval_from(raw / (post + pre), raw_reps / (post + pre)),
-        post=interval_from(raw / post, raw_reps / post),
-        post_weight=post, pre_weight=pre, raw_replicates=raw_reps / (post + pre))
+        whole=whole, post=post_iv,
+        post_weight=post, pre_weight=pre, raw_replicates=raw_reps / (post + pre),
+        widened_for_mismatch=widened or widened_post)
 
 
 def combine_groups(parts: Sequence[tuple[float, float, np.ndarray]]) -> Interval:

@@ -33,7 +33,7 @@ from auditor.estimate.histograms import (
 )
 from auditor.estimate.human_refs import HumanRef, profiles, resolve
 from auditor.estimate.identifiers import group_columns, quote, score_columns, view_columns
-from auditor.estimate.methods import METHODS
+from auditor.estimate.methods import METHODS, MIN_MACHINE_AUC
 from auditor.estimate.references import MIN_HUMAN_REF, plan_references
 from auditor.estimate.result import Estimate, RefKind, Status
 
@@ -391,6 +391,10 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
             in_gates=True, **common))
     comb = combine_cells([j for j in idx if cells[j].source in refs], cells, est)
     whole, post = comb.whole, comb.post
+    if comb.widened_for_mismatch:
+        notes.append(f"{MISMATCH_NOTE}: it also covers machine text "
+                     f"that scores lower than the machine reference (machine component shifted "
+                     f"down as far as the target allows, to AUC {MIN_MACHINE_AUC:g} at most)")
     fb = sum(cells[j].post.weight.sum() + cells[j].pre_weight for j in idx
              if cells[j].source in refs and refs[cells[j].source].fallback)
     if fb > 0:
@@ -450,12 +454,27 @@ def _too_few(key, by, detector, weight, method, n_docs, min_docs, base_notes,
         status=Status.TOO_FEW.value, in_gates=False, n_pre_cutoff=n_pre))
 
 
+#: How a row's notes say its upper end was widened (`cells.combine_cells` flags it).
+MISMATCH_NOTE = "upper end widened for reference mismatch"
+
+
 def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) -> GroupResult:
     """The weighted combination of `rows` (small groups enter through their pooled row)."""
     parts = [(g.estimate.fraction, g.weight_total, g.raw_replicates) for g in rows
              if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
                                       Status.OTHER.value)]
     iv = combine_groups(parts)
+    widened = [g for g in rows if g.estimate.status == Status.ESTIMATED.value
+               and any(n.startswith(MISMATCH_NOTE) for n in g.estimate.notes)]
+    if widened and np.isfinite(iv.ci_high):
+        # the mismatch is shared by the groups (one machine reference, the same generators), so
+        # their widened upper ends move together: the headline's upper end is at least their
+        # weighted mean, never below what its rows allow
+        total = sum(w for _, w, _ in parts)
+        rows_high = sum(g.estimate.ci_high * g.weight_total for g in rows
+                        if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
+                                                 Status.OTHER.value)) / max(total, 1e-12)
+        iv = replace(iv, ci_high=float(min(1.0, max(iv.ci_high, rows_high))))
     unmatched = [g for g in rows if g.estimate.status == Status.NO_MATCH.value]
     extra: list[str] = []
     if unmatched:
