@@ -74,20 +74,27 @@ def fill_language_array(metadata_values, texts):
         metadata_values = pa.nulls(len(texts), pa.string())
     if metadata_values.null_count == 0:
         return metadata_values
-    english = _clearly_english(texts)
-    values = metadata_values.to_pylist()
-    for i, v in enumerate(values):
-        if v is None:
-            values[i] = "en" if english[i] else identify_language(texts[i].as_py())
+    import numpy as np
+    import pyarrow.compute as pc
+
+    filled = pc.if_else(pc.and_(pc.is_null(metadata_values), _clearly_english(texts)),
+                        pa.scalar("en", pa.string()), metadata_values)
+    rest = np.flatnonzero(pc.is_null(filled).to_numpy(zero_copy_only=False))
+    if rest.size == 0:
+        return filled
+    values = filled.to_pylist()
+    for i in rest:  # not clearly English and no metadata: the identifier, one text at a time
+        values[i] = identify_language(texts[int(i)].as_py())
     return pa.array(values, pa.string())
 
 
-def _clearly_english(texts) -> list[bool]:
-    """Per text of an Arrow string array: its sample holds enough English function words."""
+def _clearly_english(texts):
+    """Per text of an Arrow string array (a boolean array): its sample holds enough English
+    function words."""
     import pyarrow.compute as pc
 
     sample = pc.utf8_lower(pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS))
     words = pc.count_substring_regex(sample, _ENGLISH_WORDS)
     the = pc.count_substring_regex(sample, r"\bthe\b")
     ok = pc.and_(pc.greater_equal(words, ENGLISH_MIN_WORDS), pc.greater_equal(the, 1))
-    return pc.fill_null(ok, False).to_pylist()
+    return pc.fill_null(ok, False)
