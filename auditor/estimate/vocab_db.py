@@ -32,7 +32,7 @@ def vocab_bounds(con: duckdb.DuckDBPyConnection, cols: dict[str, str], by: Seque
     pre = con.execute(
         f"SELECT source, crawl_month, COUNT(*), COUNT(*) FILTER (WHERE {score} > 0)"
         f" FROM documents WHERE role = 'corpus' AND {score} IS NOT NULL AND pre_cutoff"
-        " GROUP BY ALL").fetchall()
+        " GROUP BY ALL ORDER BY ALL").fetchall()  # ordered: sums in Python repeat bit for bit
     per_source: dict[str, list[tuple[float, int, int]]] = {}
     for source, month, n, k in pre:
         t = month_index(month)
@@ -45,7 +45,7 @@ def vocab_bounds(con: duckdb.DuckDBPyConnection, cols: dict[str, str], by: Seque
     rows = con.execute(
         f"SELECT {key_sql}source, crawl_month, COALESCE(pre_cutoff, false) AS pre, COUNT(*),"
         f" COUNT(*) FILTER (WHERE {score} > 0) FROM documents"
-        f" WHERE role = 'corpus' GROUP BY ALL").fetchall()
+        f" WHERE role = 'corpus' GROUP BY ALL ORDER BY ALL").fetchall()
     k = len(keys)
     cells: dict[tuple, list[tuple[str, float, int, int]]] = {}
     sizes: dict[tuple, int] = {}
