@@ -21,24 +21,10 @@ sys.path.insert(0, str(REPO))
 
 
 def build_store(root: Path, n_sources: int) -> str:
-    """A JSONL corpus of `n_sources` sources (two documents each, one source in seven with
-    assistant boilerplate), scanned with `--source-by column:source`."""
-    from auditor.readers.base import ReaderOptions
-    from auditor.scan.options import ScanOptions
-    from auditor.scan.runner import run_scan
+    """The check tests' many-sources store (`tests.corpus_files.build_many_sources_store`)."""
+    from tests.corpus_files import build_many_sources_store
 
-    rows = []
-    for i in range(n_sources):
-        for j in range(2):
-            marker = "As an AI language model, I hope this helps! " if i % 7 == 0 else ""
-            rows.append({"id": f"s{i}-{j}", "source": f"site{i:04d}.example",
-                         "crawl_date": "2024-03-01T00:00:00Z" if j else "2021-03-01T00:00:00Z",
-                         "text": f"{marker}Notes on river {i} and the weather on day {j}."})
-    (root / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    db = str(root / "many.duckdb")
-    run_scan([str(root / "many.jsonl")], db,
-             ScanOptions(reader=ReaderOptions(source_by="column:source")))
-    return db
+    return build_many_sources_store(root, n_sources)
 
 
 def main(argv: list[str] | None = None) -> int:

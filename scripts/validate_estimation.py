@@ -125,10 +125,7 @@ def run(detector: str, scenario: str, replicates: int, n_boot: int) -> list[dict
                 continue
             for rep in range(replicates):
                 seed = 1_000_000 * s_i + 1000 * f_i + rep
-                rng = np.random.default_rng(seed)
-                hp = rng.permutation(human)
-                h_ref, h_target = hp[:n_ref], hp[n_ref:n_ref + n_target - k]
-                target = np.concatenate([rng.choice(machine, k, replace=False), h_target])
+                h_ref, target = OOD.draw_corpus(human, machine, n_ref, n_target, k, seed)
                 truth = k / len(target)
                 edges = M.reference_edges(h_ref, machine_ref)
                 H, MM, T = (Hist.of(M.histogram(x, edges)) for x in (h_ref, machine_ref, target))

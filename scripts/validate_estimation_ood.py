@@ -45,6 +45,16 @@ MIN_REF, MAX_REF, MIN_TARGET, MAX_TARGET = 50, 300, 50, 500
 MAX_DOMAINS, MAX_MACHINE = 4, 300
 
 
+def draw_corpus(human: np.ndarray, machine: np.ndarray, n_ref: int, n_target: int, k: int,
+                seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One seeded replicate: a human reference of `n_ref` scores and a disjoint target of
+    `n_target` scores, `k` of them machine. The one draw both validations use."""
+    rng = np.random.default_rng(seed)
+    hp = rng.permutation(human)
+    h_ref, h_target = hp[:n_ref], hp[n_ref:n_ref + n_target - k]
+    return h_ref, np.concatenate([rng.choice(machine, k, replace=False), h_target])
+
+
 def source_sizes(n_human: int) -> tuple[int, int] | None:
     """(human reference, target) sizes for a source with `n_human` human rows, or None."""
     n_ref = min(MAX_REF, max(MIN_REF, int(0.4 * n_human)))
@@ -109,10 +119,7 @@ def run_loro(fractions, replicates: int, n_boot: int, methods=("auto", "mlm", "a
                 continue
             for rep in range(replicates):
                 seed = 1_000_000 * s_i + 1000 * f_i + rep
-                rng = np.random.default_rng(seed)
-                hp = rng.permutation(human)
-                h_ref, h_target = hp[:n_ref], hp[n_ref:n_ref + n_target - k]
-                target = np.concatenate([rng.choice(machine, k, replace=False), h_target])
+                h_ref, target = draw_corpus(human, machine, n_ref, n_target, k, seed)
                 for method in methods:
                     iv = estimate_one(h_ref, m_ref, target, method, n_boot, seed)
                     rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0], n_ref=n_ref,

@@ -38,24 +38,7 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def many_sources_store(tmp_path_factory) -> str:
-    """A real store of 1,000 sources (JSONL, `--source-by column:source`), two documents each,
-    one source in seven with assistant boilerplate: the shape that swamped every output."""
-    import json
+    """A real store of 1,000 sources, two documents each (see `build_many_sources_store`)."""
+    from tests.corpus_files import build_many_sources_store
 
-    from auditor.readers.base import ReaderOptions
-    from auditor.scan.options import ScanOptions
-    from auditor.scan.runner import run_scan
-
-    root = tmp_path_factory.mktemp("many")
-    rows = []
-    for i in range(1000):
-        for j in range(2):
-            marker = "As an AI language model, I hope this helps! " if i % 7 == 0 else ""
-            rows.append({"id": f"s{i}-{j}", "source": f"site{i:04d}.example",
-                         "crawl_date": "2024-03-01T00:00:00Z" if j else "2021-03-01T00:00:00Z",
-                         "text": f"{marker}Notes on river {i} and the weather on day {j}."})
-    (root / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    db = str(root / "many.duckdb")
-    run_scan([str(root / "many.jsonl")], db,
-             ScanOptions(reader=ReaderOptions(source_by="column:source")))
-    return db
+    return build_many_sources_store(tmp_path_factory.mktemp("many"))

@@ -337,3 +337,29 @@ def write_hf_saved(path: Path, rows: Sequence[dict], *, num_shards: int = 2,
     else:
         dataset.save_to_disk(str(path), num_shards=num_shards)
     return Path(path)
+
+
+def build_many_sources_store(root, n_sources: int = 1000) -> str:
+    """A real store of `n_sources` sources (JSONL, `--source-by column:source`), two documents
+    each, one source in seven with assistant boilerplate: the shape that swamped every output.
+    Used by the check tests and by scripts/bench_outputs.py."""
+    import json
+    from pathlib import Path
+
+    from auditor.readers.base import ReaderOptions
+    from auditor.scan.options import ScanOptions
+    from auditor.scan.runner import run_scan
+
+    root = Path(root)
+    rows = []
+    for i in range(n_sources):
+        for j in range(2):
+            marker = "As an AI language model, I hope this helps! " if i % 7 == 0 else ""
+            rows.append({"id": f"s{i}-{j}", "source": f"site{i:04d}.example",
+                         "crawl_date": "2024-03-01T00:00:00Z" if j else "2021-03-01T00:00:00Z",
+                         "text": f"{marker}Notes on river {i} and the weather on day {j}."})
+    (root / "many.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = str(root / "many.duckdb")
+    run_scan([str(root / "many.jsonl")], db,
+             ScanOptions(reader=ReaderOptions(source_by="column:source")))
+    return db
