@@ -10,6 +10,9 @@ store. Now an `Audit` holds what those faces show and judge:
 - `collapse`: the model-collapse profile of the overall estimate, its interval as a band;
 - `coverage`: how many corpus documents lack a date, a URL, a licence, or are synthetic by
   construction, overall and per source;
+- `calibration`: per source, the flag threshold of the estimate's detector set on the source's
+  own pre-cutoff documents (else the shipped one, origin named), what it flags and the mean
+  calibrated P(machine) (`auditor.estimate.source_thresholds.SourceCalibrations` as a dict);
 - `errors`: what could not be computed, and why (a face shows "not available, because ...").
 
 It sits after estimation and collapse and before report and check in the flow
@@ -40,7 +43,7 @@ from auditor.estimate.choice import MIN_GROUP_DOCS, N_BOOT
 
 #: Bump when the layout of a stored audit or the way it is computed changes: stored audits of
 #: another version are stale and recomputed.
-AUDIT_VERSION = 1
+AUDIT_VERSION = 2  # 2: per-source thresholds (`calibration`)
 
 #: Groupings every audit estimates: the whole corpus, each source, each crawl month.
 GROUPINGS: dict[str, tuple[str, ...]] = {"overall": (), "source": ("source",),
@@ -96,6 +99,7 @@ class Audit:
     errors: tuple[str, ...] = ()
     persisted: bool = False
     notes: tuple[str, ...] = field(default=(), compare=False)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     @property
     def settings_hash(self) -> str:
@@ -115,8 +119,9 @@ class Audit:
         return {"db": self.db, "run_id": self.run_id, "settings": self.settings.to_dict(),
                 "settings_hash": self.settings_hash, "computed_at": self.computed_at,
                 "estimates": self.estimates, "collapse": self.collapse,
-                "coverage": self.coverage, "errors": list(self.errors),
-                "persisted": self.persisted, "notes": list(self.notes)}
+                "coverage": self.coverage, "calibration": self.calibration,
+                "errors": list(self.errors), "persisted": self.persisted,
+                "notes": list(self.notes)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], **override: Any) -> Audit:
@@ -127,7 +132,8 @@ class Audit:
                       computed_at=d["computed_at"], estimates=d["estimates"],
                       collapse=d["collapse"], coverage=d["coverage"],
                       errors=tuple(d.get("errors") or ()), persisted=d.get("persisted", False),
-                      notes=tuple(d.get("notes") or ()))
+                      notes=tuple(d.get("notes") or ()),
+                      calibration=d.get("calibration") or {})
         fields.update(override)
         return cls(**fields)
 
@@ -279,9 +285,31 @@ def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
     overall = (estimates.get("overall") or [None])[0]
     say("projecting model collapse")
     collapse = collapse_section(overall, settings, errors)
+    say("setting per-source thresholds")
+    calibration = calibration_section(db, (overall or {}).get("detector") or settings.detector,
+                                      errors)
     return Audit(db=str(db), run_id=run_id, settings=settings,
                  computed_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                 estimates=estimates, collapse=collapse, coverage=cov, errors=tuple(errors))
+                 estimates=estimates, collapse=collapse, coverage=cov, errors=tuple(errors),
+                 calibration=calibration)
+
+
+def calibration_section(db: str, detector: str | None, errors: list[str]) -> dict[str, Any]:
+    """Per-source thresholds of the estimate's detector (see `auditor.estimate.
+    source_thresholds`), as a dict; empty, with the reason in `errors`, when none can be set."""
+    from auditor.estimate.source_thresholds import source_calibrations
+    from auditor.store.catalogue import open_store
+
+    if not detector:
+        errors.append("no per-source thresholds: no detector estimated the corpus")
+        return {}
+    try:
+        with open_store(db, read_only=True) as store:
+            return source_calibrations(store.con, detector).to_dict()
+    except (LookupError, ValueError, duckdb.Error) as e:
+        errors.append(f"per-source thresholds failed: {type(e).__name__}: "
+                      f"{relative_note(str(e))}")
+        return {}
 
 
 # --- the store --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Convention everywhere: a text is flagged as machine-written when `score > thresh
 
 from __future__ import annotations
 
+import enum
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -37,8 +38,14 @@ def threshold_for_fpr(human_scores: np.ndarray, fpr: float = DEFAULT_FPR) -> flo
     if not 0.0 <= fpr < 1.0:
         raise ValueError(f"threshold_for_fpr: fpr must be in [0, 1), got {fpr}")
     h = np.sort(h)
-    k = int(math.floor(fpr * h.size + 1e-9))  # how many human scores may lie above
-    return float(h[h.size - 1 - k])
+    return float(h[h.size - 1 - fpr_rank(h.size, fpr)])
+
+
+def fpr_rank(n_human: int, fpr: float = DEFAULT_FPR) -> int:
+    """How many of `n_human` human scores may lie above the threshold for `fpr`: the threshold
+    is the (rank + 1)-th largest human score. One home for the rule, so a threshold found in SQL
+    (`ORDER BY score DESC OFFSET rank`) equals `threshold_for_fpr` on the same scores."""
+    return int(math.floor(fpr * n_human + 1e-9))
 
 
 @dataclass
@@ -135,6 +142,21 @@ def load_calibration(model_dir: str | Path) -> Calibration | None:
 MIN_SOURCE_HUMAN = 200
 
 
+class ThresholdOrigin(str, enum.Enum):
+    """Where a source's threshold comes from: decide on the value, print `label`."""
+
+    OWN = "own"  # the 1%-FPR quantile of the source's own pre-cutoff documents
+    SHIPPED = "shipped"  # too few pre-cutoff documents: the detector's shipped threshold
+    NONE = "none"  # too few pre-cutoff documents and the detector ships no threshold
+
+    @property
+    def label(self) -> str:
+        return {ThresholdOrigin.OWN: "own pre-cutoff documents",
+                ThresholdOrigin.SHIPPED: "shipped (too few pre-cutoff documents)",
+                ThresholdOrigin.NONE: "none (too few pre-cutoff documents, none shipped)",
+                }[self]
+
+
 @dataclass(frozen=True)
 class SourceThreshold:
     """The threshold one source is flagged with, and where it came from."""
@@ -143,7 +165,7 @@ class SourceThreshold:
     threshold: float
     fpr: float
     n_pre_cutoff: int
-    origin: str  # "own pre-cutoff documents" | "shipped (too few pre-cutoff documents)"
+    origin: ThresholdOrigin
 
 
 def source_thresholds(scores: np.ndarray, sources: np.ndarray, pre_cutoff: np.ndarray,
@@ -168,10 +190,10 @@ def source_thresholds(scores: np.ndarray, sources: np.ndarray, pre_cutoff: np.nd
         human = s[ok & pre & (src == name)]
         if human.size >= min_human:
             out[name] = SourceThreshold(name, threshold_for_fpr(human, fpr), fpr, int(human.size),
-                                        "own pre-cutoff documents")
+                                        ThresholdOrigin.OWN)
         else:
             out[name] = SourceThreshold(name, float(shipped_threshold), fpr, int(human.size),
-                                        "shipped (too few pre-cutoff documents)")
+                                        ThresholdOrigin.SHIPPED)
     return out
 
 

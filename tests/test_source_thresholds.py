@@ -1,0 +1,122 @@
+"""Per-source thresholds (issue 15, item 7) end to end on a store scanned from real files.
+
+The corpus is two JSON lines files of real labeled texts (../shared/data/labeled/dev.parquet),
+one source per file: `essays.example` has 230 student essays from before the cutoff and 60
+texts after it (human and machine); the second source, named with HTML and Markdown
+metacharacters, has only 20 pre-cutoff news texts, too few for a threshold of its own. The
+shipped classifier scores them; every expectation is recomputed from the stored scores.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from auditor.audit import AuditSettings, load_audit
+from auditor.estimate.source_thresholds import source_calibrations
+from auditor.readers.base import ReaderOptions
+from auditor.scan.options import ScanOptions
+from auditor.scan.runner import run_scan
+from detectors.calibration import MIN_SOURCE_HUMAN, ThresholdOrigin, threshold_for_fpr
+
+ESSAYS = "essays.example"
+HOSTILE = '<b>news</b> & "co" | [x](javascript:alert(1))'
+ESSAY_DOMAIN = "student argumentative essays (Kaggle Feedback Prize, grades 6-12)"
+NEWS_DOMAIN = "news (BBC XSum)"
+PRE, POST = "2021-03-01T00:00:00Z", "2024-03-01T00:00:00Z"
+SETTINGS = AuditSettings(n_boot=20, generations=3)
+
+
+def _texts(shared_data, domain: str, label: str, n: int) -> list[str]:
+    t = pq.read_table(shared_data / "labeled" / "dev.parquet", columns=["text", "label", "domain"])
+    t = t.filter(pc.and_(pc.equal(t["domain"], domain), pc.equal(t["label"], label)))
+    return [x[:1200] for x in t.column("text").to_pylist()[:n]]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, shared_data) -> str:
+    root = tmp_path_factory.mktemp("calib")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    essays_h = _texts(shared_data, ESSAY_DOMAIN, "human", 260)
+    essays_ai = _texts(shared_data, ESSAY_DOMAIN, "ai", 30)
+    news_h = _texts(shared_data, NEWS_DOMAIN, "human", 50)
+    news_ai = _texts(shared_data, NEWS_DOMAIN, "ai", 30)
+
+    def rows(source, pre, post):
+        out = [{"id": f"{source[:4]}-pre-{i}", "source": source, "crawl_date": PRE, "text": t}
+               for i, t in enumerate(pre)]
+        return out + [{"id": f"{source[:4]}-post-{i}", "source": source, "crawl_date": POST,
+                       "text": t} for i, t in enumerate(post)]
+
+    files = {"essays.jsonl": rows(ESSAYS, essays_h[:230], essays_h[230:] + essays_ai),
+             "news.jsonl": rows(HOSTILE, news_h[:20], news_h[20:] + news_ai)}
+    for name, rs in files.items():
+        (corpus / name).write_text("".join(json.dumps(r) + "\n" for r in rs))
+    db = str(root / "audit.duckdb")
+    run_scan([str(corpus)], db, ScanOptions(reader=ReaderOptions(source_by="column:source")),
+             detectors="classifier")
+    return db
+
+
+def _scores(db: str, source: str, pre: bool) -> np.ndarray:
+    con = duckdb.connect(db, read_only=True)
+    try:
+        return np.array([r[0] for r in con.execute(
+            "SELECT score_classifier FROM documents WHERE source = ? AND pre_cutoff = ? "
+            "AND score_classifier IS NOT NULL", [source, pre]).fetchall()], dtype=float)
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def audit(store):
+    return load_audit(store, SETTINGS)
+
+
+def test_thresholds_come_from_own_pre_cutoff_documents_else_shipped(store, audit):
+    import detectors
+
+    cal = audit.calibration
+    assert cal["detector"] == "classifier" and cal["fpr"] == 0.01
+    shipped = detectors.load("classifier").threshold
+    assert cal["shipped_threshold"] == pytest.approx(shipped)
+    by = {s["source"]: s for s in cal["sources"]}
+    essays, news = by[ESSAYS], by[HOSTILE]
+    pre = _scores(store, ESSAYS, True)
+    assert essays["n_pre_cutoff"] == pre.size == 230 >= MIN_SOURCE_HUMAN
+    assert essays["origin"] == ThresholdOrigin.OWN.value
+    assert essays["threshold"] == pytest.approx(threshold_for_fpr(pre, 0.01))
+    # at most 1% of the source's own old essays lie above it: a threshold of its own
+    assert essays["flagged_pre_cutoff"] == pytest.approx(np.mean(pre > essays["threshold"]))
+    assert essays["flagged_pre_cutoff"] <= 0.01
+    assert essays["threshold"] != pytest.approx(shipped)
+    post = _scores(store, ESSAYS, False)
+    assert essays["n_target"] == post.size == 60
+    assert essays["flagged_target"] == pytest.approx(np.mean(post > essays["threshold"]))
+    assert 0.0 <= essays["mean_p_machine"] <= 1.0
+    assert news["n_pre_cutoff"] == 20 and news["origin"] == ThresholdOrigin.SHIPPED.value
+    assert news["threshold"] == pytest.approx(shipped) and news["mean_p_machine"] is None
+    post = _scores(store, HOSTILE, False)
+    assert news["flagged_target"] == pytest.approx(np.mean(post > shipped))
+
+
+def test_the_audit_stores_them_and_the_sql_rule_equals_the_array_rule(store, audit):
+    again = load_audit(store, SETTINGS)
+    assert again.persisted and again.calibration == audit.calibration
+    # the SQL rank (`fpr_rank`) and `threshold_for_fpr` agree at other rates and minimums too
+    con = duckdb.connect(store, read_only=True)
+    try:
+        cal = source_calibrations(con, "classifier", fpr=0.05, min_pre_cutoff=10, shipped=9.0)
+    finally:
+        con.close()
+    for s in cal.sources:
+        assert s.origin is ThresholdOrigin.OWN
+        assert s.threshold == pytest.approx(threshold_for_fpr(_scores(store, s.source, True),
+                                                              0.05))
