@@ -85,6 +85,7 @@ def collect(db_path: str, *, method: str = "auto", detector: str | None = None,
                   "settings_hash": audit.settings_hash, "computed_at": audit.computed_at,
                   "persisted": audit.persisted}
     data.coverage = audit.coverage
+    data.calibration = audit.calibration
     data.summary["overall"] = audit.overall
     by_source = audit.by("source")
     for s in sources:

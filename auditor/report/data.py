@@ -31,6 +31,10 @@ class ReportData:
     - `collapse`: alpha, alpha_ci, model, regimes, generations, rows (CollapseProfile rows).
     - `flagged`: source -> list of the most confidently flagged documents.
     - `issues`: runs, error counts by status, most common reasons.
+    - `calibration`: the audit's per-source thresholds of the report's detector (detector, fpr,
+      min_pre_cutoff, shipped_threshold, machine_reference, sources: one dict per source with
+      threshold, origin, origin_label, n_pre_cutoff, n_target, flagged_target,
+      flagged_pre_cutoff, mean_p_machine); see `auditor.estimate.source_thresholds`.
     - `audit`: which stored audit the numbers come from: run_id, settings, settings_hash,
       computed_at, persisted (False: computed in memory on a store that could not be written).
     """
@@ -52,6 +56,7 @@ class ReportData:
     contamination: dict[str, Any] = field(default_factory=dict)  # see report/contamination.py
     notes: list[str] = field(default_factory=list)
     audit: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
     schema_version: int = REPORT_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +113,34 @@ COLLAPSE_EXPLAINED = (
     "synthetic data are kept), so a risk ratio below 1 (e.g. 0.14) means its model ends up "
     "better than one trained on one generation of real data, and a tail retained above 1 "
     "(e.g. 1.064) means slightly more mass kept in the rare tails than that model: no collapse.")
+
+
+CALIBRATION_EXPLAINED = (
+    "One threshold does not fit every source: the shipped classifier's threshold, set for 1% "
+    "false positives on pooled labeled text, flags 0 to 13% of the human texts of one genre "
+    "(reports/source_calibration.md). Where a "
+    "source has enough documents from before the cutoff (human text of its own genre), its "
+    "threshold is the score above which the stated share of them lie (the false-positive "
+    "rate); elsewhere the detector's shipped threshold stands, and the origin column says "
+    "which. Flagged after the cutoff: share of the source's post-cutoff or undated documents "
+    "above its threshold. Flagged before the cutoff: the same for its pre-cutoff documents, "
+    "about the false-positive rate for an own threshold and the shipped threshold's "
+    "false-positive rate on this source otherwise. Mean P(machine): the average calibrated "
+    "probability of its post-cutoff documents against its own pre-cutoff documents and the "
+    "machine reference, with equal priors; a per-document reading, not the synthetic fraction. "
+    "`auditor filter --drop \"score:DETECTOR > source_threshold\"` drops by these thresholds.")
+
+
+def source_threshold(calibration: dict[str, Any] | None, detector: str | None,
+                     source: Any, default: float | None) -> float | None:
+    """The threshold a source's documents are flagged at: its per-source threshold when the
+    audit set one for `detector`, else `default` (the detector's shipped threshold)."""
+    if not calibration or calibration.get("detector") != detector:
+        return default
+    for s in calibration.get("sources") or []:
+        if s.get("source") == source and s.get("threshold") is not None:
+            return s["threshold"]
+    return default
 
 
 def metric_reading(spec: dict[str, Any] | None, value: float | None) -> str:

@@ -16,6 +16,7 @@ from auditor.report import plots
 from auditor.report.contamination import contamination_html
 from auditor.report.data import (
     AGREEMENT_EXPLAINED,
+    CALIBRATION_EXPLAINED,
     COLLAPSE_EXPLAINED,
     FLAGGED_EXPLAINED,
     ReportData,
@@ -24,6 +25,7 @@ from auditor.report.data import (
     estimate_label,
     method_label,
     metric_reading,
+    source_threshold,
 )
 
 _CSS = """
@@ -197,6 +199,31 @@ def _coverage(d: ReportData) -> str:
             f'licence of "unknown" counts as missing.</p></section>')
 
 
+def _calibration(d: ReportData) -> str:
+    c = d.calibration or {}
+    if not c.get("sources"):
+        return ('<section id="calibration"><h2>Thresholds per source</h2>'
+                '<p class="note">No per-source thresholds (see notes).</p></section>')
+    rows = ["".join([_td(s["source"]), _td(_num(s["threshold"]), s["threshold"], True),
+                     _td(s["origin_label"]),
+                     _td(f"{s['n_pre_cutoff']:,}", s["n_pre_cutoff"], True),
+                     _td(f"{s['n_target']:,}", s["n_target"], True),
+                     _td(_pct(s["flagged_target"]), s["flagged_target"], True),
+                     _td(_pct(s["flagged_pre_cutoff"]), s["flagged_pre_cutoff"], True),
+                     _td(_num(s["mean_p_machine"]), s["mean_p_machine"], True)])
+            for s in c["sources"]]
+    table = _table("calibration-table", ["source", "threshold", "origin",
+                                         "pre-cutoff documents", "documents after",
+                                         "flagged after the cutoff",
+                                         "flagged before the cutoff", "mean P(machine)"], rows)
+    return (f'<section id="calibration"><h2>Thresholds per source</h2>'
+            f'<p class="caption">Detector {_e(c["detector"])}, false-positive rate '
+            f'{_e(_pct(c["fpr"]))}; an own threshold needs at least {_e(c["min_pre_cutoff"])} '
+            f'scored pre-cutoff documents, else the shipped threshold '
+            f'({_e(_num(c.get("shipped_threshold")))}). {_e(c.get("machine_reference"))}.</p>'
+            f'{table}<p class="caption">{_e(CALIBRATION_EXPLAINED)}</p></section>')
+
+
 def _agreement(d: ReportData) -> str:
     a = d.agreement or {}
     rows = ["".join([_td(p["a"]), _td(p["b"]), _td(f"{p['n']:,}", p["n"], True),
@@ -250,12 +277,13 @@ def _flagged(d: ReportData) -> str:
              f'highest (its threshold: {_e(_num(thr))}), with every score and reason. '
              f'{_e(FLAGGED_EXPLAINED)}</p>']
     for i, (source, docs) in enumerate(d.flagged.items()):
+        t = source_threshold(d.calibration, d.detector, source, thr)
         rows = []
         for doc in docs:
             scores = ", ".join(f"{k}={_num(v)}" for k, v in doc["scores"].items())
             reasons = "; ".join(f"{k}: {v}" for k, v in doc["reasons"].items()) or "none"
             rows.append("".join([_td(doc["id"]), _td(doc.get("url") or "no URL"),
-                                 _td(above_threshold(doc, d.detector, thr)),
+                                 _td(above_threshold(doc, d.detector, t)),
                                  _td(scores), _td(reasons),
                                  f'<td class="snippet">{_e(doc.get("snippet"))}</td>']))
         parts.append(f"<h3>{_e(source)}</h3>" + _table(
@@ -280,7 +308,8 @@ def _issues(d: ReportData) -> str:
 
 def render_html(d: ReportData) -> str:
     """The whole page as a string."""
-    body = "".join([_summary(d), _sources(d), _months(d), _coverage(d), _agreement(d),
+    body = "".join([_summary(d), _sources(d), _calibration(d), _months(d), _coverage(d),
+                    _agreement(d),
                     _collapse(d), contamination_html(d.contamination), _flagged(d),
                     _issues(d)])
     meta = json.dumps({"db": d.db_path, "generated_at": d.generated_at})

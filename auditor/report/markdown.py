@@ -10,6 +10,7 @@ from auditor.report import plots
 from auditor.report.contamination import contamination_markdown
 from auditor.report.data import (
     AGREEMENT_EXPLAINED,
+    CALIBRATION_EXPLAINED,
     COLLAPSE_EXPLAINED,
     FLAGGED_EXPLAINED,
     ReportData,
@@ -18,6 +19,7 @@ from auditor.report.data import (
     estimate_label,
     method_label,
     metric_reading,
+    source_threshold,
 )
 
 
@@ -56,6 +58,25 @@ def _plot(png: bytes | None, plot_dir: Path | None, name: str, alt: str) -> list
     return [f"![{alt}]({plot_dir.name}/{name})", ""]
 
 
+def _calibration(d: ReportData) -> list[str]:
+    """The per-source thresholds section (from the audit)."""
+    c = d.calibration or {}
+    L = ["## Thresholds per source", ""]
+    if not c.get("sources"):
+        return L + ["No per-source thresholds (see notes).", ""]
+    shipped = c.get("shipped_threshold")
+    L += [f"Detector {md(c['detector'])}, false-positive rate {_pct(c['fpr'])}; an own threshold "
+          f"needs at least {c['min_pre_cutoff']} scored pre-cutoff documents, else the shipped "
+          f"threshold ({_num(shipped)}). {md(c.get('machine_reference') or '')}.", "",
+          CALIBRATION_EXPLAINED, ""]
+    return L + _table(
+        ["source", "threshold", "origin", "pre-cutoff documents", "documents after",
+         "flagged after the cutoff", "flagged before the cutoff", "mean P(machine)"],
+        [[x["source"], _num(x["threshold"]), x["origin_label"], x["n_pre_cutoff"],
+          x["n_target"], _pct(x["flagged_target"]), _pct(x["flagged_pre_cutoff"]),
+          _num(x["mean_p_machine"])] for x in c["sources"]])
+
+
 def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     """The report as Markdown; plots go to `plot_dir` (linked relatively) when given."""
     s, o = d.summary, d.summary.get("overall")
@@ -85,6 +106,7 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
                 [[m["month"], "before" if m["pre_cutoff"] else "after", m["n_docs"],
                   estimate_label(m.get("estimate")), method_label(m.get("estimate"))]
                  for m in d.months])
+    L += _calibration(d)
     c = d.coverage or {}
     def cov(name: str, x: dict) -> list[object]:
         return [name, x["n_docs"]] + [
@@ -130,8 +152,9 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
           f"{_num(thr)}). {FLAGGED_EXPLAINED}", ""]
     for source, docs in d.flagged.items():
         L += [f"### {md(source)}", ""]
+        t = source_threshold(d.calibration, d.detector, source, thr)
         L += _table(["id", "url", "flagged", "scores", "reasons", "snippet"],
-                    [[x["id"], x.get("url") or "no URL", above_threshold(x, d.detector, thr),
+                    [[x["id"], x.get("url") or "no URL", above_threshold(x, d.detector, t),
                       ", ".join(f"{k}={_num(v)}" for k, v in x["scores"].items()),
                       "; ".join(f"{k}: {v}" for k, v in x["reasons"].items()) or "none",
                       (x.get("snippet") or "")[:200]] for x in docs])
