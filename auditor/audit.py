@@ -79,6 +79,11 @@ class AuditSettings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AuditSettings:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
     def digest(self) -> str:
         """Hash of the settings and `AUDIT_VERSION`: equal settings, equal audit."""
         text = json.dumps({"version": AUDIT_VERSION, **self.to_dict()}, sort_keys=True)
@@ -313,6 +318,41 @@ def calibration_section(db: str, detector: str | None, errors: list[str]) -> dic
 
 
 # --- the store --------------------------------------------------------------------------------
+
+def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
+    """The per-source thresholds of `detector` for the store's latest scan run, as the audit
+    holds them (`Audit.calibration`): from a stored audit of that run with that detector (they
+    depend on the store's content and the detector, not on the other settings), else computed
+    now the same way. Raises `AuditError` when they cannot be set."""
+    from auditor.estimate.history import latest_run_id
+    from auditor.estimate.source_thresholds import source_calibrations
+    from auditor.store.catalogue import StoreLockedError, open_store
+
+    db = str(db)
+    if not os.path.exists(db):
+        raise AuditError(f"no store at {db}: run `auditor scan INPUT --db {db}` first")
+    try:
+        with open_store(db, read_only=True) as store:
+            run_id = latest_run_id(store.con)
+            try:
+                rows = store.con.execute(
+                    "SELECT audit FROM audits WHERE run_id IS NOT DISTINCT FROM ? "
+                    "ORDER BY computed_at DESC", [run_id]).fetchall()
+            except duckdb.CatalogException:
+                rows = []
+            for (payload,) in rows:
+                d = json.loads(payload)
+                cal = d.get("calibration") or {}
+                if cal.get("detector") == detector and d.get("settings_hash") == \
+                        AuditSettings.from_dict(d.get("settings") or {}).digest():
+                    return cal
+            return source_calibrations(store.con, detector).to_dict()
+    except StoreLockedError as e:
+        raise AuditError(str(e)) from None
+    except (LookupError, ValueError, duckdb.Error) as e:
+        raise AuditError(f"per-source thresholds of {detector!r} in {db}: "
+                         f"{relative_note(str(e))}") from None
+
 
 def _stored(db: str, settings: AuditSettings) -> tuple[str | None, Audit | None]:
     """The latest run id and the audit stored for it with these settings, if any."""

@@ -116,9 +116,10 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=None, help="first N labeled rows (smoke test)")
     ap.add_argument("--out", type=Path, default=OUT, help="report to write")
     args = ap.parse_args()
+    from web_pages import CRAWL_DIR, WEB_TEST_FILES, WEB_TRAIN_FILES, web_texts
+
     import detectors
     from detectors.calibration import MIN_SOURCE_HUMAN
-    from web_pages import CRAWL_DIR, WEB_TEST_FILES, WEB_TRAIN_FILES, web_texts
 
     t0 = time.time()
     det = detectors.load(args.detector)

@@ -120,3 +120,79 @@ def test_the_audit_stores_them_and_the_sql_rule_equals_the_array_rule(store, aud
         assert s.origin is ThresholdOrigin.OWN
         assert s.threshold == pytest.approx(threshold_for_fpr(_scores(store, s.source, True),
                                                               0.05))
+
+
+def test_filter_with_the_per_source_rule_drops_the_right_documents(store, audit, tmp_path):
+    from auditor.cli import main
+
+    out = tmp_path / "m.parquet"
+    res = CliRunner().invoke(main, ["filter", "--db", store, "--drop",
+                                    "score:classifier > source_threshold", "-o", str(out),
+                                    "--json"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output)["manifest"]
+    thr = {s["source"]: s["threshold"] for s in audit.calibration["sources"]}
+    con = duckdb.connect(store, read_only=True)
+    try:
+        docs = con.execute("SELECT shard, \"offset\", source, pre_cutoff, score_classifier "
+                           "FROM documents").fetchall()
+    finally:
+        con.close()
+    expected = {(sh, off) for sh, off, src, pre, sc in docs
+                if not pre and sc is not None and sc > thr[src]}
+    manifest = pq.read_table(out).to_pylist()
+    dropped = {(r["shard"], r["offset"]) for r in manifest if r["decision"] == "drop"}
+    assert dropped == expected and len(manifest) == len(docs)
+    # pre-cutoff documents are never dropped, though some score above their threshold
+    assert any(pre and sc > thr[src] for _, _, src, pre, sc in docs)
+    assert summary["by_source"][ESSAYS]["drop"] == sum(
+        1 for _, _, src, pre, sc in docs if src == ESSAYS and not pre and sc > thr[src]) > 0
+    (named,) = summary["source_thresholds"]
+    assert named["detector"] == "classifier"
+    assert named["sources"][ESSAYS]["origin"] == "own"
+    assert named["sources"][HOSTILE]["origin"] == "shipped"
+    assert named["sources"][ESSAYS]["threshold"] == pytest.approx(thr[ESSAYS])
+    # the text summary names each source's threshold and origin, the hostile name inert
+    res = CliRunner().invoke(main, ["filter", "--db", store, "--drop",
+                                    "score:classifier > source_threshold", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"{ESSAYS}: {thr[ESSAYS]:.4g} (own pre-cutoff documents, 230" in res.output
+    assert "(shipped (too few pre-cutoff documents), 20 pre-cutoff documents)" in res.output
+
+
+def test_source_threshold_rule_is_checked(store, tmp_path):
+    from auditor.act.rules import RuleError, parse_rule
+
+    for bad in ("crawl_date > source_threshold", "score:classifier < source_threshold"):
+        with pytest.raises(RuleError, match="source_threshold"):
+            parse_rule(bad, "drop")
+    from auditor.cli import main
+
+    res = CliRunner().invoke(main, ["filter", "--db", store, "--drop",
+                                    "score:nosuch > source_threshold", "-o",
+                                    str(tmp_path / "m.parquet")])
+    assert res.exit_code == 2 and "nosuch" in res.output
+
+
+def test_report_shows_thresholds_and_origins_escaped(store, audit, tmp_path):
+    from auditor.report import write_report
+    from auditor.report.collect import collect
+
+    data = collect(store, n_boot=SETTINGS.n_boot, generations=SETTINGS.generations, top_k=2)
+    assert data.calibration == audit.calibration
+    md = write_report(data, tmp_path / "r.md").read_text()
+    section = md.split("## Thresholds per source")[1].split("\n## ")[0]
+    essays = next(line for line in section.splitlines() if line.startswith(f"| {ESSAYS}"))
+    assert "own pre-cutoff documents" in essays and "| 230 | 60 |" in essays
+    hostile = next(line for line in section.splitlines() if "news" in line)
+    assert "shipped (too few pre-cutoff documents)" in hostile
+    assert "<b>" not in hostile and "[x](" not in hostile
+    assert "&lt;b&gt;news" in hostile and "\\[x\\](" in hostile and "\\|" in hostile
+    page = write_report(data, tmp_path / "r.html").read_text()
+    table = page.split('id="calibration-table"')[1].split("</table>")[0]
+    assert "&lt;b&gt;news&lt;/b&gt; &amp; &quot;co&quot;" in table and "<b>" not in table
+    assert table.count(">own pre-cutoff documents<") == 1
+    assert table.count(">shipped (too few pre-cutoff documents)<") == 1
+    js = json.loads(write_report(data, tmp_path / "r.json").read_text())
+    assert {s["source"]: s["origin"] for s in js["calibration"]["sources"]} == {
+        ESSAYS: "own", HOSTILE: "shipped"}

@@ -4,7 +4,9 @@ A manifest is the durable answer to "what do I keep?": shard, record offset (byt
 JSON lines and WARC, row index for Parquet, as in the store) and id identify the record; decision
 is `keep` or `drop`; reasons lists every rule that matched. It is computed in DuckDB over the
 `documents` view and streamed to Parquet batch by batch, so memory does not grow with the
-corpus. The rules are stored in the file's metadata, so a manifest says how it was made.
+corpus. The rules are stored in the file's metadata, so a manifest says how it was made, and
+so are the per-source thresholds a `source_threshold` rule used (each source's threshold and
+its origin, from the store's audit).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ MANIFEST_SCHEMA = pa.schema([
 ])
 #: Parquet key-value metadata key holding the rules as JSON.
 RULES_KEY = b"auditor.filter.rules"
+#: Parquet key-value metadata key holding the per-source thresholds (JSON) a rule used.
+THRESHOLDS_KEY = b"auditor.filter.source_thresholds"
 BATCH_ROWS = 65_536
 
 
@@ -44,11 +48,45 @@ class ManifestSummary:
     by_source: dict[str, dict[str, int]]
     by_reason: dict[str, int]
     rules: tuple[str, ...]
+    #: per detector of a `source_threshold` rule: {detector, fpr, shipped_threshold, sources:
+    #: {source: {threshold, origin, origin_label, n_pre_cutoff}}}
+    source_thresholds: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
         return {"path": self.path, "n_docs": self.n_docs, "n_kept": self.n_kept,
                 "n_dropped": self.n_dropped, "by_source": self.by_source,
-                "by_reason": self.by_reason, "rules": list(self.rules)}
+                "by_reason": self.by_reason, "rules": list(self.rules),
+                "source_thresholds": list(self.source_thresholds)}
+
+
+def resolve_source_thresholds(db_path: str | os.PathLike, rules: Sequence[Rule]
+                              ) -> tuple[tuple[Rule, ...], tuple[dict, ...]]:
+    """Rules with every `source_threshold` filled in from the store's audit
+    (`auditor.audit.audit_calibration`), and what each detector's thresholds were."""
+    from auditor.act.rules import RuleError
+    from auditor.audit import AuditError, audit_calibration
+
+    out, used = [], {}
+    for rule in rules:
+        det = rule.detector()
+        if not rule.per_source or det is None:
+            out.append(rule)
+            continue
+        if det not in used:
+            try:
+                used[det] = audit_calibration(db_path, det)
+            except AuditError as e:
+                raise RuleError(f"rule {rule.text!r}: {e}") from None
+        cal = used[det]
+        out.append(rule.with_thresholds(
+            {s["source"]: s["threshold"] for s in cal["sources"]}, cal.get("shipped_threshold")))
+    return tuple(out), tuple(
+        {"detector": det, "fpr": cal["fpr"], "shipped_threshold": cal.get("shipped_threshold"),
+         "min_pre_cutoff": cal["min_pre_cutoff"],
+         "sources": {str(s["source"]): {k: s[k] for k in ("threshold", "origin", "origin_label",
+                                                           "n_pre_cutoff")}
+                     for s in cal["sources"]}}
+        for det, cal in used.items())
 
 
 def write_manifest(db_path: str | os.PathLike, rules: Sequence[Rule],
@@ -61,11 +99,12 @@ def write_manifest(db_path: str | os.PathLike, rules: Sequence[Rule],
     if not os.path.exists(db_path):
         raise FileNotFoundError(f"no store at {db_path}: run `auditor scan INPUT --db {db_path}` "
                                 "first")
-    rules = tuple(rules)
+    rules, thresholds = resolve_source_thresholds(db_path, rules)
     out = os.fspath(out_path)
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     tmp = out + ".tmp"
-    meta = {RULES_KEY: json.dumps([{"action": r.action, "rule": r.text} for r in rules]).encode()}
+    meta = {RULES_KEY: json.dumps([{"action": r.action, "rule": r.text} for r in rules]).encode(),
+            THRESHOLDS_KEY: json.dumps(thresholds).encode()}
     schema = MANIFEST_SCHEMA.with_metadata(meta)
     with open_store(db_path, read_only=True) as store:
         (decision, d_params), (reasons, r_params) = decision_sql(rules, view_types(store.con))
@@ -109,4 +148,5 @@ def summarise_manifest(path: str | os.PathLike) -> ManifestSummary:
     meta = pq.read_schema(p).metadata or {}
     rules = tuple(f"{r['action']} {r['rule']}" for r in json.loads(meta.get(RULES_KEY, b"[]")))
     return ManifestSummary(p, kept + dropped, kept, dropped, by_source,
-                           {r: int(n) for r, n in reasons}, rules)
+                           {r: int(n) for r, n in reasons}, rules,
+                           tuple(json.loads(meta.get(THRESHOLDS_KEY, b"[]"))))

@@ -4,6 +4,7 @@
     --keep "crawl_date < 2022-11-30"      a provenance column against a date, number or string
     --drop synthetic-by-construction      a named flag (see `FLAGS`)
     --drop contaminated                   documents the contamination detector matched
+    --drop "score:classifier > source_threshold"   each source's own threshold (see below)
 
 A rule is `NAME OP LITERAL` or a flag; nothing is evaluated. Column names are checked against
 the store's `documents` view before they reach SQL (and then double-quoted); literals are always
@@ -11,6 +12,12 @@ bound as parameters. A document is dropped when a drop rule matches and no keep 
 rules protect data (the usual one protects everything crawled before ChatGPT), as the collapse
 literature advises to protect human data first. A comparison with a missing value (no date, no
 score) does not match.
+
+`source_threshold` in place of a number is each source's threshold from the store's audit
+(`auditor.estimate.source_thresholds`): the 1%-false-positive quantile of the source's own
+pre-cutoff documents where it has enough of them, else the detector's shipped threshold. Such
+a rule never matches a pre-cutoff document: those documents set the threshold, and they are
+the human data a filter should protect first.
 """
 
 from __future__ import annotations
@@ -35,6 +42,9 @@ FLAGS: dict[str, tuple[str, str]] = {
     "contaminated": (f'"{CONTAMINATION_SCORE}" > 0', CONTAMINATION_SCORE),
 }
 
+#: The literal that stands for each source's own threshold in a score rule.
+SOURCE_THRESHOLD = "source_threshold"
+
 _NAME = re.compile(r"^(score:)?([A-Za-z_][A-Za-z0-9_]*)$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2})?)?(Z|[+-]\d{2}:?\d{2})?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -54,6 +64,23 @@ class Rule:
     column: str | None = None
     op: str | None = None
     value: Any = None
+    per_source: bool = False  # the literal is SOURCE_THRESHOLD
+    thresholds: tuple[tuple[str, float], ...] = ()  # (source, threshold), once resolved
+    default_threshold: float | None = None  # for a source without one (no scored documents)
+    resolved: bool = False
+
+    def with_thresholds(self, thresholds: dict[str, float], default: float | None) -> Rule:
+        """This per-source rule with each source's threshold filled in."""
+        from dataclasses import replace
+
+        pairs = tuple(sorted((str(k), float(v)) for k, v in thresholds.items()
+                             if k is not None and v is not None))
+        return replace(self, thresholds=pairs, default_threshold=default, resolved=True)
+
+    def detector(self) -> str | None:
+        """The detector of a score rule (`score_x` -> `x`), else None."""
+        c = self.column or ""
+        return c[len("score_"):] if c.startswith("score_") else None
 
     def sql(self, columns: dict[str, str]) -> tuple[str, list]:
         """(boolean SQL expression, parameters) over the `documents` view with `columns`
@@ -73,6 +100,15 @@ class Rule:
             known = sorted(c for c in columns if c not in ("snippet", "meta"))
             raise RuleError(f"rule {self.text!r}: no column {self.column!r} in the store; "
                             f"use one of {', '.join(known)} (scores as score:NAME)")
+        if self.per_source:
+            if not self.resolved:
+                raise RuleError(f"rule {self.text!r}: per-source thresholds not read from "
+                                "the audit yet (internal: call with_thresholds first)")
+            return (f'COALESCE(NOT COALESCE("pre_cutoff", false) AND "{self.column}" '
+                    f"{_SQL_OP[self.op]} COALESCE(map_extract(MAP(?::VARCHAR[], ?::DOUBLE[]), "
+                    f'"source")[1], ?), false)',
+                    [[k for k, _ in self.thresholds], [v for _, v in self.thresholds],
+                     self.default_threshold])
         value = _coerce(self, columns[self.column])
         return f'COALESCE("{self.column}" {_SQL_OP[self.op]} ?, false)', [value]
 
@@ -126,6 +162,12 @@ def parse_rule(text: str, action: str) -> Rule:
         raise RuleError(f"rule {raw!r}: {name!r} is not a column name or score:DETECTOR")
     column = f"score_{m.group(2)}" if m.group(1) else m.group(2)
     quoted = len(literal) >= 2 and literal[0] == literal[-1] and literal[0] in "'\""
+    if literal == SOURCE_THRESHOLD:
+        if not m.group(1) or op not in (">", ">="):
+            raise RuleError(f"rule {raw!r}: {SOURCE_THRESHOLD} goes with a score and > or >=, "
+                            f"as in 'score:classifier > {SOURCE_THRESHOLD}'")
+        return Rule(action, f"{name} {op} {literal}", column=column, op=op, value=literal,
+                    per_source=True)
     if not literal or (not quoted and any(o in literal for o in ("<", ">", "=", "'", '"'))):
         raise RuleError(f"rule {raw!r}: expected one literal after {op!r}")
     return Rule(action, f"{name} {op} {literal}", column=column, op=op, value=_literal(literal))

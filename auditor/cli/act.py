@@ -20,6 +20,7 @@ def _need_store(db: str) -> None:
               help="Store made by `auditor scan`.")
 @click.option("--drop", "drops", multiple=True, metavar="RULE",
               help="Drop documents matching RULE (repeatable): 'score:DETECTOR > X', "
+                   "'score:DETECTOR > source_threshold' (each source's own threshold), "
                    "'COLUMN OP VALUE', synthetic-by-construction, contaminated, "
                    "machine-reference, pre-cutoff.")
 @click.option("--keep", "keeps", multiple=True, metavar="RULE",
@@ -39,12 +40,18 @@ def filter_command(db, drops, keeps, output, write_dir, as_json):
     store (crawl_date, source, domain, license, language, n_tokens...) or score:DETECTOR;
     values are numbers, dates (YYYY-MM-DD) or strings. A missing value never matches.
 
+    'score:DETECTOR > source_threshold' compares each document with its source's threshold
+    from the audit: set for 1% false positives on the source's own pre-cutoff documents where
+    it has enough, else the detector's shipped one (the summary names each and its origin).
+    It never drops a pre-cutoff document.
+
     \b
     Examples:
       auditor filter --db audit.duckdb --drop "score:classifier > 0.95" -o keep.parquet
       auditor filter --db audit.duckdb --drop synthetic-by-construction \\
           --drop "score:classifier > 2" --keep "crawl_date < 2022-11-30" -o m.parquet
       auditor filter --db audit.duckdb --drop contaminated -o m.parquet --write filtered/
+      auditor filter --db audit.duckdb --drop "score:classifier > source_threshold" -o m.parquet
 
     --write is resumable: shards whose output is complete for the same decisions are skipped.
     Exit status 3 when some shard could not be written (listed with the reason).
@@ -52,6 +59,7 @@ def filter_command(db, drops, keeps, output, write_dir, as_json):
     from auditor.act.manifest import write_manifest
     from auditor.act.rules import RuleError, parse_rules
     from auditor.act.shards import results_to_dicts, write_filtered
+    from auditor.output_files import printable
 
     _need_store(db)
     if not drops and not keeps:
@@ -81,6 +89,13 @@ def filter_command(db, drops, keeps, output, write_dir, as_json):
                        f"{counts['drop']}")
         for reason, n in sorted(s.by_reason.items()):
             click.echo(f"  {n:8d}  {reason}")
+        for t in s.source_thresholds:
+            click.echo(f"thresholds of {t['detector']} per source (false-positive rate "
+                       f"{100 * t['fpr']:g}%):")
+            for source, x in sorted(t["sources"].items()):
+                thr = "none" if x["threshold"] is None else f"{x['threshold']:.4g}"
+                click.echo(f"  {printable(source)}: {thr} ({x['origin_label']}, "
+                           f"{x['n_pre_cutoff']} pre-cutoff documents)")
         if write_dir:
             n = sum(r["n_written"] for r in result["shards"])
             click.echo(f"{n} records written under {write_dir}")
