@@ -258,7 +258,7 @@ def test_nightly_script_scans_incrementally_and_gates(tmp_path, shared_data):
     rc, out = night(1)
     assert rc == 0, (out / "check.json").read_text() if (out / "check.json").exists() else rc
     assert json.loads((out / "scan.json").read_text())["counts"]["units_scanned"] == 1
-    assert (out / "audit.html").read_text().count('<section id="') == 8
+    assert (out / "audit.html").read_text().count('<section id="') == 9  # 9: per-source thresholds
     # next night a synthetic-by-construction shard without URLs arrives
     shutil.copyfile(demo_data_dir() / "cosmopedia-demo.parquet", data / "cosmopedia-demo.parquet")
     rc, out = night(2)

@@ -196,3 +196,34 @@ def test_report_shows_thresholds_and_origins_escaped(store, audit, tmp_path):
     js = json.loads(write_report(data, tmp_path / "r.json").read_text())
     assert {s["source"]: s["origin"] for s in js["calibration"]["sources"]} == {
         ESSAYS: "own", HOSTILE: "shipped"}
+
+
+def test_tradeoff_and_mix_cut_each_source_at_its_own_threshold(store, audit):
+    from auditor.act.mix import plan_mix
+    from auditor.act.tradeoff import filter_tradeoff, tradeoff_markdown
+
+    thr = {s["source"]: s["threshold"] for s in audit.calibration["sources"]}
+    curve = filter_tradeoff(store, "classifier", [0.0], per_source_threshold=True)
+    at = {p.source: p for p in curve.at_source_thresholds}
+    # a source the tradeoff cannot estimate is left out with a note; the essays always count
+    assert ESSAYS in at and "" in at
+    sources = [s for s in at if s]
+    for source in sources:
+        pre, post = _scores(store, source, True), _scores(store, source, False)
+        assert at[source].threshold == pytest.approx(thr[source])
+        # pre-cutoff documents are kept whatever their score; the rest when at or below
+        assert at[source].n_kept == pre.size + int(np.sum(post <= thr[source]))
+        assert at[source].n_docs == pre.size + post.size
+    assert at[""].n_kept == sum(at[s].n_kept for s in sources)
+    assert curve.source_thresholds[ESSAYS]["origin"] == "own"
+    text = tradeoff_markdown(curve)
+    assert "own pre-cutoff documents" in text and f"| {ESSAYS} |" in text
+    from auditor.act.tradeoff import _md
+
+    assert "<b>" not in _md(HOSTILE) and "[x](" not in _md(HOSTILE) and "| [" not in _md(HOSTILE)
+    plan = plan_mix(store, "risk_ratio", 0.1, "replace", 3, n_runs=50, n_boot=0,
+                    per_source_threshold=True)
+    assert "source_threshold" in plan.filter_rule and f"{ESSAYS} {thr[ESSAYS]:.4g} (own)" \
+        in plan.filter_rule
+    kept = {s.source: s.n_docs for s in plan.sources}
+    assert kept == {s: at[s].n_kept for s in sources}

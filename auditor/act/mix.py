@@ -195,7 +195,7 @@ def plan_mix(db_path: str | os.PathLike, metric: str = "risk_ratio", tolerance: 
              conservative: bool = False, detector: str | None = None, seed: int = 0,
              n_runs: int | None = None, n_boot: int = N_BOOT,
              filter_threshold: float | None = None, protect_pre_cutoff: bool = True,
-             **params: Any) -> MixPlan:
+             per_source_threshold: bool = False, **params: Any) -> MixPlan:
     """Per-source weights for the store at `db_path` (sources and their estimated synthetic
     fractions from `estimate_db` by source; with `conservative`, the upper ends of their 95%
     intervals, so the tolerance holds for any fraction the estimate allows).
@@ -204,14 +204,18 @@ def plan_mix(db_path: str | os.PathLike, metric: str = "risk_ratio", tolerance: 
     protected) is applied first and the weights act on what it keeps, with the synthetic
     fraction left that `auditor.act.tradeoff` estimates: a filter gives up few human documents
     per machine document removed, weights give up whole sources, so the two together usually
-    keep more human text than weights alone."""
+    keep more human text than weights alone. With `per_source_threshold` the filter cuts each
+    source at its own threshold from the audit (`--drop "score:<detector> > source_threshold"`)
+    instead of one `filter_threshold`."""
     from auditor.estimate import estimate_db
 
     db = os.fspath(db_path)
     if not os.path.exists(db):
         raise FileNotFoundError(f"no store at {db}: run `auditor scan INPUT --db {db}` first")
     filter_rule, filter_lost = "", 0.0
-    if filter_threshold is None:
+    if filter_threshold is not None and per_source_threshold:
+        raise ValueError("give either a filter threshold or per-source thresholds, not both")
+    if filter_threshold is None and not per_source_threshold:
         ests = [e for e in estimate_db(db, by=("source",), detector=detector, n_boot=n_boot,
                                        seed=seed, record=False) if e.group]
         usable = {str(e.group["source"]): (float(e.n_docs),
@@ -227,14 +231,23 @@ def plan_mix(db_path: str | os.PathLike, metric: str = "risk_ratio", tolerance: 
         if conservative:
             raise ValueError("conservative applies to estimates without a filter; the "
                              "fraction left after a filter has no interval yet")
-        curve = filter_tradeoff(db, detector, [float(filter_threshold)], protect_pre_cutoff,
-                                seed=seed)
-        points = [p for p in curve.points if p.source]
+        if per_source_threshold:
+            curve = filter_tradeoff(db, detector, [], True, seed=seed,
+                                    per_source_threshold=True)
+            points = [p for p in curve.at_source_thresholds if p.source]
+            filter_rule = (f"score:{curve.detector} > source_threshold (pre-cutoff kept): "
+                           + ", ".join(f"{p.source} {p.threshold:.4g} "
+                                       f"({curve.source_thresholds[p.source]['origin']})"
+                                       for p in points))
+        else:
+            curve = filter_tradeoff(db, detector, [float(filter_threshold)],
+                                    protect_pre_cutoff, seed=seed)
+            points = [p for p in curve.points if p.source]
+            filter_rule = (f"score:{curve.detector} > {float(filter_threshold):g}"
+                           + (" (pre-cutoff kept)" if protect_pre_cutoff else ""))
         usable = {p.source: (float(p.n_kept), p.fraction_left) for p in points
                   if p.n_kept and math.isfinite(p.fraction_left)}
         every = [p.source for p in points]
-        filter_rule = (f"score:{curve.detector} > {float(filter_threshold):g}"
-                       + (" (pre-cutoff kept)" if protect_pre_cutoff else ""))
         filter_lost = sum(p.human_lost for p in points if p.source in usable)
         extra = [f"filter {filter_rule} first: fractions left and human documents lost from "
                  "auditor.act.tradeoff", *curve.notes]

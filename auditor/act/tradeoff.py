@@ -15,6 +15,10 @@ them into human and machine is not, and uses what estimation already knows:
 Human documents lost: H_e * (1 - h(t)) (H_e: human documents the rule may drop), bounded by
 what was dropped; the rest of the dropped documents are machine ones, so the counts always add
 up to what the store holds.
+With `per_source_threshold`, each source is also cut at its own threshold from the audit
+(`auditor.audit.audit_calibration`: 1% false positives on its own pre-cutoff documents where it
+has enough, else the shipped threshold): the rule `--drop "score:<detector> > source_threshold"`,
+reported as `at_source_thresholds`, one point per source and their total.
 The machine reference enters only through p: the human reference is the source's own text, the
 machine reference is usually other generators, so it is the one to lean on least. A second
 estimate from both references' rates (`fraction_left_rates`) is reported beside it.
@@ -26,7 +30,7 @@ import html
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -58,6 +62,10 @@ class Tradeoff:
     thresholds: tuple[float, ...]
     points: tuple[TradeoffPoint, ...]
     notes: tuple[str, ...]
+    #: each source at its own threshold, then their total (source ""; threshold NaN)
+    at_source_thresholds: tuple[TradeoffPoint, ...] = ()
+    #: source -> {threshold, origin, origin_label, n_pre_cutoff} behind those points
+    source_thresholds: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         def clean(v):
@@ -65,6 +73,9 @@ class Tradeoff:
         return {"detector": self.detector, "protect_pre_cutoff": self.protect_pre_cutoff,
                 "thresholds": list(self.thresholds),
                 "points": [{k: clean(v) for k, v in asdict(p).items()} for p in self.points],
+                "at_source_thresholds": [{k: clean(v) for k, v in asdict(p).items()}
+                                         for p in self.at_source_thresholds],
+                "source_thresholds": self.source_thresholds,
                 "notes": list(self.notes)}
 
     def series(self, source: str = "") -> list[TradeoffPoint]:
@@ -80,7 +91,8 @@ def _keep_share(hist: np.ndarray) -> np.ndarray:
 
 def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
                     thresholds: Sequence[float] | None = None, protect_pre_cutoff: bool = True,
-                    n_boot: int = 0, seed: int = 0) -> Tradeoff:
+                    n_boot: int = 0, seed: int = 0,
+                    per_source_threshold: bool = False) -> Tradeoff:
     """The trade-off curve of `drop score:<detector> > t` for each t, per source and overall.
 
     `protect_pre_cutoff` adds the usual `--keep "crawl_date < cutoff"`: pre-cutoff documents
@@ -100,6 +112,23 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
     if not ests:
         raise ValueError(f"{db}: no per-source estimate (is the store empty?)")
     det = ests[0].detector
+    own_thr: dict[str, float] = {}
+    named: dict[str, dict] = {}
+    if per_source_threshold:
+        from auditor.audit import AuditError, audit_calibration
+
+        if not protect_pre_cutoff:
+            raise ValueError("a per-source threshold never drops pre-cutoff documents (they "
+                             "set it): leave pre-cutoff documents protected")
+        try:
+            cal = audit_calibration(db, det)
+        except AuditError as e:
+            raise ValueError(str(e)) from None
+        for x in cal["sources"]:
+            named[str(x["source"])] = {k: x[k] for k in ("threshold", "origin",
+                                                         "origin_label", "n_pre_cutoff")}
+            if x["threshold"] is not None:
+                own_thr[str(x["source"])] = float(x["threshold"])
     notes = [f"synthetic fraction per source: estimate_db by source, detector {det}, "
              f"method {', '.join(sorted({e.method for e in ests}))}"]
     with open_store(db, read_only=True) as store:
@@ -111,7 +140,8 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
                              f"WHERE role = 'corpus' AND {score} IS NOT NULL",
                              [list(map(float, DEFAULT_QUANTILES))]).fetchone()[0]
             thresholds = qs or []
-        edges = np.unique(np.asarray([float(t) for t in thresholds], dtype=float))
+        edges = np.unique(np.asarray([float(t) for t in thresholds] + list(own_thr.values()),
+                                     dtype=float))
         if edges.size == 0:
             raise ValueError("no thresholds (the store has no scored corpus documents?)")
         plan = plan_references(con, det, score)
@@ -145,6 +175,9 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
     m_keep = _keep_share(machine) if machine is not None else np.full(edges.size, np.nan)
 
     points: list[TradeoffPoint] = []
+    at_own: list[TradeoffPoint] = []
+    own_totals = np.zeros(6)
+    own_rates = 0.0
     totals = np.zeros((edges.size, 6))  # n, kept, machine_kept, human_lost, machine_rm, human
     totals_rates = np.zeros(edges.size)
     n_machine_all = 0.0
@@ -180,6 +213,12 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
                 float(rate_left[k]), float(human_lost[k]),
                 float(human_lost[k] / (human_e + n_p)) if human_e + n_p else 0.0,
                 float(machine_rm[k]), e.human_ref))
+        if source in own_thr:
+            k = int(np.searchsorted(edges, own_thr[source]))  # in the grid, so exact
+            at_own.append(points[-edges.size + k])
+            own_totals += [n_all, kept[k], machine_kept[k], human_lost[k], machine_rm[k],
+                           human_e + n_p]
+            own_rates += machine_n * m_keep[k]
         totals += np.stack([np.full(edges.size, n_all), kept, machine_kept, human_lost,
                             machine_rm, np.full(edges.size, human_e + n_p)], axis=1)
         totals_rates += machine_n * m_keep
@@ -195,8 +234,19 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
             float(hl), float(hl / hum) if hum else 0.0, float(mr), "per source"))
     if protect_pre_cutoff:
         notes.append("pre-cutoff documents are protected (kept whatever their score)")
+    if at_own:
+        n_all, kept, mk, hl, mr, hum = own_totals
+        at_own.append(TradeoffPoint(
+            "", float("nan"), int(n_all), int(kept), float(n_machine_all / n_all) if n_all
+            else float("nan"), float(mk / kept) if kept else float("nan"),
+            float(own_rates / kept) if kept else float("nan"), float(hl),
+            float(hl / hum) if hum else 0.0, float(mr), "per source"))
+    missing = sorted(s for s in named if s not in own_thr)
+    if per_source_threshold and missing:
+        notes.append(f"no threshold (none shipped, too few pre-cutoff documents), kept "
+                     f"whole: {', '.join(missing)}")
     return Tradeoff(det, protect_pre_cutoff, tuple(float(t) for t in edges), tuple(points),
-                    tuple(notes))
+                    tuple(notes), tuple(at_own), named)
 
 
 def _pooled(hists: dict) -> np.ndarray | None:
@@ -231,7 +281,30 @@ def tradeoff_markdown(curve: Tradeoff, source: str = "") -> str:
                      f"{_pct(p.fraction_before)} | {_pct(p.fraction_left)} | "
                      f"{p.human_lost:.0f} | {_pct(p.human_lost_share)} | "
                      f"{p.machine_removed:.0f} |")
+    if curve.at_source_thresholds:
+        lines += ["", f"Filter `score:{curve.detector} > source_threshold`: each source at "
+                      "its own threshold (pre-cutoff documents kept)", "",
+                  "| source | threshold | origin | kept | synthetic before | synthetic left | "
+                  "human lost | human lost (share) | machine removed |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+        for p in curve.at_source_thresholds:
+            origin = (curve.source_thresholds.get(p.source) or {}).get("origin_label", "")
+            lines.append(f"| {_md(p.source) or 'all sources'} | "
+                         f"{'' if p.source == '' else f'{p.threshold:.3g}'} | {origin} | "
+                         f"{p.n_kept} / {p.n_docs} | {_pct(p.fraction_before)} | "
+                         f"{_pct(p.fraction_left)} | {p.human_lost:.0f} | "
+                         f"{_pct(p.human_lost_share)} | {p.machine_removed:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    """A source name as inert Markdown table text."""
+    from auditor.output_files import printable
+
+    for a, b in (("\\", "\\\\"), ("&", "&amp;"), ("|", "\\|"), ("`", "\\`"), ("<", "&lt;"),
+                 (">", "&gt;"), ("[", "\\["), ("]", "\\]")):
+        text = text.replace(a, b)
+    return printable(text)
 
 
 def tradeoff_html(curve: Tradeoff, source: str = "") -> str:

@@ -160,8 +160,13 @@ COMMANDS.append(export_attributes_command)
 @click.option("--protect-pre-cutoff/--no-protect-pre-cutoff", default=True, show_default=True,
               help="Keep pre-cutoff documents whatever their score.")
 @click.option("--source", default="", help="Show this source's curve (default: all sources).")
+@click.option("--per-source-threshold", is_flag=True,
+              help="Also cut each source at its own threshold (the audit's: 1% false "
+                   "positives on its pre-cutoff documents, else shipped), as `filter --drop "
+                   "\"score:DETECTOR > source_threshold\"` does.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole curve as JSON.")
-def tradeoff_command(db, detector, thresholds, protect_pre_cutoff, source, as_json):
+def tradeoff_command(db, detector, thresholds, protect_pre_cutoff, source, per_source_threshold,
+                     as_json):
     """What `--drop "score:DETECTOR > t"` costs and buys, per threshold: documents kept, the
     estimated synthetic fraction left, and the human documents lost, per source and overall.
 
@@ -169,12 +174,14 @@ def tradeoff_command(db, detector, thresholds, protect_pre_cutoff, source, as_js
     Examples:
       auditor tradeoff --db audit.duckdb
       auditor tradeoff --db audit.duckdb --threshold 0 --threshold 2 --source news --json
+      auditor tradeoff --db audit.duckdb --per-source-threshold
     """
     from auditor.act.tradeoff import filter_tradeoff, tradeoff_markdown
 
     _need_store(db)
     try:
-        curve = filter_tradeoff(db, detector, thresholds or None, protect_pre_cutoff)
+        curve = filter_tradeoff(db, detector, thresholds or None, protect_pre_cutoff,
+                                per_source_threshold=per_source_threshold)
     except (ValueError, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -206,11 +213,14 @@ COMMANDS.append(tradeoff_command)
 @click.option("--filter-threshold", type=float, default=None, metavar="T",
               help="First drop score:DETECTOR > T (pre-cutoff documents kept), then weight "
                    "what is left.")
+@click.option("--per-source-threshold", is_flag=True,
+              help="First drop score:DETECTOR > each source's own threshold (the audit's; "
+                   "pre-cutoff documents kept), then weight what is left.")
 @click.option("--runs", type=click.IntRange(min=2), default=None, help="Monte Carlo runs.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def mix_command(db, metric, tolerance, regime, generations, model, conservative, detector,
-                filter_threshold, runs, seed, as_json):
+                filter_threshold, per_source_threshold, runs, seed, as_json):
     """Per-source weights that keep the training mixture within a collapse tolerance, giving up
     as few human documents as possible; the projected curve before and after.
 
@@ -232,7 +242,8 @@ def mix_command(db, metric, tolerance, regime, generations, model, conservative,
         plan = plan_mix(db, metric=metric, tolerance=tolerance, regime=regime,
                         generations=generations, model=model, conservative=conservative,
                         detector=detector, seed=seed, n_runs=runs,
-                        filter_threshold=filter_threshold)
+                        filter_threshold=filter_threshold,
+                        per_source_threshold=per_source_threshold)
     except (ValueError, LookupError) as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
