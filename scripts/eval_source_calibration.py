@@ -16,9 +16,11 @@ trained on, `detectors.splits.NOT_TRAINED`) and each real pre-2022 crawl file
 The shipped threshold itself was set on the pooled `calib` human rows, so the labeled genres'
 shipped FPRs are in-distribution for the pool but not for any one genre; the crawl files
 c4-sample-2019 and cc-main-2020-34 are out of distribution (the other two trained the
-classifier as human text, marked so).
+classifier as human text, marked so and left out of the spread). The headline detector is the
+shipped classifier (the default scan's); compression, the other cheap detector with a shipped
+threshold, follows.
 
-Usage: python3 scripts/eval_source_calibration.py [--detector classifier] [--limit N]
+Usage: python3 scripts/eval_source_calibration.py [--detectors classifier,compression] [--limit N]
 """
 
 from __future__ import annotations
@@ -110,24 +112,15 @@ def _spread(values: list[float]) -> str:
             f"-{_pct(q3)}; {np.sum(v > 0.02)} of {v.size} above 2%)")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--detector", default="classifier")
-    ap.add_argument("--limit", type=int, default=None, help="first N labeled rows (smoke test)")
-    ap.add_argument("--out", type=Path, default=OUT, help="report to write")
-    args = ap.parse_args()
-    from web_pages import CRAWL_DIR, WEB_TEST_FILES, WEB_TRAIN_FILES, web_texts
+def evaluate(name: str, d: dict, web: dict[str, list[str]], min_source: int) -> dict:
+    """Every genre's figures for one detector (see the module docstring)."""
+    from web_pages import WEB_TEST_FILES
 
     import detectors
-    from detectors.calibration import MIN_SOURCE_HUMAN
 
-    t0 = time.time()
-    det = detectors.load(args.detector)
+    det = detectors.load(name)
     shipped = float(det.threshold)
-    rows = labeled_rows(args.limit)
-    d = rows.select(["text", "label", "domain", "language", "source_repo"]).to_pydict()
     scores = score_texts(det, d["text"], d["language"])
-    n_invalid = int(np.isnan(scores).sum())
     rng = np.random.default_rng(SEED)
     genres = []
     for domain in sorted(set(d["domain"])):
@@ -141,45 +134,75 @@ def main() -> None:
              "n_m": machine.size, "ship_fpr": float(np.mean(human > shipped)),
              "ship_tpr": float(np.mean(machine > shipped)) if machine.size else None}
         if human.size >= MIN_HUMAN:
-            g.update(halves(human, machine, shipped, rng, MIN_SOURCE_HUMAN))
+            g.update(halves(human, machine, shipped, rng, min_source))
         genres.append(g)
-    for name in (*WEB_TEST_FILES, *WEB_TRAIN_FILES):
-        texts = web_texts(CRAWL_DIR / name)
+    for file, texts in web.items():
         human = score_texts(det, texts, [None] * len(texts))
         human = human[np.isfinite(human)]
-        kind = ("crawl, held out" if name in WEB_TEST_FILES
-                else "crawl, trained on as human (in-distribution)")
-        g = {"name": name, "kind": kind, "n_h": human.size, "n_m": 0,
+        kind = ("crawl, held out" if file in WEB_TEST_FILES
+                else "crawl, the classifier trained on it as human")
+        g = {"name": file, "kind": kind, "n_h": human.size, "n_m": 0,
              "ship_fpr": float(np.mean(human > shipped)), "ship_tpr": None}
         if human.size >= MIN_HUMAN:
-            g.update(halves(human, np.array([]), shipped, rng, MIN_SOURCE_HUMAN))
+            g.update(halves(human, np.array([]), shipped, rng, min_source))
         genres.append(g)
-    elapsed = time.time() - t0
-    write_report(genres, args, shipped, MIN_SOURCE_HUMAN, len(d["text"]), n_invalid, elapsed)
+    det.close()
+    return {"detector": name, "shipped": shipped, "genres": genres,
+            "n_invalid": int(np.isnan(scores).sum())}
 
 
-def write_report(genres: list[dict], args, shipped: float, min_source: int, n_rows: int,
-                 n_invalid: int, elapsed: float) -> None:
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detectors", default="classifier,compression",
+                    help="comma-separated detectors that ship a threshold (first: the headline)")
+    ap.add_argument("--limit", type=int, default=None, help="first N labeled rows (smoke test)")
+    ap.add_argument("--out", type=Path, default=OUT, help="report to write")
+    args = ap.parse_args()
+    from web_pages import CRAWL_DIR, WEB_TEST_FILES, WEB_TRAIN_FILES, web_texts
+
+    from detectors.calibration import MIN_SOURCE_HUMAN
+
+    t0 = time.time()
+    rows = labeled_rows(args.limit)
+    d = rows.select(["text", "label", "domain", "language", "source_repo"]).to_pydict()
+    web = {f: web_texts(CRAWL_DIR / f) for f in (*WEB_TEST_FILES, *WEB_TRAIN_FILES)}
+    results = [evaluate(name.strip(), d, web, MIN_SOURCE_HUMAN)
+               for name in args.detectors.split(",") if name.strip()]
+    L = ["# Per-source thresholds against the shipped one, by genre", "",
+         "Generated by `scripts/eval_source_calibration.py`"
+         + (f" (--limit {args.limit}, smoke run)" if args.limit else "") + "; do not edit.", "",
+         f"Labeled rows: {len(d['text']):,} `calib`/`test` rows of dev.parquet and "
+         "extra.parquet (`detectors.splits.NOT_TRAINED`: no shipped model trained on them); "
+         "crawl: the real pre-2022 files of ../shared/data/crawl, every page human. Shipped "
+         "threshold: the detector's own, set for 1% FPR on the pooled `calib` human rows. "
+         "Per-source threshold: 1% FPR (`threshold_for_fpr`) set on a random half of the "
+         "genre's human texts, FPR measured on the other half, TPR on all the genre's machine "
+         f"texts; mean of {REPEATS} halvings (seed {SEED}). Product: the per-source threshold "
+         f"where the half holds at least {MIN_SOURCE_HUMAN} texts (`MIN_SOURCE_HUMAN`), else "
+         "the shipped one, as `auditor.estimate.source_thresholds` chooses.", "",
+         "A per-source threshold set on n human texts at 1% has an expected held-out FPR of "
+         "about (floor(n/100) + 1) / (n + 1): 3% for a half of 30 texts, so small genres sit "
+         "above 1% by construction; the spread that matters is how far the shipped threshold "
+         "strays from its 1%.", ""]
+    for r in results:
+        L += section(r, MIN_SOURCE_HUMAN, len(d["text"]))
+    L += [f"Run time {time.time() - t0:.0f} s.", ""]
+    args.out.write_text("\n".join(L), encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+def section(r: dict, min_source: int, n_rows: int) -> list[str]:
+    """One detector's section: the spread across genres, then every genre."""
+    genres = r["genres"]
     main_rows = [g for g in genres if "fpr" in g]
     small = [g for g in genres if "fpr" not in g]
     ood = [g for g in main_rows if "trained on" not in g["kind"]]
     large = [g for g in ood if g["n_h"] >= LARGE]
-    L = ["# Per-source thresholds against the shipped one, by genre", "",
-         "Generated by `scripts/eval_source_calibration.py`"
-         + (f" (--limit {args.limit}, smoke run)" if args.limit else "") + "; do not edit.", "",
-         f"Detector `{args.detector}`, shipped threshold {shipped:.3f} (set for 1% FPR on the "
-         f"pooled `calib` human rows). Labeled rows: {n_rows:,} `calib`/`test` rows of "
-         f"dev.parquet and extra.parquet, which the detector never trained on ({n_invalid:,} "
-         "outside its languages, left out); crawl: the real pre-2022 files of "
-         "../shared/data/crawl, every page human. Per-source threshold: 1% FPR "
-         "(`threshold_for_fpr`) set on a random half of the genre's human texts, FPR measured "
-         f"on the other half, TPR on all the genre's machine texts; mean of {REPEATS} halvings "
-         f"(seed {SEED}). Product: the per-source threshold where the half holds at least "
-         f"{min_source} texts (`MIN_SOURCE_HUMAN`), else the shipped one, as "
-         "`auditor.estimate.source_thresholds` chooses.", "",
-         "## The figure for item 7: spread of the false-positive rate across human genres", "",
-         f"Over the {len(ood)} genres with at least {MIN_HUMAN} human texts, leaving out the "
-         "two crawl files the classifier trained on:", "",
+    L = [f"## {r['detector']}: spread of the false-positive rate across human genres", "",
+         f"Shipped threshold {r['shipped']:.3f}; {r['n_invalid']:,} of the {n_rows:,} labeled "
+         f"rows are outside the detector's languages (not scored, left out). Over the "
+         f"{len(ood)} genres with at least {MIN_HUMAN} human texts, leaving out the two crawl "
+         "files the classifier trained on:", "",
          f"- shipped threshold: FPR {_spread([g['ship_fpr'] for g in ood])}",
          f"- per-source threshold (set on half, measured on the other half): FPR "
          f"{_spread([g['fpr'] for g in ood])}",
@@ -200,11 +223,7 @@ def write_report(genres: list[dict], args, shipped: float, min_source: int, n_ro
          f"- mean distance of the FPR from 1%: shipped "
          f"{_pct(_distance([g['ship_fpr'] for g in large]))}, per-source "
          f"{_pct(_distance([g['fpr'] for g in large]))}", "",
-         "A per-source threshold set on n human texts at 1% has an expected held-out FPR of "
-         "about (floor(n/100) + 1) / (n + 1): 3% for a half of 30 texts, so small genres sit "
-         "above 1% by construction; the spread that matters is how far the shipped threshold "
-         "strays from its 1%.", "",
-         "## Per genre", "",
+         f"### {r['detector']}: per genre", "",
          "| genre | data | human | machine | shipped FPR | shipped TPR | per-source threshold "
          "(median) | per-source FPR | per-source TPR | product uses | product FPR | product "
          "TPR |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
@@ -220,9 +239,7 @@ def write_report(genres: list[dict], args, shipped: float, min_source: int, n_ro
               "|---|---|---:|---:|---:|---:|"]
         L += [f"| {g['name']} | {g['kind']} | {g['n_h']} | {g['n_m']} | {_pct(g['ship_fpr'])} | "
               f"{_pct(g['ship_tpr'])} |" for g in small]
-    L += ["", f"Run time {elapsed:.0f} s.", ""]
-    args.out.write_text("\n".join(L), encoding="utf-8")
-    print(f"wrote {args.out}")
+    return L + [""]
 
 
 if __name__ == "__main__":
