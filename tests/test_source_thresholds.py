@@ -227,3 +227,23 @@ def test_tradeoff_and_mix_cut_each_source_at_its_own_threshold(store, audit):
         in plan.filter_rule
     kept = {s.source: s.n_docs for s in plan.sources}
     assert kept == {s: at[s].n_kept for s in sources}
+
+
+def test_flagged_rows_are_judged_at_their_source_threshold(store, audit, tmp_path):
+    from auditor.report import write_report
+    from auditor.report.collect import collect
+
+    data = collect(store, n_boot=SETTINGS.n_boot, generations=SETTINGS.generations, top_k=80)
+    thr = {s["source"]: s["threshold"] for s in audit.calibration["sources"]}
+    shipped = audit.calibration["shipped_threshold"]
+    md = write_report(data, tmp_path / "r.md").read_text()
+    part = md.split(f"### {ESSAYS}")[1].split("###")[0]
+    docs = data.flagged[ESSAYS]
+    # rows between the two thresholds tell them apart
+    low, high = sorted((thr[ESSAYS], shipped))
+    assert any(low < d["scores"]["classifier"] <= high for d in docs)
+    for doc in docs:
+        score = doc["scores"]["classifier"]
+        want = "yes" if score > thr[ESSAYS] else f"no (below {thr[ESSAYS]:.3g})"
+        row = next(line for line in part.splitlines() if line.startswith(f"| {doc['id']} |"))
+        assert f"| {want} |" in row

@@ -274,7 +274,9 @@ def _flagged(d: ReportData) -> str:
     thr = (d.agreement or {}).get("thresholds", {}).get(d.detector)
     parts = [f'<section id="flagged"><h2>Most confidently flagged documents</h2>'
              f'<p class="caption">Per source, the documents detector {_e(d.detector)} scores '
-             f'highest (its threshold: {_e(_num(thr))}), with every score and reason. '
+             f'highest (its shipped threshold: {_e(_num(thr))}; each source\'s rows are judged '
+             f'at the source\'s own threshold where the audit set one, see Thresholds per '
+             f'source), with every score and reason. '
              f'{_e(FLAGGED_EXPLAINED)}</p>']
     for i, (source, docs) in enumerate(d.flagged.items()):
         t = source_threshold(d.calibration, d.detector, source, thr)

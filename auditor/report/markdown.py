@@ -148,8 +148,9 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
     L += contamination_markdown(d.contamination)
     thr = (d.agreement or {}).get("thresholds", {}).get(d.detector)
     L += ["## Most confidently flagged documents", "",
-          f"Per source, the documents detector {md(d.detector)} scores highest (its threshold: "
-          f"{_num(thr)}). {FLAGGED_EXPLAINED}", ""]
+          f"Per source, the documents detector {md(d.detector)} scores highest (its shipped "
+          f"threshold: {_num(thr)}; each source's rows are judged at the source's own threshold "
+          f"where the audit set one, see Thresholds per source). {FLAGGED_EXPLAINED}", ""]
     for source, docs in d.flagged.items():
         L += [f"### {md(source)}", ""]
         t = source_threshold(d.calibration, d.detector, source, thr)
