@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 LABELED = ROOT.parent / "shared" / "data" / "labeled"
 OUT = ROOT / "reports" / "source_calibration.md"
+SIZES = (25, 50, 100, 200, 400)  # pre-cutoff documents a source might have
 LARGE = 100  # genres with at least this many human texts: halves of 50+, a steadier threshold
 REPEATS = 50  # random halvings per genre
 MIN_HUMAN = 20  # genres with fewer human texts are listed apart (their halves say little)
@@ -94,6 +95,29 @@ def halves(human: np.ndarray, machine: np.ndarray, shipped: float, rng: np.rando
                             if machine.size else None)}
 
 
+def by_size(human_sets: dict[str, np.ndarray], rng: np.random.Generator) -> list[dict]:
+    """How many pre-cutoff documents a per-source threshold needs: for each size n, a
+    threshold set on n random human texts of a genre, its FPR on the genre's other texts;
+    over the genres with at least 2n texts and REPEATS draws each: mean and 90th percentile."""
+    from detectors.calibration import threshold_for_fpr
+
+    out = []
+    for n in SIZES:
+        fprs, names = [], []
+        for name, human in human_sets.items():
+            if human.size < 2 * n:
+                continue
+            names.append(name)
+            for _ in range(REPEATS):
+                perm = rng.permutation(human.size)
+                t = threshold_for_fpr(human[perm[:n]], 0.01)
+                fprs.append(float(np.mean(human[perm[n:]] > t)))
+        if fprs:
+            out.append({"n": n, "genres": len(names), "mean": float(np.mean(fprs)),
+                        "p90": float(np.percentile(fprs, 90))})
+    return out
+
+
 def _pct(v: float | None) -> str:
     return "n/a" if v is None or v != v else f"{100 * v:.1f}%"
 
@@ -123,6 +147,7 @@ def evaluate(name: str, d: dict, web: dict[str, list[str]], min_source: int) -> 
     scores = score_texts(det, d["text"], d["language"])
     rng = np.random.default_rng(SEED)
     genres = []
+    human_sets: dict[str, np.ndarray] = {}
     for domain in sorted(set(d["domain"])):
         idx = [i for i, x in enumerate(d["domain"]) if x == domain and scores[i] == scores[i]]
         human = np.array([scores[i] for i in idx if d["label"][i] == "human"])
@@ -136,6 +161,7 @@ def evaluate(name: str, d: dict, web: dict[str, list[str]], min_source: int) -> 
         if human.size >= MIN_HUMAN:
             g.update(halves(human, machine, shipped, rng, min_source))
         genres.append(g)
+        human_sets[domain] = human
     for file, texts in web.items():
         human = score_texts(det, texts, [None] * len(texts))
         human = human[np.isfinite(human)]
@@ -146,9 +172,11 @@ def evaluate(name: str, d: dict, web: dict[str, list[str]], min_source: int) -> 
         if human.size >= MIN_HUMAN:
             g.update(halves(human, np.array([]), shipped, rng, min_source))
         genres.append(g)
+        if file in WEB_TEST_FILES:
+            human_sets[file] = human
     det.close()
     return {"detector": name, "shipped": shipped, "genres": genres,
-            "n_invalid": int(np.isnan(scores).sum())}
+            "n_invalid": int(np.isnan(scores).sum()), "sizes": by_size(human_sets, rng)}
 
 
 def main() -> None:
@@ -223,6 +251,12 @@ def section(r: dict, min_source: int, n_rows: int) -> list[str]:
          f"- mean distance of the FPR from 1%: shipped "
          f"{_pct(_distance([g['ship_fpr'] for g in large]))}, per-source "
          f"{_pct(_distance([g['fpr'] for g in large]))}", "",
+         f"How many pre-cutoff documents are enough (threshold set on n random human texts "
+         f"of a genre, FPR on its other texts; genres with at least 2n human texts, "
+         f"held-out crawl files included, {REPEATS} draws each):", "",
+         "| n | genres | mean FPR | 90th percentile FPR |", "|---:|---:|---:|---:|",
+         *[f"| {x['n']} | {x['genres']} | {_pct(x['mean'])} | {_pct(x['p90'])} |"
+           for x in r["sizes"]], "",
          f"### {r['detector']}: per genre", "",
          "| genre | data | human | machine | shipped FPR | shipped TPR | per-source threshold "
          "(median) | per-source FPR | per-source TPR | product uses | product FPR | product "
