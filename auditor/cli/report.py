@@ -56,9 +56,9 @@ def report_command(db, output, fmt, method, detector, weight, n_boot, top_k, gen
     The report shows documents, tokens, sources and dates; the synthetic fraction overall, per
     source (forest plot and sortable table) and per crawl month around 2022-11-30; licence and
     provenance coverage; each source's flag threshold (set on its own pre-cutoff documents, else
-    the shipped one, origin named) and what it flags; detector agreement; collapse projections (replace vs accumulate); the
-    most confidently flagged documents per source with their reasons; and scan errors. Every
-    number names its method and floor.
+    the shipped one, origin named) and what it flags; detector agreement; collapse projections
+    (replace vs accumulate); the most confidently flagged documents per source with their
+    reasons; and scan errors. Every number names its method and floor.
 
     The estimates and projections come from the store's audit for its latest scan run and
     these settings (the one `auditor check` and `auditor demo` read): computed on first use and
