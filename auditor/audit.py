@@ -299,10 +299,18 @@ def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
                  calibration=calibration)
 
 
+def _calibration_dict(con: duckdb.DuckDBPyConnection, detector: str) -> dict[str, Any]:
+    """`source_calibrations` as the audit stores it: a dict, without install paths."""
+    from auditor.estimate.source_thresholds import source_calibrations
+
+    cal = source_calibrations(con, detector).to_dict()
+    cal["machine_reference"] = relative_note(cal["machine_reference"])
+    return cal
+
+
 def calibration_section(db: str, detector: str | None, errors: list[str]) -> dict[str, Any]:
     """Per-source thresholds of the estimate's detector (see `auditor.estimate.
     source_thresholds`), as a dict; empty, with the reason in `errors`, when none can be set."""
-    from auditor.estimate.source_thresholds import source_calibrations
     from auditor.store.catalogue import open_store
 
     if not detector:
@@ -310,7 +318,7 @@ def calibration_section(db: str, detector: str | None, errors: list[str]) -> dic
         return {}
     try:
         with open_store(db, read_only=True) as store:
-            return source_calibrations(store.con, detector).to_dict()
+            return _calibration_dict(store.con, detector)
     except (LookupError, ValueError, duckdb.Error) as e:
         errors.append(f"per-source thresholds failed: {type(e).__name__}: "
                       f"{relative_note(str(e))}")
@@ -325,7 +333,6 @@ def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
     depend on the store's content and the detector, not on the other settings), else computed
     now the same way. Raises `AuditError` when they cannot be set."""
     from auditor.estimate.history import latest_run_id
-    from auditor.estimate.source_thresholds import source_calibrations
     from auditor.store.catalogue import StoreLockedError, open_store
 
     db = str(db)
@@ -346,7 +353,7 @@ def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
                 if cal.get("detector") == detector and d.get("settings_hash") == \
                         AuditSettings.from_dict(d.get("settings") or {}).digest():
                     return cal
-            return source_calibrations(store.con, detector).to_dict()
+            return _calibration_dict(store.con, detector)
     except StoreLockedError as e:
         raise AuditError(str(e)) from None
     except (LookupError, ValueError, duckdb.Error) as e:

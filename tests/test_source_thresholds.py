@@ -10,6 +10,7 @@ shipped classifier scores them; every expectation is recomputed from the stored 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -101,6 +102,9 @@ def test_thresholds_come_from_own_pre_cutoff_documents_else_shipped(store, audit
     assert essays["n_target"] == post.size == 60
     assert essays["flagged_target"] == pytest.approx(np.mean(post > essays["threshold"]))
     assert 0.0 <= essays["mean_p_machine"] <= 1.0
+    # the machine reference is named without this machine's install path
+    assert "detectors/models/references/classifier.parquet" in cal["machine_reference"]
+    assert str(Path(detectors.__file__).parents[1]) not in cal["machine_reference"]
     assert news["n_pre_cutoff"] == 20 and news["origin"] == ThresholdOrigin.SHIPPED.value
     assert news["threshold"] == pytest.approx(shipped) and news["mean_p_machine"] is None
     post = _scores(store, HOSTILE, False)
