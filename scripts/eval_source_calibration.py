@@ -95,6 +95,34 @@ def halves(human: np.ndarray, machine: np.ndarray, shipped: float, rng: np.rando
                             if machine.size else None)}
 
 
+def probability_error(human: np.ndarray, machine: np.ndarray, machine_ref: np.ndarray,
+                      shipped_probability, rng: np.random.Generator) -> dict:
+    """Class-balanced Brier score of P(machine) on a genre's held-out human half and its
+    machine texts: the shipped calibration (`Detector.probability`, fitted on pooled `calib`)
+    against `source_probabilities` with the genre's other human half as the source's own
+    pre-cutoff documents and the OTHER genres' machine texts as the machine reference (a
+    source's machine reference is never its own genre). Mean over 10 halvings."""
+    from detectors.calibration import source_probabilities
+
+    def brier(p_h: np.ndarray, p_m: np.ndarray) -> float:
+        return 0.5 * float(np.mean(p_h ** 2)) + 0.5 * float(np.mean((1 - p_m) ** 2))
+
+    ship, own, own_h, own_m = [], [], [], []
+    for _ in range(10):
+        perm = rng.permutation(human.size)
+        fit, held = human[perm[: human.size // 2]], human[perm[human.size // 2:]]
+        if shipped_probability is not None:
+            ship.append(brier(shipped_probability(held), shipped_probability(machine)))
+        p_h = source_probabilities(held, fit, machine_ref)
+        p_m = source_probabilities(machine, fit, machine_ref)
+        own.append(brier(p_h, p_m))
+        own_h.append(float(np.mean(p_h)))
+        own_m.append(float(np.mean(p_m)))
+    return {"brier_shipped": float(np.mean(ship)) if ship else None,
+            "brier_own": float(np.mean(own)), "p_human_own": float(np.mean(own_h)),
+            "p_machine_own": float(np.mean(own_m))}
+
+
 def by_size(human_sets: dict[str, np.ndarray], rng: np.random.Generator) -> list[dict]:
     """How many pre-cutoff documents a per-source threshold needs: for each size n, a
     threshold set on n random human texts of a genre, its FPR on the genre's other texts;
@@ -122,18 +150,28 @@ def _pct(v: float | None) -> str:
     return "n/a" if v is None or v != v else f"{100 * v:.1f}%"
 
 
+def _spread_num(values: list[float]) -> str:
+    v = np.asarray([x for x in values if x is not None and x == x])
+    if v.size == 0:
+        return "n/a"
+    q1, med, q3 = np.percentile(v, [25, 50, 75])
+    return (f"{v.min():.3f} to {v.max():.3f} (median {med:.3f}, quartiles {q1:.3f}-{q3:.3f}, "
+            f"mean {v.mean():.3f})")
+
+
 def _distance(values: list[float]) -> float:
     """Mean absolute distance from the 1% false-positive rate asked for."""
     return float(np.mean([abs(v - 0.01) for v in values])) if values else float("nan")
 
 
-def _spread(values: list[float]) -> str:
+def _spread(values: list[float], count_above: bool = True) -> str:
     v = np.asarray([x for x in values if x is not None and x == x])
     if v.size == 0:
         return "n/a"
     q1, med, q3 = np.percentile(v, [25, 50, 75])
+    above = f"; {np.sum(v > 0.02)} of {v.size} above 2%" if count_above else ""
     return (f"{_pct(v.min())} to {_pct(v.max())} (median {_pct(med)}, quartiles {_pct(q1)}"
-            f"-{_pct(q3)}; {np.sum(v > 0.02)} of {v.size} above 2%)")
+            f"-{_pct(q3)}{above})")
 
 
 def evaluate(name: str, d: dict, web: dict[str, list[str]], min_source: int) -> dict:
@@ -144,6 +182,8 @@ def evaluate(name: str, d: dict, web: dict[str, list[str]], min_source: int) -> 
 
     det = detectors.load(name)
     shipped = float(det.threshold)
+    shipped_probability = (det.probability
+                           if det.probability(np.array([0.0])) is not None else None)
     scores = score_texts(det, d["text"], d["language"])
     rng = np.random.default_rng(SEED)
     genres = []
@@ -160,6 +200,11 @@ def evaluate(name: str, d: dict, web: dict[str, list[str]], min_source: int) -> 
              "ship_tpr": float(np.mean(machine > shipped)) if machine.size else None}
         if human.size >= MIN_HUMAN:
             g.update(halves(human, machine, shipped, rng, min_source))
+            if machine.size:
+                other = np.array([scores[i] for i, x in enumerate(d["domain"])
+                                  if x != domain and d["label"][i] == "ai"
+                                  and scores[i] == scores[i]])
+                g.update(probability_error(human, machine, other, shipped_probability, rng))
         genres.append(g)
         human_sets[domain] = human
     for file, texts in web.items():
@@ -226,6 +271,8 @@ def section(r: dict, min_source: int, n_rows: int) -> list[str]:
     small = [g for g in genres if "fpr" not in g]
     ood = [g for g in main_rows if "trained on" not in g["kind"]]
     large = [g for g in ood if g["n_h"] >= LARGE]
+    probs = [g for g in ood if g.get("brier_own") is not None
+             and g.get("brier_shipped") is not None]
     L = [f"## {r['detector']}: spread of the false-positive rate across human genres", "",
          f"Shipped threshold {r['shipped']:.3f}; {r['n_invalid']:,} of the {n_rows:,} labeled "
          f"rows are outside the detector's languages (not scored, left out). Over the "
@@ -251,6 +298,19 @@ def section(r: dict, min_source: int, n_rows: int) -> list[str]:
          f"- mean distance of the FPR from 1%: shipped "
          f"{_pct(_distance([g['ship_fpr'] for g in large]))}, per-source "
          f"{_pct(_distance([g['fpr'] for g in large]))}", "",
+         "Calibrated P(machine), class-balanced Brier score on each genre's held-out human "
+         "half and its machine texts (0 = perfect, 0.25 = a coin; lower is better): the "
+         "shipped calibration against `source_probabilities` from the genre's other human half "
+         "and the other genres' machine texts, over the "
+         f"{len(probs)} genres with machine texts:", "",
+         f"- shipped calibration: {_spread_num([g['brier_shipped'] for g in probs])}",
+         f"- per-source: {_spread_num([g['brier_own'] for g in probs])}",
+         f"- per-source mean P(machine): held-out human texts "
+         f"{_spread([g['p_human_own'] for g in probs], False)}; machine texts "
+         f"{_spread([g['p_machine_own'] for g in probs], False)}", "",
+         "Per-source probabilities rest on half a genre's human texts (often 20-60 here) and "
+         "a machine reference of other genres, so they are coarse: they narrow the worst "
+         "genres' error more than they improve the typical one.", "",
          f"How many pre-cutoff documents are enough (threshold set on n random human texts "
          f"of a genre, FPR on its other texts; genres with at least 2n human texts, "
          f"held-out crawl files included, {REPEATS} draws each):", "",
