@@ -309,8 +309,8 @@ def section(r: dict, min_source: int, n_rows: int) -> list[str]:
          f"{_spread([g['p_human_own'] for g in probs], False)}; machine texts "
          f"{_spread([g['p_machine_own'] for g in probs], False)}", "",
          "Per-source probabilities rest on half a genre's human texts (often 20-60 here) and "
-         "a machine reference of other genres, so they are coarse: they narrow the worst "
-         "genres' error more than they improve the typical one.", "",
+         "a machine reference of other genres, so they are coarse; a source with hundreds of "
+         "pre-cutoff documents gives them more to rest on.", "",
          f"How many pre-cutoff documents are enough (threshold set on n random human texts "
          f"of a genre, FPR on its other texts; genres with at least 2n human texts, "
          f"held-out crawl files included, {REPEATS} draws each):", "",
