@@ -34,6 +34,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from auditor.estimate.result import Estimate, RefKind
+
 #: Default grid: quantiles of the corpus scores, so every step drops a visible share.
 DEFAULT_QUANTILES = tuple(np.round(np.linspace(0.5, 0.99, 15), 4))
 
@@ -186,7 +188,7 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
         if source not in counts or not math.isfinite(e.fraction):
             notes.append(f"{source}: no estimate, left out of the curve")
             continue
-        ref = _reference_for(source, e.human_ref, own, role, default)
+        ref = _reference_for(e, own, role, default)
         if ref is None:
             notes.append(f"{source}: its human reference ({e.human_ref}) has no scores")
             continue
@@ -254,17 +256,21 @@ def _pooled(hists: dict) -> np.ndarray | None:
     return np.sum(arrays, axis=0) if arrays else None
 
 
-def _reference_for(source: str, description: str, own: dict, role: dict,
-                   default: dict) -> np.ndarray | None:
-    """The human reference histogram the estimate of `source` used (by its description, see
-    `auditor.estimate.db`), both slices pooled: the rates need no held-out part."""
-    if description.startswith("own"):
+def _reference_for(e: Estimate, own: dict, role: dict, default: dict) -> np.ndarray | None:
+    """The human reference histogram the estimate of one source used (by its `RefKind`, see
+    `auditor.estimate.references`), both slices pooled: the rates need no held-out part."""
+    source = str(e.group.get("source"))
+    kind = e.human_ref_kind
+    if kind == RefKind.OWN.value:
         return _pooled({k: h for k, h in own.items() if k[0] == source})
-    if description.endswith("(same source)"):
+    if kind == RefKind.BORROWED.value:
+        donors = set(e.human_ref_sources)
+        return _pooled({k: h for k, h in own.items() if k[0] in donors})
+    if kind == RefKind.ROLE_SAME.value:
         return _pooled({k: h for k, h in role.items() if k[0] == source})
-    if description.startswith("documents scanned as human_reference"):
+    if kind == RefKind.ROLE_ALL.value:
         return _pooled(role)
-    if description.startswith("default"):
+    if kind == RefKind.DEFAULT.value:
         return _pooled(default)
     return None
 
