@@ -510,7 +510,7 @@ class BatchBuilder:
             licenses = pa.repeat(pa.scalar(UNKNOWN, pa.string()), m)
 
         languages = fill_language_array(_as_string(col(plan.language)) if plan.language
-                                        else None, text)
+                                        else None, text, ascii_only=ascii_only)
 
         if plan.label:
             u = _Uniques(col(plan.label))
