@@ -129,15 +129,21 @@ class ColumnarChunk:
 
     def documents(self) -> Iterator[Document | RecordIssue]:
         """The chunk as `Document`s and issues, in reader order (the per-record API)."""
-        rows = self.provenance.select(list(_DOCUMENT_FIELDS)).to_pydict()
-        texts, metas = self.texts(), self.metas()
+        columns = self.provenance.select(list(_DOCUMENT_FIELDS)).to_pydict()
+        rows = zip(columns["id"], self.texts(), columns["source"], columns["shard"],
+                   columns["offset"], columns["url"], columns["domain"], columns["crawl_date"],
+                   columns["license"], columns["language"], columns["role"],
+                   columns["synthetic_by_construction"], self.metas(), strict=True)
         k = 0
-        for i in range(self.n_rows):
+        for i, (id_, text, source, shard, offset, url, domain, crawl_date, license_, language,
+                role, synthetic, meta) in enumerate(rows):
             while k < len(self.issues) and self.issue_rows[k] <= i:
                 yield self.issues[k]
                 k += 1
-            yield Document(text=texts[i], meta=metas[i],
-                           **{name: values[i] for name, values in rows.items()})
+            yield Document(id=id_, text=text, source=source, shard=shard, offset=offset,
+                           url=url, domain=domain, crawl_date=crawl_date, license=license_,
+                           language=language, role=role, synthetic_by_construction=synthetic,
+                           meta=meta)
         yield from self.issues[k:]
 
 
