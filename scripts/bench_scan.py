@@ -4,7 +4,7 @@ For each size (documents of about 2 KB), in the same run and on the same files:
   raw-arrow    read the text column row group by row group (pyarrow, no Python strings)
   raw-pylist   the same, plus turning every text into a Python string (the least a scanner
                that looks at each document in Python must do)
-  readers      `auditor.readers.columnar.read_unit_chunks` over every unit, nothing stored:
+  readers      `auditor.readers.stream.read_unit_chunks` over every unit, nothing stored:
                how much of a scan is reading and building the provenance rows (ids, URLs,
                domains, dates, licences, language, text statistics)
   scan-none    `auditor scan --detectors none` (provenance only)
@@ -151,7 +151,7 @@ READERS = PEAK + """
 import json, sys, time
 t0 = time.perf_counter()
 from auditor.readers import ReaderOptions, discover, plan_units
-from auditor.readers.columnar import read_unit_chunks
+from auditor.readers.stream import read_unit_chunks
 options = ReaderOptions()
 docs = 0
 for unit in plan_units(discover([sys.argv[1]]), options, 128 << 20):

@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from auditor.readers import ReaderOptions, discover, plan_units
 from auditor.readers import columnar as columnar_module
-from auditor.readers.columnar import BatchBuilder, read_unit_chunks
+from auditor.readers.columnar import BatchBuilder
+from auditor.readers.stream import read_unit_chunks
 from auditor.scan.options import ScanOptions
 from auditor.scan.unit import process_unit
 from auditor.store.paths import StorePaths

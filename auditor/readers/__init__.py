@@ -6,9 +6,10 @@
             ...  # Document, or RecordIssue for a record that was skipped or failed
 
 The scanner knows nothing about formats: each format module yields record batches (Parquet,
-Arrow) or records (JSONL, WARC/WET, `hf:`), and `auditor.readers.columnar` turns every batch
-into provenance rows with one set of rules (`read_unit_chunks`); `read_unit` gives those rows as
-`Document`s. Format modules are imported on first use so `import auditor.readers` stays light.
+Arrow) or records (JSONL, WARC/WET, `hf:`), `auditor.readers.stream.read_unit_chunks` gathers
+them and `auditor.readers.columnar` turns every batch into provenance rows with one set of
+rules; `read_unit` gives those rows as `Document`s. Format modules are imported on first use so
+`import auditor.readers` stays light.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def read_unit(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
     """Stream the documents (and issues) of one work unit, in reader order, with memory bounded
     by one batch: the rows `auditor.readers.columnar` builds, as `Document`s. Raises
     `ReaderError` only when the shard cannot be opened at all."""
-    from auditor.readers.columnar import read_unit_chunks
+    from auditor.readers.stream import read_unit_chunks
 
     for item in read_unit_chunks(unit, options):
         if isinstance(item, RecordIssue):

@@ -3,7 +3,7 @@
 The scanner never knows formats. It asks `plan_units` (in `auditor.readers`) to cut the inputs
 into `WorkUnit`s (a row-group range of a Parquet file, a byte range of an uncompressed JSONL
 file, a whole compressed file or WARC), then reads each through
-`auditor.readers.columnar.read_unit_chunks` (or `read_unit`, the same rows as documents),
+`auditor.readers.stream.read_unit_chunks` (or `read_unit`, the same rows as documents),
 possibly in another process or on a Ray worker, so both dataclasses are small and picklable.
 """
 

@@ -262,7 +262,7 @@ def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue) -> Iterator[Unit
     rows in the same order, so new scores line up with the stored rows by position (checked
     against offsets and ids).
     """
-    from auditor.readers.columnar import read_unit_chunks
+    from auditor.readers.stream import read_unit_chunks
 
     for item in read_unit_chunks(unit, options.reader):
         if isinstance(item, RecordIssue):
