@@ -4,8 +4,9 @@ For each size (documents of about 2 KB), in the same run and on the same files:
   raw-arrow    read the text column row group by row group (pyarrow, no Python strings)
   raw-pylist   the same, plus turning every text into a Python string (the least a scanner
                that looks at each document in Python must do)
-  readers      `auditor.readers.read_unit` over every unit, nothing stored: how much of a scan
-               is the per-record mapping to `Document` (ids, URLs, domains, dates, licences)
+  readers      `auditor.readers.stream.read_unit_chunks` over every unit, nothing stored:
+               how much of a scan is reading and building the provenance rows (ids, URLs,
+               domains, dates, licences, language, text statistics)
   scan-none    `auditor scan --detectors none` (provenance only)
   scan-markers `auditor scan --detectors markers` (the cheapest detector)
   scan-cheap   `auditor scan` with every cheap detector available (the default), on sizes up
@@ -134,19 +135,6 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_s": cpu_s() - c0, "d
                   "peak_rss_mb": peak_rss_mb()}))
 """
 
-READERS = PEAK + """
-import json, sys, time
-t0 = time.perf_counter()
-from auditor.readers import ReaderOptions, discover, plan_units, read_unit
-options = ReaderOptions()
-docs = 0
-for unit in plan_units(discover([sys.argv[1]]), options, 128 << 20):
-    for item in read_unit(unit, options):
-        docs += 1
-print(json.dumps({"seconds": time.perf_counter() - t0, "docs": docs,
-                  "peak_rss_mb": peak_rss_mb()}))
-"""
-
 SCAN = PEAK + """
 import json, sys, time
 t0 = time.perf_counter()
@@ -159,15 +147,15 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "docs": s.counts["stored"
 """
 
 
-COLUMNAR = PEAK + """
+READERS = PEAK + """
 import json, sys, time
 t0 = time.perf_counter()
 from auditor.readers import ReaderOptions, discover, plan_units
-from auditor.readers.columnar import read_unit_columnar
+from auditor.readers.stream import read_unit_chunks
 options = ReaderOptions()
 docs = 0
 for unit in plan_units(discover([sys.argv[1]]), options, 128 << 20):
-    for item in read_unit_columnar(unit, options):
+    for item in read_unit_chunks(unit, options):
         docs += getattr(item, "n_rows", 0)
 print(json.dumps({"seconds": time.perf_counter() - t0, "docs": docs,
                   "peak_rss_mb": peak_rss_mb()}))
@@ -192,10 +180,7 @@ for (file, line, func), (cc, nc, tt, ct, callers) in rows:
 print(json.dumps({"profile": out}))
 """
 
-#: Switch read by `auditor.readers.columnar` (kept literal so this script imports no auditor).
-COLUMNAR_ENV = "AUDITOR_SCAN_COLUMNAR"
-MODES = ("raw-arrow", "raw-pylist", "readers", "readers-columnar", "scan-none",
-         "scan-none-records", "scan-markers", "scan-cheap")
+MODES = ("raw-arrow", "raw-pylist", "readers", "scan-none", "scan-markers", "scan-cheap")
 
 
 #: Runs shorter than this are repeated (`--repeat`) and the fastest kept, for every mode alike.
@@ -272,15 +257,12 @@ def main() -> None:
         wanted = set(args.modes.split(","))
         for name, child in (("raw-arrow", [RAW, str(path), "arrow"]),
                             ("raw-pylist", [RAW, str(path), "pylist"]),
-                            ("readers", [READERS, str(path)]),
-                            ("readers-columnar", [COLUMNAR, str(path)])):
+                            ("readers", [READERS, str(path)])):
             if name in wanted:
                 row[name] = measure(child, repeat=args.repeat)
         modes = [("scan-none", "none"), ("scan-markers", "markers")]
         if n <= args.cheap_max:
             modes.append(("scan-cheap", args.detectors))
-        if "scan-none-records" in wanted:
-            modes.append(("scan-none-records", "none"))
         for name, dets in modes:
             if name not in wanted:
                 continue
@@ -293,8 +275,7 @@ def main() -> None:
                     else:
                         p.unlink(missing_ok=True)
 
-            env = {COLUMNAR_ENV: "0"} if name == "scan-none-records" else None
-            row[name] = measure([SCAN, str(path), str(db), dets, str(args.workers)], env,
+            row[name] = measure([SCAN, str(path), str(db), dets, str(args.workers)],
                                 repeat=args.repeat, before=reset)
             assert row[name]["docs"] == n, f"{name}: stored {row[name]['docs']} of {n}"
         results.append(row)
@@ -346,12 +327,10 @@ def write_report(out: Path, results: list[dict], args, profile: list[str] | None
         f"{', '.join(f'{k} v{v}' for k, v in cheap.items()) or 'not run'}.",
         "",
         "Modes: `raw-arrow` reads the text column (no Python objects); `raw-pylist` adds one "
-        "Python string per text; `readers` is `read_unit` (one `Document` per record, the "
-        "per-record path); `readers-columnar` is `read_unit_columnar` (Arrow batches to "
-        "provenance columns); `scan-none` is `auditor scan --detectors none` (columnar path for "
-        "Parquet); `scan-none-records` is the same scan with `AUDITOR_SCAN_COLUMNAR=0` (the "
-        "per-record path, as before the columnar path existed); `scan-markers` / `scan-cheap` "
-        "add detectors.",
+        "Python string per text; `readers` is `read_unit_chunks` (record batches to provenance "
+        "rows, the one reading path of every format); `scan-none` is "
+        "`auditor scan --detectors none` (provenance only); `scan-markers` / `scan-cheap` add "
+        "detectors.",
         "",
         "| docs | mode | runs | seconds | docs/s | MB/s | peak RSS (MB) | vs raw-arrow | "
         "vs raw-pylist |",
@@ -384,12 +363,8 @@ def write_report(out: Path, results: list[dict], args, profile: list[str] | None
         f"- Provenance-only scan at >= 0.5x raw read speed: "
         f"{', '.join(f'{x:.2f}x' for x in none_ratio)} of raw-arrow for {sizes} documents "
         f"({'met' if met_speed else 'NOT met'} at every size).",
-        f"- The same scan through the per-record path (`scan-none-records`): "
-        f"{', '.join(_ratio(r, 'scan-none-records') for r in scanned)} of raw-arrow; the "
-        f"columnar path is {', '.join(_ratio(r, 'scan-none', 'scan-none-records') for r in scanned)}"
-        " as fast.",
-        f"- Reading alone: `readers-columnar` {', '.join(_ratio(r, 'readers-columnar') for r in scanned)}"
-        f", `readers` (per record) {', '.join(_ratio(r, 'readers') for r in scanned)} of raw-arrow.",
+        f"- Reading alone (`readers`): {', '.join(_ratio(r, 'readers') for r in scanned)} of "
+        "raw-arrow.",
     ]
     if len(scanned) >= 2:
         a, b = sorted(scanned, key=lambda r: r["n"])[-2:]
@@ -404,18 +379,16 @@ def write_report(out: Path, results: list[dict], args, profile: list[str] | None
             f"- Marginal speed (the extra seconds from {a['n']:,} to {b['n']:,} documents, so "
             f"fixed start-up cancels out): provenance-only scan at "
             f"{slope('raw-arrow') / slope('scan-none'):.2f}x of raw-arrow"
-            + (f", per-record scan at {slope('raw-arrow') / slope('scan-none-records'):.2f}x"
-               if "scan-none-records" in a and "scan-none-records" in b else "")
-            + f". Fixed start-up by the same fit: scan-none {intercept('scan-none'):.2f} s, "
+            f". Fixed start-up by the same fit: scan-none {intercept('scan-none'):.2f} s, "
             f"raw-arrow {intercept('raw-arrow'):.2f} s.",
         ]
-    if largest is not None and "readers-columnar" in largest:
+    if largest is not None and "readers" in largest:
         t = largest["scan-none"]["seconds"]
-        read = largest["readers-columnar"]["seconds"]
+        read = largest["readers"]["seconds"]
         lines += [
             "",
             f"Where the provenance-only scan's time goes on {largest['n']:,} documents "
-            f"({t:.2f} s): reading and building provenance columns (`readers-columnar`, imports "
+            f"({t:.2f} s): reading and building provenance rows (`readers`, imports "
             f"included) {read:.2f} s ({read / t:.0%}); the rest ({t - read:.2f} s) is the scan's "
             "own start-up (detector registry, DuckDB store, planning), writing the side-car "
             "(zstd Parquet with 300-character snippets) and cataloguing.",
@@ -429,13 +402,15 @@ def write_report(out: Path, results: list[dict], args, profile: list[str] | None
         "",
         "## Reading the figures",
         "",
-        "- Parquet and Arrow units take the columnar path (`auditor/readers/columnar.py`): each "
-        "record batch becomes provenance columns with pyarrow compute and numpy over the UTF-8 "
-        "buffers (lengths, snippets, word counts), hosts by a regex kernel, and the Python "
-        "policies (registered domain, dates, licences, labels, sources) once per distinct value. "
-        "`tests/test_scan_columnar.py` checks that it stores exactly the rows and issues of the "
-        "per-record path. JSONL and WARC still go record by record.",
-        "- The columnar path decodes the next Parquet batch in a background thread while the "
+        "- Every format goes through one path (`auditor/readers/columnar.py`): each record "
+        "batch (Parquet and Arrow as read; JSONL, WARC and `hf:` records gathered into batches) "
+        "becomes provenance columns with pyarrow compute and numpy over the UTF-8 buffers "
+        "(lengths, snippets, word counts, the English fast path of language identification), "
+        "hosts by a regex kernel, and the Python policies (registered domain, dates, licences, "
+        "labels, sources) once per distinct value. `tests/test_scan_columnar.py` checks that a "
+        "batch taken column by column stores exactly the rows and issues of the same records "
+        "looked up one by one.",
+        "- The reader decodes the next Parquet batch in a background thread while the "
         "current one is built (`read_ahead`; pyarrow and numpy release the GIL), so with a "
         "second core free it overlaps the two; `raw-arrow` reads with one thread. On a busy "
         "machine the overlap, and so the ratio, shrinks.",

@@ -81,3 +81,34 @@ def test_the_english_fast_path_agrees_with_the_identifier_on_real_rows(shared_da
     # one rule on both read paths: the batch array equals the per-document function
     assert lang.fill_language_array(None, texts).to_pylist() == [
         lang.identify_language(t) for t, _ in english + other]
+
+
+def test_the_early_stopping_english_kernel_equals_counting_the_words(shared_data):
+    """The fast path asks one regex for "eight function words" instead of counting them all;
+    on real rows (English, multilingual M4, and texts cut so they hold fewer words) it gives
+    exactly the counting rule, on the UTF-8 kernels and on the ASCII byte kernels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from auditor.provenance import language as lang
+
+    texts = pq.read_table(shared_data / "labeled" / "dev.parquet",
+                          columns=["text"]).column("text").combine_chunks().cast(pa.string())
+    texts = pa.concat_arrays([texts.slice(0, 4000),
+                              pc.utf8_slice_codeunits(texts.slice(4000, 2000), 0, 60)])
+
+    def counted(arr):
+        sample = pc.utf8_lower(pc.utf8_slice_codeunits(arr, 0, lang.SAMPLE_CHARS))
+        words = pc.count_substring_regex(sample, lang._ENGLISH_WORDS)
+        the = pc.count_substring_regex(sample, r"\bthe\b")
+        return pc.fill_null(pc.and_(pc.greater_equal(words, lang.ENGLISH_MIN_WORDS),
+                                    pc.greater_equal(the, 1)), False).to_pylist()
+
+    want = counted(texts)
+    assert 0 < sum(want) < len(want)  # both outcomes occur
+    assert lang._clearly_english(texts).to_pylist() == want
+    ascii_texts = texts.filter(pc.string_is_ascii(texts))
+    assert len(ascii_texts) > 1000
+    assert (lang._clearly_english(ascii_texts, ascii_only=True).to_pylist()
+            == counted(ascii_texts))

@@ -1,9 +1,12 @@
-"""The columnar scan path stores exactly the rows and issues of the per-record path.
+"""One path from record to row: a batch taken column by column stores exactly the rows and
+issues of the same records looked up one by one, and a JSON lines file stores the rows of the
+Parquet file with the same records.
 
-Each test writes a real Parquet or Arrow file, scans the same unit twice through
-`auditor.scan.unit.process_unit` (once with `AUDITOR_SCAN_COLUMNAR=0`, the per-record
-definition; once with the columnar fast path) and compares the side-cars cell by cell, the
-record issues and the counts.
+Each test writes a real Parquet, Arrow or JSONL file and scans it through
+`auditor.scan.unit.process_unit`: once as it runs (columns where the schema allows), once with
+the column plan refused, so every batch takes the record-by-record field lookup. Both end in
+`BatchBuilder.rows`, the rules; the test compares the side-cars cell by cell, the record
+issues and the counts.
 """
 
 from __future__ import annotations
@@ -19,26 +22,34 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.readers import ReaderOptions, discover, plan_units
-from auditor.readers.columnar import COLUMNAR_ENV, read_unit_columnar
+from auditor.readers import columnar as columnar_module
+from auditor.readers.columnar import BatchBuilder
+from auditor.readers.stream import read_unit_chunks
 from auditor.scan.options import ScanOptions
 from auditor.scan.unit import process_unit
 from auditor.store.paths import StorePaths
 from auditor.store.sidecar import arrow_word_counts, read_unit_table
 
 
+def _no_plan(self, schema):
+    raise columnar_module._Fallback
+
+
 def scan_both(tmp_path, monkeypatch, path, reader: ReaderOptions, detectors=()):
-    """(per-record results, columnar results), each a list of (UnitResult, side-car table)."""
+    """(record-lookup results, column results), each a list of (UnitResult, side-car table)."""
     options = ScanOptions(reader=reader)
     units = plan_units(discover([str(path)]), reader, 1 << 30)
     out = []
-    for mode in ("0", "1"):
-        monkeypatch.setenv(COLUMNAR_ENV, mode)
-        paths = StorePaths.for_db(tmp_path / f"store-{mode}.duckdb")
-        results = []
-        for unit in units:
-            res = process_unit(unit, options, list(detectors), paths)
-            table = read_unit_table(paths, res.sidecar) if res.sidecar else None
-            results.append((res, table))
+    for mode in ("records", "columns"):
+        with monkeypatch.context() as patch:
+            if mode == "records":
+                patch.setattr(BatchBuilder, "_plan", _no_plan)
+            paths = StorePaths.for_db(tmp_path / f"store-{mode}.duckdb")
+            results = []
+            for unit in units:
+                res = process_unit(unit, options, list(detectors), paths)
+                table = read_unit_table(paths, res.sidecar) if res.sidecar else None
+                results.append((res, table))
         out.append(results)
     return out
 
@@ -61,11 +72,24 @@ def assert_same(records, columnar):
         assert t1.equals(t2)
 
 
-def columnar_share(path, reader: ReaderOptions) -> float:
-    """Share of the file's batches the fast path took (not handed to the per-record path)."""
-    chunks = [c for u in plan_units(discover([str(path)]), reader, 1 << 30)
-              for c in read_unit_columnar(u, reader) or () if hasattr(c, "columnar")]
-    return sum(c.columnar for c in chunks) / max(len(chunks), 1)
+def columnar_share(path, reader: ReaderOptions, monkeypatch) -> float:
+    """Share of the file's batches taken column by column (not looked up record by record)."""
+    calls = {"columns": 0, "records": 0}
+    arrow_raw, records_raw = BatchBuilder._arrow_raw, BatchBuilder._records_raw
+
+    def count(kind, fn):
+        def wrapper(*args, **kwargs):
+            calls[kind] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BatchBuilder, "_arrow_raw", count("columns", arrow_raw))
+        patch.setattr(BatchBuilder, "_records_raw", count("records", records_raw))
+        for unit in plan_units(discover([str(path)]), reader, 1 << 30):
+            for _ in read_unit_chunks(unit, reader):
+                pass
+    return calls["columns"] / max(calls["columns"] + calls["records"], 1)
 
 
 LONG = "word " * 120  # 600 characters
@@ -132,7 +156,7 @@ def test_odd_parquet_stores_the_same_rows_both_ways(tmp_path, monkeypatch, reade
     assert res.n_stored + res.n_skipped + res.n_failed == 3000
     metas = [json.loads(m) for m in table.column("meta").to_pylist() if m]
     assert any(m.get("truncated") for m in metas) or reader.max_chars > 1000
-    assert columnar_share(path, reader) == 1.0  # none of it needed the per-record path
+    assert columnar_share(path, reader, monkeypatch) == 1.0  # all of it column by column
 
 
 def test_invalid_utf8_and_binary_texts_match(tmp_path, monkeypatch):
@@ -146,7 +170,7 @@ def test_invalid_utf8_and_binary_texts_match(tmp_path, monkeypatch):
     res, table = columnar[0]
     assert res.n_stored == 49 and res.n_failed == 1
     assert json.loads(table.column("meta")[3].as_py()) == {"invalid_utf8": True}
-    # invalid UTF-8 inside a *string* column: both paths give the same (unit-level) outcome
+    # invalid UTF-8 inside a *string* column: both ways give the same (unit-level) outcome
     bad = pa.array([b"fine text"] * 5 + [b"bad \xff text"], pa.binary()).view(pa.string())
     path = write_parquet(tmp_path / "badstr.parquet", {"text": bad})
     records, columnar = scan_both(tmp_path, monkeypatch, path, ReaderOptions())
@@ -154,7 +178,7 @@ def test_invalid_utf8_and_binary_texts_match(tmp_path, monkeypatch):
 
 
 def test_fallback_batches_match(tmp_path, monkeypatch):
-    """Several URL candidates (a per-row choice) and a nested field take the per-record path."""
+    """Several URL candidates (a per-row choice) and a nested field are looked up per record."""
     n = 500
     rows = odd_rows(n, seed=3)
     rows["link"] = [None if i % 3 else f"https://link{i}.example.com/" for i in range(n)]
@@ -162,7 +186,7 @@ def test_fallback_batches_match(tmp_path, monkeypatch):
     path = write_parquet(tmp_path / "fallback.parquet", rows)
     records, columnar = scan_both(tmp_path, monkeypatch, path, ReaderOptions())
     assert_same(records, columnar)
-    assert columnar_share(path, ReaderOptions()) == 0.0
+    assert columnar_share(path, ReaderOptions(), monkeypatch) == 0.0
 
 
 def test_arrow_file_and_detectors_match(tmp_path, monkeypatch):
@@ -251,3 +275,45 @@ def test_corrupt_row_groups_and_arrow_files_match(tmp_path, monkeypatch):
     records, columnar = scan_both(tmp_path, monkeypatch, arrow, ReaderOptions())
     assert_same(records, columnar)
     assert columnar[0][0].issues[-1].reason.startswith("corrupt Arrow data")
+
+
+def test_json_lines_store_the_rows_of_the_same_parquet_records(tmp_path):
+    """One path for every format: the same records as JSON lines (read record by record, some
+    with their fields in another order) and as Parquet (read column by column) store the same
+    rows, bar the offsets, which are byte offsets in one and row numbers in the other."""
+    rows = odd_rows(1500, seed=17)
+    del rows["seen"]  # no JSON type for datetimes
+    rows["score"] = [None if isinstance(x, float) and not np.isfinite(x) else x
+                     for x in rows["score"]]
+    parquet = write_parquet(tmp_path / "same.parquet", rows)
+    keys = list(rows)
+    with open(tmp_path / "same.jsonl", "w") as fh:
+        for i in range(len(rows["text"])):
+            order = keys[::-1] if i % 5 == 0 else keys
+            fh.write(json.dumps({k: rows[k][i] for k in order}) + "\n")
+    reader = ReaderOptions(label_column="label", source_by="domain", max_chars=300)
+    tables = []
+    for path in (parquet, tmp_path / "same.jsonl"):
+        paths = StorePaths.for_db(tmp_path / f"{path.suffix}.duckdb")
+        (unit,) = plan_units(discover([str(path)]), reader, 1 << 30)
+        res = process_unit(unit, ScanOptions(reader=reader), [], paths)
+        tables.append((res, read_unit_table(paths, res.sidecar)))
+    (r1, t1), (r2, t2) = tables
+    assert (r1.n_stored, r1.n_skipped, r1.n_failed) == (r2.n_stored, r2.n_skipped, r2.n_failed)
+    assert r1.n_skipped and r1.n_failed and r1.n_stored > 1000
+    assert [i.reason.split(" in ")[0] for i in r1.issues] == \
+        [i.reason.split(" in ")[0] for i in r2.issues]
+    for name in t1.column_names:
+        if name not in ("shard", "offset", "meta"):
+            assert t1.column(name).to_pylist() == t2.column(name).to_pylist(), name
+    # the same metadata, each document's keys in its own record's order
+    as_dicts = [[json.loads(m) if m else {} for m in t.column("meta").to_pylist()]
+                for t in (t1, t2)]
+    assert as_dicts[0] == as_dicts[1]
+    reversed_row = next(i for i, o in enumerate(t2.column("offset").to_pylist()) if
+                        t1.column("offset")[i].as_py() % 5 == 0 and t2.column("meta")[i].as_py())
+    policy = {"truncated", "original_chars", "unparsed_date", "license_raw", "label"}
+    own = [[k for k in d[reversed_row] if k not in policy] for d in as_dicts]
+    assert len(own[0]) >= 2 and own[1] == own[0][::-1]
+    metas = [json.loads(m) for m in t2.column("meta").to_pylist() if m]
+    assert any("truncated" in m for m in metas) and any("label" in m for m in metas)

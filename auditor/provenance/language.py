@@ -11,8 +11,9 @@ a guess.
 
 Even 45 us a document is most of a provenance-only scan (which otherwise runs at ~5 us a
 document), so batches take a fast path first: a text whose sample holds at least
-`ENGLISH_MIN_WORDS` common English function words, "the" among them, is English, counted by
-Arrow's vectorised regex kernels (about 4 us a document); only the rest go to py3langid.
+`ENGLISH_MIN_WORDS` common English function words, "the" among them, is English, found by
+Arrow's vectorised regex kernels (about 0.5 us a document: one regex that stops at the eighth
+word, byte kernels when a batch is ASCII); only the rest go to py3langid.
 Measured on 20,000 rows of the labeled development set: 88% took the fast path, and py3langid
 disagreed on 5 of those 17,651 (all mixed-language texts).
 """
@@ -65,9 +66,10 @@ def document_language(metadata_value: object, text: str | None) -> str | None:
     return str(metadata_value) if metadata_value is not None else identify_language(text)
 
 
-def fill_language_array(metadata_values, texts):
+def fill_language_array(metadata_values, texts, ascii_only: bool | None = None):
     """`document_language` over Arrow arrays: `metadata_values` (None: no language column) and
-    `texts`, both pyarrow string arrays of one batch; identifies only where metadata is null."""
+    `texts`, both pyarrow string arrays of one batch; identifies only where metadata is null.
+    `ascii_only` may say what the caller knows: every text is ASCII (cheaper byte kernels)."""
     import pyarrow as pa
 
     if metadata_values is None:
@@ -77,7 +79,8 @@ def fill_language_array(metadata_values, texts):
     import numpy as np
     import pyarrow.compute as pc
 
-    filled = pc.if_else(pc.and_(pc.is_null(metadata_values), _clearly_english(texts)),
+    filled = pc.if_else(pc.and_(pc.is_null(metadata_values),
+                                _clearly_english(texts, ascii_only)),
                         pa.scalar("en", pa.string()), metadata_values)
     rest = np.flatnonzero(pc.is_null(filled).to_numpy(zero_copy_only=False))
     if rest.size == 0:
@@ -88,13 +91,26 @@ def fill_language_array(metadata_values, texts):
     return pa.array(values, pa.string())
 
 
-def _clearly_english(texts):
+#: "At least `ENGLISH_MIN_WORDS` function words" as one regex that a match can stop early on
+#: (RE2's automaton, no per-match work): counting every match cost 2.7 us a document, this
+#: 0.4 us. The words are whole ASCII words, so matches never overlap and the two agree.
+_ENOUGH_ENGLISH = ("(?s)" + _ENGLISH_WORDS + "(?:.*" + _ENGLISH_WORDS + ")"
+                   + "{" + str(ENGLISH_MIN_WORDS - 1) + "}")
+
+
+def _clearly_english(texts, ascii_only: bool | None = None):
     """Per text of an Arrow string array (a boolean array): its sample holds enough English
-    function words."""
+    function words, "the" among them."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    sample = pc.utf8_lower(pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS))
-    words = pc.count_substring_regex(sample, _ENGLISH_WORDS)
-    the = pc.count_substring_regex(sample, r"\bthe\b")
-    ok = pc.and_(pc.greater_equal(words, ENGLISH_MIN_WORDS), pc.greater_equal(the, 1))
+    if ascii_only is None:
+        ascii_only = pc.all(pc.string_is_ascii(texts)).as_py() is not False
+    if ascii_only:  # bytes are characters: byte kernels, same result, several times cheaper
+        sample = pc.ascii_lower(pc.binary_slice(texts.view(pa.binary()), 0, SAMPLE_CHARS)
+                                .view(pa.string()))
+    else:
+        sample = pc.utf8_lower(pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS))
+    ok = pc.and_(pc.match_substring_regex(sample, r"\bthe\b"),
+                 pc.match_substring_regex(sample, _ENOUGH_ENGLISH))
     return pc.fill_null(ok, False)

@@ -5,9 +5,11 @@
         for item in read_unit(unit, ReaderOptions()):
             ...  # Document, or RecordIssue for a record that was skipped or failed
 
-The scanner knows nothing about formats: each format module maps its records onto `Document`
-(see `auditor.readers.mapping`), and `read_unit` dispatches on `WorkUnit.format`. Format
-modules are imported on first use so `import auditor.readers` stays light.
+The scanner knows nothing about formats: each format module yields record batches (Parquet,
+Arrow) or records (JSONL, WARC/WET, `hf:`), `auditor.readers.stream.read_unit_chunks` gathers
+them and `auditor.readers.columnar` turns every batch into provenance rows with one set of
+rules; `read_unit` gives those rows as `Document`s. Format modules are imported on first use so
+`import auditor.readers` stays light.
 """
 
 from __future__ import annotations
@@ -23,23 +25,20 @@ from auditor.readers.base import (
 from auditor.readers.discover import FORMATS, ShardInfo, discover
 from auditor.readers.errors import ReaderError
 from auditor.readers.plan import plan_units
+from auditor.records import RecordIssue
 
 
 def read_unit(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
-    """Stream the documents (and issues) of one work unit with memory bounded by one record
-    batch. Raises `ReaderError` only when the shard cannot be opened at all."""
-    fmt = unit.format
-    if fmt == "parquet":
-        from auditor.readers.parquet import read_parquet as reader
-    elif fmt == "jsonl":
-        from auditor.readers.jsonl import read_jsonl as reader
-    elif fmt in ("warc", "wet"):
-        from auditor.readers.warc import read_warc as reader
-    elif fmt in ("arrow", "hf"):
-        from auditor.readers.hf import read_hf as reader
-    else:
-        raise ReaderError(f"{unit.shard}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    return reader(unit, options)
+    """Stream the documents (and issues) of one work unit, in reader order, with memory bounded
+    by one batch: the rows `auditor.readers.columnar` builds, as `Document`s. Raises
+    `ReaderError` only when the shard cannot be opened at all."""
+    from auditor.readers.stream import read_unit_chunks
+
+    for item in read_unit_chunks(unit, options):
+        if isinstance(item, RecordIssue):
+            yield item
+        else:
+            yield from item.documents()
 
 
 __all__ = [

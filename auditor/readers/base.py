@@ -1,16 +1,16 @@
-"""What a reader is: work units in, `Document`s and `RecordIssue`s out.
+"""What a reader is: work units in, provenance rows (or `Document`s) and `RecordIssue`s out.
 
 The scanner never knows formats. It asks `plan_units` (in `auditor.readers`) to cut the inputs
 into `WorkUnit`s (a row-group range of a Parquet file, a byte range of an uncompressed JSONL
-file, a whole compressed file or WARC), then calls `read_unit` on each, possibly in another
-process or on a Ray worker, so both dataclasses are small and picklable.
+file, a whole compressed file or WARC), then reads each through
+`auditor.readers.stream.read_unit_chunks` (or `read_unit`, the same rows as documents),
+possibly in another process or on a Ray worker, so both dataclasses are small and picklable.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from auditor.records import DEFAULT_CUTOFF, Document, RecordIssue
@@ -72,11 +72,6 @@ class WorkUnit:
     mtime: float | None = None  # or an etag string hash for remote files
     etag: str | None = None
     digest: str | None = None  # local files: content digest (see `readers.discover`)
-
-
-def read_unit(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:  # pragma: no cover
-    """Signature every format module implements (see `auditor.readers.read_unit`)."""
-    raise NotImplementedError
 
 
 def reader_options_to_dict(options: ReaderOptions) -> dict:

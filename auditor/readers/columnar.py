@@ -1,19 +1,23 @@
-"""The columnar fast path: Arrow record batches straight to side-car provenance columns.
+"""Records to provenance rows: the one path, on batches.
 
-The per-record path (`read_unit` -> one `Document` per record -> `provenance_batch`) spends most
-of a provenance-only scan in Python, once per record. Parquet and Arrow shards already arrive
-as columns, so here each record batch becomes the side-car's provenance columns with
-`pyarrow.compute`: lengths, snippets and word counts from the UTF-8 buffers, hosts by a regex
-kernel, and the Python-only policies (registered domains, dates, licences, labels, sources) run
-once per DISTINCT value of a batch instead of once per record.
+Every format ends here. Parquet and Arrow shards hand over their record batches as they are;
+JSON lines, WARC/WET and `hf:` datasets hand over records (dicts, with what the format knows
+outside the record: WARC headers as defaults, `invalid_utf8` as metadata) gathered into
+batches (`auditor.readers.stream`). Either way a batch first becomes a `RawBatch` (the
+text, the candidate provenance fields and the metadata candidates, as columns, nothing decided
+yet), and `BatchBuilder.rows` applies every rule once, column by column: blank and short texts
+skipped, long ones truncated, ids (content hashes where absent), hosts by a regex kernel,
+lengths, snippets and word counts from the UTF-8 buffers, language, and the Python-only
+policies (registered domain, dates, licences, labels, sources) once per DISTINCT value of a
+batch instead of once per record. A provenance-only scan of a Parquet shard never makes a
+Python string per document.
 
-The contract is that both paths store the same rows and the same `RecordIssue`s. Whatever the
-columnar code cannot reproduce exactly (nested or dotted provenance fields, several candidate
-columns for one field, invalid UTF-8, unusual column types, more metadata columns than `meta`
-keeps) sends that batch through `RecordMapper.map`, the definition, and rows that need Python
-semantics (`str.strip` on texts starting or ending in whitespace, unusual URLs, Unicode spaces in
-word counts) are done per row in Python. Set `AUDITOR_SCAN_COLUMNAR=0` to switch the fast path
-off and scan every record through the per-record path.
+Only how fields are FOUND differs: a Parquet/Arrow batch whose schema names each field once
+(`_plan`) is taken column by column; records, and batches the plan cannot take (nested or
+dotted fields, several candidate columns for one field, invalid UTF-8, unusual types), have
+their fields looked up per record (`_records_raw`, the record-by-record lookup of
+`RecordMapper`: first present candidate, dotted names into nested values, undecodable
+text). `read_unit` (one `Document` per record) is these rows, turned back into documents.
 """
 
 from __future__ import annotations
@@ -21,12 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import queue
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +37,6 @@ from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
 from auditor.provenance.language import fill_language_array
 from auditor.provenance.licenses import UNKNOWN, normalize_license
-from auditor.readers.base import ReaderOptions, WorkUnit
 from auditor.readers.mapping import (
     HUMAN_LABELS,
     MACHINE_LABELS,
@@ -44,16 +44,13 @@ from auditor.readers.mapping import (
     META_MAX_STRING,
     RecordMapper,
     blank_reason,
+    clean_surrogates,
+    decode_text,
+    get_field,
+    is_garbage,
 )
-from auditor.records import SNIPPET_CHARS, RecordIssue
+from auditor.records import SNIPPET_CHARS, Document, RecordIssue
 
-#: Environment switch: "0", "false", "no" or "off" turns the columnar path off.
-COLUMNAR_ENV = "AUDITOR_SCAN_COLUMNAR"
-#: Reader batches are built together up to this many rows or bytes.
-CHUNK_ROWS = 16384
-CHUNK_BYTES = 32 << 20
-#: Reader batches decoded ahead, in a background thread, while the current one is built.
-READ_AHEAD = 2
 #: Distinct hosts remembered per process (host -> registered domain) before the memo is reset.
 DOMAIN_MEMO = 1 << 18
 
@@ -62,30 +59,48 @@ DOMAIN_MEMO = 1 << 18
 #: any other URL (user info, spaces, IPv6, no scheme) is taken per row by `registered_domain`.
 PLAIN_URL = r"^[a-zA-Z][a-zA-Z0-9+.\-]{0,8}://(?P<host>[A-Za-z0-9._\-]*)(?::[0-9]*)?(?:[/?#]|$)"
 
-_MAX_POLICY_KEYS = 5  # truncated, original_chars, unparsed_date, license_raw, label
+#: `json.dumps(text, ensure_ascii=False)` for a string, the encoder's own function.
+_json_string = json.encoder.encode_basestring
 #: A JSON string needs escaping (with ensure_ascii=False) only for these characters.
 _JSON_ESCAPE = r'[\x00-\x1f"\\]'
+#: The provenance fields looked up by candidate names, in `RecordMapper.candidates` order.
+_LOOKED_UP = ("id", "url", "date", "license", "language")
+#: Provenance columns that are `Document` fields of the same name.
+_DOCUMENT_FIELDS = ("id", "source", "shard", "offset", "url", "domain", "crawl_date", "license",
+                    "language", "role", "synthetic_by_construction")
+#: What a format knows outside a record, used where the record lacks the field.
+DEFAULT_KEYS = ("id", "url", "crawl_date", "license", "language")
 
 
-def columnar_enabled() -> bool:
-    """True unless `AUDITOR_SCAN_COLUMNAR` switches the fast path off."""
-    return os.environ.get(COLUMNAR_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+class Record(NamedTuple):
+    """One record of a format read record by record, before any provenance rule.
+
+    `meta` is what the format adds to the document's metadata ahead of the record's own
+    fields; `defaults` supplies provenance the format knows outside the record (`DEFAULT_KEYS`).
+    """
+
+    fields: Mapping[str, Any]
+    offset: int
+    where: str
+    meta: dict[str, Any] | None = None
+    defaults: Mapping[str, Any] | None = None
 
 
 @dataclass
 class ColumnarChunk:
-    """One record batch, read: its stored rows as provenance columns, and its issues.
+    """One batch, read: its stored rows as provenance columns, and its issues.
 
     `texts()` and `metas()` are what detectors take; they are built only when asked, so a
-    provenance-only scan never makes a Python string per document.
+    provenance-only scan never makes a Python string per document. `issue_rows[i]` is how many
+    stored rows of the chunk come before `issues[i]` (for `documents`, in reader order).
     """
 
     provenance: pa.RecordBatch
     issues: list[RecordIssue]
     text_array: pa.Array | None = None
+    issue_rows: list[int] = field(default_factory=list)
     text_list: list[str] | None = None
     meta_list: list[dict] | None = field(default=None, repr=False)
-    columnar: bool = True  # False: this batch went through the per-record path
 
     @property
     def n_rows(self) -> int:
@@ -102,118 +117,28 @@ class ColumnarChunk:
                               for m in self.provenance.column("meta").to_pylist()]
         return self.meta_list
 
-
-def read_unit_columnar(unit: WorkUnit,
-                       options: ReaderOptions) -> Iterator[ColumnarChunk | RecordIssue] | None:
-    """Chunks (and unit-ending issues) of a Parquet or Arrow unit; None for formats without a
-    columnar path (JSONL, WARC/WET, `hf:` datasets) or when the fast path is switched off, in
-    which case the caller uses `auditor.readers.read_unit`."""
-    if not columnar_enabled():
-        return None
-    if unit.format == "parquet":
-        from auditor.readers.parquet import parquet_batches
-
-        mapper = RecordMapper(options, unit.shard)
-        source = parquet_batches(unit, options, mapper, batch_bytes=CHUNK_BYTES)
-    elif unit.format in ("arrow", "hf") and not unit.shard.startswith("hf:"):
-        from auditor.readers.hf import arrow_batches, arrow_mapper
-
-        mapper = arrow_mapper(unit, options)
-        source = arrow_batches(unit, options)
-    else:
-        return None
-    # Parquet batches come sized by `batch_bytes`; Arrow files' batches are whatever the
-    # writer chose (a saved dataset's are ~1000 rows), so those are gathered first.
-    return _chunks(read_ahead(source), BatchBuilder(mapper), gather=unit.format != "parquet")
+    def documents(self) -> Iterator[Document | RecordIssue]:
+        """The chunk as `Document`s and issues, in reader order (the per-record API)."""
+        columns = self.provenance.select(list(_DOCUMENT_FIELDS)).to_pydict()
+        rows = zip(columns["id"], self.texts(), columns["source"], columns["shard"],
+                   columns["offset"], columns["url"], columns["domain"], columns["crawl_date"],
+                   columns["license"], columns["language"], columns["role"],
+                   columns["synthetic_by_construction"], self.metas(), strict=True)
+        k = 0
+        for i, (id_, text, source, shard, offset, url, domain, crawl_date, license_, language,
+                role, synthetic, meta) in enumerate(rows):
+            while k < len(self.issues) and self.issue_rows[k] <= i:
+                yield self.issues[k]
+                k += 1
+            yield Document(id=id_, text=text, source=source, shard=shard, offset=offset,
+                           url=url, domain=domain, crawl_date=crawl_date, license=license_,
+                           language=language, role=role, synthetic_by_construction=synthetic,
+                           meta=meta)
+        yield from self.issues[k:]
 
 
-_DONE = object()
 #: host -> registered domain, shared by the units a worker process scans (hosts recur).
 _DOMAINS_OF: dict[str | None, str | None] = {}
-
-
-def read_ahead(source: Iterator, depth: int = READ_AHEAD) -> Iterator:
-    """`source`'s items, produced by a background thread up to `depth` items ahead.
-
-    Decompressing and decoding the next batch (pyarrow, which releases the GIL) then overlaps
-    building the current one (pyarrow compute and numpy, which release it too), so a scan
-    needs about the time of the slower of the two instead of their sum. Memory grows by at most
-    `depth` batches. An exception in the source is raised here, in the consumer; a consumer
-    that stops early stops the thread at its next item.
-    """
-    if depth <= 0:
-        yield from source
-        return
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(entry: tuple) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in source:
-                if not offer((item, None)):
-                    return
-            offer((_DONE, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            offer((_DONE, exc))
-
-    thread = threading.Thread(target=produce, name="auditor-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = items.get()
-            if item is _DONE:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
-
-
-def _chunks(source: Iterator, builder: BatchBuilder,
-            gather: bool = True) -> Iterator[ColumnarChunk | RecordIssue]:
-    """Build consecutive reader batches together, up to `CHUNK_ROWS` rows or `CHUNK_BYTES`:
-    per-call overhead then stays small beside the work, and the rows stored are the same as
-    batch by batch (a unit-ending issue first flushes what was read before it)."""
-    pending: list[pa.RecordBatch] = []
-    first = rows = size = 0
-
-    def flush() -> ColumnarChunk:
-        batch = pending[0] if len(pending) == 1 else pa.concat_batches(pending)
-        pending.clear()
-        return builder.build(batch, first)
-
-    for item in source:
-        if isinstance(item, RecordIssue):
-            if pending:
-                yield flush()
-            yield item
-            return
-        batch, row = item
-        if pending and batch.schema != pending[0].schema:
-            yield flush()
-        if not pending:
-            first, rows, size = row, 0, 0
-        pending.append(batch)
-        rows += batch.num_rows
-        size += batch.nbytes
-        if not gather or rows >= CHUNK_ROWS or size >= CHUNK_BYTES:
-            yield flush()
-    if pending:
-        yield flush()
 
 
 @dataclass(frozen=True)
@@ -221,25 +146,69 @@ class _Plan:
     """How one batch schema maps to provenance: which column feeds which field."""
 
     text: str
-    id: str | None
-    url: str | None
-    date: str | None
-    license: str | None
-    language: str | None
-    label: str | None
-    source: str | None
+    fields: dict[str, str]  # provenance field -> the one column holding it
     meta: tuple[tuple[str, str], ...]  # (column, kind) in record order
-    fields_present: str  # for the "no text field" issue, as RecordMapper words it
+    fields_present: str  # for the "no text field" issue, as the record lookup words it
 
 
 class _Fallback(Exception):
-    """This batch needs the per-record path to be stored exactly as it defines."""
+    """This batch needs the record-by-record field lookup."""
+
+
+@dataclass
+class RawBatch:
+    """Consecutive records of one shard as columns, before any provenance rule.
+
+    A column is an Arrow array or a list of Python values (None: absent). `text` is a string
+    array, null where a record has no text field. `fields` holds the provenance fields found
+    (`id`, `url`, `date`, `license`, `language`, `label`, `source`); `extras` the metadata
+    candidates as (key, column, kind) in record order (kind: how `_meta_fragment` renders it);
+    `pre_meta` the metadata a format adds ahead of them; `defaults` (`DEFAULT_KEYS`) what a
+    format knows where the record is silent. `issues` are (position, issue) for records that
+    are not in the batch (position: how many of its records come before).
+    """
+
+    text: pa.Array
+    offsets: np.ndarray
+    fields: dict[str, Any]
+    extras: list[tuple[str, Any, str]]
+    fields_present: str | list[str]
+    wheres: list[str] | None = None  # None: "row {offset}"
+    pre_meta: list[dict | None] | None = None
+    defaults: dict[str, list] | None = None
+    issues: list[tuple[int, RecordIssue]] = field(default_factory=list)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _present(value: Any) -> bool:
+    """`RecordMapper.first`'s test: a field counts when it is neither None nor ""."""
+    return value is not None and value != ""
 
 
 class _Uniques:
     """The distinct values of a column, to run Python policy once per value, not per row."""
 
-    def __init__(self, values: pa.Array) -> None:
+    def __init__(self, values: pa.Array | list) -> None:
+        if isinstance(values, list):
+            seen: dict = {}
+            index = np.empty(len(values), dtype=np.int32)
+            self.py = []
+            for i, v in enumerate(values):
+                try:
+                    key = (type(v), v)
+                    j = seen.get(key)
+                except TypeError:  # unhashable (a list, a dict): by its text
+                    key = (type(v), repr(v))
+                    j = seen.get(key)
+                if j is None:
+                    j = seen[key] = len(self.py)
+                    self.py.append(v)
+                index[i] = j
+            self.index = pa.array(index)
+            return
         self.values = pc.unique(values)
         self.index = pc.index_in(values, value_set=self.values)
         self.py = self.values.to_pylist()
@@ -248,13 +217,10 @@ class _Uniques:
         return pa.array([fn(v) for v in self.py], type_).take(self.index)
 
 
-def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t)
-
-
-def _present(value: Any) -> bool:
-    """`RecordMapper._first`'s test: a field counts when it is neither None nor ""."""
-    return value is not None and value != ""
+def _take(values: pa.Array | list, rows: np.ndarray) -> pa.Array | list:
+    if isinstance(values, list):
+        return [values[i] for i in rows]
+    return values.take(pa.array(rows))
 
 
 def _nonempty_strings(values: pa.Array) -> pa.Array:
@@ -263,8 +229,10 @@ def _nonempty_strings(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
 
 
-def _as_string(values: pa.Array) -> pa.Array:
-    """`str(value)` for present values, null for absent ones, exactly as the mapper writes it."""
+def _as_string(values: pa.Array | list) -> pa.Array:
+    """`str(value)` for present values, null for absent ones."""
+    if isinstance(values, list):
+        return pa.array([str(v) if _present(v) else None for v in values], pa.string())
     if _is_text(values.type):
         return _nonempty_strings(values)
     if pa.types.is_integer(values.type):
@@ -291,8 +259,48 @@ def _join_fragments(fragments: list[pa.Array], n: int) -> pa.Array:
     return _prefixed("{", acc, "}")
 
 
+def meta_json(value: Any) -> str | None:
+    """A record field's value as it is kept in `meta` (JSON), or None when it is not kept:
+    strings up to `META_MAX_STRING` characters, booleans, integers, finite floats."""
+    if isinstance(value, str):  # json.dumps(value, ensure_ascii=False), without its set-up
+        return _json_string(value) if len(value) <= META_MAX_STRING else None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return float.__repr__(value)
+    return None
+
+
+def _meta_fragment(name: str, kind: str, values: pa.Array | list) -> pa.Array | None:
+    """`"name": value` per row where the field is kept in `meta` (`meta_json`); the kinds of
+    typed Arrow columns are the same rule with Arrow kernels."""
+    key = _json_key(name)
+    null = pa.scalar(None, pa.string())
+    if kind == "py":
+        return pa.array([None if (j := meta_json(v)) is None else key + j for v in values],
+                        pa.string())
+    if kind == "empty":  # a provenance candidate column reaches meta only as ""
+        if not pc.any(pc.equal(values, "")).as_py():
+            return None
+        return pc.if_else(pc.equal(values, ""), pa.scalar(key + '""'), null)
+    if kind == "string":
+        values = values.cast(pa.string())
+        short = pc.less_equal(pc.utf8_length(values), META_MAX_STRING)
+        if pc.any(pc.match_substring_regex(values, _JSON_ESCAPE)).as_py():
+            return _meta_fragment(name, "py", values.to_pylist())
+        return pc.if_else(short, _prefixed(key + '"', values, '"'), null)
+    if kind == "bool":
+        return _prefixed(key, pc.if_else(values, pa.scalar("true"), pa.scalar("false")))
+    if kind == "int":
+        return _prefixed(key, values.cast(pa.string()))
+    # float: Python's repr, as json.dumps writes it; NaN and infinities are left out
+    return _meta_fragment(name, "py", values.to_pylist())
+
+
 class BatchBuilder:
-    """Turns record batches of one shard into `ColumnarChunk`s under the mapper's policy."""
+    """Turns batches of one shard's records into `ColumnarChunk`s under the mapper's policy."""
 
     def __init__(self, mapper: RecordMapper) -> None:
         self.mapper = mapper
@@ -300,8 +308,10 @@ class BatchBuilder:
         self.shard = mapper.shard
         self._plans: dict[pa.Schema, _Plan | None] = {}
 
-    def build(self, batch: pa.RecordBatch, first_row: int) -> ColumnarChunk:
-        """The chunk for `batch`, whose first row is row `first_row` of the shard."""
+    # -- finding the fields ---------------------------------------------------------------------
+
+    def build(self, batch: pa.RecordBatch, first_row: int) -> Iterator[ColumnarChunk]:
+        """The chunk(s) of a record batch whose first row is row `first_row` of the shard."""
         if any(pa.types.is_dictionary(f.type) for f in batch.schema):
             batch = pa.RecordBatch.from_arrays(
                 [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
@@ -315,30 +325,143 @@ class BatchBuilder:
             self._plans[batch.schema] = plan
         if plan is not None:
             try:
-                return self._columnar(batch, first_row, plan)
+                yield self.rows(self._arrow_raw(batch, first_row, plan))
+                return
             except _Fallback:
                 pass
-        return self.per_record(batch, first_row)
+        yield from self.build_records(
+            [Record(r, first_row + i, f"row {first_row + i}")
+             for i, r in enumerate(batch.to_pylist())])
 
-    # -- the definition, for batches the columnar code does not take --------------------------
+    def build_records(self, records: list[Record],
+                      issues: Iterable[tuple[int, RecordIssue]] = ()) -> Iterator[ColumnarChunk]:
+        """The chunk(s) of records looked up one by one; `issues` are (position, issue) of
+        issues a format reported between them. Records whose metadata fields come in another
+        order than the batch's so far start a new chunk (each document's `meta` keeps its
+        record's order)."""
+        pending = sorted(issues, key=lambda x: x[0])
+        start = 0
+        while True:
+            raw, start = self._records_raw(records, start, pending)
+            yield self.rows(raw)
+            if start >= len(records):
+                return
 
-    def per_record(self, batch: pa.RecordBatch, first_row: int) -> ColumnarChunk:
-        """The batch through `RecordMapper.map`, record by record."""
-        from auditor.readers.provenance_rows import provenance_batch
+    def _records_raw(self, records: list[Record], start: int,
+                     pending: list[tuple[int, RecordIssue]]) -> tuple[RawBatch, int]:
+        """Records from `start` as a `RawBatch`, up to the end or the first record whose
+        metadata fields are in another order; pops the issues it places from `pending`."""
+        m, opts = self.mapper, self.options
+        tf = opts.text_column
+        label_col = opts.label_column
+        source_col = m.source_arg if m.source_mode == "column" else None
+        texts: list[str | None] = []
+        offsets: list[int] = []
+        wheres: list[str] = []
+        present: list[str] = []
+        pre: list[dict | None] = []
+        defaults: list[Mapping[str, Any] | None] = []
+        found: dict[str, list] = {k: [] for k in _LOOKED_UP}
+        labels: list = []
+        sources: list = []
+        extras: dict[str, tuple[list[int], list]] = {}  # key -> (rows holding it, values)
+        order: dict[str, int] = {}
+        issues: list[tuple[int, RecordIssue]] = []
+        key_lists: dict[tuple, list[str]] = {}
+        last_keys: list[str] | None = None
+        first = m.first
+        j = start
+        while j < len(records):
+            while pending and pending[0][0] <= j:
+                issues.append((len(texts), pending.pop(0)[1]))
+            record, offset, where, format_meta, record_defaults = records[j]
+            meta = dict(format_meta or {})
+            text = get_field(record, tf)
+            if text is not None:
+                if isinstance(text, (bytes, bytearray)):
+                    text, invalid = decode_text(bytes(text))
+                    if invalid:
+                        meta["invalid_utf8"] = True
+                if not isinstance(text, str):
+                    issues.append((len(texts), m.issue(
+                        where, "failed", f"{tf!r} in {where} of {self.shard} is "
+                        f"{type(text).__name__}, not a string")))
+                    j += 1
+                    continue
+                text, replaced = clean_surrogates(text)
+                if replaced:
+                    meta["invalid_utf8"] = True
+                if meta.get("invalid_utf8") and is_garbage(text):
+                    issues.append((len(texts), m.issue(
+                        where, "failed", f"undecodable text in {where} of {self.shard}: "
+                        "mostly invalid UTF-8 (binary data?)")))
+                    j += 1
+                    continue
+            values, chosen, nested = [], [], False
+            for names in m.candidates(record):
+                name, value = first(record, names)
+                values.append(value)
+                chosen.append(name)
+                nested = nested or isinstance(value, (list, dict))
+            if nested and _too_deep(values):
+                issues.append((len(texts), m.issue(
+                    where, "failed", f"{where} of {self.shard} nests its fields too deeply "
+                    "to store; skipped")))
+                j += 1
+                continue
+            # the record's own fields left for `meta`: the same for records of one shape
+            shape = (tuple(record), tuple(chosen))
+            keys = key_lists.get(shape)
+            if keys is None:
+                used = {tf, label_col, source_col, *chosen}
+                keys = key_lists[shape] = [k for k in record if k not in used]
+            if keys is not last_keys and not _same_order(keys, order):
+                break  # the fields come in another order: the next chunk
+            last_keys = keys
+            row = len(texts)
+            for k in keys:
+                column = extras.get(k)
+                if column is None:
+                    order[k] = len(order)
+                    column = extras[k] = ([], [])
+                column[0].append(row)
+                column[1].append(record[k])
+            for kind, value in zip(_LOOKED_UP, values, strict=True):
+                found[kind].append(value)
+            if label_col:
+                labels.append(get_field(record, label_col))
+            if source_col:
+                sources.append(get_field(record, source_col))
+            texts.append(text)
+            offsets.append(offset)
+            wheres.append(where)
+            present.append("" if text is not None else
+                           ", ".join(sorted(map(str, record.keys()))[:20]))
+            pre.append(meta or None)
+            defaults.append(record_defaults)
+            j += 1
+        if j >= len(records):
+            issues += [(len(texts), issue) for _, issue in pending]
+            pending.clear()
+        fields: dict[str, Any] = dict(found)
+        if label_col:
+            fields["label"] = labels
+        if source_col:
+            fields["source"] = sources
+        has_defaults = any(d for d in defaults)
+        raw = RawBatch(
+            text=pa.array(texts, pa.string()), offsets=np.asarray(offsets, dtype=np.int64),
+            fields=fields, extras=[(k, _spread(rows, values, len(texts)), "py")
+                                   for k, (rows, values) in extras.items()],
+            fields_present=present, wheres=wheres,
+            pre_meta=pre if any(pre) else None,
+            defaults={k: [(d or {}).get(k) for d in defaults] for k in DEFAULT_KEYS}
+            if has_defaults else None,
+            issues=issues)
+        return raw, j
 
-        docs, issues = [], []
-        row = first_row
-        for record in batch.to_pylist():
-            item = self.mapper.map(record, row, f"row {row}")
-            (issues if isinstance(item, RecordIssue) else docs).append(item)
-            row += 1
-        return ColumnarChunk(provenance=provenance_batch(docs, self.options.cutoff),
-                             issues=issues, text_list=[d.text for d in docs],
-                             meta_list=[d.meta for d in docs], columnar=False)
-
-    # -- planning: which columns feed which field, decided once per schema -------------------
-
-    def _plan(self, schema: pa.Schema) -> _Plan | None:
+    def _plan(self, schema: pa.Schema) -> _Plan:
+        """Which column holds each field, when every field is one top-level column."""
         names = schema.names
         keys = set(names)
         m, opts = self.mapper, self.options
@@ -364,14 +487,13 @@ class BatchBuilder:
                 raise _Fallback
             return None
 
-        id_col, url_col = single(m.id_fields), single(m.url_fields)
-        date_col, lic_col = single(m.date_fields), single(m.license_fields)
-        lang_col = single(m.language_fields)
-        label_col = exact(opts.label_column)
-        source_col = exact(m.source_arg) if m.source_mode == "column" else None
-        always_used = {text, opts.label_column or "", m.source_arg if m.source_mode == "column"
-                       else ""}
-        candidates = {id_col, url_col, date_col, lic_col, lang_col} - {None}
+        fields = {kind: single(candidates)
+                  for kind, candidates in zip(_LOOKED_UP, m.candidate_names(), strict=True)}
+        fields["label"] = exact(opts.label_column)
+        fields["source"] = exact(m.source_arg) if m.source_mode == "column" else None
+        always_used = {text, opts.label_column or "",
+                       m.source_arg if m.source_mode == "column" else ""}
+        candidates = {fields[k] for k in _LOOKED_UP} - {None}
         meta: list[tuple[str, str]] = []
         for f in schema:
             if f.name in always_used:
@@ -394,41 +516,54 @@ class BatchBuilder:
                 continue  # Python values that are not JSON scalars: never in meta
             else:
                 raise _Fallback
-        if len(meta) + _MAX_POLICY_KEYS > META_MAX_KEYS:
-            raise _Fallback  # the key cap could cut meta per row
         fields_present = ", ".join(sorted(map(str, names))[:20])
-        return _Plan(text, id_col, url_col, date_col, lic_col, lang_col, label_col, source_col,
-                     tuple(meta), fields_present)
+        return _Plan(text, {k: v for k, v in fields.items() if v is not None}, tuple(meta),
+                     fields_present)
 
-    # -- the columnar build --------------------------------------------------------------------
-
-    def _columnar(self, batch: pa.RecordBatch, first_row: int, plan: _Plan) -> ColumnarChunk:
-        from auditor.readers.provenance_rows import assemble_provenance, utc_micros
-        from auditor.readers.textstats import arrow_word_counts, text_bytes
-
-        opts = self.options
-        n = batch.num_rows
+    def _arrow_raw(self, batch: pa.RecordBatch, first_row: int, plan: _Plan) -> RawBatch:
         text = batch.column(plan.text)
         if not _is_text(text.type):
             try:
-                text = text.cast(pa.string())  # binary: valid UTF-8 or the per-record path
+                text = text.cast(pa.string())  # binary: valid UTF-8 or looked up per record
             except pa.ArrowInvalid:
                 raise _Fallback from None
         try:
-            text.validate(full=True)  # invalid UTF-8 in a string column: the mapper decides
+            text.validate(full=True)  # invalid UTF-8 in a string column: per record
         except pa.ArrowInvalid:
             raise _Fallback from None
-
         if pa.types.is_large_string(text.type):
             text = text.cast(pa.string())
+        col = batch.column
+        return RawBatch(text=text,
+                        offsets=np.arange(first_row, first_row + batch.num_rows, dtype=np.int64),
+                        fields={k: col(c) for k, c in plan.fields.items()},
+                        extras=[(name, col(name), kind) for name, kind in plan.meta],
+                        fields_present=plan.fields_present)
+
+    # -- the rules, once per batch ----------------------------------------------------------------
+
+    def rows(self, raw: RawBatch) -> ColumnarChunk:
+        """Provenance rows of a raw batch, and the issues of the records it does not store."""
+        from auditor.readers.provenance_rows import assemble_provenance, utc_micros
+        from auditor.readers.textstats import arrow_word_counts, text_bytes
+
+        opts, mapper = self.options, self.mapper
+        text = raw.text
+        n = len(text)
+        issues: list[tuple[int, int, RecordIssue]] = [(p, 0, i) for p, i in raw.issues]
+
+        def where(i: int) -> str:
+            return raw.wheres[i] if raw.wheres is not None else f"row {int(raw.offsets[i])}"
+
         keep = np.ones(n, dtype=bool)
-        issues: dict[int, RecordIssue] = {}
-        nulls = np.asarray(text.is_null())
+        nulls = np.asarray(text.is_null(), dtype=bool)
         for i in np.flatnonzero(nulls):
-            where = f"row {first_row + i}"
-            issues[i] = self.mapper.issue(
-                where, "failed", f"no {plan.text!r} field in {where} of {self.shard} (fields "
-                f"present: {plan.fields_present}); pass --text-column")
+            w = where(i)
+            fields_present = (raw.fields_present if isinstance(raw.fields_present, str)
+                              else raw.fields_present[i])
+            issues.append((int(i), 1, mapper.issue(
+                w, "failed", f"no {opts.text_column!r} field in {w} of {self.shard} (fields "
+                f"present: {fields_present}); pass --text-column")))
         keep &= ~nulls
         buf, offs = text_bytes(text)
         ascii_only = buf.size == 0 or int(buf.max()) < 0x80
@@ -446,27 +581,34 @@ class BatchBuilder:
         for i in np.flatnonzero(suspect):
             reason = blank_reason(text[int(i)].as_py(), opts.min_chars)
             if reason is not None:
-                issues[i] = self.mapper.issue(f"row {first_row + i}", "skipped", reason)
+                issues.append((int(i), 1, mapper.issue(where(i), "skipped", reason)))
                 keep[i] = False
 
         kept = np.flatnonzero(keep)
+        issues.sort(key=lambda x: (x[0], x[1]))
+        chunk_issues = [i for _, _, i in issues]
+        issue_rows = np.searchsorted(kept, [p for p, _, _ in issues]).tolist()
+        f, extras, pre, defaults = raw.fields, raw.extras, raw.pre_meta, raw.defaults
         if kept.size < n:
-            idx = pa.array(kept)
-            batch, text = batch.take(idx), text.take(idx)
+            text = text.take(pa.array(kept))
             n_chars_np = n_chars_np[kept]
-        m = batch.num_rows
-        offsets = pa.array(first_row + kept, pa.int64())
-        policy: dict[str, pa.Array] = {}  # meta keys the policy sets, in the mapper's order
+            f = {k: _take(v, kept) for k, v in f.items()}
+            extras = [(k, _take(v, kept), kind) for k, v, kind in extras]
+            pre = None if pre is None else _take(pre, kept)
+            defaults = None if defaults is None else {k: _take(v, kept)
+                                                      for k, v in defaults.items()}
+        m = len(kept)
+        offsets = pa.array(raw.offsets[kept], pa.int64())
+        policy: dict[str, pa.Array] = {}  # meta keys the policy sets, in this order
+        null_str = pa.scalar(None, pa.string())
 
         long = n_chars_np > opts.max_chars
         if long.any():
             mask = pa.array(long)
             text = pc.if_else(mask, pc.utf8_slice_codeunits(text, 0, opts.max_chars), text)
-            policy["truncated"] = pc.if_else(mask, pa.scalar('"truncated": true'),
-                                             pa.scalar(None, pa.string()))
+            policy["truncated"] = pc.if_else(mask, pa.scalar('"truncated": true'), null_str)
             policy["original_chars"] = pc.if_else(mask, _prefixed(
-                '"original_chars": ', pa.array(n_chars_np).cast(pa.string())),
-                pa.scalar(None, pa.string()))
+                '"original_chars": ', pa.array(n_chars_np).cast(pa.string())), null_str)
             n_chars_np = np.minimum(n_chars_np, opts.max_chars)
         text = text.cast(pa.string())
         if ascii_only:  # bytes are characters
@@ -474,32 +616,39 @@ class BatchBuilder:
         else:
             snippets = pc.utf8_slice_codeunits(text, 0, SNIPPET_CHARS)
 
-        col = batch.column
-        # ids: the id column where present, else a content hash of the (truncated) text
-        ids = _as_string(col(plan.id)) if plan.id else pa.nulls(m, pa.string())
+        def given(kind: str, default_key: str | None = None) -> pa.Array:
+            """A string field where the record has it, else the format's default."""
+            values = _as_string(f[kind]) if kind in f else pa.nulls(m, pa.string())
+            if defaults is not None and default_key and values.null_count:
+                values = pc.coalesce(values, _as_string(defaults[default_key]))
+            return values
+
+        # ids: the record's, else the format's, else a content hash of the (truncated) text
+        ids = given("id", "id")
         if ids.null_count:
             ids = self._fill_content_ids(ids, text)
-
         # url -> host (regex kernel) -> registered domain (once per distinct host)
-        urls = _as_string(col(plan.url)) if plan.url else pa.nulls(m, pa.string())
+        urls = given("url", "url")
         domains = self._domains(urls)
 
-        if plan.date:
-            u = _Uniques(col(plan.date))
+        if "date" in f:
+            u = _Uniques(f["date"])
             parsed = [parse_date(v) if _present(v) else None for v in u.py]
             dates = pa.array([utc_micros(d) for d in parsed], pa.int64()).take(u.index)
             policy["unparsed_date"] = (pa.array(
                 [_json_key("unparsed_date") + json.dumps(str(v)[:64], ensure_ascii=False)
-                 if _present(v) and d is None else None for v, d in zip(u.py, parsed,
-                                                                         strict=True)],
-                pa.string()).take(u.index))
+                 if _present(v) and d is None else None
+                 for v, d in zip(u.py, parsed, strict=True)], pa.string()).take(u.index))
         else:
             dates = pa.nulls(m, pa.int64())
+        if defaults is not None and dates.null_count:
+            dates = pc.coalesce(dates, pa.array([utc_micros(d) for d in defaults["crawl_date"]],
+                                                pa.int64()))
         dates = dates.cast(pa.timestamp("us", tz="UTC"))
 
-        if plan.license:
-            u = _Uniques(col(plan.license))
-            normal = [normalize_license(v) if _present(v) else UNKNOWN for v in u.py]
+        if "license" in f:
+            u = _Uniques(f["license"])
+            normal = [normalize_license(v) if _present(v) else None for v in u.py]
             licenses = pa.array(normal, pa.string()).take(u.index)
             policy["license_raw"] = (pa.array(
                 [_json_key("license_raw") + json.dumps(str(v)[:META_MAX_STRING],
@@ -507,13 +656,16 @@ class BatchBuilder:
                  if _present(v) and lic == UNKNOWN else None
                  for v, lic in zip(u.py, normal, strict=True)], pa.string()).take(u.index))
         else:
-            licenses = pa.repeat(pa.scalar(UNKNOWN, pa.string()), m)
+            licenses = pa.nulls(m, pa.string())
+        if defaults is not None and licenses.null_count:
+            licenses = pc.coalesce(licenses, _as_string(defaults["license"]))
+        licenses = pc.fill_null(licenses, UNKNOWN)
 
-        languages = fill_language_array(_as_string(col(plan.language)) if plan.language
-                                        else None, text)
+        languages = fill_language_array(given("language", "language"), text,
+                                        ascii_only=ascii_only)
 
-        if plan.label:
-            u = _Uniques(col(plan.label))
+        if "label" in f:
+            u = _Uniques(f["label"])
             roles = u.map(lambda v: opts.role if v is None else _role(v, opts.role), pa.string())
             policy["label"] = (u.map(
                 lambda v: None if v is None else
@@ -521,13 +673,12 @@ class BatchBuilder:
         else:
             roles = pa.repeat(pa.scalar(opts.role, pa.string()), m)
 
-        mapper = self.mapper
         if mapper.fixed_source is not None:
             sources = pa.repeat(pa.scalar(mapper.fixed_source, pa.string()), m)
         elif mapper.source_mode == "domain":
             sources = pc.fill_null(domains, "unknown")
-        elif plan.source:
-            sources = _Uniques(col(plan.source)).map(
+        elif "source" in f:
+            sources = _Uniques(f["source"]).map(
                 lambda v: str(v) if v not in (None, "") else "unknown", pa.string())
         else:
             sources = pa.repeat(pa.scalar("unknown", pa.string()), m)
@@ -536,24 +687,52 @@ class BatchBuilder:
         else:
             synthetic = _Uniques(sources).map(mapper.is_synthetic, pa.bool_())
 
-        fragments = list(policy.values())
-        for name, kind in plan.meta:
-            frag = _meta_fragment(name, kind, col(name))
-            if frag is not None and name in policy:  # the policy's key wins where it is set
-                frag = pc.if_else(pc.is_valid(policy[name]), pa.scalar(None, pa.string()), frag)
-            if frag is not None:
-                fragments.append(frag)
-
+        metas = _join_fragments(self._meta_fragments(pre, policy, extras, m), m)
         provenance = assemble_provenance(
             ids=ids, sources=sources,
             shards=pa.repeat(pa.scalar(self.shard, pa.string()), m), offsets=offsets,
             urls=urls, domains=domains, dates=dates, licenses=licenses, languages=languages,
             roles=roles, synthetic=synthetic, n_chars=pa.array(n_chars_np, pa.int64()),
             word_counts=arrow_word_counts(text, ascii_only=ascii_only),
-            snippets=snippets,
-            metas=_join_fragments(fragments, m), cutoff=opts.cutoff)
-        return ColumnarChunk(provenance=provenance,
-                             issues=[issues[i] for i in sorted(issues)], text_array=text)
+            snippets=snippets, metas=metas, cutoff=opts.cutoff)
+        return ColumnarChunk(provenance=provenance, issues=chunk_issues, text_array=text,
+                             issue_rows=issue_rows)
+
+    @staticmethod
+    def _meta_fragments(pre: list[dict | None] | None, policy: dict[str, pa.Array],
+                        extras: list[tuple[str, Any, str]], m: int) -> list[pa.Array]:
+        """`meta`'s fragments in order: the format's keys, the policy's, then the record's own
+        fields, each left out where a key before it has its name, and up to `META_MAX_KEYS`
+        keys in all."""
+        null = pa.scalar(None, pa.string())
+        fragments: list[pa.Array] = []
+        count = np.zeros(m, dtype=np.int64)
+        pre_keys: set[str] = set()
+        if pre is not None:
+            fragments.append(pa.array(
+                [json.dumps(d, default=str, ensure_ascii=False)[1:-1] if d else None
+                 for d in pre], pa.string()))
+            count += np.fromiter((len(d) if d else 0 for d in pre), dtype=np.int64, count=m)
+            pre_keys = {k for d in pre if d for k in d}
+        for frag in policy.values():
+            fragments.append(frag)
+            count += np.asarray(frag.is_valid(), dtype=bool)
+        for name, values, kind in extras:
+            frag = _meta_fragment(name, kind, values)
+            if frag is None:
+                continue
+            if name in policy:  # the policy's key wins where it is set
+                frag = pc.if_else(pc.is_valid(policy[name]), null, frag)
+            if name in pre_keys:
+                frag = pc.if_else(pa.array([bool(d) and name in d for d in pre]), null, frag)
+            valid = np.asarray(frag.is_valid(), dtype=bool)
+            room = count < META_MAX_KEYS
+            if (valid & ~room).any():
+                frag = pc.if_else(pa.array(room), frag, null)
+                valid &= room
+            count += valid
+            fragments.append(frag)
+        return fragments
 
     @staticmethod
     def _fill_content_ids(ids: pa.Array, text: pa.Array) -> pa.Array:
@@ -606,6 +785,40 @@ class BatchBuilder:
         return pa.array(values, pa.string())
 
 
+def _spread(rows: list[int], values: list, n: int) -> list:
+    """A column of `n` rows from the values at `rows` (None elsewhere)."""
+    if len(rows) == n:
+        return values
+    column: list = [None] * n
+    for i, v in zip(rows, values, strict=True):
+        column[i] = v
+    return column
+
+
+def _too_deep(values: list) -> bool:
+    """Whether a looked-up value nests too deeply for Python to turn into text."""
+    try:
+        for v in values:
+            repr(v)
+    except RecursionError:
+        return True
+    return False
+
+
+def _same_order(keys: list[str], order: dict[str, int]) -> bool:
+    """Whether `keys` (a record's metadata candidates, in record order) keep their order as
+    columns of the batch so far, where keys not seen yet come last."""
+    last, new = -1, len(order)
+    for k in keys:
+        at = order.get(k)
+        if at is None:
+            at, new = new, new + 1
+        if at < last:
+            return False
+        last = at
+    return True
+
+
 def _role(label: Any, default: str) -> str:
     key = str(label).strip().lower()
     if key in HUMAN_LABELS:
@@ -615,30 +828,4 @@ def _role(label: Any, default: str) -> str:
     return default
 
 
-def _meta_fragment(name: str, kind: str, values: pa.Array) -> pa.Array | None:
-    """`"name": value` per row where `RecordMapper.map` would put the column in `meta`."""
-    key = _json_key(name)
-    null = pa.scalar(None, pa.string())
-    if kind == "empty":  # a provenance candidate column reaches meta only as ""
-        if not pc.any(pc.equal(values, "")).as_py():
-            return None
-        return pc.if_else(pc.equal(values, ""), pa.scalar(key + '""'), null)
-    if kind == "string":
-        values = values.cast(pa.string())
-        short = pc.less_equal(pc.utf8_length(values), META_MAX_STRING)
-        if pc.any(pc.match_substring_regex(values, _JSON_ESCAPE)).as_py():
-            return pa.array([key + json.dumps(v, ensure_ascii=False)
-                             if v is not None and len(v) <= META_MAX_STRING else None
-                             for v in values.to_pylist()], pa.string())
-        return pc.if_else(short, _prefixed(key + '"', values, '"'), null)
-    if kind == "bool":
-        return _prefixed(key, pc.if_else(values, pa.scalar("true"), pa.scalar("false")))
-    if kind == "int":
-        return _prefixed(key, values.cast(pa.string()))
-    # float: Python's repr, as json.dumps writes it; NaN and infinities are left out
-    return pa.array([key + json.dumps(v) if v is not None and math.isfinite(v) else None
-                     for v in values.to_pylist()], pa.string())
-
-
-__all__ = ["COLUMNAR_ENV", "BatchBuilder", "ColumnarChunk", "columnar_enabled",
-           "read_unit_columnar"]
+__all__ = ["BatchBuilder", "ColumnarChunk", "RawBatch", "Record", "meta_json"]

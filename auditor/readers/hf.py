@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from auditor.readers.base import ReaderOptions, ReadResult, WorkUnit
+from auditor.readers.base import ReaderOptions, WorkUnit
+from auditor.readers.columnar import Record
 from auditor.readers.errors import ReaderError
 from auditor.readers.files import file_stem, local_path, open_binary, peek
-from auditor.readers.mapping import RecordMapper, map_batches
+from auditor.readers.mapping import RecordMapper
 from auditor.records import RecordIssue
 
 PACKAGED_BUILDERS = ("parquet", "json", "csv", "text", "arrow")
@@ -72,14 +73,6 @@ def saved_dataset_name(path: str) -> str | None:
     return os.path.basename(folder) or None
 
 
-def read_hf(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
-    """Rows of an Arrow file (`arrow`) or an `hf:` dataset (`hf`) as `Document`s."""
-    if unit.format == "hf" and unit.shard.startswith("hf:"):
-        yield from _read_load_dataset(unit, options)
-    else:
-        yield from _read_arrow_file(unit, options)
-
-
 def arrow_mapper(unit: WorkUnit, options: ReaderOptions) -> RecordMapper:
     """The mapper for an Arrow file: a saved dataset's name is its source and synthetic hint."""
     dataset = saved_dataset_name(unit.shard)
@@ -119,12 +112,9 @@ def arrow_batches(unit: WorkUnit,
                               "before it were read, re-save the dataset")
 
 
-def _read_arrow_file(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
-    mapper = arrow_mapper(unit, options)
-    yield from map_batches(arrow_batches(unit, options), mapper)
-
-
-def _read_load_dataset(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
+def load_dataset_records(unit: WorkUnit, options: ReaderOptions,
+                         ) -> tuple[RecordMapper, Iterator[Record]]:
+    """The mapper and the records of an `hf:` dataset, streamed by `datasets.load_dataset`."""
     spec = parse_hf_uri(unit.shard)
     try:
         import datasets
@@ -145,5 +135,4 @@ def _read_load_dataset(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadR
             from exc
     source = file_stem(spec.data_files) if spec.data_files else spec.name
     mapper = RecordMapper(options, unit.shard, dataset=spec.name, file_source=source)
-    for row, record in enumerate(rows):
-        yield mapper.map(record, row, f"row {row}")
+    return mapper, (Record(record, row, f"row {row}") for row, record in enumerate(rows))

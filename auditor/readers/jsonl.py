@@ -12,10 +12,11 @@ import json
 import zlib
 from collections.abc import Iterator
 
-from auditor.readers.base import ReaderOptions, ReadResult, WorkUnit
+from auditor.readers.base import ReaderOptions, WorkUnit
+from auditor.readers.columnar import Record
 from auditor.readers.errors import ReaderError
 from auditor.readers.files import decompressed, open_binary
-from auditor.readers.mapping import RecordMapper, decode_text
+from auditor.readers.mapping import decode_text
 from auditor.records import RecordIssue
 
 _STREAM_ERRORS: tuple[type[BaseException], ...] = (EOFError, OSError, zlib.error)
@@ -39,9 +40,10 @@ def _seek_to_line(raw, start: int) -> int:
     return start - 1 + _skip_rest_of_line(raw, 1 << 20)
 
 
-def read_jsonl(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
-    """Documents of the lines that start in `[unit.start, unit.stop)` (stop -1: to the end)."""
-    mapper = RecordMapper(options, unit.shard)
+def jsonl_records(unit: WorkUnit, options: ReaderOptions) -> Iterator[Record | RecordIssue]:
+    """Records of the lines that start in `[unit.start, unit.stop)` (stop -1: to the end), and
+    the issues of lines that are not records."""
+    shard = unit.shard
     raw = open_binary(unit.shard)
     errors = _stream_errors()
     with raw:
@@ -77,8 +79,8 @@ def read_jsonl(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
                     "re-download or re-compress it")
                 return
             if too_long:
-                yield mapper.issue(
-                    where, "failed",
+                yield RecordIssue(
+                    shard, where, "failed",
                     f"{where} of {unit.shard} is longer than {cap} bytes (the record size cap; "
                     f"it ends at byte {pos}); skipped to the next line. Raise "
                     "--max-record-size if such records are real")
@@ -91,7 +93,7 @@ def read_jsonl(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
                 line_no += 1
             if not line.strip():
                 continue
-            yield _map_line(mapper, line, offset, where)
+            yield _record_of_line(shard, line, offset, where)
 
 
 def _skip_rest_of_line(stream, chunk: int) -> int:
@@ -104,23 +106,18 @@ def _skip_rest_of_line(stream, chunk: int) -> int:
             return skipped
 
 
-def _map_line(mapper: RecordMapper, line: bytes, offset: int, where: str) -> ReadResult:
+def _record_of_line(shard: str, line: bytes, offset: int, where: str) -> Record | RecordIssue:
     text, invalid = decode_text(line)
     if offset == 0 and text.startswith("\ufeff"):  # a byte-order mark some editors write
         text = text[1:]
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        return mapper.issue(where, "failed", f"invalid JSON at {where} of {mapper.shard}: {exc}")
+        return RecordIssue(shard, where, "failed", f"invalid JSON at {where} of {shard}: {exc}")
     except RecursionError:
-        return mapper.issue(where, "failed", f"{where} of {mapper.shard} nests JSON too deeply "
-                            "to parse (thousands of levels); skipped")
+        return RecordIssue(shard, where, "failed", f"{where} of {shard} nests JSON too deeply "
+                           "to parse (thousands of levels); skipped")
     if not isinstance(record, dict):
-        return mapper.issue(where, "failed", f"{where} of {mapper.shard} is a JSON "
-                            f"{type(record).__name__}, not an object")
-    try:
-        return mapper.map(record, offset, where,
-                          meta={"invalid_utf8": True} if invalid else None)
-    except RecursionError:
-        return mapper.issue(where, "failed", f"{where} of {mapper.shard} nests its fields too "
-                            "deeply to store; skipped")
+        return RecordIssue(shard, where, "failed", f"{where} of {shard} is a JSON "
+                           f"{type(record).__name__}, not an object")
+    return Record(record, offset, where, {"invalid_utf8": True} if invalid else None)

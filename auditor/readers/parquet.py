@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from auditor.readers.base import ReaderOptions, ReadResult, WorkUnit
+from auditor.readers.base import ReaderOptions, WorkUnit
 from auditor.readers.files import open_binary
-from auditor.readers.mapping import RecordMapper, map_batches, top_level
+from auditor.readers.mapping import RecordMapper, top_level
 from auditor.records import RecordIssue
 
 BATCH_ROWS = 1024
@@ -121,9 +121,3 @@ def parquet_batches(unit: WorkUnit, options: ReaderOptions, mapper: RecordMapper
                                   f"{first}-{first + group_rows - 1}, stopped at row {row}): "
                                   f"{error}; re-export or re-download the file")
                 return
-
-
-def read_parquet(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
-    """Rows of row groups `[unit.start, unit.stop)` (stop -1: to the end) as `Document`s."""
-    mapper = RecordMapper(options, unit.shard)
-    yield from map_batches(parquet_batches(unit, options, mapper), mapper)

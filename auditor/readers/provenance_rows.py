@@ -1,9 +1,9 @@
-"""Provenance rows: documents (or the columnar reader's arrays) -> `PROVENANCE_SCHEMA` batches.
+"""Provenance rows: the readers' arrays (or finished documents) -> `PROVENANCE_SCHEMA` batches.
 
 The one place the derived columns (crawl month, pre-cutoff flag, token estimate) are computed,
-for the per-record path (`provenance_batch`) and the columnar path
-(`auditor.readers.columnar`) alike. It sits with the readers, below the store: the store only
-writes what these functions build.
+for the readers (`auditor.readers.columnar`) and for documents built outside them
+(`provenance_batch`) alike. It sits with the readers, below the store: the store only writes
+what these functions build.
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ from auditor.records import PROVENANCE_SCHEMA, SNIPPET_CHARS, Document
 def provenance_batch(docs: Sequence[Document], cutoff: dt.date) -> pa.RecordBatch:
     """Provenance columns for a batch of documents, in `PROVENANCE_SCHEMA` order.
 
-    The per-record path (formats read record by record: JSONL, WARC). It works column by
-    column (one list pass per field, dates and months in Arrow compute) and never copies the
-    texts into Arrow: only lengths, word counts and snippets are taken from them. Parquet and
-    Arrow shards take the columnar path (`auditor.readers.columnar`), which ends in the same
-    `assemble_provenance`, so both store the same rows.
+    For documents whose provenance is already decided (tests and tools that build `Document`s
+    themselves; the readers build rows from their batches in `auditor.readers.columnar`). No
+    rule is applied here: the documents' fields are stored as they are, and the derived
+    columns come from the same `assemble_provenance`.
     """
     texts = [d.text for d in docs]
     # Through exact integer microseconds: naive datetimes are UTC by our convention, not

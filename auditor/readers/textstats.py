@@ -116,15 +116,7 @@ def arrow_word_counts(texts: pa.Array, ascii_only: bool | None = None) -> np.nda
         at = np.flatnonzero(np.less(buf, 32, out=_SCRATCH.get("tmp", total)))
         vals = buf[at]
         space[at[(vals < 9) | ((vals > 13) & (vals < 28))]] = False
-    padded = _SCRATCH.get("start", total + 16)  # zero tail: whole 8-byte words to the end
-    padded[total:] = False
-    word_start = padded[:total]
-    word_start[0] = not space[0]
-    np.greater(space[:-1], space[1:], out=word_start[1:])
-    starts = offsets[:-1]
-    first = starts[starts < offsets[1:]]
-    word_start[first] = ~space[first]  # a text's first byte does not follow the previous text
-    counts[:] = _count_between(padded, offsets)
+    counts[:] = np.diff(_word_starts_before(space, offsets))
     if ascii_only is None:
         ascii_only = int(buf.max()) < 0x80
     if not ascii_only:
@@ -133,26 +125,35 @@ def arrow_word_counts(texts: pa.Array, ascii_only: bool | None = None) -> np.nda
     return counts
 
 
-#: _PREFIX[j] keeps the first j bytes of a little-endian 64-bit word.
-_PREFIX = np.array([(1 << (8 * j)) - 1 for j in range(8)], dtype=np.uint64)
+#: _LOW_BITS[k] keeps the lowest k bits of a 64-bit word.
+_LOW_BITS = np.array([(1 << k) - 1 for k in range(64)], dtype=np.uint64)
 
 
-def _count_between(padded: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Number of True flags of `padded` in each `[offsets[i], offsets[i+1])`, without a
-    per-text loop. `padded` holds the flags and then at least 8 False bytes.
+def _word_starts_before(space: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """For each offset, how many word starts come before it: a word starts at a non-space byte
+    that follows a space byte or starts its text (`space` flags the bytes; `offsets` run from 0
+    to `space.size`). Differences give each text's word count, without a per-text loop.
 
-    The 0/1 flag bytes are read eight at a time as 64-bit words, whose popcount is the number
-    of flags in them; a text's count is the popcounts of the words it spans, less the flags
-    before its start in its first word, plus those before its end in its last word.
+    The flags are packed to bits (bit i of 64-bit word i // 64 is byte i), so the shifts, the
+    popcounts and the prefix sums run over an eighth of a byte array's words.
     """
-    n_words = int(offsets[-1]) // 8 + 1
-    words = padded[:8 * n_words].view(np.uint64)
-    per_word = np.bitwise_count(words)
-    at = (offsets >> 3).astype(np.intp)
-    head = np.bitwise_count(words[at] & _PREFIX[offsets & 7]).astype(np.int64)
-    spans = np.add.reduceat(per_word, at, dtype=np.int64)[:-1]
-    spans[at[:-1] >= at[1:]] = 0  # reduceat gives the start word itself for empty spans
-    return (spans - head[:-1] + head[1:]).astype(np.float64)
+    total = space.size
+    n_words = total // 64 + 2  # whole words, and one past the end for offsets[-1]
+    packed = np.zeros(n_words * 8, dtype=np.uint8)
+    packed[:(total + 7) // 8] = np.packbits(space, bitorder="little")
+    spaces = packed.view("<u8")
+    after_space = spaces << np.uint64(1)  # bit i: byte i - 1 is a space
+    after_space[1:] |= spaces[:-1] >> np.uint64(63)
+    after_space[0] |= np.uint64(1)
+    starts = ~spaces & after_space  # bits past the end are never inside a text
+    # a text's first byte starts a word when it is not a space, whatever ends the text before
+    firsts = offsets[:-1][offsets[:-1] < offsets[1:]]
+    firsts = firsts[~space[firsts]]
+    np.bitwise_or.at(starts, firsts >> 6, np.uint64(1) << (firsts & 63).astype(np.uint64))
+    cumulative = np.zeros(n_words + 1, dtype=np.int64)
+    np.cumsum(np.bitwise_count(starts), out=cumulative[1:])
+    word = offsets >> 6
+    return cumulative[word] + np.bitwise_count(starts[word] & _LOW_BITS[offsets & 63])
 
 
 def _rows_with_unicode_space(buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:

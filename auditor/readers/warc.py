@@ -22,7 +22,8 @@ from typing import Any, BinaryIO
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.html_meta import html_provenance
-from auditor.readers.base import ReaderOptions, ReadResult, WorkUnit
+from auditor.readers.base import ReaderOptions, WorkUnit
+from auditor.readers.columnar import Record
 from auditor.readers.files import decompressed, open_binary
 from auditor.readers.http_response import HttpParseError, parse_http_response
 from auditor.readers.mapping import RecordMapper, decode_text
@@ -119,8 +120,13 @@ def _warc_options(options: ReaderOptions) -> ReaderOptions:
                                label_column=None)
 
 
-def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
-    """Documents of the HTML responses (WARC) or conversion records (WET) of a whole shard.
+def warc_mapper(unit: WorkUnit, options: ReaderOptions) -> RecordMapper:
+    """The mapper of a WARC/WET shard: text and provenance come from the record."""
+    return RecordMapper(_warc_options(options), unit.shard)
+
+
+def warc_records(unit: WorkUnit, options: ReaderOptions) -> Iterator[Record | RecordIssue]:
+    """Records of the HTML responses (WARC) or conversion records (WET) of a whole shard.
 
     A malformed record (a garbage header, a broken Content-Length) fails with its offset and
     reading goes on at the next line that starts a `WARC/` header, so the good records after
@@ -128,7 +134,7 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
     """
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
-    mapper = RecordMapper(_warc_options(options), unit.shard)
+    shard = unit.shard
     text_types = (WarcRecordType.response, WarcRecordType.resource, WarcRecordType.conversion)
     max_html = min(MAX_HTML_BYTES, max(options.max_chars * 8, 1 << 16))
     with open_binary(unit.shard) as raw:
@@ -140,7 +146,7 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
         last_block_end = 0  # end of the last whole record read (where a search may start)
         # Each record's result waits for the next record: only then is it known not to be a
         # last record whose header was cut off (FastWARC yields those as empty records).
-        pending: ReadResult | None = None
+        pending: Record | RecordIssue | None = None
         while True:
             read_since_restart = False
             try:
@@ -159,7 +165,7 @@ def read_warc(unit: WorkUnit, options: ReaderOptions) -> Iterator[ReadResult]:
                                          counted.error)
                         return
                     if wanted:
-                        pending = _record_result(mapper, record, block, got, where, pos)
+                        pending = _record_result(shard, record, block, got, where, pos)
                     last_block_end = pos + 1
                 break
             except OSError as exc:  # FastWARC: malformed record header
@@ -281,8 +287,8 @@ def _truncated(unit: WorkUnit, where: str, pos: int, length: int, got: int,
                        f"of {length} bytes{cause}; the file is cut short or corrupt, re-download it")
 
 
-def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
-                   where: str, pos: int) -> ReadResult:
+def _record_result(shard: str, record: Any, block: bytes, size: int,
+                   where: str, pos: int) -> Record | RecordIssue:
     from fastwarc.warc import WarcRecordType
 
     headers = record.headers
@@ -299,29 +305,29 @@ def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
         text, invalid = decode_text(block)
         if invalid:
             meta["invalid_utf8"] = True
-        return mapper.map({"text": text}, pos, where, meta=meta, defaults=defaults)
+        return Record({"text": text}, pos, where, meta, defaults)
 
     if warc_type.startswith("application/http") or (
             record.record_type == WarcRecordType.response and block.startswith(b"HTTP/")):
         try:
             response = parse_http_response(block, MAX_HTML_BYTES)
         except HttpParseError as exc:
-            return mapper.issue(where, "failed", f"unreadable HTTP response in WARC record "
-                                f"{where} of {mapper.shard}: {exc}")
+            return RecordIssue(shard, where, "failed", f"unreadable HTTP response in WARC record "
+                                f"{where} of {shard}: {exc}")
         if response.status is not None and not 200 <= response.status < 300:
-            return mapper.issue(where, "skipped", f"HTTP status {response.status}")
+            return RecordIssue(shard, where, "skipped", f"HTTP status {response.status}")
         content_type, charset, body = response.content_type, response.charset, response.body
     elif record.record_type == WarcRecordType.response:
-        return mapper.issue(where, "skipped", f"not an HTTP response ({warc_type or 'no type'}, "
+        return RecordIssue(shard, where, "skipped", f"not an HTTP response ({warc_type or 'no type'}, "
                             f"{url or 'no URI'})")
     else:  # resource record: the block is the document itself
         content_type, charset, body = warc_type, None, block
     if not content_type and b"<html" in body[:1024].lower():
         content_type = "text/html"
     if content_type not in HTML_TYPES:
-        return mapper.issue(where, "skipped", f"not HTML ({content_type or 'no content type'})")
+        return RecordIssue(shard, where, "skipped", f"not HTML ({content_type or 'no content type'})")
     if size > MAX_HTML_BYTES:
-        return mapper.issue(where, "skipped", f"HTML larger than {MAX_HTML_BYTES >> 20} MB")
+        return RecordIssue(shard, where, "skipped", f"HTML larger than {MAX_HTML_BYTES >> 20} MB")
     found = html_provenance(body)
     if found.license_source:
         defaults["license"] = found.license
@@ -334,6 +340,6 @@ def _record_result(mapper: RecordMapper, record: Any, block: bytes, size: int,
     try:
         text = _html_to_text(body, charset)
     except Exception as exc:  # resiliparse parse errors: one bad page must not stop the shard
-        return mapper.issue(where, "failed", f"cannot extract text from the HTML of {where} in "
-                            f"{mapper.shard}: {type(exc).__name__}: {exc}")
-    return mapper.map({"text": text}, pos, where, meta=meta, defaults=defaults)
+        return RecordIssue(shard, where, "failed", f"cannot extract text from the HTML of {where} in "
+                            f"{shard}: {type(exc).__name__}: {exc}")
+    return Record({"text": text}, pos, where, meta, defaults)

@@ -22,7 +22,6 @@ import pyarrow.compute as pc
 from auditor.readers.base import WorkUnit
 from auditor.records import (
     PROVENANCE_SCHEMA,
-    Document,
     RecordIssue,
     reason_column,
     score_column,
@@ -33,7 +32,6 @@ from auditor.store.sidecar import (
     ATTRIBUTE_KEY,
     detector_arrays,
     detector_fields,
-    provenance_batch,
     read_sidecar,
     read_sidecar_info,
     stored_detectors,
@@ -259,41 +257,21 @@ class UnitChunk:
 def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue) -> Iterator[UnitChunk]:
     """A unit's stored rows in reader order, batch by batch; record issues go to `on_issue`.
 
-    The one reading loop of scanning and rescoring: Parquet and Arrow units through
-    `auditor.readers.columnar` (Arrow batches), other formats one `Document` per record
-    batched by `options.batch_size`. Rescoring reads the same rows in the same order, so new
-    scores line up with the stored rows by position (checked against offsets and ids).
+    The one reading loop of scanning and rescoring: every format through
+    `auditor.readers.columnar` (record batches to provenance rows). Rescoring reads the same
+    rows in the same order, so new scores line up with the stored rows by position (checked
+    against offsets and ids).
     """
-    from auditor.readers import read_unit
-    from auditor.readers.columnar import read_unit_columnar
+    from auditor.readers.stream import read_unit_chunks
 
-    chunks = read_unit_columnar(unit, options.reader)
-    if chunks is not None:
-        for item in chunks:
-            if isinstance(item, RecordIssue):
-                on_issue(item)
-                continue
-            for issue in item.issues:
-                on_issue(issue)
-            if item.n_rows:
-                yield UnitChunk(item.provenance, item.texts, item.metas)
-        return
-    docs: list[Document] = []
-    for item in read_unit(unit, options.reader):
+    for item in read_unit_chunks(unit, options.reader):
         if isinstance(item, RecordIssue):
             on_issue(item)
             continue
-        docs.append(item)
-        if len(docs) >= options.batch_size:
-            yield _records_chunk(docs, options)
-            docs = []
-    if docs:
-        yield _records_chunk(docs, options)
-
-
-def _records_chunk(docs: list[Document], options: ScanOptions) -> UnitChunk:
-    return UnitChunk(provenance_batch(docs, options.reader.cutoff),
-                     lambda: [d.text for d in docs], lambda: [d.meta for d in docs])
+        for issue in item.issues:
+            on_issue(issue)
+        if item.n_rows:
+            yield UnitChunk(item.provenance, item.texts, item.metas)
 
 
 def _score_chunk(dets: list, chunk: UnitChunk, options: ScanOptions, result: UnitResult,
