@@ -39,3 +39,27 @@ def web_split(crawl_dir: str | Path = CRAWL_DIR) -> tuple[dict[str, list[str]],
     d = Path(crawl_dir)
     return ({f: web_texts(d / f) for f in WEB_TRAIN_FILES},
             {f: web_texts(d / f) for f in WEB_TEST_FILES})
+
+
+#: Share of each training file's pages held back from fitting: their pieces set the web side of
+#: the shipped threshold (see `detectors.calibration.shipped_threshold`), so that threshold is
+#: set on web text the model never fitted, and the test files stay untouched.
+THRESHOLD_SHARE = 1 / 3
+
+
+def hold_back_pages(web_train: dict[str, list[str]], share: float = THRESHOLD_SHARE,
+                    seed: int = 0) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """({file: pages to fit}, {file: pages held back for the threshold}): a seeded share of
+    each training file's distinct pages, split by page: pieces of one page, and copies of one
+    page (a crawl can hold the same page twice), never land on both sides."""
+    import numpy as np
+
+    fit, held = {}, {}
+    for f, pages in web_train.items():
+        distinct = list(dict.fromkeys(pages))
+        rng = np.random.default_rng([seed, len(distinct)])
+        back = {distinct[i] for i in rng.choice(len(distinct), int(round(share * len(distinct))),
+                                                  replace=False)}
+        fit[f] = [t for t in pages if t not in back]
+        held[f] = [t for t in pages if t in back]
+    return fit, held

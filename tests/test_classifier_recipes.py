@@ -1,0 +1,133 @@
+"""Classifier recipes and the shipped threshold rule, on real labeled rows and real crawl pages:
+de-confounding weights, loss options, pages held back from fitting, and the threshold that is
+the higher of the calib and held-back web thresholds."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.calibration import shipped_threshold, threshold_for_fpr
+from detectors.generalization import (
+    Recipe,
+    featurize_all,
+    is_hard_variant,
+    load_pool,
+    sample_per_repo,
+    sample_weights,
+    train_on,
+)
+from detectors.ngram_features import HashingParams
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+SMALL = Recipe("small", params=HashingParams(bits=14), alpha=1e-5, epochs=5, hard_weight=2.0)
+
+
+@pytest.fixture(scope="module")
+def pool(shared_data):
+    full = load_pool([shared_data / "labeled" / "dev.parquet"])
+    return full.take(sample_per_repo(full, 200, seed=3))
+
+
+@pytest.fixture(scope="module")
+def web_pages_module():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import web_pages
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return web_pages
+
+
+def test_deconfounded_weights_balance_each_repository_and_domain(pool):
+    rows = np.arange(len(pool.texts))
+    w = sample_weights(pool, rows, replace(SMALL, deconfound=True))
+    assert w.shape == rows.shape and np.all(w > 0) and w.mean() == pytest.approx(1.0)
+    groups = {(r, d) for r, d in zip(pool.repo, pool.domain, strict=True)}
+    mixed = 0
+    for r, d in groups:
+        m = (pool.repo == r) & (pool.domain == d)
+        h, a = m & (pool.y == 0), m & (pool.y == 1)
+        if h.any() and a.any():  # human and machine weigh the same inside the group
+            mixed += 1
+            assert w[h].sum() == pytest.approx(w[a].sum())
+    assert mixed >= 3
+    totals = [w[pool.repo == r].sum() for r in sorted(set(pool.repo))]
+    assert np.allclose(totals, totals[0])  # every repository weighs the same
+    # hard variants keep their x2 inside their group's machine rows
+    hard = np.array([is_hard_variant(v) for v in pool.variant], bool)
+    for r, d in groups:
+        m = (pool.repo == r) & (pool.domain == d) & (pool.y == 1)
+        if (m & hard).any() and (m & ~hard).any():
+            assert w[m & hard].mean() / w[m & ~hard].mean() == pytest.approx(2.0)
+            break
+    else:
+        pytest.fail("no group with both hard and other machine rows in the slice")
+
+
+def test_recipe_options_change_the_fitted_model(pool):
+    feats = featurize_all(pool, [], SMALL.params)
+    rows = np.flatnonzero(pool.split != "calib")
+    base, _ = train_on(pool, feats, rows, SMALL)
+    for variant in (replace(SMALL, deconfound=True), replace(SMALL, loss="modified_huber"),
+                    replace(SMALL, average=True)):
+        coef, b = train_on(pool, feats, rows, variant)
+        assert np.isfinite(coef).all() and np.isfinite(b)
+        assert not np.allclose(coef, base), variant.describe()
+        s = feats.pool[rows] @ coef + b  # still a detector: separates its own training rows
+        assert s[pool.y[rows] == 1].mean() > s[pool.y[rows] == 0].mean()
+    assert "per (repository, domain)" in replace(SMALL, deconfound=True).describe()
+
+
+def test_shipped_threshold_is_the_higher_of_calib_and_web(pool, web_pages_module):
+    from detectors.classifier import NgramClassifier
+
+    det = NgramClassifier()
+    calib_h = [pool.texts[i] for i in np.flatnonzero((pool.split == "calib") & (pool.y == 0))]
+    pages = web_pages_module.web_texts(web_pages_module.CRAWL_DIR
+                                       / "dolma-cc-en-head-2020.jsonl.gz")
+    s_cal, s_web = det.score(calib_h), det.score(pages)
+    t, parts = shipped_threshold(s_cal, s_web)
+    assert parts == {"calib": threshold_for_fpr(s_cal), "web": threshold_for_fpr(s_web)}
+    assert t == max(parts.values())
+    assert np.mean(s_cal > t) <= 0.01 and np.mean(s_web > t) <= 0.01
+    assert shipped_threshold(s_cal, None) == (parts["calib"], {"calib": parts["calib"]})
+
+
+def test_training_pages_held_back_by_page(web_pages_module):
+    wp = web_pages_module
+    train = {f: wp.web_texts(wp.CRAWL_DIR / f) for f in wp.WEB_TRAIN_FILES}
+    fit, held = wp.hold_back_pages(train, seed=0)
+    assert wp.hold_back_pages(train, seed=0) == (fit, held)  # seeded
+    for f, pages in train.items():
+        assert sorted(fit[f] + held[f]) == sorted(pages)
+        assert not set(fit[f]) & set(held[f])
+        assert len(set(held[f])) == round(len(set(pages)) / 3)
+    assert not set(wp.WEB_TEST_FILES) & (set(fit) | set(held))
+
+
+def test_shipped_model_threshold_holds_on_its_held_back_web_pieces(web_pages_module):
+    """The shipped calibration follows the rule above, on the pages training.json says were
+    held back from fitting: at most 1% of their pieces are flagged, and so of calib humans."""
+    from detectors.classifier import DEFAULT_MODEL_DIR, NgramClassifier
+
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        from ood_section import chunk_pages
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    wp = web_pages_module
+    info = json.loads((DEFAULT_MODEL_DIR / "training.json").read_text(encoding="utf-8"))
+    det = NgramClassifier()
+    _, held = wp.hold_back_pages({f: wp.web_texts(wp.CRAWL_DIR / f)
+                                  for f in wp.WEB_TRAIN_FILES}, seed=0)
+    pieces = chunk_pages([t for v in held.values() for t in v])
+    assert len(pieces) == info["web_threshold_pieces"] > 50
+    assert det.threshold == pytest.approx(max(info["threshold_parts"].values()))
+    assert np.mean(det.score(pieces) > det.threshold) <= 0.01
+    assert det.threshold >= info["threshold_parts"]["calib"]
