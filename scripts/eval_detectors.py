@@ -230,6 +230,12 @@ def markers_precision(data) -> dict:
             "markers_on_human": dict(by_class["human"].most_common())}
 
 
+def _classifier_version() -> str:
+    from detectors.classifier import NgramClassifier
+
+    return NgramClassifier().version
+
+
 def write_report(result: dict, speed: dict, markers: dict, ablation: list[dict], args,
                  elapsed: float, engines: dict | None = None, tier: dict | None = None,
                  ood_lines: list[str] = ()) -> str:
@@ -254,7 +260,7 @@ def write_report(result: dict, speed: dict, markers: dict, ablation: list[dict],
          "evaluated human texts themselves (best case); FPR/TPR @ threshold use the threshold "
          "shipped with the detector (set on the `calib` split for 1% FPR), which is what a "
          "scan uses: the gap between the two is how well the threshold transfers.", "",
-         "The shipped classifier (version 2) trains on every split of dev.parquet and "
+         f"The shipped classifier (version {_classifier_version()}) trains on every split of dev.parquet and "
          "extra.parquet except `calib` and `test`: for it only `test` is held out here; its "
          "`test_generator` and `test_repo` rows were trained on (use the sections above).", ""]
 
@@ -279,7 +285,8 @@ def write_report(result: dict, speed: dict, markers: dict, ablation: list[dict],
 
     L += ["## In-distribution check of the cheap tier on `test_generator`", "",
           f"Old in-distribution target: AUROC >= {TARGET_AUROC} and TPR >= {TARGET_TPR} at 1% "
-          "FPR on `test_generator`. NOT a held-out figure for the classifier (version 2 trained "
+          "FPR on `test_generator`. NOT a held-out figure for the classifier (version "
+          f"{_classifier_version()} trained "
           "on these generators); the out-of-distribution targets are at the top.", ""]
     for name, r in result["detectors"].items():
         if "skipped" in r or r["tier"] != "cheap":

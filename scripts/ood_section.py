@@ -68,7 +68,7 @@ def run(labeled: list[Path], web_train: dict[str, list[str]], web_test: dict[str
     full = load_pool(labeled)
     rows = sample_per_repo(full, cap, seed)
     pool = full.take(rows)
-    web_fit, web_held = hold_back_pages(web_train, seed=seed)
+    web_fit, web_held = hold_back_pages(web_train)
     train_pages = chunk_pages([t for v in web_fit.values() for t in v])
     held_pieces = chunk_pages([t for v in web_held.values() for t in v])
     test_names = list(web_test)
