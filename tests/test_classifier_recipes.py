@@ -136,3 +136,51 @@ def test_shipped_model_threshold_holds_on_its_held_back_web_pieces(web_pages_mod
     assert det.threshold == pytest.approx(max(info["threshold_parts"].values()))
     assert np.mean(det.score(pieces) > det.threshold) <= 0.01
     assert det.threshold >= info["threshold_parts"]["calib"]
+
+
+@pytest.fixture(scope="module")
+def recipe_search_module():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import recipe_search
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return recipe_search
+
+
+def test_skeleton_keeps_style_and_drops_topic(pool, recipe_search_module):
+    """The prototype's function-word skeleton of a real text is unchanged when its content
+    words are swapped for others of the same shape, and changes with a function word."""
+    import re
+
+    rs = recipe_search_module
+    words = rs.SkeletonBlock().words
+    text = next(t for t, y in zip(pool.texts, pool.y, strict=True) if y == 0 and len(t) > 500)
+
+    def swap(m: re.Match) -> str:
+        w = m.group(0)
+        if w.lower() in words:
+            return w
+        new = "zebra" if w.islower() else ("ZEBRA" if w.isupper() and len(w) > 1 else "Zebra")
+        return new
+
+    other = re.sub(r"[A-Za-z]+", swap, text)
+    assert other != text
+    assert rs.skeleton(other, words) == rs.skeleton(text, words)
+    assert rs.skeleton(text.replace(" the ", " a ", 1), words) != rs.skeleton(text, words) \
+        or " the " not in text[:2000]
+    x = rs.SkeletonBlock()([text, other])
+    assert (x[0] != x[1]).nnz == 0 and x[0].nnz > 10
+
+
+def test_recipe_selection_rule(recipe_search_module):
+    choose = recipe_search_module.chosen
+
+    def row(name, auroc, transfer, proto=None):
+        return {"name": name, "auroc": auroc, "transfer": transfer, "prototype": proto}
+
+    rows = [row("a", 0.800, 0.03), row("b", 0.797, 0.02), row("c", 0.790, 0.01),
+            row("p", 0.808, 0.01, "skeleton")]
+    assert choose(rows)["name"] == "b"  # within 0.005 of the best, lower transfer FPR
+    rows[-1]["auroc"] = 0.811  # a prototype that wins by 0.01 competes, and wins
+    assert choose(rows)["name"] == "p"
