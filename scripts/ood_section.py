@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.compute as pc
 
 from detectors.calibration import shipped_threshold
 from detectors.evaluation import binary_metrics
@@ -88,7 +89,8 @@ def run(labeled: list[Path], web_train: dict[str, list[str]], web_test: dict[str
             feats_by_params.clear()  # one feature space in memory at a time
             feats_by_params[recipe.params] = (featurize_all(pool, train_pages, recipe.params),
                                               featurize(test_pages, recipe.params),
-                                              featurize(held_pieces, recipe.params))
+                                              featurize(held_pieces, recipe.params)
+                                              if held_pieces else None)
         feats, x_web, x_held = feats_by_params[recipe.params]
         loro = leave_one_repo_out(pool, feats, recipe, seed)
         logo = leave_one_family_out(pool, feats, recipe, seed)
@@ -97,7 +99,8 @@ def run(labeled: list[Path], web_train: dict[str, list[str]], web_test: dict[str
         fit = np.flatnonzero(pool.split != "calib")
         cal = np.flatnonzero((pool.split == "calib") & (pool.y == 0))
         coef, b = train_on(pool, feats, fit, recipe, seed)
-        threshold, _ = shipped_threshold(feats.pool[cal] @ coef + b, x_held @ coef + b)
+        threshold, _ = shipped_threshold(feats.pool[cal] @ coef + b,
+                                         None if x_held is None else x_held @ coef + b)
         web_scores = np.asarray(x_web @ coef + b)
         essays = _essay_rows(pool)
         scorer = LinearScorer(recipe.params, coef)
@@ -134,7 +137,7 @@ def full_loro(labeled: list[Path], recipe: Recipe, train_pages: list[str],
     table = out_of_fold_scores(labeled, recipe, MAX_TRAIN_PER_REPO, seed, web_texts=train_pages,
                                threshold_web_texts=held_pieces,
                                log=lambda line: log("    " + line))
-    t = table.filter(table["role"] == "target").select(
+    t = table.filter(pc.equal(table["role"], "target")).select(
         ["fold", "label", "score", "threshold"]).to_pydict()
     fold = np.array(t["fold"], dtype=object)
     y = np.array([v == "ai" for v in t["label"]], np.int8)
@@ -218,8 +221,8 @@ def markdown(ood: dict, shipped_web: dict, baseline_rate: float, train_files, te
          "rows of each fold held back for its threshold.", "",
          "Web pages, split by file and never by page, each file in one role: the pre-2022 "
          f"crawl files {', '.join(train_files)} train: {sum(ood['web_train_files'].values())} "
-         f"pages, of which {sum(ood['web_threshold_pages'].values())} (a seeded third of each "
-         f"file) are held back from fitting and cut into {ood['web_threshold_chunks']} pieces "
+         f"pages, of which {sum(ood['web_threshold_pages'].values())} (every third distinct "
+         "page of each file by decreasing length) are held back from fitting and cut into {ood['web_threshold_chunks']} pieces "
          "that set the web side of the threshold, the rest cut into "
          f"{ood['web_train_chunks']} pieces of up to {WEB_CHUNK} characters fitted as human "
          f"text. The test files {', '.join(test_files)} "
