@@ -222,7 +222,8 @@ def markdown(ood: dict, shipped_web: dict, baseline_rate: float, train_files, te
          "Web pages, split by file and never by page, each file in one role: the pre-2022 "
          f"crawl files {', '.join(train_files)} train: {sum(ood['web_train_files'].values())} "
          f"pages, of which {sum(ood['web_threshold_pages'].values())} (every third distinct "
-         "page of each file by decreasing length) are held back from fitting and cut into {ood['web_threshold_chunks']} pieces "
+         "page of each file by decreasing length) are held back from fitting and cut into "
+         f"{ood['web_threshold_chunks']} pieces "
          "that set the web side of the threshold, the rest cut into "
          f"{ood['web_train_chunks']} pieces of up to {WEB_CHUNK} characters fitted as human "
          f"text. The test files {', '.join(test_files)} "
@@ -309,7 +310,25 @@ def markdown(ood: dict, shipped_web: dict, baseline_rate: float, train_files, te
     for f, m in shipped_web.items():
         L.append(f"| {f} | {m['n']} | {_f(m['flagged'])} | {m.get('n_en', 'n/a')} | "
                  f"{_f(m.get('flagged_en'))} |")
+    parts = _shipped_threshold_parts()
+    if parts:
+        L += ["", f"The shipped threshold is {_f(max(parts.values()), 4)}: the 1%-FPR threshold "
+              f"on the `calib` human rows is {_f(parts['calib'], 4)}, on the held-back web "
+              f"pieces {_f(parts.get('web'), 4)} (detectors/models/classifier/training.json). "
+              "Where the calib side is the higher, the held-back pages do not move the "
+              "threshold, and the test pages' flagged share is what the model gives at its "
+              "calib threshold."]
     return L + [""]
+
+
+def _shipped_threshold_parts() -> dict | None:
+    import json
+
+    from detectors.classifier import DEFAULT_MODEL_DIR
+
+    path = DEFAULT_MODEL_DIR / "training.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("threshold_parts") \
+        if path.exists() else None
 
 
 def _pooled_web(shipped_web: dict) -> float | None:
