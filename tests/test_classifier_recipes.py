@@ -184,3 +184,33 @@ def test_recipe_selection_rule(recipe_search_module):
     assert choose(rows)["name"] == "b"  # within 0.005 of the best, lower transfer FPR
     rows[-1]["auroc"] = 0.811  # a prototype that wins by 0.01 competes, and wins
     assert choose(rows)["name"] == "p"
+
+
+def test_full_data_headline_scores_every_labeled_row(shared_data, tmp_path):
+    """reports/detectors.md's headline (scripts/ood_section.full_loro) on a real slice: one fold
+    per repository, every labeled row scored once by the model that never saw its repository,
+    transfer FPR = held-out humans above the fold's shipped-rule threshold."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import ood_section
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    t = pq.read_table(shared_data / "labeled" / "dev.parquet")
+    repos = ("baoguangsheng/fast-detect-gpt", "Jiaqi-Chen-00/ImBD", "ryuryukke/OUTFOX")
+    parts = [t.filter(pc.and_(pc.equal(t["source_repo"], r), pc.equal(t["label"], lab)))
+             .slice(0, 40) for r in repos for lab in ("human", "ai")]
+    path = tmp_path / "slice.parquet"
+    pq.write_table(pa.concat_tables(parts), path)
+    recipe = replace(SMALL, web_weight=1.0, params=HashingParams(bits=12))
+    web = ["A plain human page about gardening and the weather in spring. " * 20]
+    out = ood_section.full_loro([path], recipe, web, web, seed=0, log=lambda m: None)
+    assert out["n_rows"] == 240 and [f["held_out"] for f in out["folds"]] == sorted(repos)
+    assert all(f["n_human"] == f["n_ai"] == 40 for f in out["folds"])
+    mean = np.mean([f["fpr_at_transfer"] for f in out["folds"]])  # equal human counts
+    assert out["pooled"]["pooled_transfer_fpr"] == pytest.approx(mean)
+    assert out["essays_fpr"] == out["folds"][2]["fpr_at_transfer"]
+    assert 0.0 <= out["pooled"]["auroc"] <= 1.0
