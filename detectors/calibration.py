@@ -48,6 +48,21 @@ def fpr_rank(n_human: int, fpr: float = DEFAULT_FPR) -> int:
     return int(math.floor(fpr * n_human + 1e-9))
 
 
+def shipped_threshold(calib_human_scores: np.ndarray, web_human_scores: np.ndarray | None,
+                      fpr: float = DEFAULT_FPR) -> tuple[float, dict[str, float]]:
+    """The threshold a shipped model flags at: the higher of the `fpr` thresholds on the `calib`
+    split's human rows and on held-back human web text (pieces of pre-2022 crawl pages the model
+    never fitted), and each of the two (`{"calib": t1, "web": t2}`).
+
+    Why the higher: labeled data sets are curated prose, web pages are not (menus, lists,
+    boilerplate); a threshold set on curated text alone flags more web pages than it promises.
+    """
+    parts = {"calib": threshold_for_fpr(calib_human_scores, fpr)}
+    if web_human_scores is not None and np.size(web_human_scores):
+        parts["web"] = threshold_for_fpr(web_human_scores, fpr)
+    return max(parts.values()), parts
+
+
 @dataclass
 class Calibration:
     """A fitted score -> probability map plus the threshold chosen for `threshold_fpr`.

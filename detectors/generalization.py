@@ -131,6 +131,11 @@ class Recipe:
     hard_weight: float = 1.0  # weight of hard machine variants (edited/continued human text)
     web_weight: float = 0.0  # weight of each real web page as human text (0: not used)
     balanced_repos: bool = False  # each repository's rows weigh the same in total
+    #: Within each (repository, domain) human and machine rows weigh the same in total, and each
+    #: repository the same: topic and repository words can then no longer stand in for the label.
+    deconfound: bool = False
+    loss: str = "log_loss"  # or "modified_huber" (SGDClassifier losses with a decision value)
+    average: bool = False  # averaged SGD (the mean of the iterates)
 
     def describe(self) -> str:
         p = self.params
@@ -144,6 +149,12 @@ class Recipe:
             parts.append(f"web pages as human x{self.web_weight:g}")
         if self.balanced_repos:
             parts.append("repositories weighted equally")
+        if self.deconfound:
+            parts.append("human = machine weight per (repository, domain), repositories equal")
+        if self.loss != "log_loss":
+            parts.append(f"loss {self.loss}")
+        if self.average:
+            parts.append("averaged SGD")
         return "; ".join(parts)
 
 
@@ -154,12 +165,37 @@ def sample_weights(pool: Pool, rows: np.ndarray, recipe: Recipe) -> np.ndarray:
     if recipe.balanced_repos:
         repos, inv, counts = np.unique(pool.repo[rows], return_inverse=True, return_counts=True)
         w *= (rows.size / len(repos)) / counts[inv]
+    if recipe.deconfound:
+        w = deconfounded(w, pool.repo[rows], pool.domain[rows], pool.y[rows])
     return w
 
 
+def deconfounded(w: np.ndarray, repo: np.ndarray, domain: np.ndarray,
+                 y: np.ndarray) -> np.ndarray:
+    """Weights rescaled so that within each (repository, domain) group the human and the
+    machine rows have equal total weight (a group with one class keeps its share), and every
+    repository has the same total weight; relative weights inside a class of a group (e.g. hard
+    variants) are kept. The mean weight stays 1."""
+    out = np.zeros(w.size)
+    key = np.char.add(np.char.add(np.asarray(repo, dtype=str), "\x00"),
+                      np.asarray(domain, dtype=str))
+    groups, g = np.unique(key, return_inverse=True)
+    for k in range(groups.size):
+        m = g == k
+        present = [lab for lab in (0, 1) if (m & (y == lab)).any()]
+        for lab in present:
+            c = m & (y == lab)
+            out[c] = w[c] / w[c].sum() * m.sum() / len(present)
+    repos, r = np.unique(np.asarray(repo, dtype=str), return_inverse=True)
+    totals = np.bincount(r, weights=out, minlength=repos.size)
+    out /= totals[r]
+    return out * w.size / repos.size
+
+
 def fit_linear(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, alpha: float, epochs: int,
-               seed: int = 0) -> tuple[np.ndarray, float]:
-    """(coefficients, intercept) of a log-loss linear model, classes balanced by weight."""
+               seed: int = 0, loss: str = "log_loss",
+               average: bool = False) -> tuple[np.ndarray, float]:
+    """(coefficients, intercept) of a linear model (SGD, `loss`), classes balanced by weight."""
     from sklearn.linear_model import SGDClassifier
 
     y = np.asarray(y).astype(int)
@@ -167,8 +203,8 @@ def fit_linear(x: sp.csr_matrix, y: np.ndarray, w: np.ndarray, alpha: float, epo
     for label in (0, 1):  # balance the classes' total weight
         m = y == label
         w[m] *= (w.sum() / 2) / w[m].sum()
-    model = SGDClassifier(loss="log_loss", alpha=alpha, max_iter=epochs, tol=None,
-                          random_state=seed)
+    model = SGDClassifier(loss=loss, alpha=alpha, max_iter=epochs, tol=None,
+                          random_state=seed, average=average)
     model.fit(x, y, sample_weight=w)
     return model.coef_.ravel().astype(np.float32), float(model.intercept_[0])
 
@@ -194,7 +230,7 @@ def train_on(pool: Pool, feats: Featurized, rows: np.ndarray, recipe: Recipe,
         x = sp.vstack([x, feats.web_train], format="csr")
         y = np.concatenate([y, np.zeros(feats.web_train.shape[0], np.int8)])
         w = np.concatenate([w, np.full(feats.web_train.shape[0], recipe.web_weight)])
-    return fit_linear(x, y, w, recipe.alpha, recipe.epochs, seed)
+    return fit_linear(x, y, w, recipe.alpha, recipe.epochs, seed, recipe.loss, recipe.average)
 
 
 @dataclass

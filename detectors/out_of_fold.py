@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from detectors.calibration import DEFAULT_FPR, threshold_for_fpr
+from detectors.calibration import DEFAULT_FPR, shipped_threshold
 from detectors.evaluation import binary_metrics
 from detectors.generalization import (
     Pool,
@@ -82,13 +82,17 @@ def plan_folds(pool: Pool, max_train_per_repo: int = MAX_TRAIN_PER_REPO,
 def out_of_fold_scores(paths: Sequence[str | Path], recipe: Recipe,
                        max_train_per_repo: int = MAX_TRAIN_PER_REPO, seed: int = 0,
                        web_texts: Sequence[str] = (),
+                       threshold_web_texts: Sequence[str] = (),
                        log: Callable[[str], None] | None = None) -> pa.Table:
     """Scores of `recipe`'s fold models on the labeled Parquet files `paths` (columns of
     dev.parquet): one row per (fold, scored row), columns of `SCHEMA`; `threshold` is the fold
     model's 1%-FPR threshold on its human reference rows (flag rule `score > threshold`).
 
     `web_texts`: human web text the recipe trains on when `recipe.web_weight` is set (already
-    cut into pieces, as scripts/train_classifier.py does). `log` gets one line per fold. The
+    cut into pieces, as scripts/train_classifier.py does). `threshold_web_texts`: human web
+    text never trained on (held-back pieces) that, as for the shipped model, raises each fold's
+    threshold to its own 1%-FPR threshold when that is higher
+    (`detectors.calibration.shipped_threshold`). `log` gets one line per fold. The
     schema metadata (key `out_of_fold`, JSON) records the recipe, cap, seed and each fold's
     training rows and seconds.
     """
@@ -105,7 +109,8 @@ def out_of_fold_scores(paths: Sequence[str | Path], recipe: Recipe,
         rows = np.concatenate([fold.target, fold.reference])
         scores = scorer.scores([pool.texts[i] for i in rows]) + b
         ref_h = fold.target.size + np.flatnonzero(pool.y[fold.reference] == 0)
-        threshold = threshold_for_fpr(scores[ref_h], DEFAULT_FPR) if ref_h.size else None
+        web = scorer.scores(list(threshold_web_texts)) + b if len(threshold_web_texts) else None
+        threshold = shipped_threshold(scores[ref_h], web, DEFAULT_FPR)[0] if ref_h.size else None
         role = np.repeat(np.array(ROLES, dtype=object), [fold.target.size, fold.reference.size])
         parts.append(_table(pool, fold.held_out, rows, role, scores, threshold))
         n_train[fold.held_out] = int(fold.train.size)
@@ -119,6 +124,7 @@ def out_of_fold_scores(paths: Sequence[str | Path], recipe: Recipe,
     meta = {"recipe": recipe.name, "describe": recipe.describe(),
             "max_train_per_repo": max_train_per_repo, "seed": seed,
             "web_pieces": len(web_texts) if recipe.web_weight else 0,
+            "threshold_web_pieces": len(threshold_web_texts),
             "not_trained_splits": list(NOT_TRAINED), "n_train_by_fold": n_train,
             "seconds_by_fold": seconds,
             "labeled_files": [Path(p).name for p in paths]}

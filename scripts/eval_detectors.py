@@ -230,6 +230,12 @@ def markers_precision(data) -> dict:
             "markers_on_human": dict(by_class["human"].most_common())}
 
 
+def _classifier_version() -> str:
+    from detectors.classifier import NgramClassifier
+
+    return NgramClassifier().version
+
+
 def write_report(result: dict, speed: dict, markers: dict, ablation: list[dict], args,
                  elapsed: float, engines: dict | None = None, tier: dict | None = None,
                  ood_lines: list[str] = ()) -> str:
@@ -254,7 +260,7 @@ def write_report(result: dict, speed: dict, markers: dict, ablation: list[dict],
          "evaluated human texts themselves (best case); FPR/TPR @ threshold use the threshold "
          "shipped with the detector (set on the `calib` split for 1% FPR), which is what a "
          "scan uses: the gap between the two is how well the threshold transfers.", "",
-         "The shipped classifier (version 2) trains on every split of dev.parquet and "
+         f"The shipped classifier (version {_classifier_version()}) trains on every split of dev.parquet and "
          "extra.parquet except `calib` and `test`: for it only `test` is held out here; its "
          "`test_generator` and `test_repo` rows were trained on (use the sections above).", ""]
 
@@ -279,7 +285,8 @@ def write_report(result: dict, speed: dict, markers: dict, ablation: list[dict],
 
     L += ["## In-distribution check of the cheap tier on `test_generator`", "",
           f"Old in-distribution target: AUROC >= {TARGET_AUROC} and TPR >= {TARGET_TPR} at 1% "
-          "FPR on `test_generator`. NOT a held-out figure for the classifier (version 2 trained "
+          "FPR on `test_generator`. NOT a held-out figure for the classifier (version "
+          f"{_classifier_version()} trained "
           "on these generators); the out-of-distribution targets are at the top.", ""]
     for name, r in result["detectors"].items():
         if "skipped" in r or r["tier"] != "cheap":
@@ -423,6 +430,28 @@ def out_of_distribution(labeled_dir: Path, texts_2kb: list[str], baseline: float
                                      WEB_TEST_FILES)
 
 
+def rerender(args) -> None:
+    """reports/detectors.md from the figures of the last run (reports/detectors.json): for a
+    change of wording only. The run's length comes from the JSON or the report's first line."""
+    import re
+
+    import ood_section
+    from web_pages import WEB_TEST_FILES, WEB_TRAIN_FILES
+
+    d = json.loads(REPORT.with_suffix(".json").read_text(encoding="utf-8"))
+    seconds = d.get("seconds")
+    if seconds is None:
+        m = re.search(r"\((\d+) s\)", REPORT.read_text(encoding="utf-8").splitlines()[0])
+        seconds = float(m.group(1)) if m else 0.0
+    ood, speed = d["out_of_distribution"], d["throughput"]
+    lines = ood_section.markdown(ood, ood["shipped_web"], speed["baseline_docs_per_s"],
+                                 WEB_TRAIN_FILES, WEB_TEST_FILES)
+    REPORT.write_text(write_report(d["evaluation"], speed, d["markers"], d["ablation"], args,
+                                   seconds, d["classifier_engines"], d["tier_composition"],
+                                   lines), encoding="utf-8")
+    print(f"wrote {REPORT.relative_to(REPO)} from {REPORT.with_suffix('.json').name}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--labeled", default=str(REPO.parent / "shared" / "data" / "labeled"
@@ -439,7 +468,13 @@ def main() -> None:
     ap.add_argument("--loro-cap", type=int, default=2000,
                     help="rows per repository (half human, half machine) in the out-of-"
                          "distribution evaluation")
+    ap.add_argument("--rerender", action="store_true",
+                    help="write reports/detectors.md again from reports/detectors.json (the "
+                         "figures of the last run; nothing is measured)")
     args = ap.parse_args()
+    if args.rerender:
+        rerender(args)
+        return
     t0 = time.time()
     labeled_dir = Path(args.labeled).parent
     names = detectors.parse_names(args.detectors) if args.detectors else \
@@ -493,7 +528,8 @@ def main() -> None:
                                    engines, tier, ood_lines), encoding="utf-8")
     (REPORT.with_suffix(".json")).write_text(json.dumps(
         {"out_of_distribution": ood, "evaluation": result, "throughput": speed, "markers": markers, "ablation": ablation,
-         "classifier_engines": engines, "tier_composition": tier},
+         "classifier_engines": engines, "tier_composition": tier,
+         "seconds": time.time() - t0},
         indent=1,
         default=str) + "\n", encoding="utf-8")
     print(f"wrote {REPORT.relative_to(REPO)} and {THROUGHPUT.relative_to(REPO)} "

@@ -55,7 +55,10 @@ def report(table, seconds: float) -> str:
          f"machine rows per repository (seeded sample, seed "
          f"{meta['seed']}), plus {meta['web_pieces']} pieces of pre-2022 web pages as human "
          "text. Each fold's model scores every row of R (`target`) and the other repositories' "
-         "`calib` rows (`reference`, never trained on), which set its 1%-FPR threshold. "
+         "`calib` rows (`reference`, never trained on). Its threshold is set as the shipped "
+         "model's: the higher of the 1%-FPR thresholds on the human reference rows and on "
+         f"{meta.get('threshold_web_pieces', 0)} pieces of pre-2022 web pages held back from "
+         "fitting (`detectors.calibration.shipped_threshold`). "
          "Scores are on the shipped classifier's scale (decision value). Output: "
          "`.bench/oof_scores.parquet`, read by the estimation validation.", "",
          "| held-out repository | trained on | target human | target ai | reference rows | "
@@ -71,15 +74,18 @@ def report(table, seconds: float) -> str:
                  f"{_f(m['fpr_at_threshold'])} | {_f(thr)} | "
                  f"{meta['seconds_by_fold'][r]:.0f} |")
     m = binary_metrics(s[target], y[target])
+    thr_all = np.array(d["threshold"], np.float64)
+    th = target & (y == 0)
     L += ["", f"Pooled over all target rows (each labeled row once): AUROC {_f(m['auroc'])}, "
-          f"TPR @ 1% FPR {_f(m['tpr_at_1fpr'])}. Whole run {seconds:.0f} s on this machine "
+          f"TPR @ 1% FPR {_f(m['tpr_at_1fpr'])}; human target rows flagged at their fold's "
+          f"threshold {_f(float(np.mean(s[th] > thr_all[th])))}. Whole run {seconds:.0f} s on this machine "
           "(2 shared cores, `nice -n 10`), features computed once for all folds.", ""]
     return "\n".join(L)
 
 
 def main() -> None:
     from ood_section import SHIPPED_RECIPE, chunk_pages
-    from web_pages import web_split
+    from web_pages import hold_back_pages, web_split
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--labeled-dir", default=str(REPO.parent / "shared" / "data" / "labeled"))
@@ -88,15 +94,17 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     t0 = time.time()
-    pages: list[str] = []
-    if SHIPPED_RECIPE.web_weight:
-        web_train, _ = web_split()  # the training crawl files only, as the shipped model
-        pages = chunk_pages([t for v in web_train.values() for t in v])
+    web_train, _ = web_split()  # the training crawl files only, as the shipped model:
+    web_fit, web_held = hold_back_pages(web_train)  # fitted / threshold pages
+    pages = chunk_pages([t for v in web_fit.values() for t in v]) if SHIPPED_RECIPE.web_weight \
+        else []
+    held = chunk_pages([t for v in web_held.values() for t in v])
     print(f"recipe {SHIPPED_RECIPE.name!r} ({SHIPPED_RECIPE.describe()}); {len(pages)} web "
           f"pieces; at most {args.max_train_per_repo} training rows per repository", flush=True)
     paths = [Path(args.labeled_dir) / f for f in LABELED_FILES]
     table = out_of_fold_scores(paths, SHIPPED_RECIPE, args.max_train_per_repo, args.seed,
-                               web_texts=pages, log=lambda line: print("  " + line, flush=True))
+                               web_texts=pages, threshold_web_texts=held,
+                               log=lambda line: print("  " + line, flush=True))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".parquet.tmp")

@@ -39,3 +39,29 @@ def web_split(crawl_dir: str | Path = CRAWL_DIR) -> tuple[dict[str, list[str]],
     d = Path(crawl_dir)
     return ({f: web_texts(d / f) for f in WEB_TRAIN_FILES},
             {f: web_texts(d / f) for f in WEB_TEST_FILES})
+
+
+#: Every HOLD_BACK_EVERY-th distinct page of each training file, by decreasing length, is held
+#: back from fitting: its pieces set the web side of the shipped threshold (see
+#: `detectors.calibration.shipped_threshold`), so that threshold is set on web text the model
+#: never fitted, and the test files stay untouched.
+HOLD_BACK_EVERY = 3
+
+
+def hold_back_pages(web_train: dict[str, list[str]], every: int = HOLD_BACK_EVERY
+                    ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """({file: pages to fit}, {file: pages held back for the threshold}).
+
+    Split by page (pieces of one page, and copies of one page, since a crawl can hold the same
+    page twice, never land on both sides) and stratified by length: pages range from 200 to
+    340,000 characters, and one long page is cut into many training pieces, so a random draw of
+    pages would leave either side with most of the text. The distinct pages sorted by decreasing
+    length (ties by text), positions every-1, 2*every-1, ... are held back: about 1/every of the
+    pages and somewhat less of the text (the longest page always fits). Deterministic."""
+    fit, held = {}, {}
+    for f, pages in web_train.items():
+        ranked = sorted(dict.fromkeys(pages), key=lambda t: (-len(t), t))
+        back = set(ranked[every - 1::every])
+        fit[f] = [t for t in pages if t not in back]
+        held[f] = [t for t in pages if t in back]
+    return fit, held

@@ -81,3 +81,17 @@ def test_reference_rows_are_other_repos_calib_rows(slice_path, scored):
         h = [d["score"][i] for i in ref if d["fold"][i] == repo and d["label"][i] == "human"]
         thr = {d["threshold"][i] for i in range(len(d["fold"])) if d["fold"][i] == repo}
         assert len(thr) == 1 and np.mean(np.array(h) > thr.pop()) <= 0.01
+
+
+def test_held_back_web_text_raises_the_fold_threshold(slice_path, scored):
+    """Human web text never trained on sets the threshold when it scores higher than the
+    reference humans (the shipped rule): here machine rows stand in for such web text."""
+    t = pq.read_table(slice_path)
+    high = t.filter(pc.equal(t["label"], "ai"))["text"].to_pylist()[:40]
+    raised = out_of_fold_scores([slice_path], RECIPE, max_train_per_repo=40, seed=0,
+                                web_texts=WEB, threshold_web_texts=high)
+    before = dict(zip(scored["fold"].to_pylist(), scored["threshold"].to_pylist(), strict=True))
+    after = dict(zip(raised["fold"].to_pylist(), raised["threshold"].to_pylist(), strict=True))
+    assert all(after[f] >= before[f] for f in REPOS) and any(after[f] > before[f] for f in REPOS)
+    assert np.allclose(raised["score"].to_numpy(), scored["score"].to_numpy())  # same models
+    assert json.loads(raised.schema.metadata[b"out_of_fold"])["threshold_web_pieces"] == 40
