@@ -126,6 +126,35 @@ def out_of_fold_scores(paths: Sequence[str | Path], recipe: Recipe,
     return table.replace_schema_metadata({"out_of_fold": json.dumps(meta)})
 
 
+def score_with_fold_models(paths: Sequence[str | Path], recipe: Recipe,
+                           texts_by_fold: dict[str, Sequence[str]],
+                           max_train_per_repo: int | None = MAX_TRAIN_PER_REPO, seed: int = 0,
+                           web_texts: Sequence[str] = (),
+                           log: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """Scores of texts that are not labeled rows (e.g. machine text generated from a held-out
+    repository's human rows) by the fold model of `texts_by_fold`'s keys: each fold trained
+    exactly as `out_of_fold_scores` trains it (same sample, rows in the same order, same seed),
+    so the scores sit on the scale of that fold's out-of-fold scores."""
+    pool = load_pool(paths)
+    folds = [f for f in plan_folds(pool, max_train_per_repo or MAX_TRAIN_PER_REPO, seed)
+             if f.held_out in texts_by_fold]
+    if not folds:
+        return {}
+    train_rows = np.unique(np.concatenate([f.train for f in folds]))
+    sub = pool.take(train_rows)
+    feats = featurize_all(sub, web_texts if recipe.web_weight else (), recipe.params)
+    out = {}
+    for fold in folds:
+        t0 = time.time()
+        coef, b = train_on(sub, feats, np.searchsorted(train_rows, fold.train), recipe, seed)
+        texts = list(texts_by_fold[fold.held_out])
+        out[fold.held_out] = LinearScorer(recipe.params, coef).scores(texts) + b
+        if log is not None:
+            log(f"{fold.held_out}: trained on {fold.train.size:,} rows, scored {len(texts)} "
+                f"texts, {time.time() - t0:.0f}s")
+    return out
+
+
 def _table(pool: Pool, fold: str, rows: np.ndarray, role: np.ndarray, scores: np.ndarray,
            threshold: float | None) -> pa.Table:
     return pa.table({

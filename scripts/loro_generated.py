@@ -1,0 +1,148 @@
+"""Machine references generated from each leave-one-repository-out source's own human text, and
+their out-of-fold scores: the inputs of the "generated machine reference" rows of
+scripts/validate_estimation.py (issue 10, item 2).
+
+For every LORO source of scripts/validate_estimation_ood.py (a domain of a held-out repository),
+the offline SmolLM2 model (`detectors.lm_generate`, the very function `auditor detectors
+generate` uses) writes `--per-source` texts from a seeded sample of the source's human rows
+(the rows a store would hold as its pre-cutoff documents), alternating the continue and rewrite
+prompts. Then each held-out repository's fold model (the shipped recipe trained without it, as
+scripts/oof_scores.py trains it: `detectors.out_of_fold.score_with_fold_models`) scores its
+sources' generated texts, so the machine reference is scored by a detector that never saw the
+repository, exactly as the target is.
+
+Both steps cache under .bench/ (git-ignored; this script is their reproducible source):
+`loro_generated_texts.parquet` (appended source by source: an interrupted run resumes) and
+`loro_generated_scores.parquet` (with the out-of-fold file's size and mtime in its metadata, so
+a replaced .bench/oof_scores.parquet makes the validation ask for a rescore).
+
+    nice -n 10 python scripts/loro_generated.py [--per-source 24] [--max-new-tokens 80]
+                                                [--skip-score]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+import validate_estimation_ood as OOD  # noqa: E402
+
+TEXTS = REPO / ".bench" / "loro_generated_texts.parquet"
+SCORES = REPO / ".bench" / "loro_generated_scores.parquet"
+LABELED_FILES = ("dev.parquet", "extra.parquet")
+
+
+def oof_stamp() -> str:
+    """What identifies the out-of-fold scores the generated texts were scored beside."""
+    st = OOD.OOF.stat()
+    return f"{st.st_size}:{int(st.st_mtime)}"
+
+
+def source_inputs(per_source: int, seed: int = 0) -> dict[tuple[str, str], list[str]]:
+    """Per LORO source (fold, domain): `per_source` human texts of that source (seeded sample of
+    its out-of-fold human rows), the documents the model writes from. Sources of the
+    development repositories (`OOD.is_dev_repo`) come first, so the rule can be decided while
+    the rest is written."""
+    keys = sorted(OOD.loro_sources(say=lambda *_: None), key=lambda k: not OOD.is_dev_repo(k[0]))
+    oof = pq.read_table(OOD.OOF, columns=["fold", "id", "label", "domain", "role"]).to_pandas()
+    oof = oof[(oof["role"] == "target") & (oof["label"] == "human")]
+    texts: dict[str, str] = {}
+    for name in LABELED_FILES:
+        t = pq.read_table(OOD.SHARED / "labeled" / name, columns=["id", "text"]).to_pydict()
+        texts.update(zip(t["id"], t["text"], strict=True))
+    out = {}
+    for fold, domain in keys:
+        ids = sorted(set(oof[(oof["fold"] == fold) & (oof["domain"] == domain)]["id"]))
+        rng = np.random.default_rng(seed)
+        pick = [ids[i] for i in rng.permutation(len(ids))[:per_source]]
+        out[(fold, domain)] = [texts[i] for i in pick if isinstance(texts.get(i), str)]
+    return out
+
+
+def generate(per_source: int, max_new_tokens: int, seed: int, batch_size: int) -> None:
+    from detectors.lm_generate import generate_from_documents
+
+    done = set()
+    parts = []
+    if TEXTS.is_file():
+        old = pq.read_table(TEXTS)
+        parts.append(old)
+        done = set(zip(old["fold"].to_pylist(), old["domain"].to_pylist(), strict=True))
+    inputs = source_inputs(per_source, seed)
+    for i, (key, docs) in enumerate(inputs.items()):
+        if key in done:
+            continue
+        t0 = time.time()
+        made = generate_from_documents(docs, per_source, max_new_tokens=max_new_tokens,
+                                       batch_size=batch_size, seed=seed)
+        parts.append(pa.table({
+            "fold": [key[0]] * len(made), "domain": [key[1]] * len(made),
+            "text": [t for t, _ in made], "origin": [o for _, o in made]}))
+        tmp = TEXTS.with_suffix(".tmp")
+        pq.write_table(pa.concat_tables(parts), tmp)
+        tmp.replace(TEXTS)
+        print(f"[{i + 1}/{len(inputs)}] {key[1]} [{key[0]}]: {len(made)} texts in "
+              f"{time.time() - t0:.0f}s", flush=True)
+
+
+def score() -> None:
+    from ood_section import SHIPPED_RECIPE, chunk_pages
+    from web_pages import web_split
+
+    from detectors.out_of_fold import score_with_fold_models
+
+    t = pq.read_table(TEXTS).to_pydict()
+    by_fold: dict[str, list[str]] = {}
+    for f, text in zip(t["fold"], t["text"], strict=True):
+        by_fold.setdefault(f, []).append(text)
+    meta = json.loads(pq.read_schema(OOD.OOF).metadata[b"out_of_fold"])
+    pages: list[str] = []
+    if SHIPPED_RECIPE.web_weight and meta.get("web_pieces"):
+        web_train, _ = web_split()
+        pages = chunk_pages([x for v in web_train.values() for x in v])
+    paths = [OOD.SHARED / "labeled" / f for f in LABELED_FILES]
+    scores = score_with_fold_models(paths, SHIPPED_RECIPE, by_fold,
+                                    meta.get("max_train_per_repo"), meta.get("seed", 0),
+                                    web_texts=pages, log=lambda s: print("  " + s, flush=True))
+    at = {f: 0 for f in by_fold}
+    out = []
+    for f in t["fold"]:
+        out.append(float(scores[f][at[f]]))
+        at[f] += 1
+    table = pa.table({"fold": t["fold"], "domain": t["domain"], "origin": t["origin"],
+                      "score": out})
+    table = table.replace_schema_metadata({"oof_stamp": oof_stamp(),
+                                           "recipe": SHIPPED_RECIPE.name})
+    pq.write_table(table, SCORES)
+    print(f"wrote {SCORES} ({table.num_rows} scores)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-source", type=int, default=24)
+    ap.add_argument("--max-new-tokens", type=int, default=80)
+    ap.add_argument("--batch-size", type=int, default=24)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-score", action="store_true")
+    args = ap.parse_args()
+    t0 = time.time()
+    generate(args.per_source, args.max_new_tokens, args.seed, args.batch_size)
+    print(f"generation done at {time.time() - t0:.0f}s", flush=True)
+    if not args.skip_score:
+        score()
+    print(f"total {time.time() - t0:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
