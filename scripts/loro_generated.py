@@ -35,7 +35,6 @@ sys.path.insert(0, str(REPO / "scripts"))
 import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-
 import validate_estimation_ood as OOD  # noqa: E402
 
 TEXTS = REPO / ".bench" / "loro_generated_texts.parquet"

@@ -15,7 +15,7 @@ each carrying half of the reference's weight.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,8 @@ class GeneratedRefs:
 
     scores: dict[str, np.ndarray]
     notes: tuple[str, ...] = ()
+    #: what each source's texts are, as the output names them
+    kinds: dict[str, str] = field(default_factory=dict)
 
 
 def score_stored_texts(db_path: str | os.PathLike, detector: str) -> GeneratedRefs:
@@ -45,10 +47,11 @@ def score_stored_texts(db_path: str | os.PathLike, detector: str) -> GeneratedRe
     from detectors.store_machine_texts import load_machine_texts, machine_texts_path
 
     try:
-        texts = load_machine_texts(db_path)
+        pairs = load_machine_texts(db_path, with_origin=True)
     except ValueError as e:
         return GeneratedRefs({}, (f"stored machine texts not used: {e}",))
-    texts = {s: t for s, t in texts.items() if t}
+    texts = {s: [t for t, _ in p] for s, p in pairs.items() if p}
+    kinds = {s: describe([o for _, o in p]) for s, p in pairs.items() if p}
     if not texts:
         return GeneratedRefs({})
     try:
@@ -64,7 +67,17 @@ def score_stored_texts(db_path: str | os.PathLike, detector: str) -> GeneratedRe
             out[s] = sc[np.isfinite(sc)]
     finally:
         det.close()
-    return GeneratedRefs(out)
+    return GeneratedRefs(out, (), kinds)
+
+
+def describe(origins: list[str]) -> str:
+    """How the output names a source's machine texts, from their origins."""
+    made = sum(1 for o in origins if str(o).startswith("generated"))
+    if made == len(origins):
+        return "generated from this source's pre-cutoff documents"
+    if made == 0:
+        return "machine texts given for this source"
+    return "generated from this source's pre-cutoff documents and given for it"
 
 
 def source_machine(shared: Hist, shared_scores: np.ndarray | None, generated: np.ndarray,
@@ -74,23 +87,26 @@ def source_machine(shared: Hist, shared_scores: np.ndarray | None, generated: np
 
     "mixed": the shared reference's and the generated texts' histograms, each scaled to half
     of the shared reference's document count (so the bootstrap resamples as many documents as
-    before, and neither part outweighs the other); "alone": the generated texts only.
+    before, and neither part outweighs the other; weights likewise, so a token-weighted shared
+    reference keeps its scale); "alone": the generated texts only (weighted by documents: they
+    have no token counts).
     """
     from auditor.estimate.methods import histogram
 
-    gen_docs = np.asarray(histogram(generated, edges), dtype=float)
+    generated = np.asarray(generated, dtype=float)
+    gen = np.asarray(histogram(generated, edges), dtype=float)
     if rule == "alone" or shared.n == 0:
-        scores = generated
-        return Hist.of(gen_docs), scores
+        return Hist.of(gen), generated
     if rule != "mixed":
         raise ValueError(f"unknown rule {rule!r}: alone or mixed")
-    half = shared.n / 2
-    docs = shared.docs / max(shared.docs.sum(), 1e-12) * half + gen_docs / gen_docs.sum() * half
+    g = gen / gen.sum()
+    docs = (shared.docs / shared.docs.sum() + g) * (shared.n / 2)
+    weight = (shared.weight / max(shared.weight.sum(), 1e-12) + g) * (shared.weight.sum() / 2)
     if shared_scores is not None and shared_scores.size:
-        # raw scores in the same proportion: the shared sample and the generated texts
-        # repeated to the same count
+        # raw scores in the same proportion: the generated texts repeated to the shared
+        # sample's count
         reps = max(1, int(round(shared_scores.size / generated.size)))
-        scores = np.concatenate([shared_scores, np.tile(generated, reps)])
+        scores = np.concatenate([np.asarray(shared_scores, float), np.tile(generated, reps)])
     else:
         scores = generated
-    return Hist.of(docs), scores
+    return Hist(docs, weight), scores
