@@ -103,11 +103,36 @@ def generate(per_source: int, max_new_tokens: int, seed: int, batch_size: int,
               f"{time.time() - t0:.0f}s", flush=True)
 
 
+def fold_models(paths, recipe, folds: list[str], meta: dict, pages: list[str]) -> dict:
+    """The fold models (coefficients, intercept), cached in .bench/fold_models/ as plain .npz
+    (no pickle) under the out-of-fold file's stamp, so a rescore does not retrain."""
+    from detectors.out_of_fold import train_fold_models
+
+    cache = REPO / ".bench" / "fold_models"
+    cache.mkdir(parents=True, exist_ok=True)
+    stamp = oof_stamp().replace(":", "_")
+    path = {f: cache / f"{stamp}_{f.replace('/', '__')}.npz" for f in folds}
+    out = {}
+    for f in folds:
+        if path[f].is_file():
+            with np.load(path[f], allow_pickle=False) as z:
+                out[f] = (z["coef"], float(z["intercept"]))
+    missing = [f for f in folds if f not in out]
+    if missing:
+        trained = train_fold_models(paths, recipe, missing, meta.get("max_train_per_repo"),
+                                    meta.get("seed", 0), web_texts=pages,
+                                    log=lambda s: print("  " + s, flush=True))
+        for f, (coef, b) in trained.items():
+            np.savez(path[f], coef=coef, intercept=np.float64(b))
+            out[f] = (coef, b)
+    return out
+
+
 def score() -> None:
     from ood_section import SHIPPED_RECIPE, chunk_pages
     from web_pages import web_split
 
-    from detectors.out_of_fold import score_with_fold_models
+    from detectors.out_of_fold import score_with
 
     t = pq.read_table(TEXTS).to_pydict()
     by_fold: dict[str, list[str]] = {}
@@ -131,9 +156,9 @@ def score() -> None:
         web_train, _ = web_split()
         pages = chunk_pages([x for v in web_train.values() for x in v])
     paths = [OOD.SHARED / "labeled" / f for f in LABELED_FILES]
-    scores = score_with_fold_models(paths, SHIPPED_RECIPE, by_fold,
-                                    meta.get("max_train_per_repo"), meta.get("seed", 0),
-                                    web_texts=pages, log=lambda s: print("  " + s, flush=True))
+    every = sorted({k[0] for k in OOD.loro_sources(say=lambda *_: None)} | set(by_fold))
+    models = fold_models(paths, SHIPPED_RECIPE, every, meta, pages)  # all: cached for reruns
+    scores = {f: score_with(SHIPPED_RECIPE, models[f], texts) for f, texts in by_fold.items()}
     for f, want in check.items():
         got = scores[f][len(scores[f]) - len(want):]
         print(f"  {f}: re-trained fold model vs out-of-fold scores on {len(want)} rows: "
@@ -159,10 +184,12 @@ def main() -> None:
     ap.add_argument("--max-per-repo", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-score", action="store_true")
+    ap.add_argument("--score-only", action="store_true")
     args = ap.parse_args()
     t0 = time.time()
-    generate(args.per_source, args.max_new_tokens, args.seed, args.batch_size,
-             args.max_per_repo)
+    if not args.score_only:
+        generate(args.per_source, args.max_new_tokens, args.seed, args.batch_size,
+                 args.max_per_repo)
     print(f"generation done at {time.time() - t0:.0f}s", flush=True)
     if not args.skip_score:
         score()
