@@ -149,10 +149,10 @@ class _progress:
                    "or score column; rows with label=human if it has labels) or a source name.")
 @click.option("--machine-reference", default=None, metavar="PARQUET|SOURCE",
               help="Override the machine reference (label=ai rows of a file, or a source).")
-@click.option("--generated-reference/--no-generated-reference", "generated", default=True,
-              show_default=True,
-              help="Mix each source's machine texts kept by `auditor detectors generate` into its "
-                   "machine reference (not with --machine-reference).")
+@click.option("--generated-reference/--no-generated-reference", "generated", default=None,
+              help="Use each source's machine texts kept by `auditor detectors generate` in its "
+                   "machine reference (not with --machine-reference). Default: as measured "
+                   "best (reports/estimation.md, section 1b).")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also show classify-and-count, the biased baseline, in the table.")
 @click.option("--no-record", is_flag=True, help="Do not append the results to the estimates "

@@ -66,7 +66,7 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                 progress: Callable[[int, int], None] | None = None,
                 min_docs: int = MIN_GROUP_DOCS, similar_by: str | None = None,
                 overall: bool = False, vocab: bool = True,
-                generated: bool = True) -> list[Estimate]:
+                generated: bool | None = None) -> list[Estimate]:
     """Synthetic fraction per group of `by` columns (one overall estimate when `by` is empty).
 
     `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, mlms, or auto (chosen per group,
@@ -91,10 +91,11 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     rows of `by=("source",)` combine to. With `vocab`, groups with a `crawl_month` get the
     reference-free excess-vocabulary bound beside the detector estimate (when the store has
     `score_excess_vocab`).
-    With `generated` (the default), a source with machine texts kept beside the store
-    (`auditor detectors generate`: written by the offline LM from its own pre-cutoff documents,
-    or given for it) gets them, scored by the detector, in its machine reference
-    (`auditor.estimate.generated`; the notes name it); not when `machine_reference` is given.
+    With `generated` (None: `generated.USE_BY_DEFAULT`), a source with machine texts kept
+    beside the store (`auditor detectors generate`: written by the offline LM from its own
+    pre-cutoff documents, or given for it) gets them, scored by the detector, in its machine
+    reference (`auditor.estimate.generated`; the notes name it); not when `machine_reference`
+    is given.
     """
     from auditor.store.catalogue import open_store
 
@@ -109,6 +110,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     if min_docs < 0:
         raise ValueError(f"min_docs must be >= 0, got {min_docs}")
     by = [by] if isinstance(by, str) else list(by)
+    if generated is None:
+        from auditor.estimate.generated import USE_BY_DEFAULT as generated
     headline = not by  # the overall figure: combined from per-source rows
     rows_by = ["source"] if headline else by
     with open_store(db_path, read_only=True) as store:

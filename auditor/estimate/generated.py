@@ -26,6 +26,9 @@ MIN_GENERATED = 10
 #: How a source's generated texts make its machine reference: "alone" (they replace the
 #: reference) or "mixed" (half the weight each). See the module docstring.
 GENERATED_RULE = "mixed"
+#: Whether `estimate_db` uses stored machine texts unless told otherwise: only if the rule
+#: beat the shared reference on the development repositories (reports/estimation.md, 1b).
+USE_BY_DEFAULT = True
 
 
 @dataclass(frozen=True)
