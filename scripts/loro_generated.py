@@ -76,19 +76,42 @@ def source_inputs(per_source: int, seed: int = 0,
     return out
 
 
+def all_texts() -> dict[str, list]:
+    """Every generated text so far: the main cache and those of parallel runs (`--part`), one
+    run's texts per source (the first file that has the source)."""
+    files = [TEXTS] + sorted(TEXTS.parent.glob(f"{TEXTS.stem}.*.parquet"))
+    out: dict[str, list] = {"fold": [], "domain": [], "text": [], "origin": []}
+    seen: set = set()
+    for f in files:
+        if not f.is_file():
+            continue
+        t = pq.read_table(f).to_pydict()
+        keys = set(zip(t["fold"], t["domain"], strict=True)) - seen
+        for i, k in enumerate(zip(t["fold"], t["domain"], strict=True)):
+            if k in keys:
+                for c in out:
+                    out[c].append(t[c][i])
+        seen |= keys
+    return out
+
+
+def done_sources() -> set:
+    t = all_texts()
+    return set(zip(t["fold"], t["domain"], strict=True))
+
+
 def generate(per_source: int, max_new_tokens: int, seed: int, batch_size: int,
-             max_per_repo: int) -> None:
+             max_per_repo: int, part: str = "", reverse: bool = False) -> None:
     from detectors.lm_generate import generate_from_documents
 
-    done = set()
     parts = []
-    if TEXTS.is_file():
-        old = pq.read_table(TEXTS)
-        parts.append(old)
-        done = set(zip(old["fold"].to_pylist(), old["domain"].to_pylist(), strict=True))
+    out = TEXTS.with_name(f"{TEXTS.stem}.{part}.parquet") if part else TEXTS
+    if out.is_file():
+        parts.append(pq.read_table(out))
     inputs = source_inputs(per_source, seed, max_per_repo)
-    for i, (key, docs) in enumerate(inputs.items()):
-        if key in done:
+    items = list(inputs.items())[::-1] if reverse else list(inputs.items())
+    for i, (key, docs) in enumerate(items):
+        if key in done_sources():  # done here or by a parallel run (another --part)
             continue
         t0 = time.time()
         made = generate_from_documents(docs, per_source, max_new_tokens=max_new_tokens,
@@ -96,9 +119,9 @@ def generate(per_source: int, max_new_tokens: int, seed: int, batch_size: int,
         parts.append(pa.table({
             "fold": [key[0]] * len(made), "domain": [key[1]] * len(made),
             "text": [t for t, _ in made], "origin": [o for _, o in made]}))
-        tmp = TEXTS.with_suffix(".tmp")
+        tmp = out.with_suffix(".tmp")
         pq.write_table(pa.concat_tables(parts), tmp)
-        tmp.replace(TEXTS)
+        tmp.replace(out)
         print(f"[{i + 1}/{len(inputs)}] {key[1]} [{key[0]}]: {len(made)} texts in "
               f"{time.time() - t0:.0f}s", flush=True)
 
@@ -134,7 +157,7 @@ def score() -> None:
 
     from detectors.out_of_fold import score_with
 
-    t = pq.read_table(TEXTS).to_pydict()
+    t = all_texts()
     by_fold: dict[str, list[str]] = {}
     for f, text in zip(t["fold"], t["text"], strict=True):
         by_fold.setdefault(f, []).append(text)
@@ -185,11 +208,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-score", action="store_true")
     ap.add_argument("--score-only", action="store_true")
+    ap.add_argument("--part", default="", help="write to a side file (a parallel run)")
+    ap.add_argument("--reverse", action="store_true", help="sources in reverse order")
     args = ap.parse_args()
     t0 = time.time()
     if not args.score_only:
         generate(args.per_source, args.max_new_tokens, args.seed, args.batch_size,
-                 args.max_per_repo)
+                 args.max_per_repo, args.part, args.reverse)
     print(f"generation done at {time.time() - t0:.0f}s", flush=True)
     if not args.skip_score:
         score()
