@@ -303,17 +303,19 @@ def generate_cmd(db: str, per_source: int, sources: tuple[str, ...], machine_fil
 
     The offline SmolLM2 model continues or rewrites (alternating) --per-source of the
     source's pre-cutoff documents (re-read from the shards). The texts are kept in
-    DB.models/generated/machine_texts.parquet; `auditor estimate` then scores them with its
-    detector and mixes them into that source's machine reference, closer to the source than
-    the shipped one (its notes say "machine reference: generated from this source's
-    pre-cutoff documents (N)"). Slow on CPU (about a minute per 40 texts of 120 tokens on one
-    free core); running it again for a source replaces that source's texts.
+    DB.models/generated/machine_texts.parquet; `auditor estimate --generated-reference` then
+    scores them with its detector and mixes them into that source's machine reference (its
+    notes say "machine reference: generated from this source's pre-cutoff documents (N)").
+    Off by default: on the leave-one-repository-out validation it did not lower the error
+    (reports/estimation.md, section 1b). Slow on CPU (measured: 24 texts of 80 tokens took
+    5-7 minutes on a busy shared core, far longer for Chinese); running it again for a source
+    replaces that source's texts.
 
     \b
     Examples:
       auditor detectors generate --db audit.duckdb --per-source 40
       auditor detectors generate --db audit.duckdb --source news --machine news_ai.jsonl
-      auditor estimate --db audit.duckdb --by source
+      auditor estimate --db audit.duckdb --by source --generated-reference
     """
     import os
 
@@ -374,4 +376,5 @@ def generate_cmd(db: str, per_source: int, sources: tuple[str, ...], machine_fil
         click.echo(f"{s}: {r['texts']} machine texts"
                    + (f" ({r['skipped']})" if "skipped" in r else f" ({r['origin']})"))
     if path:
-        click.echo(f"kept in {path}; `auditor estimate --db {db}` uses them")
+        click.echo(f"kept in {path}; `auditor estimate --db {db} --generated-reference` uses "
+                   "them")
