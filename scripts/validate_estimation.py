@@ -442,7 +442,12 @@ def generated_section(replicates: int, n_boot: int, say=print) -> tuple[list[str
     lines = [
         "## 1b. Machine reference generated from the source's own documents (issue 10, item 2)",
         "",
-        "Same corpora, draws and seeds as section 1. Per source, the offline SmolLM2-135M "
+        f"Same corpora, draws and seeds as section 1, for {n_src[True] + n_src[False]} of its "
+        "sources: at most two per repository were planned (those with the most human rows, "
+        "development repositories first), and generation on the 2 shared CPU cores (5-16 "
+        "minutes a source, 14 for Chinese) limited the run to those generated before this "
+        "section started; the others are left out of this section, not estimated otherwise. "
+        "Per source, the offline SmolLM2-135M "
         "(`detectors.lm_generate`, as `auditor detectors generate` runs it) wrote "
         f"{'/'.join(map(str, n_gen))} texts from a seeded sample of the source's human rows "
         "(continue and rewrite prompts alternating; median "
