@@ -132,6 +132,41 @@ def out_of_fold_scores(paths: Sequence[str | Path], recipe: Recipe,
     return table.replace_schema_metadata({"out_of_fold": json.dumps(meta)})
 
 
+def train_fold_models(paths: Sequence[str | Path], recipe: Recipe, folds: Sequence[str],
+                      max_train_per_repo: int | None = MAX_TRAIN_PER_REPO, seed: int = 0,
+                      web_texts: Sequence[str] = (),
+                      log: Callable[[str], None] | None = None
+                      ) -> dict[str, tuple[np.ndarray, float]]:
+    """{held-out repository: (coefficients, intercept)} of the fold models named in `folds`,
+    each trained exactly as `out_of_fold_scores` trains it (same sample, rows in the same
+    order, same seed), so what they score sits on the scale of that fold's out-of-fold scores
+    (e.g. machine text generated from the held-out repository's human rows)."""
+    pool = load_pool(paths)
+    plan = [f for f in plan_folds(pool, max_train_per_repo or MAX_TRAIN_PER_REPO, seed)
+            if f.held_out in set(folds)]
+    if not plan:
+        return {}
+    train_rows = np.unique(np.concatenate([f.train for f in plan]))
+    sub = pool.take(train_rows)
+    feats = featurize_all(sub, web_texts if recipe.web_weight else (), recipe.params)
+    out = {}
+    for fold in plan:
+        t0 = time.time()
+        out[fold.held_out] = train_on(sub, feats, np.searchsorted(train_rows, fold.train),
+                                      recipe, seed)
+        if log is not None:
+            log(f"{fold.held_out}: trained on {fold.train.size:,} rows in "
+                f"{time.time() - t0:.0f}s")
+    return out
+
+
+def score_with(recipe: Recipe, model: tuple[np.ndarray, float],
+               texts: Sequence[str]) -> np.ndarray:
+    """Decision values of `texts` under one fold model of `train_fold_models`."""
+    coef, b = model
+    return LinearScorer(recipe.params, coef).scores(list(texts)) + b
+
+
 def _table(pool: Pool, fold: str, rows: np.ndarray, role: np.ndarray, scores: np.ndarray,
            threshold: float | None) -> pa.Table:
     return pa.table({

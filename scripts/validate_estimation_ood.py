@@ -7,6 +7,7 @@ Imported by validate_estimation.py (see its docstring for the design); not a too
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -43,6 +44,13 @@ MIN_REF, MAX_REF, MIN_TARGET, MAX_TARGET = 50, 300, 50, 500
 #: At most this many domains per repository (those with the most human rows), so that one
 #: repository with many genres does not outweigh the others; machine rows capped per source.
 MAX_DOMAINS, MAX_MACHINE = 4, 300
+
+
+def is_dev_repo(repo: str) -> bool:
+    """Development repositories of the leave-one-repository-out corpora: where a design choice
+    (e.g. how a generated machine reference is used) is decided, by a hash of the name fixed
+    before any result was seen. Figures reported for such a choice come from the others."""
+    return int(hashlib.sha1(f"dev:{repo}".encode()).hexdigest()[:8], 16) % 3 == 0
 
 
 def draw_corpus(human: np.ndarray, machine: np.ndarray, n_ref: int, n_target: int, k: int,
@@ -125,6 +133,86 @@ def run_loro(fractions, replicates: int, n_boot: int, methods=("auto", "mlm", "a
                     rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0], n_ref=n_ref,
                                      fraction=frac, truth=k / n_target, rep=rep, method=method,
                                      est=iv.fraction, lo=iv.ci_low, hi=iv.ci_high))
+    return rows
+
+
+#: Out-of-fold scores of machine text generated from each LORO source's own human rows
+#: (scripts/loro_generated.py).
+GENERATED = REPO / ".bench" / "loro_generated_scores.parquet"
+#: How a source's machine reference is made in the generated-reference rows: the fold's shared
+#: reference as before, the generated texts alone, or both mixed (`auditor.estimate.generated`).
+REF_RULES = ("shared", "alone", "mixed")
+
+
+def generated_scores() -> dict[tuple[str, str], np.ndarray] | None:
+    """{(fold, domain): scores of its generated texts}, or None when the file is missing or was
+    scored beside other out-of-fold scores than the present ones."""
+    if not GENERATED.is_file():
+        return None
+    t = pq.read_table(GENERATED)
+    st = OOF.stat()
+    stamp = (t.schema.metadata or {}).get(b"oof_stamp", b"").decode()
+    if stamp != f"{st.st_size}:{int(st.st_mtime)}":
+        return None
+    d = t.to_pydict()
+    out: dict[tuple[str, str], list[float]] = {}
+    for f, dom, sc in zip(d["fold"], d["domain"], d["score"], strict=True):
+        if sc is not None and np.isfinite(sc):
+            out.setdefault((f, dom), []).append(sc)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def estimate_with_rule(h_ref: np.ndarray, m_shared: np.ndarray, generated: np.ndarray,
+                       target: np.ndarray, rule: str, n_boot: int, seed: int):
+    """The post-cutoff share as `estimate_db` computes it for a source whose stored machine
+    texts scored `generated`: bins from the human and the shared machine reference (as the
+    store path sets them), the source's machine reference by `rule` (`source_machine`), method
+    `auto` for the resulting reference sizes."""
+    from auditor.estimate.generated import source_machine
+
+    edges = M.reference_edges(h_ref, m_shared)
+    H, T = (Hist.of(M.histogram(x, edges)) for x in (h_ref, target))
+    shared = Hist.of(M.histogram(m_shared, edges))
+    if rule == "shared":
+        MM, ms = shared, m_shared
+    else:
+        MM, ms = source_machine(shared, m_shared, generated, edges, rule)
+    method, _ = auto_method(len(h_ref), MM.n, False)
+    cell = Cell((), "s", T, 0.0, len(target), 0, 0.0)
+    est = estimate_cells([cell], {"s": SourceFit(H, method)}, MM, n_boot, seed,
+                         machine_scores=ms, edges=edges)
+    return combine_cells([0], [cell], est).post
+
+
+def run_loro_generated(fractions, replicates: int, n_boot: int, rules=REF_RULES,
+                       say=print) -> list[dict]:
+    """The LORO corpora of `run_loro` (same draws and seeds), estimated with `auto` under each
+    machine-reference rule; sources without generated scores are left out."""
+    data = loro_sources(say)
+    gen = generated_scores()
+    if gen is None:
+        raise SystemExit(f"{GENERATED} is missing or stale: run "
+                         "`nice -n 10 python scripts/loro_generated.py`")
+    rows = []
+    for s_i, (key, d) in enumerate(data.items()):
+        if key not in gen:
+            continue
+        human, machine, m_ref = d["human"], d["machine"], d["machine_ref"]
+        n_ref, n_target = d["sizes"]
+        for f_i, frac in enumerate(fractions):
+            k = int(round(frac * n_target))
+            if k > len(machine) or n_ref + n_target - k > len(human):
+                continue
+            for rep in range(replicates):
+                seed = 1_000_000 * s_i + 1000 * f_i + rep
+                h_ref, target = draw_corpus(human, machine, n_ref, n_target, k, seed)
+                for rule in rules:
+                    iv = estimate_with_rule(h_ref, m_ref, gen[key], target, rule, n_boot, seed)
+                    rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0], n_ref=n_ref,
+                                     dev=is_dev_repo(key[0]), fraction=frac,
+                                     truth=k / n_target, rep=rep, method=rule,
+                                     n_generated=len(gen[key]), est=iv.fraction, lo=iv.ci_low,
+                                     hi=iv.ci_high))
     return rows
 
 

@@ -149,6 +149,10 @@ class _progress:
                    "or score column; rows with label=human if it has labels) or a source name.")
 @click.option("--machine-reference", default=None, metavar="PARQUET|SOURCE",
               help="Override the machine reference (label=ai rows of a file, or a source).")
+@click.option("--generated-reference/--no-generated-reference", "generated", default=None,
+              help="Use each source's machine texts kept by `auditor detectors generate` in its "
+                   "machine reference (not with --machine-reference). Default: as measured "
+                   "best (reports/estimation.md, section 1b).")
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also show classify-and-count, the biased baseline, in the table.")
 @click.option("--no-record", is_flag=True, help="Do not append the results to the estimates "
@@ -161,7 +165,7 @@ class _progress:
                    "human reference only from sources with the same value of it.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, one object a group).")
 def estimate_command(db, by, method, detector, weight, n_boot, seed, human_reference,
-                     machine_reference, baseline, no_record, min_docs, similar_by, as_json):
+                     machine_reference, generated, baseline, no_record, min_docs, similar_by, as_json):
     """Estimate the share of machine-generated text per group, corrected for detector error.
 
     The target of a group is its corpus documents that are not used as its human reference.
@@ -170,7 +174,10 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
     `floor`, ideally 0); else documents scanned with --role human_reference; else the
     detector's shipped human rows, with a FALLBACK note and a widened interval. The machine
     reference is documents scanned with --role machine_reference, else the detector's shipped
-    reference. Intervals are 95% bootstrap intervals over the target and both references; at
+    reference; a source with machine texts written from its own pre-cutoff documents
+    (`auditor detectors generate`) gets them mixed into its machine reference, named in the
+    notes. Without --detector, a store's own adapted model (`auditor detectors adapt`, scanned
+    with --detectors adapted) is used when present. Intervals are 95% bootstrap intervals over the target and both references; at
     an estimate of 0 the upper bound is one-sided.
 
     \b
@@ -190,7 +197,7 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
         raise click.ClickException(gap.message)
     kwargs = dict(by=list(by), detector=detector, weight=weight, n_boot=n_boot, seed=seed,
                   machine_reference=machine_reference, human_reference=human_reference,
-                  min_docs=min_docs, similar_by=similar_by)
+                  min_docs=min_docs, similar_by=similar_by, generated=generated)
     import warnings
 
     from auditor.estimate.db import HistoryNotRecorded

@@ -43,10 +43,16 @@ class Cell:
 
 @dataclass(frozen=True)
 class SourceFit:
-    """The references one source's cells are estimated with, and the method for them."""
+    """The references one source's cells are estimated with, and the method for them.
+
+    `machine` (with `machine_scores`, its raw scores for `mlms`) is the source's own machine
+    reference (machine text written from its documents, `auditor.estimate.generated`); None:
+    the shared one given to `estimate_cells`."""
 
     human: Hist
     method: str
+    machine: Hist | None = None
+    machine_scores: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -94,9 +100,12 @@ def estimate_cells(cells: Sequence[Cell], fits: dict[str, SourceFit], machine: H
         if c.source in fits and c.post.n > 0:
             by_source.setdefault(c.source, []).append(i)
     sources = sorted(by_source)
+    own = {s for s in sources if fits[s].machine is not None}
     for s in sources:
         idx = by_source[s]
-        q = factory(fits[s].method).fit(fits[s].human.weight, machine.weight)
+        f = fits[s]
+        q = (factory(f.method, f.machine_scores).fit(f.human.weight, f.machine.weight)
+             if s in own else factory(f.method).fit(f.human.weight, machine.weight))
         targets = np.stack([cells[i].post.weight for i in idx])
         points[idx] = q.quantify_raw_many(targets)
         upper[idx] = _upper(q, targets, points[idx])
@@ -107,10 +116,17 @@ def estimate_cells(cells: Sequence[Cell], fits: dict[str, SourceFit], machine: H
               else rng.choice(machine_scores, machine_scores.size, replace=True))
         for s in sources:
             idx = by_source[s]
-            h = fits[s].human.resample(rng)
+            f = fits[s]
+            h = f.human.resample(rng)
+            if s in own:  # the source's own machine reference, resampled the same way
+                ms_s = (None if f.machine_scores is None else
+                        rng.choice(f.machine_scores, f.machine_scores.size, replace=True))
+                m_s = f.machine.resample(rng)
+            else:
+                ms_s, m_s = ms, m
             targets = np.stack([cells[i].post.resample(rng).weight for i in idx])
             try:
-                q = factory(fits[s].method, ms).fit(h.weight, m.weight)
+                q = factory(f.method, ms_s).fit(h.weight, m_s.weight)
             except ValueError:  # a replicate emptied a tiny reference
                 continue
             reps[idx, b] = q.quantify_raw_many(targets)

@@ -65,7 +65,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                 human_reference: str | None = None,
                 progress: Callable[[int, int], None] | None = None,
                 min_docs: int = MIN_GROUP_DOCS, similar_by: str | None = None,
-                overall: bool = False, vocab: bool = True) -> list[Estimate]:
+                overall: bool = False, vocab: bool = True,
+                generated: bool | None = None) -> list[Estimate]:
     """Synthetic fraction per group of `by` columns (one overall estimate when `by` is empty).
 
     `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, mlms, or auto (chosen per group,
@@ -90,6 +91,11 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     rows of `by=("source",)` combine to. With `vocab`, groups with a `crawl_month` get the
     reference-free excess-vocabulary bound beside the detector estimate (when the store has
     `score_excess_vocab`).
+    With `generated` (None: `generated.USE_BY_DEFAULT`), a source with machine texts kept
+    beside the store (`auditor detectors generate`: written by the offline LM from its own
+    pre-cutoff documents, or given for it) gets them, scored by the detector, in its machine
+    reference (`auditor.estimate.generated`; the notes name it); not when `machine_reference`
+    is given.
     """
     from auditor.store.catalogue import open_store
 
@@ -104,25 +110,33 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     if min_docs < 0:
         raise ValueError(f"min_docs must be >= 0, got {min_docs}")
     by = [by] if isinstance(by, str) else list(by)
-    if detector is not None and machine_reference is None and human_reference is None:
-        # A detector fitted for this store (`auditor detectors adapt`) brings its own
-        # references: held-out pre-cutoff documents and machine texts it never trained on (the
-        # store's other pre-cutoff documents were its training data, so they would flatter it).
-        from detectors.adapted import store_reference
-
-        own = store_reference(db_path, detector)
-        if own is not None:
-            machine_reference = human_reference = str(own)
+    if generated is None:
+        from auditor.estimate.generated import USE_BY_DEFAULT as generated
     headline = not by  # the overall figure: combined from per-source rows
     rows_by = ["source"] if headline else by
     with open_store(db_path, read_only=True) as store:
         con = store.con
         cols = view_columns(con)
+        default_note = None
+        if detector is None and machine_reference is None and human_reference is None:
+            detector, default_note = _store_fitted_default(db_path, con, cols)
+        if detector is not None and machine_reference is None and human_reference is None:
+            # A detector fitted for this store (`auditor detectors adapt`) brings its own
+            # references: held-out pre-cutoff documents and machine texts it never trained on
+            # (the store's other pre-cutoff documents were its training data, so they would
+            # flatter it).
+            from detectors.adapted import store_reference
+
+            own = store_reference(db_path, detector)
+            if own is not None:
+                machine_reference = human_reference = str(own)
         keys = group_columns(rows_by, cols)
         combined = detector == COMBINED
         det, partner = _pick_detectors(con, cols, None if combined else detector,
                                        machine_reference)
         common = dict(con=con, cols=cols, keys=keys, by=rows_by, method=method, weight=weight,
+                      generated_from=db_path if generated and machine_reference is None
+                      else None,
                       n_boot=n_boot, machine_reference=machine_reference,
                       human_reference=human_reference, progress=progress,
                       min_docs=0 if headline else min_docs, similar_by=similar_by,
@@ -145,6 +159,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
             results = combine(full, cheap_s, costly_s, costly=det, cheap=partner)
         if headline:
             results = [e for e in results if not e.group]
+        if default_note:
+            results = [replace(e, notes=(default_note, *e.notes)) for e in results]
         if vocab:
             from auditor.estimate.vocab_db import attach_vocab
 
@@ -171,6 +187,22 @@ def _record_history(db_path: str, by: Sequence[str], results: list[Estimate]) ->
         warnings.warn(HistoryNotRecorded(
             f"estimates not added to the store's history ({exc}); pass --no-record to skip "
             "it"), stacklevel=3)
+
+
+def _store_fitted_default(db_path: str, con, cols: dict[str, str]) -> tuple[str | None, str | None]:
+    """("adapted", why) when the store has its own adapted model (`auditor detectors adapt`)
+    with saved references and the scan scored (nearly) every corpus document with it: a
+    detector fitted on this corpus's own text is preferred to the shipped ones (issue 10,
+    item 2). Otherwise (None, None): the usual preference order."""
+    from detectors.adapted import store_reference
+
+    name = "adapted"
+    if (name not in score_columns(cols) or store_reference(db_path, name) is None
+            or not choice.scored_everything(con, quote(f"score_{name}", cols))):
+        return None, None
+    return name, ("detector adapted chosen by default: this store's own adapted model "
+                  "(`auditor detectors adapt`), with its held-out references; pass --detector "
+                  "to use another")
 
 
 def _usable_detectors(con, cols: dict[str, str], machine_reference: str | None) -> list[str]:
@@ -209,9 +241,12 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
                      machine_reference: str | None, human_reference: str | None,
                      sample_of: str | None = None, min_docs: int = MIN_GROUP_DOCS,
                      similar_by: str | None = None, overall: bool = False,
-                     progress: Callable[[int, int], None] | None = None) -> list[GroupResult]:
+                     progress: Callable[[int, int], None] | None = None,
+                     generated_from: str | None = None) -> list[GroupResult]:
     """One estimate per group for one detector (the single-tier path): cells (group x source)
-    estimated against their source's references, then combined (see `cells`)."""
+    estimated against their source's references, then combined (see `cells`).
+    `generated_from`: the store whose kept machine texts give sources their own machine
+    reference (None: the shared one for all)."""
     score = quote(f"score_{detector}", cols, "score column")
     genre = quote(similar_by, cols, "similarity column") if similar_by else None
     tokens = weight == "tokens"
@@ -274,6 +309,10 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
         (own.get((s, True), Hist.empty(1)).n + own.get((s, False), Hist.empty(1)).n)
         < MIN_HUMAN_REF for s in sources)
     prof = profiles(con, score, cols, genre) if needs_borrow else {}
+    shared_scores = machine_sample(con, plan.machine)
+    own_machine, gen_notes = _generated_machine(generated_from, detector, sources, machine_h,
+                                                shared_scores, edges)
+    base_notes += gen_notes
     refs: dict[str, HumanRef] = {}
     fits: dict[str, SourceFit] = {}
     chosen: dict[str, tuple[str, str]] = {}
@@ -284,13 +323,15 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
         refs[s] = ref
         m = method
         reason = ""
+        m_hist, m_scores = own_machine.get(s, (None, None))
         if method == "auto":
-            m, reason = choice.auto_method(ref.hist.n, machine_h.n, ref.fallback)
+            m, reason = choice.auto_method(ref.hist.n, (m_hist or machine_h).n, ref.fallback)
         chosen[s] = (m, reason)
-        fits[s] = SourceFit(ref.hist, m)
+        fits[s] = SourceFit(ref.hist, m, m_hist, m_scores)
     est = estimate_cells(cells, fits, machine_h, n_boot, seed,
-                         machine_scores=machine_sample(con, plan.machine), edges=edges)
-    floors = {s: _floor(fits[s].method, r, machine_h) for s, r in refs.items()}
+                         machine_scores=shared_scores, edges=edges)
+    floors = {s: _floor(fits[s].method, r, fits[s].machine or machine_h)
+              for s, r in refs.items()}
 
     results: dict[tuple, GroupResult] = {}
     small: list[tuple] = []
@@ -327,6 +368,36 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
     if progress is not None:
         progress(len(group_cells), len(group_cells))
     return out
+
+
+def _generated_machine(db_path: str | None, detector: str, sources: list[str],
+                       shared: Hist, shared_scores: np.ndarray, edges: np.ndarray
+                       ) -> tuple[dict[str, tuple[Hist, np.ndarray]], list[str]]:
+    """({source: (machine histogram, raw scores)}, notes) for the sources with machine texts
+    kept beside the store at `db_path` (`auditor.estimate.generated`); nothing when None."""
+    if db_path is None:
+        return {}, []
+    from auditor.estimate.generated import GENERATED_RULE, MIN_GENERATED, score_stored_texts
+    from auditor.estimate.generated import source_machine as make
+
+    refs = score_stored_texts(db_path, detector)
+    out: dict[str, tuple[Hist, np.ndarray]] = {}
+    notes = list(refs.notes)
+    mixed = GENERATED_RULE == "mixed"
+    for s in sources:
+        scores = refs.scores.get(s)
+        if scores is None:
+            continue
+        what = refs.kinds.get(s, "generated from this source's pre-cutoff documents")
+        if scores.size < MIN_GENERATED:
+            notes.append(f"{s}: {scores.size} machine texts {what} are too few (< "
+                         f"{MIN_GENERATED}): the shared machine reference alone")
+            continue
+        out[s] = make(shared, shared_scores, scores, edges)
+        notes.append(f"{s}: machine reference: {what} ({scores.size})"
+                     + (", mixed half and half with the shared machine reference" if mixed
+                        else ""))
+    return out, notes
 
 
 def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weight, method,
