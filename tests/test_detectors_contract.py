@@ -11,7 +11,7 @@ import pytest
 
 import detectors
 from detectors import base
-from detectors.calibration import source_thresholds, threshold_for_fpr
+from detectors.calibration import ThresholdOrigin, source_thresholds, threshold_for_fpr
 from detectors.classifier import NgramClassifier
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,7 +78,9 @@ def test_source_thresholds_use_own_pre_cutoff_documents():
     src = np.array(["web"] * 1100 + ["tiny"] * 50, dtype=object)
     pre = np.array([True] * 1000 + [False] * 100 + [True] * 50)
     out = source_thresholds(s, src, pre, shipped_threshold=9.0)
-    assert out["web"].origin == "own pre-cutoff documents"
+    assert out["web"].origin is ThresholdOrigin.OWN
+    assert out["web"].origin.label == "own pre-cutoff documents"
+    assert out["tiny"].origin is ThresholdOrigin.SHIPPED
     assert out["web"].threshold == threshold_for_fpr(s[:1000])
     assert np.mean(s[:1000] > out["web"].threshold) <= 0.01
     assert out["tiny"].threshold == 9.0 and out["tiny"].n_pre_cutoff == 50
