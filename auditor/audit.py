@@ -332,30 +332,17 @@ def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
     holds them (`Audit.calibration`): from a stored audit of that run with that detector (they
     depend on the store's content and the detector, not on the other settings), else computed
     now the same way. Raises `AuditError` when they cannot be set."""
-    from auditor.estimate.history import latest_run_id
-    from auditor.store.catalogue import StoreLockedError, open_store
+    def from_store(con, run_id: str | None) -> dict[str, Any]:
+        for (payload,) in _stored_payloads(con, run_id):
+            d = json.loads(payload)
+            cal = d.get("calibration") or {}
+            if cal.get("detector") == detector and d.get("settings_hash") == \
+                    AuditSettings.from_dict(d.get("settings") or {}).digest():
+                return cal
+        return _calibration_dict(con, detector)
 
-    db = str(db)
-    if not os.path.exists(db):
-        raise AuditError(f"no store at {db}: run `auditor scan INPUT --db {db}` first")
     try:
-        with open_store(db, read_only=True) as store:
-            run_id = latest_run_id(store.con)
-            try:
-                rows = store.con.execute(
-                    "SELECT audit FROM audits WHERE run_id IS NOT DISTINCT FROM ? "
-                    "ORDER BY computed_at DESC", [run_id]).fetchall()
-            except duckdb.CatalogException:
-                rows = []
-            for (payload,) in rows:
-                d = json.loads(payload)
-                cal = d.get("calibration") or {}
-                if cal.get("detector") == detector and d.get("settings_hash") == \
-                        AuditSettings.from_dict(d.get("settings") or {}).digest():
-                    return cal
-            return _calibration_dict(store.con, detector)
-    except StoreLockedError as e:
-        raise AuditError(str(e)) from None
+        return _read_store(str(db), from_store)[1]
     except (LookupError, ValueError, duckdb.Error) as e:
         raise AuditError(f"per-source thresholds of {detector!r} in {db}: "
                          f"{relative_note(str(e))}") from None
@@ -363,6 +350,34 @@ def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
 
 def _stored(db: str, settings: AuditSettings) -> tuple[str | None, Audit | None]:
     """The latest run id and the audit stored for it with these settings, if any."""
+    def newest(con, run_id: str | None) -> Audit | None:
+        rows = _stored_payloads(con, run_id, settings.digest())
+        return Audit.from_dict(json.loads(rows[0][0]), db=str(db), persisted=True) \
+            if rows else None
+
+    try:
+        return _read_store(db, newest)
+    except duckdb.Error as e:
+        raise AuditError(f"cannot open the store {db}: {e}") from None
+
+
+def _stored_payloads(con, run_id: str | None, settings_hash: str | None = None) -> list[tuple]:
+    """Stored audits of one run (of one settings hash, if given), newest first; none where the
+    store predates the `audits` table."""
+    sql = "SELECT audit FROM audits WHERE run_id IS NOT DISTINCT FROM ?"
+    params: list[Any] = [run_id]
+    if settings_hash is not None:
+        sql += " AND settings_hash = ?"
+        params.append(settings_hash)
+    try:
+        return con.execute(sql + " ORDER BY computed_at DESC", params).fetchall()
+    except duckdb.CatalogException:
+        return []
+
+
+def _read_store(db: str, read) -> tuple[str | None, Any]:
+    """`read(con, latest run id)` on the store opened read-only, with the store's own errors
+    (missing, locked) as `AuditError`s; other DuckDB errors are the caller's to word."""
     from auditor.estimate.history import latest_run_id
     from auditor.store.catalogue import StoreLockedError, open_store
 
@@ -371,20 +386,9 @@ def _stored(db: str, settings: AuditSettings) -> tuple[str | None, Audit | None]
     try:
         with open_store(db, read_only=True) as store:
             run_id = latest_run_id(store.con)
-            try:
-                row = store.con.execute(
-                    "SELECT audit FROM audits WHERE run_id IS NOT DISTINCT FROM ? AND "
-                    "settings_hash = ? ORDER BY computed_at DESC LIMIT 1",
-                    [run_id, settings.digest()]).fetchone()
-            except duckdb.CatalogException:
-                row = None
+            return run_id, read(store.con, run_id)
     except StoreLockedError as e:
         raise AuditError(str(e)) from None
-    except duckdb.Error as e:
-        raise AuditError(f"cannot open the store {db}: {e}") from None
-    if row is None:
-        return run_id, None
-    return run_id, Audit.from_dict(json.loads(row[0]), db=str(db), persisted=True)
 
 
 def save_audit(audit: Audit) -> None:

@@ -116,10 +116,27 @@ def estimate_one(h_ref: np.ndarray, m_ref: np.ndarray, target: np.ndarray, metho
 
 def run_loro(fractions, replicates: int, n_boot: int, methods=("auto", "mlm", "acc"),
              say=print) -> list[dict]:
-    data = loro_sources(say)
     rows = []
+    for key, d, frac, k, rep, seed, h_ref, target in loro_draws(loro_sources(say), fractions,
+                                                                 replicates):
+        n_ref, n_target = d["sizes"]
+        for method in methods:
+            iv = estimate_one(h_ref, d["machine_ref"], target, method, n_boot, seed)
+            rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0], n_ref=n_ref,
+                             fraction=frac, truth=k / n_target, rep=rep, method=method,
+                             est=iv.fraction, lo=iv.ci_low, hi=iv.ci_high))
+    return rows
+
+
+def loro_draws(data: dict, fractions, replicates: int, keep=lambda key: True):
+    """Every (source, fraction, replicate) corpus of the LORO validation, seeded by its place
+    in `data` (so a subset of sources, `keep`, draws the same corpora as the whole): yields
+    key, source data, fraction, machine count k, replicate, seed, human reference, target.
+    Fractions whose machine rows (or human rows) a source lacks are skipped for it."""
     for s_i, (key, d) in enumerate(data.items()):
-        human, machine, m_ref = d["human"], d["machine"], d["machine_ref"]
+        if not keep(key):
+            continue
+        human, machine = d["human"], d["machine"]
         n_ref, n_target = d["sizes"]
         for f_i, frac in enumerate(fractions):
             k = int(round(frac * n_target))
@@ -128,12 +145,7 @@ def run_loro(fractions, replicates: int, n_boot: int, methods=("auto", "mlm", "a
             for rep in range(replicates):
                 seed = 1_000_000 * s_i + 1000 * f_i + rep
                 h_ref, target = draw_corpus(human, machine, n_ref, n_target, k, seed)
-                for method in methods:
-                    iv = estimate_one(h_ref, m_ref, target, method, n_boot, seed)
-                    rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0], n_ref=n_ref,
-                                     fraction=frac, truth=k / n_target, rep=rep, method=method,
-                                     est=iv.fraction, lo=iv.ci_low, hi=iv.ci_high))
-    return rows
+                yield key, d, frac, k, rep, seed, h_ref, target
 
 
 #: Out-of-fold scores of machine text generated from each LORO source's own human rows
@@ -194,25 +206,16 @@ def run_loro_generated(fractions, replicates: int, n_boot: int, rules=REF_RULES,
         raise SystemExit(f"{GENERATED} is missing or stale: run "
                          "`nice -n 10 python scripts/loro_generated.py`")
     rows = []
-    for s_i, (key, d) in enumerate(data.items()):
-        if key not in gen:
-            continue
-        human, machine, m_ref = d["human"], d["machine"], d["machine_ref"]
+    for key, d, frac, k, rep, seed, h_ref, target in loro_draws(
+            data, fractions, replicates, keep=lambda key: key in gen):
         n_ref, n_target = d["sizes"]
-        for f_i, frac in enumerate(fractions):
-            k = int(round(frac * n_target))
-            if k > len(machine) or n_ref + n_target - k > len(human):
-                continue
-            for rep in range(replicates):
-                seed = 1_000_000 * s_i + 1000 * f_i + rep
-                h_ref, target = draw_corpus(human, machine, n_ref, n_target, k, seed)
-                for rule in rules:
-                    iv = estimate_with_rule(h_ref, m_ref, gen[key], target, rule, n_boot, seed)
-                    rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0], n_ref=n_ref,
-                                     dev=is_dev_repo(key[0]), fraction=frac,
-                                     truth=k / n_target, rep=rep, method=rule,
-                                     n_generated=len(gen[key]), est=iv.fraction, lo=iv.ci_low,
-                                     hi=iv.ci_high))
+        for rule in rules:
+            iv = estimate_with_rule(h_ref, d["machine_ref"], gen[key], target, rule, n_boot, seed)
+            rows.append(dict(source=f"{key[1]} [{key[0]}]", repo=key[0], n_ref=n_ref,
+                             dev=is_dev_repo(key[0]), fraction=frac,
+                             truth=k / n_target, rep=rep, method=rule,
+                             n_generated=len(gen[key]), est=iv.fraction, lo=iv.ci_low,
+                             hi=iv.ci_high))
     return rows
 
 
