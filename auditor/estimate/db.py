@@ -581,7 +581,9 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) 
 
 
 def _has_rows(con, src) -> bool:
-    return con.execute(f"SELECT COUNT(*) > 0 FROM ({src.sql})", src.params).fetchone()[0]
+    # EXISTS stops at the first row; COUNT(*) > 0 read every row (a whole pass over the store
+    # for the own-reference source, scripts/bench_estimate.py)
+    return con.execute(f"SELECT EXISTS ({src.sql})", src.params).fetchone()[0]
 
 
 def _sum(hists: list[Hist]) -> Hist | None:
