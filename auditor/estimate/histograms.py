@@ -185,18 +185,41 @@ def target_hists(con: duckdb.DuckDBPyConnection, score: str, keys: list[str],
     `keys` and `score` (and `sample_of`, a second score column whose non-NULL rows form the
     sample of a two-tier estimate) are quoted, validated column names.
     """
+    return target_and_own_hists(con, score, keys, edges, tokens, sample_of, own=False)[0]
+
+
+def target_and_own_hists(con: duckdb.DuckDBPyConnection, score: str, keys: list[str],
+                         edges: np.ndarray, tokens: bool, sample_of: str | None = None,
+                         own: bool = True
+                         ) -> tuple[dict[tuple, TargetRows], dict[tuple[str, bool], Hist] | None]:
+    """`target_hists`, and with `own` (not with `sample_of`) in the same pass the histograms
+    of the sources' own pre-cutoff references per (source, in_ref), exactly what
+    `source_hists` gives for `references.plan_references(...).own` (scored corpus documents
+    with `pre_cutoff`). Those are a subset of the target's rows, so one pass over the store
+    gives both; a separate pass cost about as much again (scripts/bench_estimate.py).
+    """
     n_bins = len(edges) + 1
+    own = own and sample_of is None
     key_sql = "".join(f"{k}, " for k in keys)
     where = "role = 'corpus'" + (f" AND {sample_of} IS NOT NULL" if sample_of else "")
+    # the slice only where it is used (scored pre-cutoff rows): hashing every id costs
+    slice_sql = (f" CASE WHEN pre_cutoff AND {score} IS NOT NULL THEN {REF_SLICE_SQL} END"
+                 " AS in_ref," if own else "")
     rows = con.execute(
-        f"SELECT {key_sql}source, COALESCE(pre_cutoff, false) AS pre,"
+        f"SELECT {key_sql}source, COALESCE(pre_cutoff, false) AS pre,{slice_sql}"
         f" CASE WHEN {score} IS NULL THEN -1 ELSE {bin_sql(score, edges)} END AS bin,"
         f" COUNT(*), SUM(n_tokens) FROM documents WHERE {where} GROUP BY ALL",
     ).fetchall()
     groups: dict[tuple, TargetRows] = {}
+    own_acc: dict[tuple[str, bool], list[np.ndarray]] = defaultdict(
+        lambda: [np.zeros(n_bins), np.zeros(n_bins)])
     k = len(keys)
     for row in rows:
-        key, (source, pre, b, n, tok) = tuple(row[:k]), row[k:]
+        key, rest = tuple(row[:k]), row[k:]
+        if own:
+            source, pre, in_ref, b, n, tok = rest
+        else:
+            (source, pre, b, n, tok), in_ref = rest, None
         g = groups.setdefault(key, TargetRows(key))
         tok = float(tok or 0.0)
         if b < 0:
@@ -210,4 +233,9 @@ def target_hists(con: duckdb.DuckDBPyConnection, score: str, keys: list[str],
         g.tokens[(source, bool(pre))] = g.tokens.get((source, bool(pre)), 0.0) + tok
         h.docs[b] += n
         h.weight[b] += tok if tokens else n
-    return groups
+        if in_ref is not None:
+            acc = own_acc[(source, bool(in_ref))]
+            acc[0][b] += n
+            acc[1][b] += tok if tokens else n
+    own_hists = {k: Hist(d, w) for k, (d, w) in own_acc.items()} if own else None
+    return groups, own_hists
