@@ -305,6 +305,48 @@ def test_own_references_from_the_target_pass_equal_their_own_query(tmp_path):
     con.close()
 
 
+@pytest.mark.parametrize("small_source_docs", [0, 300])
+def test_reference_edges_are_the_quantiles_at_the_smallest_references_bins(tmp_path,
+                                                                          small_source_docs):
+    """`reference_edges` takes the sizes and the quantiles of the own references from one pass
+    at the bins the machine reference allows, and computes them again when a small source
+    lowers the bins: either way the edges are the quantiles of the reference slices at
+    `bins_for(the smallest usable reference)`."""
+    from auditor.estimate.histograms import reference_edges
+    from auditor.estimate.methods import bins_for
+    from auditor.estimate.references import plan_references
+
+    rng = np.random.default_rng(9)
+    db = str(tmp_path / "edges.duckdb")
+    rows = corpus_rows(rng, "big", 3000, 100, 0.2)
+    if small_source_docs:
+        rows += corpus_rows(rng, "small", small_source_docs, 50, 0.2)
+    rows += corpus_rows(rng, "tiny", 30, 50, 0.2)  # under min_human: not used for the bins
+    write_sidecar(db, "c", rows)
+    write_sidecar(db, "mref", machine_ref_rows(rng, 1200))
+    open_store(db).close()
+    con = duckdb.connect(db, read_only=True)
+    plan = plan_references(con, "classifier", '"score_classifier"')
+    edges = reference_edges(con, [plan.own], plan.machine)
+    sizes = dict(con.execute(f"SELECT source, COUNT(*) FROM ({plan.own.sql}) WHERE in_ref "
+                             "GROUP BY source", plan.own.params).fetchall())
+    n_machine = con.execute(f"SELECT COUNT(*) FROM ({plan.machine.sql})",
+                            plan.machine.params).fetchone()[0]
+    n_bins = bins_for(min(min(n for n in sizes.values() if n >= 50), n_machine))
+    assert n_bins == (bins_for(n_machine) if not small_source_docs else
+                      bins_for(sizes["small"]))
+    assert bins_for(sizes["small"]) < bins_for(n_machine) if small_source_docs else True
+    levels = np.linspace(0, 1, n_bins + 1)[1:-1]
+    human = [r[0] for r in con.execute(f"SELECT score FROM ({plan.own.sql}) WHERE in_ref",
+                                       plan.own.params).fetchall()]
+    machine = [r[0] for r in con.execute(f"SELECT score FROM ({plan.machine.sql}) WHERE in_ref",
+                                         plan.machine.params).fetchall()]
+    con.close()
+    expected = np.unique(np.concatenate([np.quantile(human, levels),
+                                         np.quantile(machine, levels)]))
+    assert np.allclose(edges, expected, rtol=0, atol=1e-12)
+
+
 def test_group_by_source_and_month_uses_the_sources_reference(tmp_path):
     rng = np.random.default_rng(12)
     db = str(tmp_path / "m.duckdb")
