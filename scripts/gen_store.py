@@ -12,7 +12,9 @@ documents are human, after it a source's machine share ramps up to its own maxim
 is drawn from the shipped reference scores of that detector (`detectors/models/references/`)
 for the document's true label, so the score distributions are the real detectors'. The true
 machine fraction is written beside the store (`<db>.truth.json`), so the benchmark can show
-the estimate is also right, not only fast. Columns without a role in estimation (url, domain,
+the estimate is also right, not only fast. A `score_excess_vocab` column holds marker-word
+counts (`VOCAB_PER_1K_CHARS`), as a default scan stores them for the reference-free bound
+(`--no-vocab` leaves it out). Columns without a role in estimation (url, domain,
 snippet, meta) are null, as they cost nothing to skip.
 
     python scripts/gen_store.py --rows 10000000 --db .bench/est_10m/audit.duckdb
@@ -49,6 +51,11 @@ SOURCES = (
     ("qa-sites", 0.05, 0.25), ("docs", 0.03, 0.10),
 )
 MONTHS = [f"{y}-{m:02d}" for y in range(2019, 2026) for m in range(1, 13)]
+#: LLM-overused marker words per 1,000 characters (`detectors.excess_vocab`), measured on 3,000
+#: texts of each label of ../shared/data/labeled/dev.parquet: human 0.025, machine 0.22. A
+#: default scan stores these counts (`score_excess_vocab`), and the estimate runs its
+#: reference-free bound over them, so a store without them would time less than a real one.
+VOCAB_PER_1K_CHARS = {"human": 0.025, "ai": 0.22}
 
 
 def month_starts() -> np.ndarray:
@@ -77,8 +84,13 @@ def reference_scores() -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def unit_table(rng: np.random.Generator, start: int, n: int, refs: dict) -> tuple[pa.Table, int]:
-    """One side-car's rows; returns the table and how many rows are machine-written."""
+def unit_table(rng: np.random.Generator, start: int, n: int, refs: dict,
+               vocab_rng: np.random.Generator | None = None) -> tuple[pa.Table, int]:
+    """One side-car's rows; returns the table and how many rows are machine-written.
+
+    With `vocab_rng`, a `score_excess_vocab` column of marker counts (Poisson at
+    `VOCAB_PER_1K_CHARS` of the row's label and length), drawn from its own generator so the
+    other columns are the same with or without it."""
     shares = np.array([s[1] for s in SOURCES])
     src_idx = rng.choice(len(SOURCES), size=n, p=shares / shares.sum())
     month_idx = rng.integers(0, len(MONTHS), n)
@@ -122,19 +134,26 @@ def unit_table(rng: np.random.Generator, start: int, n: int, refs: dict) -> tupl
         scores[is_ai] = ai[rng.integers(0, len(ai), n_ai)]
         arrays.append(pa.array(scores))
         fields.append(pa.field(score_column(det), pa.float64()))
+    if vocab_rng is not None:
+        rate = np.where(is_ai, VOCAB_PER_1K_CHARS["ai"], VOCAB_PER_1K_CHARS["human"])
+        arrays.append(pa.array(vocab_rng.poisson(rate * n_chars / 1000).astype(np.float64)))
+        fields.append(pa.field(score_column("excess_vocab"), pa.float64()))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields)), int(is_ai.sum())
 
 
-def generate(db: Path, rows: int, seed: int = 0, rows_per_file: int = ROWS_PER_FILE) -> dict:
-    """Write a store of `rows` rows at `db` (replacing one there); return its truth."""
+def generate(db: Path, rows: int, seed: int = 0, rows_per_file: int = ROWS_PER_FILE,
+             vocab: bool = True) -> dict:
+    """Write a store of `rows` rows at `db` (replacing one there); return its truth.
+    With `vocab`, the rows carry excess-vocabulary marker counts too (`unit_table`)."""
     from auditor.store.catalogue import open_store
     from auditor.store.sidecar import write_sidecar
 
     for p in (db, Path(f"{db}.wal"), Path(f"{db}.sidecars"), Path(f"{db}.logs")):
         shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
+    vocab_rng = np.random.default_rng([seed, 1]) if vocab else None
     refs = reference_scores()
-    versions = {d: "synthetic" for d in DETECTORS}
+    versions = {d: "synthetic" for d in (*DETECTORS, *(("excess_vocab",) if vocab else ()))}
     run_id = "synthetic-bench"
     n_files = -(-rows // rows_per_file)
     t0 = time.perf_counter()
@@ -145,7 +164,7 @@ def generate(db: Path, rows: int, seed: int = 0, rows_per_file: int = ROWS_PER_F
         for k in range(n_files):
             start = k * rows_per_file
             n = min(rows_per_file, rows - start)
-            table, ai = unit_table(rng, start, n, refs)
+            table, ai = unit_table(rng, start, n, refs, vocab_rng)
             n_ai += ai
             shard = f"synthetic://{db.name}/unit-{k:05d}"
             path = store.paths.sidecar_path(shard, 0, 1)
@@ -163,22 +182,24 @@ def generate(db: Path, rows: int, seed: int = 0, rows_per_file: int = ROWS_PER_F
                          {"units_scanned": n_files, "stored": rows}, "synthetic benchmark store")
         store.refresh_view()
     truth = {"rows": rows, "machine_rows": n_ai, "machine_fraction": n_ai / rows, "seed": seed,
+             "excess_vocab": vocab,
              "files": n_files, "generator": SCRIPT,
              "bytes_on_disk": sum(f.stat().st_size for f in Path(f"{db}.sidecars").iterdir())}
     Path(f"{db}.truth.json").write_text(json.dumps(truth, indent=2))
     return truth
 
 
-def ensure(db: Path, rows: int, seed: int = 0) -> dict:
+def ensure(db: Path, rows: int, seed: int = 0, vocab: bool = True) -> dict:
     """The truth of the store at `db`, generating it first unless one of `rows` rows exists."""
     truth_path = Path(f"{db}.truth.json")
     if db.exists() and truth_path.exists():
         truth = json.loads(truth_path.read_text())
-        if truth.get("rows") == rows and truth.get("seed") == seed:
+        if (truth.get("rows") == rows and truth.get("seed") == seed
+                and truth.get("excess_vocab") == vocab):
             return truth
     print(f"generating a synthetic store of {rows:,} rows at {db} ...", flush=True)
     db.parent.mkdir(parents=True, exist_ok=True)
-    return generate(db, rows, seed)
+    return generate(db, rows, seed, vocab=vocab)
 
 
 def main() -> None:
@@ -186,10 +207,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--db", default=str(REPO / ".bench" / "est_10m" / "audit.duckdb"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-vocab", action="store_true",
+                    help="leave out the excess-vocabulary marker counts (as before 2026-12-01)")
     args = ap.parse_args()
     if args.rows < 1:
         raise SystemExit("--rows must be at least 1")
-    truth = ensure(Path(args.db), args.rows, args.seed)
+    truth = ensure(Path(args.db), args.rows, args.seed, vocab=not args.no_vocab)
     print(json.dumps(truth, indent=2))
 
 

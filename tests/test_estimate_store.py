@@ -260,6 +260,93 @@ def test_sql_histograms_match_the_numpy_rule(tmp_path):
     assert np.array_equal(hist.docs, histogram(scores, edges))
 
 
+def test_own_references_from_the_target_pass_equal_their_own_query(tmp_path):
+    """The own pre-cutoff reference histograms that `target_and_own_hists` takes out of the
+    target pass (to save a pass over the store) are exactly `source_hists` over the own
+    reference's SQL: per (source, slice), by documents and by tokens, with unscored pre-cutoff
+    documents, undated ones, another role and a second group key present."""
+    from auditor.estimate.histograms import source_hists, target_and_own_hists
+    from auditor.estimate.methods import reference_edges
+    from auditor.estimate.references import plan_references
+
+    rng = np.random.default_rng(5)
+    db = str(tmp_path / "own.duckdb")
+    rows = (corpus_rows(rng, "a", 300, 200, 0.3) + corpus_rows(rng, "b", 120, 300, 0.1)
+            + [dict(id=f"u{i}", source="a", date=PRE, scores={}, words=7) for i in range(40)]
+            + [dict(id=f"n{i}", source="b", date=None, words=3,
+                    scores={"classifier": float(human_scores(rng, 1)[0])}) for i in range(50)])
+    for i, r in enumerate(rows):
+        r["words"] = r.get("words", 5 + i % 17)
+    write_sidecar(db, "c", rows)
+    write_sidecar(db, "mref", machine_ref_rows(rng, 100))
+    open_store(db).close()
+    con = duckdb.connect(db, read_only=True)
+    score = '"score_classifier"'
+    plan = plan_references(con, "classifier", score)
+    edges = reference_edges(human_scores(rng, 400), machine_scores(rng, 400), n_bins=10)
+    for tokens in (False, True):
+        groups, own = target_and_own_hists(con, score, ['"crawl_month"'], edges, tokens)
+        alone = source_hists(con, plan.own, edges, tokens)
+        assert set(own) == set(alone) == {("a", True), ("a", False), ("b", True), ("b", False)}
+        for k in alone:
+            assert np.array_equal(own[k].docs, alone[k].docs), k
+            assert np.array_equal(own[k].weight, alone[k].weight), k
+        assert sum(h.n for h in own.values()) == 420  # scored, dated pre-cutoff corpus rows
+        plain = target_and_own_hists(con, score, ['"crawl_month"'], edges, tokens, own=False)[0]
+        assert set(plain) == set(groups)
+        for key, g in groups.items():
+            assert set(g.by_source) == set(plain[key].by_source)
+            assert all(np.array_equal(h.weight, plain[key].by_source[k].weight)
+                       for k, h in g.by_source.items())
+            assert (g.tokens, g.unscored_by_source) == (plain[key].tokens,
+                                                        plain[key].unscored_by_source)
+    # a two-tier sample restricts the target, so the own reference needs its own pass
+    assert target_and_own_hists(con, score, [], edges, False, sample_of=score)[1] is None
+    con.close()
+
+
+@pytest.mark.parametrize("small_source_docs", [0, 300])
+def test_reference_edges_are_the_quantiles_at_the_smallest_references_bins(tmp_path,
+                                                                          small_source_docs):
+    """`reference_edges` takes the sizes and the quantiles of the own references from one pass
+    at the bins the machine reference allows, and computes them again when a small source
+    lowers the bins: either way the edges are the quantiles of the reference slices at
+    `bins_for(the smallest usable reference)`."""
+    from auditor.estimate.histograms import reference_edges
+    from auditor.estimate.methods import bins_for
+    from auditor.estimate.references import plan_references
+
+    rng = np.random.default_rng(9)
+    db = str(tmp_path / "edges.duckdb")
+    rows = corpus_rows(rng, "big", 3000, 100, 0.2)
+    if small_source_docs:
+        rows += corpus_rows(rng, "small", small_source_docs, 50, 0.2)
+    rows += corpus_rows(rng, "tiny", 30, 50, 0.2)  # under min_human: not used for the bins
+    write_sidecar(db, "c", rows)
+    write_sidecar(db, "mref", machine_ref_rows(rng, 1200))
+    open_store(db).close()
+    con = duckdb.connect(db, read_only=True)
+    plan = plan_references(con, "classifier", '"score_classifier"')
+    edges = reference_edges(con, [plan.own], plan.machine)
+    sizes = dict(con.execute(f"SELECT source, COUNT(*) FROM ({plan.own.sql}) WHERE in_ref "
+                             "GROUP BY source", plan.own.params).fetchall())
+    n_machine = con.execute(f"SELECT COUNT(*) FROM ({plan.machine.sql})",
+                            plan.machine.params).fetchone()[0]
+    n_bins = bins_for(min(min(n for n in sizes.values() if n >= 50), n_machine))
+    assert n_bins == (bins_for(n_machine) if not small_source_docs else
+                      bins_for(sizes["small"]))
+    assert bins_for(sizes["small"]) < bins_for(n_machine) if small_source_docs else True
+    levels = np.linspace(0, 1, n_bins + 1)[1:-1]
+    human = [r[0] for r in con.execute(f"SELECT score FROM ({plan.own.sql}) WHERE in_ref",
+                                       plan.own.params).fetchall()]
+    machine = [r[0] for r in con.execute(f"SELECT score FROM ({plan.machine.sql}) WHERE in_ref",
+                                         plan.machine.params).fetchall()]
+    con.close()
+    expected = np.unique(np.concatenate([np.quantile(human, levels),
+                                         np.quantile(machine, levels)]))
+    assert np.allclose(edges, expected, rtol=0, atol=1e-12)
+
+
 def test_group_by_source_and_month_uses_the_sources_reference(tmp_path):
     rng = np.random.default_rng(12)
     db = str(tmp_path / "m.duckdb")

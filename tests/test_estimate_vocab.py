@@ -36,7 +36,17 @@ def _text(rng, machine: bool) -> str:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("vocab")
+    return _scanned_store(tmp_path_factory.mktemp("vocab"), days=("15",))
+
+
+@pytest.fixture(scope="module")
+def two_day_store(tmp_path_factory):
+    """The same corpus dated on two days of each month: grouping by crawl_date splits every
+    source-month over two groups."""
+    return _scanned_store(tmp_path_factory.mktemp("vocab2"), days=("05", "20"))
+
+
+def _scanned_store(tmp, days: tuple[str, ...]) -> str:
     rng = np.random.default_rng(3)
     for source, share in (("planted", MACHINE_SHARE), ("flat", 0.0)):
         rows = []
@@ -45,7 +55,7 @@ def store(tmp_path_factory):
             for i in range(PER_MONTH):
                 machine = post and i < round(share * PER_MONTH)
                 rows.append({"id": f"{source}-{month}-{i}", "text": _text(rng, machine),
-                             "date": f"{month}-15"})
+                             "date": f"{month}-{days[i % len(days)]}"})
         with open(tmp / f"{source}.jsonl", "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(r) + "\n" for r in rows)
     db = str(tmp / "audit.duckdb")
@@ -103,3 +113,46 @@ def test_disagreement_is_flagged_when_the_bound_exceeds_the_detector(store):
     assert low.disagree and any(n.startswith("disagree") for n in low.notes)
     assert not flat.disagree and flat.vocab_fraction is not None
     assert not high.disagree and high.vocab_ci_low > 0.05
+
+
+def _bounds_from_two_passes(con, by):
+    """The bound as computed before 2026-12-01: the counterfactuals from their own query."""
+    from auditor.estimate.vocab import month_index
+
+    pre = con.execute(
+        'SELECT source, crawl_month, COUNT(*), COUNT(*) FILTER (WHERE "score_excess_vocab" > 0)'
+        ' FROM documents WHERE role = \'corpus\' AND "score_excess_vocab" IS NOT NULL'
+        " AND pre_cutoff GROUP BY ALL ORDER BY ALL").fetchall()
+    per_source = {}
+    for source, month, n, k in pre:
+        if month_index(month) is not None:
+            per_source.setdefault(source, []).append((month_index(month), n, k))
+    cfs = {s: cf for s, m in per_source.items() if (cf := counterfactual(m)) is not None}
+    keys = "".join(f'"{k}", ' for k in by)
+    rows = con.execute(
+        f"SELECT {keys}source, crawl_month, COALESCE(pre_cutoff, false), COUNT(*),"
+        ' COUNT(*) FILTER (WHERE "score_excess_vocab" > 0) FROM documents'
+        " WHERE role = 'corpus' GROUP BY ALL ORDER BY ALL").fetchall()
+    cells, sizes = {}, {}
+    for row in rows:
+        key, (source, month, is_pre, n, hits) = tuple(row[:len(by)]), row[len(by):]
+        sizes[key] = sizes.get(key, 0) + n
+        if not is_pre and month_index(month) is not None:
+            cells.setdefault(key, []).append((source, month_index(month), n, hits))
+    return {k: b for k, c in cells.items() if (b := lower_bound(c, cfs, sizes[k])) is not None}
+
+
+@pytest.mark.parametrize("by", [[], ["source"], ["source", "crawl_month"], ["crawl_date"]])
+def test_one_pass_bound_equals_the_two_pass_computation(two_day_store, by):
+    """`vocab_bounds` takes the counterfactuals out of the targets' pass (summed over the
+    groups); the bounds are exactly those of a separate counterfactual query. Grouping by
+    crawl_date splits every source-month over two groups, so the sums are exercised."""
+    store = two_day_store
+    from auditor.estimate.identifiers import view_columns
+    from auditor.estimate.vocab_db import vocab_bounds
+    from auditor.store.catalogue import open_store
+
+    with open_store(store, read_only=True) as s:
+        got = vocab_bounds(s.con, view_columns(s.con), by)
+        expected = _bounds_from_two_passes(s.con, by)
+    assert got and got == expected

@@ -89,27 +89,51 @@ def reference_edges(con: duckdb.DuckDBPyConnection, human: list[ScoreSource],
     Edges from each class separately give resolution wherever either has mass. `n_bins`
     defaults to `methods.bins_for` the smaller of the machine reference and the smallest
     per-source human reference that will be used (at least `min_human` documents).
+
+    The sizes of the human references and their quantiles come from one pass each: the
+    quantiles at the bins the machine reference alone allows (the usual answer: the human
+    references are the larger), computed again only when a smaller human reference lowers
+    `n_bins`. A separate counting pass over a store's own references cost two thirds of a
+    quantile pass (scripts/bench_estimate.py).
     """
     if n_bins is None:
-        sizes = []
-        for src in human:
-            sizes += [n for (n,) in con.execute(
-                f"SELECT COUNT(*) FROM ({src.sql}) WHERE in_ref GROUP BY source",
-                src.params).fetchall()]
-        usable = [n for n in sizes if n >= min_human] or sizes or [0]
         n_machine = con.execute(f"SELECT COUNT(*) FROM ({machine.sql})",
                                 machine.params).fetchone()[0]
-        n_bins = bins_for(min(min(usable), n_machine))
-    levels = list(np.linspace(0, 1, n_bins + 1)[1:-1])
-    edges: list[float] = []
-    for src in [*human, machine]:
-        row = con.execute(
-            f"SELECT quantile_cont(score, $levels::DOUBLE[]) FROM ({src.sql}) WHERE in_ref",
-            {**src.params, "levels": levels},
+        guess = bins_for(n_machine)
+    else:
+        guess = n_bins
+    sizes: list[int] = []
+    found: list[list | None] = []
+    for src in human:
+        quantiles, per_source, n_null = con.execute(
+            f"SELECT quantile_cont(score, $levels::DOUBLE[]), histogram(source),"
+            f" COUNT(*) FILTER (WHERE source IS NULL) FROM ({src.sql}) WHERE in_ref",
+            {**src.params, "levels": _levels(guess)},
         ).fetchone()
-        if row and row[0]:
-            edges.extend(float(x) for x in row[0] if x is not None and np.isfinite(x))
+        sizes += [*(per_source or {}).values(), *([n_null] if n_null else [])]
+        found.append(quantiles)
+    if n_bins is None:
+        usable = [n for n in sizes if n >= min_human] or sizes or [0]
+        n_bins = bins_for(min(min(usable), n_machine))
+    if n_bins != guess:
+        found = [_quantiles(con, src, n_bins) for src in human]
+    edges: list[float] = []
+    for quantiles in [*found, _quantiles(con, machine, n_bins)]:
+        if quantiles:
+            edges.extend(float(x) for x in quantiles if x is not None and np.isfinite(x))
     return np.unique(np.asarray(edges, dtype=float))
+
+
+def _levels(n_bins: int) -> list[float]:
+    return list(np.linspace(0, 1, n_bins + 1)[1:-1])
+
+
+def _quantiles(con: duckdb.DuckDBPyConnection, src: ScoreSource, n_bins: int) -> list | None:
+    """The `n_bins`-quantiles of a score source's reference slice (None when it is empty)."""
+    return con.execute(
+        f"SELECT quantile_cont(score, $levels::DOUBLE[]) FROM ({src.sql}) WHERE in_ref",
+        {**src.params, "levels": _levels(n_bins)},
+    ).fetchone()[0]
 
 
 #: Raw machine-reference scores kept for the shifted mixture (`methods.ShiftedMixtureMLE`).
@@ -185,18 +209,41 @@ def target_hists(con: duckdb.DuckDBPyConnection, score: str, keys: list[str],
     `keys` and `score` (and `sample_of`, a second score column whose non-NULL rows form the
     sample of a two-tier estimate) are quoted, validated column names.
     """
+    return target_and_own_hists(con, score, keys, edges, tokens, sample_of, own=False)[0]
+
+
+def target_and_own_hists(con: duckdb.DuckDBPyConnection, score: str, keys: list[str],
+                         edges: np.ndarray, tokens: bool, sample_of: str | None = None,
+                         own: bool = True
+                         ) -> tuple[dict[tuple, TargetRows], dict[tuple[str, bool], Hist] | None]:
+    """`target_hists`, and with `own` (not with `sample_of`) in the same pass the histograms
+    of the sources' own pre-cutoff references per (source, in_ref), exactly what
+    `source_hists` gives for `references.plan_references(...).own` (scored corpus documents
+    with `pre_cutoff`). Those are a subset of the target's rows, so one pass over the store
+    gives both; a separate pass cost about as much again (scripts/bench_estimate.py).
+    """
     n_bins = len(edges) + 1
+    own = own and sample_of is None
     key_sql = "".join(f"{k}, " for k in keys)
     where = "role = 'corpus'" + (f" AND {sample_of} IS NOT NULL" if sample_of else "")
+    # the slice only where it is used (scored pre-cutoff rows): hashing every id costs
+    slice_sql = (f" CASE WHEN pre_cutoff AND {score} IS NOT NULL THEN {REF_SLICE_SQL} END"
+                 " AS in_ref," if own else "")
     rows = con.execute(
-        f"SELECT {key_sql}source, COALESCE(pre_cutoff, false) AS pre,"
+        f"SELECT {key_sql}source, COALESCE(pre_cutoff, false) AS pre,{slice_sql}"
         f" CASE WHEN {score} IS NULL THEN -1 ELSE {bin_sql(score, edges)} END AS bin,"
         f" COUNT(*), SUM(n_tokens) FROM documents WHERE {where} GROUP BY ALL",
     ).fetchall()
     groups: dict[tuple, TargetRows] = {}
+    own_acc: dict[tuple[str, bool], list[np.ndarray]] = defaultdict(
+        lambda: [np.zeros(n_bins), np.zeros(n_bins)])
     k = len(keys)
     for row in rows:
-        key, (source, pre, b, n, tok) = tuple(row[:k]), row[k:]
+        key, rest = tuple(row[:k]), row[k:]
+        if own:
+            source, pre, in_ref, b, n, tok = rest
+        else:
+            (source, pre, b, n, tok), in_ref = rest, None
         g = groups.setdefault(key, TargetRows(key))
         tok = float(tok or 0.0)
         if b < 0:
@@ -210,4 +257,9 @@ def target_hists(con: duckdb.DuckDBPyConnection, score: str, keys: list[str],
         g.tokens[(source, bool(pre))] = g.tokens.get((source, bool(pre)), 0.0) + tok
         h.docs[b] += n
         h.weight[b] += tok if tokens else n
-    return groups
+        if in_ref is not None:
+            acc = own_acc[(source, bool(in_ref))]
+            acc[0][b] += n
+            acc[1][b] += tok if tokens else n
+    own_hists = {k: Hist(d, w) for k, (d, w) in own_acc.items()} if own else None
+    return groups, own_hists

@@ -1,8 +1,9 @@
 """The excess-vocabulary bound (`vocab`) over a scanned store, in DuckDB.
 
-Two GROUP BY queries over the per-document marker counts stored at scan time
-(`score_excess_vocab`, from `detectors.excess_vocab`): the pre-cutoff months of each source
-(the counterfactual) and the post-cutoff documents per group, source and month. Only counts
+One GROUP BY query over the per-document marker counts stored at scan time
+(`score_excess_vocab`, from `detectors.excess_vocab`) per group, source, month and side of the
+cutoff gives both the pre-cutoff months of each source (the counterfactual) and the
+post-cutoff documents per group, source and month. Only counts
 leave DuckDB, so it costs one pass over the rows whatever the store's size.
 """
 
@@ -29,28 +30,35 @@ def vocab_bounds(con: duckdb.DuckDBPyConnection, cols: dict[str, str], by: Seque
         return {}
     score = quote(col, cols, "score column")
     keys = group_columns(list(by), cols)
-    pre = con.execute(
-        f"SELECT source, crawl_month, COUNT(*), COUNT(*) FILTER (WHERE {score} > 0)"
-        f" FROM documents WHERE role = 'corpus' AND {score} IS NOT NULL AND pre_cutoff"
-        " GROUP BY ALL ORDER BY ALL").fetchall()  # ordered: sums in Python repeat bit for bit
-    per_source: dict[str, list[tuple[float, int, int]]] = {}
-    for source, month, n, k in pre:
-        t = month_index(month)
-        if t is not None:
-            per_source.setdefault(source, []).append((t, int(n), int(k)))
-    cfs = {s: cf for s, rows in per_source.items() if (cf := counterfactual(rows)) is not None}
-    if not cfs:
-        return {}
     key_sql = "".join(f"{k}, " for k in keys)
+    # one pass gives both the targets and the counterfactuals (the scored pre-cutoff documents
+    # per source and month, summed over the groups): a second pass for the latter cost as much
     rows = con.execute(
         f"SELECT {key_sql}source, crawl_month, COALESCE(pre_cutoff, false) AS pre, COUNT(*),"
-        f" COUNT(*) FILTER (WHERE {score} > 0) FROM documents"
+        f" COUNT(*) FILTER (WHERE {score} > 0), COUNT({score}) FROM documents"
         f" WHERE role = 'corpus' GROUP BY ALL ORDER BY ALL").fetchall()
     k = len(keys)
+    pre: dict[tuple, list[int]] = {}
+    for row in rows:
+        source, month, is_pre, _, hits, scored = row[k:]
+        if is_pre:
+            acc = pre.setdefault((source, month), [0, 0])
+            acc[0] += int(scored)
+            acc[1] += int(hits)
+    per_source: dict[str, list[tuple[float, int, int]]] = {}
+    # in the order SQL's ORDER BY gave before (nulls last): sums in Python repeat bit for bit
+    for (source, month), (n, hits) in sorted(pre.items(), key=_nulls_last):
+        t = month_index(month)
+        if t is not None and n > 0:
+            per_source.setdefault(source, []).append((t, n, hits))
+    cfs = {s: cf for s, months in per_source.items()
+           if (cf := counterfactual(months)) is not None}
+    if not cfs:
+        return {}
     cells: dict[tuple, list[tuple[str, float, int, int]]] = {}
     sizes: dict[tuple, int] = {}
     for row in rows:
-        key, (source, month, is_pre, n, hits) = tuple(row[:k]), row[k:]
+        key, (source, month, is_pre, n, hits, _) = tuple(row[:k]), row[k:]
         sizes[key] = sizes.get(key, 0) + int(n)
         t = month_index(month)
         if not is_pre and t is not None:
@@ -61,6 +69,11 @@ def vocab_bounds(con: duckdb.DuckDBPyConnection, cols: dict[str, str], by: Seque
         if bound is not None:
             out[key] = bound
     return out
+
+
+def _nulls_last(item: tuple[tuple, list[int]]) -> tuple:
+    (source, month), _ = item
+    return (source is None, source or "", month is None, month or "")
 
 
 def excess_vocab(db_path: str, by: Sequence[str] = ()) -> dict[tuple, VocabBound]:
