@@ -19,6 +19,8 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: C0 and C1 control characters (ESC starts terminal escape sequences), and DEL.
@@ -88,6 +90,25 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
             pass
         raise
     return p
+
+
+@contextmanager
+def replaced_when_done(path: str | os.PathLike, tmp: str | None = None) -> Iterator[str]:
+    """A temporary path beside `path` to write into (default `<path>.<pid>.tmp`): when the block
+    ends without error the file is flushed to disk and renamed over `path`, so no reader (nor
+    the catalogue written afterwards) ever sees a partial file; on any error it is removed.
+    For files the program names itself (side-cars, manifests, written shards); a path a person
+    named goes through `check_output_path` / `write_bytes_atomic` first."""
+    tmp = tmp or f"{os.fspath(path)}.{os.getpid()}.tmp"
+    try:
+        yield tmp
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -16,9 +16,9 @@ import pytest
 from auditor.estimate import estimate_db
 from auditor.estimate.identifiers import group_columns, view_columns
 from auditor.estimate.result import RefKind, Status
+from auditor.readers.provenance_rows import provenance_batch
 from auditor.records import DEFAULT_CUTOFF, Document
 from auditor.store.catalogue import open_store
-from auditor.store.sidecar import provenance_batch
 
 PRE = dt.datetime(2020, 6, 1, tzinfo=dt.timezone.utc)
 POST = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)

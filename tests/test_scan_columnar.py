@@ -25,10 +25,11 @@ from auditor.readers import ReaderOptions, discover, plan_units
 from auditor.readers import columnar as columnar_module
 from auditor.readers.columnar import BatchBuilder
 from auditor.readers.stream import read_unit_chunks
+from auditor.readers.textstats import arrow_word_counts
 from auditor.scan.options import ScanOptions
 from auditor.scan.unit import process_unit
 from auditor.store.paths import StorePaths
-from auditor.store.sidecar import arrow_word_counts, read_unit_table
+from auditor.store.sidecar import read_unit_table
 
 
 def _no_plan(self, schema):

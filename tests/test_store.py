@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.readers.base import WorkUnit
+from auditor.readers.provenance_rows import provenance_batch
 from auditor.records import DEFAULT_CUTOFF, PROVENANCE_SCHEMA, Document, estimate_tokens
 from auditor.scan.options import ScanOptions
 from auditor.scan.plan import make_plan
@@ -24,7 +25,6 @@ from auditor.scan.runner import run_scan
 from auditor.store import StoreLockedError, open_store, sample_texts
 from auditor.store.reconcile import reconcile
 from auditor.store.sidecar import (
-    provenance_batch,
     read_sidecar,
     read_sidecar_info,
     write_attribute,

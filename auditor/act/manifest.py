@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditor.act.rules import Rule, decision_sql, view_types
+from auditor.output_files import replaced_when_done
 
 MANIFEST_SCHEMA = pa.schema([
     pa.field("shard", pa.string(), nullable=False),
@@ -111,19 +112,12 @@ def write_manifest(db_path: str | os.PathLike, rules: Sequence[Rule],
         sql = (f'SELECT shard, "offset", id, source, role, {decision} AS decision, '
                f"{reasons} AS reasons FROM documents ORDER BY shard, \"offset\", id")
         reader = store.con.sql(sql, params=[*d_params, *r_params]).to_arrow_reader(BATCH_ROWS)
-        try:
-            with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-                for batch in reader:
-                    writer.write_batch(pa.RecordBatch.from_arrays(
-                        [batch.column(i).cast(f.type) for i, f in enumerate(MANIFEST_SCHEMA)],
-                        schema=schema))
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, out)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with replaced_when_done(out, tmp), pq.ParquetWriter(tmp, schema,
+                                                           compression="zstd") as writer:
+            for batch in reader:
+                writer.write_batch(pa.RecordBatch.from_arrays(
+                    [batch.column(i).cast(f.type) for i, f in enumerate(MANIFEST_SCHEMA)],
+                    schema=schema))
     return summarise_manifest(out)
 
 

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pyarrow as pa
 
+from auditor.output_files import replaced_when_done
 from auditor.readers.files import decompressed, file_stem, local_path, open_binary
 
 #: gzip level of written JSON lines: level 6 (zlib's default) costs ~3x level 1 in time for a
@@ -95,24 +96,19 @@ def write_shard(shard: dict, kept: np.ndarray, out: str, reader_options=None) ->
         except (OSError, ValueError):
             pass  # unreadable marker: write again
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    tmp = out + ".tmp"
+    if fmt not in ("parquet", "jsonl", "warc", "wet"):
+        return ShardResult(uri, None, "skipped", n_kept, 0,
+                           f"format {fmt!r} cannot be written back (Parquet, JSON lines and "
+                           "WARC/WET can); use the manifest to select its records")
     try:
-        if fmt == "parquet":
-            n = _write_parquet(uri, kept, tmp)
-        elif fmt == "jsonl":
-            n = _write_jsonl(uri, kept, tmp)
-        elif fmt in ("warc", "wet"):
-            n = _write_warc(uri, fmt, kept, tmp, reader_options)
-        else:
-            return ShardResult(uri, None, "skipped", n_kept, 0,
-                               f"format {fmt!r} cannot be written back (Parquet, JSON lines and "
-                               "WARC/WET can); use the manifest to select its records")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
+        with replaced_when_done(out, out + ".tmp") as tmp:
+            if fmt == "parquet":
+                n = _write_parquet(uri, kept, tmp)
+            elif fmt == "jsonl":
+                n = _write_jsonl(uri, kept, tmp)
+            else:
+                n = _write_warc(uri, fmt, kept, tmp, reader_options)
     except Exception as exc:  # one bad shard must not stop the others
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         return ShardResult(uri, None, "failed", n_kept, 0,
                            f"writing the filtered copy of {uri} failed: {type(exc).__name__}: "
                            f"{exc}")

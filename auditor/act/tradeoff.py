@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from auditor.estimate.bootstrap import pooled
 from auditor.estimate.result import Estimate, RefKind
 
 #: Default grid: quantiles of the corpus scores, so every step drops a visible share.
@@ -251,9 +252,10 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
                     tuple(notes), tuple(at_own), named)
 
 
-def _pooled(hists: dict) -> np.ndarray | None:
-    arrays = [h.docs for h in hists.values()]
-    return np.sum(arrays, axis=0) if arrays else None
+def _pooled(hists: dict, sources=None) -> np.ndarray | None:
+    """Document counts per bin, summed (`bootstrap.pooled`)."""
+    h = pooled(hists, sources=sources)
+    return None if h is None else h.docs
 
 
 def _reference_for(e: Estimate, own: dict, role: dict, default: dict) -> np.ndarray | None:
@@ -262,12 +264,12 @@ def _reference_for(e: Estimate, own: dict, role: dict, default: dict) -> np.ndar
     source = str(e.group.get("source"))
     kind = e.human_ref_kind
     if kind == RefKind.OWN.value:
-        return _pooled({k: h for k, h in own.items() if k[0] == source})
+        return _pooled(own, {source})
     if kind == RefKind.BORROWED.value:
         donors = set(e.human_ref_sources)
-        return _pooled({k: h for k, h in own.items() if k[0] in donors})
+        return _pooled(own, donors)
     if kind == RefKind.ROLE_SAME.value:
-        return _pooled({k: h for k, h in role.items() if k[0] == source})
+        return _pooled(role, {source})
     if kind == RefKind.ROLE_ALL.value:
         return _pooled(role)
     if kind == RefKind.DEFAULT.value:

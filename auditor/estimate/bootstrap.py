@@ -10,7 +10,7 @@ a two-sided interval is meaningless, so the one-sided 95% bound is reported inst
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +60,23 @@ class Hist:
         per_doc = np.divide(self.weight, self.docs, out=np.zeros_like(self.weight),
                             where=self.docs > 0)
         return Hist(drawn, drawn * per_doc)
+
+
+def hist_sum(parts: Iterable[Hist]) -> Hist | None:
+    """The sum of histograms on one set of bins; None when there are none."""
+    total = None
+    for h in parts:
+        total = h if total is None else total + h
+    return total
+
+
+def pooled(hists: Mapping[tuple, Hist], in_ref: bool | None = None,
+           sources: Collection[str] | None = None) -> Hist | None:
+    """Sum of per-(source, reference slice) histograms (`histograms.source_hists`' keys): over
+    the given `sources` (all when None) and over the one slice `in_ref` (both when None). Sums
+    in key order, so a pooled reference is the same bits whatever order the store returned."""
+    return hist_sum(h for (src, r), h in sorted(hists.items(), key=lambda kv: str(kv[0]))
+                    if (in_ref is None or r == in_ref) and (sources is None or src in sources))
 
 
 @dataclass(frozen=True)

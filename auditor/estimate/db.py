@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from auditor.estimate import choice
-from auditor.estimate.bootstrap import Hist, widen
+from auditor.estimate.bootstrap import Hist, pooled, widen
 from auditor.estimate.cells import (
     Cell,
     SourceFit,
@@ -272,7 +272,7 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
         return [_empty(key, by, detector, weight, method, [*base_notes, "no estimate"])
                 for key in groups]
 
-    machine_h = _pool(source_hists(con, plan.machine, edges, tokens and plan.machine.has_tokens))
+    machine_h = pooled(source_hists(con, plan.machine, edges, tokens and plan.machine.has_tokens))
     if machine_h is None or machine_h.n == 0:
         return [_empty(key, by, detector, weight, method, [
             *base_notes, f"the machine reference ({plan.machine.description}) has no scored "
@@ -586,20 +586,6 @@ def _has_rows(con, src) -> bool:
     # EXISTS stops at the first row; COUNT(*) > 0 read every row (a whole pass over the store
     # for the own-reference source, scripts/bench_estimate.py)
     return con.execute(f"SELECT EXISTS ({src.sql})", src.params).fetchone()[0]
-
-
-def _sum(hists: list[Hist]) -> Hist | None:
-    if not hists:
-        return None
-    total = hists[0]
-    for h in hists[1:]:
-        total = total + h
-    return total
-
-
-def _pool(hists: dict, in_ref: bool | None = None) -> Hist | None:
-    """Sum of histograms over sources (and over slices when in_ref is None)."""
-    return _sum([h for (_, r), h in hists.items() if in_ref is None or r == in_ref])
 
 
 def _empty(key, by, detector, weight, method, notes, n_human=0, n_machine=0,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from auditor.estimate.bootstrap import Hist
+from auditor.estimate.bootstrap import Hist, pooled
 from auditor.estimate.references import MIN_HUMAN_REF
 from auditor.estimate.result import RefKind
 
@@ -69,27 +69,6 @@ def profiles(con: duckdb.DuckDBPyConnection, score: str, cols: dict[str, str],
                        float(ll or 0.0)) for s, n, lg, g, q, ll in rows}
 
 
-def _both(hists: dict, source: str) -> Hist | None:
-    parts = [hists[(source, r)] for r in (True, False) if (source, r) in hists]
-    if not parts:
-        return None
-    total = parts[0]
-    for h in parts[1:]:
-        total = total + h
-    return total
-
-
-def _pool(hists: dict, in_ref: bool | None = None) -> Hist | None:
-    parts = [h for (_, r), h in sorted(hists.items(), key=lambda kv: str(kv[0]))
-             if in_ref is None or r == in_ref]
-    if not parts:
-        return None
-    total = parts[0]
-    for h in parts[1:]:
-        total = total + h
-    return total
-
-
 def donors_for(source: str, prof: dict[str, Profile], own_ok: list[str]) -> list[str]:
     """The most similar sources with a usable own reference, nearest first, enough of them to
     reach MIN_HUMAN_REF documents. Language (when known on both sides) and the genre column
@@ -127,37 +106,37 @@ def donors_for(source: str, prof: dict[str, Profile], own_ok: list[str]) -> list
 def resolve(source: str, own: dict, role: dict, default: dict, user: dict,
             prof: dict[str, Profile]) -> HumanRef | None:
     """The human reference of one source (see the module docstring for the order)."""
-    own_src = _both(own, source)
+    own_src = pooled(own, sources={source})
     if user:
-        return HumanRef(RefKind.GIVEN, _pool(user), _pool(user, True), own_src or _pool(user, False))
+        return HumanRef(RefKind.GIVEN, pooled(user), pooled(user, True), own_src or pooled(user, False))
     if own_src is not None and own_src.n >= MIN_HUMAN_REF:
         return HumanRef(RefKind.OWN, own_src, own.get((source, True)), own.get((source, False)))
-    role_src = _both(role, source)
+    role_src = pooled(role, sources={source})
     if role_src is not None and role_src.n >= MIN_HUMAN_REF:
         return HumanRef(RefKind.ROLE_SAME, role_src, role.get((source, True)),
                         own_src or role.get((source, False)))
-    own_ok = sorted(s for s in {k[0] for k in own} if (_both(own, s) or Hist.empty(1)).n
+    own_ok = sorted(s for s in {k[0] for k in own} if (pooled(own, sources={s}) or Hist.empty(1)).n
                     >= MIN_HUMAN_REF)
     donors = donors_for(source, prof, own_ok)
     if donors:
-        pooled = _pool({k: v for k, v in own.items() if k[0] in donors})
-        fit = _pool({k: v for k, v in own.items() if k[0] in donors and k[1]})
+        borrowed = pooled(own, sources=donors)
+        fit = pooled(own, True, donors)
         held = own_src
         if held is None:  # no own documents to check on: the donors' held-out halves
-            held = _pool({k: v for k, v in own.items() if k[0] in donors and not k[1]})
+            held = pooled(own, False, donors)
             fit_for_floor = fit
         else:
-            fit_for_floor = pooled
-        return HumanRef(RefKind.BORROWED, pooled, fit_for_floor, held, tuple(donors))
-    role_all = _pool(role)
+            fit_for_floor = borrowed
+        return HumanRef(RefKind.BORROWED, borrowed, fit_for_floor, held, tuple(donors))
+    role_all = pooled(role)
     if role_all is not None and role_all.n >= MIN_HUMAN_REF:
-        return HumanRef(RefKind.ROLE_ALL, role_all, _pool(role, True),
-                        own_src or _pool(role, False))
+        return HumanRef(RefKind.ROLE_ALL, role_all, pooled(role, True),
+                        own_src or pooled(role, False))
     if default:
         if own_src is not None:
-            return HumanRef(RefKind.DEFAULT, _pool(default), _pool(default), own_src)
-        return HumanRef(RefKind.DEFAULT, _pool(default), _pool(default, True),
-                        _pool(default, False))
+            return HumanRef(RefKind.DEFAULT, pooled(default), pooled(default), own_src)
+        return HumanRef(RefKind.DEFAULT, pooled(default), pooled(default, True),
+                        pooled(default, False))
     return None
 
 

@@ -23,15 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Row building and text statistics live with the readers (below the store); re-exported
-# here for callers that knew them as store functions.
-from auditor.readers.provenance_rows import (  # noqa: F401
-    assemble_provenance,
-    crawl_months,
-    provenance_batch,
-    utc_micros,
-)
-from auditor.readers.textstats import arrow_word_counts, text_bytes, word_counts  # noqa: F401
+from auditor.output_files import replaced_when_done
 from auditor.records import reason_column, score_column
 from auditor.store.paths import StorePaths
 
@@ -88,17 +80,9 @@ def write_sidecar(path: str, table: pa.Table, unit: Mapping, detectors: Mapping[
     metadata[DETECTORS_KEY] = json.dumps(dict(detectors), sort_keys=True).encode()
     table = table.replace_schema_metadata(metadata)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
+    with replaced_when_done(path) as tmp:  # `<side-car>.<pid>.tmp`: what reconcile removes
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd",
                        use_dictionary=[c for c in DICTIONARY_COLUMNS if c in table.column_names])
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def read_sidecar_info(path: str) -> SidecarInfo:
