@@ -267,6 +267,16 @@ def verdict(rows: list[dict], method: str) -> tuple[float, float, float]:
     return mae, cov, floor
 
 
+def error_cells(rs: list[dict]) -> str:
+    """`MAE | coverage | bias | floor` table cells (points) of a set of estimate rows; the
+    floor is the mean estimate of its pure-human (0%) rows."""
+    zero = [r["est"] for r in rs if r["fraction"] == 0]
+    return (f"{100 * np.mean([abs(r['est'] - r['truth']) for r in rs]):.2f} | "
+            f"{100 * np.mean([r['lo'] <= r['truth'] <= r['hi'] for r in rs]):.0f}% | "
+            f"{100 * np.mean([r['est'] - r['truth'] for r in rs]):+.2f} | "
+            f"{100 * np.mean(zero):.2f}")
+
+
 def with_auto_before(rows: list[dict]) -> list[dict]:
     """Add method `auto (before)`: what `auto` chose before this branch (acc below 100
     human reference documents, mlms from 100), from the acc and auto rows of the same draw."""
@@ -338,13 +348,7 @@ def loro_section(replicates: int, n_boot: int, say=print) -> tuple[list[str], li
     for repo in repos:
         rs = [r for r in rows if r["method"] == "auto" and r["repo"] == repo
               and r["fraction"] <= 0.30]
-        zero = [r["est"] for r in rs if r["fraction"] == 0]
-        lines.append(
-            f"| {repo} | {len({r['source'] for r in rs})} | "
-            f"{100 * np.mean([abs(r['est'] - r['truth']) for r in rs]):.2f} | "
-            f"{100 * np.mean([r['lo'] <= r['truth'] <= r['hi'] for r in rs]):.0f}% | "
-            f"{100 * np.mean([r['est'] - r['truth'] for r in rs]):+.2f} | "
-            f"{100 * np.mean(zero):.2f} |")
+        lines.append(f"| {repo} | {len({r['source'] for r in rs})} | {error_cells(rs)} |")
     lines += ["", "Per source: separation and `auto` (0-30%). AUC = P(machine > human):", "",
               "| source | ref/target | AUC target machine vs human | AUC fold machine ref vs "
               "human | MAE | coverage | bias | floor |", "|---|---|---|---|---|---|---|---|"]
@@ -353,13 +357,7 @@ def loro_section(replicates: int, n_boot: int, say=print) -> tuple[list[str], li
         a1, a2, _m1, _m2, _nh, _nm, (n_ref, n_t) = aucs[src]
         rs = [r for r in rows if r["method"] == "auto" and r["source"] == src
               and r["fraction"] <= 0.30]
-        zero = [r["est"] for r in rs if r["fraction"] == 0]
-        lines.append(
-            f"| {src} | {n_ref}/{n_t} | {a1:.3f} | {a2:.3f} | "
-            f"{100 * np.mean([abs(r['est'] - r['truth']) for r in rs]):.2f} | "
-            f"{100 * np.mean([r['lo'] <= r['truth'] <= r['hi'] for r in rs]):.0f}% | "
-            f"{100 * np.mean([r['est'] - r['truth'] for r in rs]):+.2f} | "
-            f"{100 * np.mean(zero):.2f} |")
+        lines.append(f"| {src} | {n_ref}/{n_t} | {a1:.3f} | {a2:.3f} | {error_cells(rs)} |")
     summary = []
     for m in methods:
         mae, cov, floor = verdict(rows, m)
