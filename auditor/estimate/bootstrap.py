@@ -74,9 +74,15 @@ def pooled(hists: Mapping[tuple, Hist], in_ref: bool | None = None,
            sources: Collection[str] | None = None) -> Hist | None:
     """Sum of per-(source, reference slice) histograms (`histograms.source_hists`' keys): over
     the given `sources` (all when None) and over the one slice `in_ref` (both when None). Sums
-    in key order, so a pooled reference is the same bits whatever order the store returned."""
-    return hist_sum(h for (src, r), h in sorted(hists.items(), key=lambda kv: str(kv[0]))
-                    if (in_ref is None or r == in_ref) and (sources is None or src in sources))
+    in key order, so a pooled reference is the same bits whatever order the store returned.
+    With `sources` it looks their keys up (no scan of every key: a thousand sources each
+    pooling their own reference must stay linear)."""
+    slices = (True, False) if in_ref is None else (in_ref,)
+    if sources is not None:
+        return hist_sum(hists[(s, r)] for s in sorted(sources) for r in slices
+                        if (s, r) in hists)
+    return hist_sum(h for (_, r), h in sorted(hists.items(), key=lambda kv: str(kv[0]))
+                    if r in slices)
 
 
 @dataclass(frozen=True)
