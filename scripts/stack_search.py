@@ -1,23 +1,40 @@
 """Would a small stack over the cheap scores generalise better than the classifier alone? Writes
-reports/stack_search.md.
+reports/stack_search.md (and the shipped stack's coefficients with --write-model).
 
-    python scripts/stack_search.py [--cap 2000] [--seed 0]
+    python scripts/stack_search.py [--capped] [--cap 2000] [--seed 0] [--write-model]
 
-Leave one repository out on the capped sample of dev.parquet + extra.parquet (as
-scripts/recipe_search.py): every row gets the shipped recipe's out-of-fold classifier score (from
-the fold model that never saw its repository), plus the scores of the other default-tier
-detectors, `markers` and `excess_vocab`, which are not trained, and its length. A logistic
-regression over some of these columns is then itself evaluated leaving one repository out (fit
-on the other repositories' rows, applied to the held-out one). Caveat, stated in the report: the
-out-of-fold scores of the other repositories came from models that did see the held-out one, so
-the stack's few coefficients have a small leak; the base scores of the held-out rows have none.
-No web test file is read.
+Headline: leave one repository out on ALL labeled rows (dev.parquet + extra.parquet), from the
+out-of-fold classifier scores of `.bench/oof_scores.parquet` (scripts/oof_scores.py: fold model R
+never saw repository R). `markers` and `excess_vocab` (not trained) are scored on the same texts.
+For each held-out repository R a logistic regression over some of these columns is fitted on
+rows R never contributed to and scores R's rows; pooled AUROC and TPR @ 1% FPR over every
+labeled row, as scripts/eval_detectors.py's headline (`detectors.evaluation.binary_metrics` on
+all pooled out-of-fold scores: the 1%-FPR threshold is set on the pooled human rows).
+
+The stack's fit sets (each fold):
+- `other repositories`: the other repositories' target rows, with their own out-of-fold scores
+  (from fold models that did see R: a small leak into a few coefficients), as the capped run;
+- `fold reference`: fold R's `reference` rows: the other repositories' `calib` rows scored by
+  fold R's own model (never trained on them, never saw R): no leak, and the same model's scale;
+- either plus `web`: the held-back pieces of the training crawl files (the pages that set the
+  web side of the shipped classifier's threshold, never fitted by any fold model) as human,
+  scored by fold R's model (retrained here exactly as scripts/oof_scores.py trains it, checked
+  against its scores). The web TEST files (C4 2019, CC 2020) are never read here.
+
+Rule fixed before looking (written here before the first all-rows run): the candidate with the
+highest pooled LORO AUROC wins; candidates within 0.005 AUROC of it are tied and the highest
+pooled TPR @ 1% FPR among them wins. The stack ships (detectors/stack.py) only if the winner
+beats the classifier alone by >= 0.02 pooled TPR and its AUROC is not lower by more than 0.005.
+
+--capped adds the earlier capped-sample comparison (recipe_search's sample, fold models
+retrained on it).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -27,7 +44,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 
+from detectors.calibration import DEFAULT_FPR, shipped_threshold  # noqa: E402
 from detectors.evaluation import binary_metrics  # noqa: E402
 from detectors.generalization import (  # noqa: E402
     featurize_all,
@@ -35,39 +55,257 @@ from detectors.generalization import (  # noqa: E402
     load_pool,
     sample_per_repo,
 )
+from detectors.stack import STACK_INPUTS, stack_features  # noqa: E402
 
 SCRIPT = "scripts/stack_search.py"
 REPORT = REPO / "reports" / "stack_search.md"
+OOF = REPO / ".bench" / "oof_scores.parquet"
+WEB_SCORES = REPO / ".bench" / "stack_web_scores.parquet"
+LABELED_DIR = REPO.parent / "shared" / "data" / "labeled"
 LABELED_FILES = ("dev.parquet", "extra.parquet")
+ESSAYS = "ryuryukke/OUTFOX"
 #: (name, columns of the stack's inputs); column 0 alone is the classifier as shipped.
 STACKS = (
     ("classifier alone", ("classifier",)),
     ("classifier + length", ("classifier", "log length")),
-    ("classifier + markers + excess_vocab", ("classifier", "markers fired", "log excess_vocab")),
+    ("classifier + markers + excess_vocab", STACK_INPUTS),
     ("classifier + markers + excess_vocab + length",
-     ("classifier", "markers fired", "log excess_vocab", "log length",
-      "classifier x log length", "excess_vocab per log length")),
+     STACK_INPUTS + ("log length", "classifier x log length", "excess_vocab per log length")),
 )
+#: Fit sets of the all-rows run: (name, base rows, weight of the web pieces in total as a share
+#: of the base rows' human weight; 0: no web pieces).
+FIT_SETS = (
+    ("other repositories", "others", 0.0),
+    ("other repositories + web", "others", 0.25),
+    ("fold reference", "reference", 0.0),
+    ("fold reference + web", "reference", 0.25),
+)
+AUROC_TIE = 0.005
+SHIP_TPR_GAIN, SHIP_AUROC_LOSS = 0.02, 0.005
 
 
-def columns(oof: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
+def columns(classifier: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
+    """Every candidate input column; the shipped ones come from `detectors.stack.stack_features`
+    (one home for how the detector builds them)."""
     from detectors.excess_vocab import ExcessVocabDetector
     from detectors.markers import MarkersDetector
 
+    markers, ev = MarkersDetector().score(texts), ExcessVocabDetector().score(texts)
+    cols = dict(zip(STACK_INPUTS, stack_features(classifier, markers, ev).T, strict=True))
     n = np.log1p([len(t) for t in texts])
-    ev = np.log1p(ExcessVocabDetector().score(texts))
-    return {"classifier": oof, "log length": n, "classifier x log length": oof * n,
-            "markers fired": (MarkersDetector().score(texts) > 0).astype(float),
-            "log excess_vocab": ev, "excess_vocab per log length": ev / np.maximum(n, 1.0)}
+    cols.update({"log length": n, "classifier x log length": classifier * n,
+                 "excess_vocab per log length": cols["log excess_vocab"] / np.maximum(n, 1.0)})
+    return cols
 
 
-def run(cap: int, seed: int) -> dict:
+# ---- all rows ---------------------------------------------------------------------------------
+
+def web_pieces() -> tuple[list[str], list[str]]:
+    """(pieces the fold models fit as human, held-back pieces), as scripts/oof_scores.py."""
+    from ood_section import chunk_pages
+    from web_pages import hold_back_pages, web_split
+
+    web_train, _ = web_split()  # reads the test files too, but only the training ones are used
+    fit, held = hold_back_pages(web_train)
+    return (chunk_pages([t for v in fit.values() for t in v]),
+            chunk_pages([t for v in held.values() for t in v]))
+
+
+def fold_web_scores(pool, target_by_fold: dict[str, np.ndarray], check_scores) -> dict:
+    """{fold: classifier scores of the held-back web pieces under fold R's model}, cached in
+    .bench/stack_web_scores.parquet. The fold models are retrained exactly as
+    scripts/oof_scores.py trains them; 20 target rows per fold are rescored and must match."""
+    from ood_section import SHIPPED_RECIPE
+
+    from detectors.out_of_fold import score_with, train_fold_models
+
+    meta = json.loads(pq.read_schema(OOF).metadata[b"out_of_fold"])
+    stamp = f"{OOF.stat().st_size}:{meta['seconds_by_fold']}"
+    if WEB_SCORES.exists():
+        t = pq.read_table(WEB_SCORES)
+        if t.schema.metadata and t.schema.metadata.get(b"oof") == stamp.encode():
+            d = t.to_pydict()
+            return {f: np.array(d["score"], np.float64)[np.array(d["fold"]) == f]
+                    for f in sorted(set(d["fold"]))}
+    fit, held = web_pieces()
+    models = train_fold_models([LABELED_DIR / f for f in LABELED_FILES], SHIPPED_RECIPE,
+                               sorted(target_by_fold), meta["max_train_per_repo"], meta["seed"],
+                               web_texts=fit, log=lambda s: print("  " + s, flush=True))
+    out = {}
+    for f, model in models.items():
+        rows = target_by_fold[f][:20]
+        got = score_with(SHIPPED_RECIPE, model, [pool.texts[i] for i in rows])
+        diff = float(np.max(np.abs(got - check_scores(f, rows))))
+        print(f"  {f}: retrained fold model vs out-of-fold scores, max |diff| {diff:.1e}",
+              flush=True)
+        if diff > 1e-3:
+            raise SystemExit(f"{f}: the retrained fold model does not reproduce its scores")
+        out[f] = score_with(SHIPPED_RECIPE, model, held)
+    folds = sorted(out)
+    table = pa.table({"fold": [f for f in folds for _ in out[f]],
+                      "score": np.concatenate([out[f] for f in folds])})
+    WEB_SCORES.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.replace_schema_metadata({"oof": stamp}), WEB_SCORES)
+    return out
+
+
+def load_all() -> dict:
+    """Out-of-fold scores (target and reference rows) aligned with the labeled texts, the stack's
+    input columns for every row, and the held-back web pieces' columns per fold."""
+    pool = load_pool([LABELED_DIR / f for f in LABELED_FILES])
+    t = pq.read_table(OOF, columns=["fold", "id", "role", "label", "score", "threshold"])
+    d = t.to_pydict()
+    fold, role = np.array(d["fold"], dtype=object), np.array(d["role"], dtype=object)
+    score = np.array(d["score"], np.float64)
+    # out_of_fold_scores writes, per fold, its target rows then its reference rows, each in pool
+    # order: the same selections over the pool give each row's text (checked by id).
+    pool_row = np.empty(len(score), dtype=np.int64)
+    calib = pool.split == "calib"
+    for r in sorted(set(d["fold"])):
+        m = fold == r
+        tgt, ref = np.flatnonzero(pool.repo == r), np.flatnonzero(calib & (pool.repo != r))
+        idx = np.flatnonzero(m)
+        if idx.size != tgt.size + ref.size:
+            raise SystemExit(f"{r}: {idx.size} out-of-fold rows, pool gives {tgt.size + ref.size}")
+        pool_row[idx] = np.concatenate([tgt, ref])
+    ids = np.array(d["id"], dtype=object)
+    if not (pool.ids[pool_row] == ids).all():
+        raise SystemExit("out-of-fold rows do not line up with the labeled files (ids differ)")
+    print(f"{len(score):,} out-of-fold rows aligned with the labeled texts", flush=True)
+    y = np.array([v == "ai" for v in d["label"]], np.int8)
+    target = role == "target"
+    target_by_fold = {r: pool_row[target & (fold == r)] for r in sorted(set(d["fold"]))}
+    by_pool = {}  # the first out-of-fold score of each (fold, pool row): for the check
+    for i in np.flatnonzero(target):
+        by_pool[(fold[i], pool_row[i])] = score[i]
+    web = fold_web_scores(pool, target_by_fold,
+                          lambda f, rows: np.array([by_pool[(f, r)] for r in rows]))
+    # markers / excess_vocab depend on the text only: computed once per labeled row
+    uniq, inv = np.unique(pool_row, return_inverse=True)
+    base = columns(np.zeros(uniq.size), [pool.texts[i] for i in uniq])
+    cols = {k: v[inv] for k, v in base.items()}
+    cols["classifier"] = score  # then what involves the classifier, with each row's own score
+    cols["classifier x log length"] = score * cols["log length"]
+    _, held = web_pieces()
+    web_cols = {f: columns(s, held) for f, s in web.items()}
+    return {"fold": fold, "role": role, "y": y, "score": score, "cols": cols,
+            "threshold": np.array(d["threshold"], np.float64), "web": web_cols,
+            "n_web": len(held), "repo": pool.repo[pool_row]}
+
+
+def _matrix(cols: dict, use: tuple[str, ...], rows=None) -> np.ndarray:
+    x = np.column_stack([cols[c] for c in use])
+    return x if rows is None else x[rows]
+
+
+def fit_stack(x: np.ndarray, y: np.ndarray, w: np.ndarray):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=1000, class_weight="balanced").fit(x, y, sample_weight=w)
+
+
+def _fit_rows(data: dict, r: str, base: str) -> np.ndarray:
+    fold, role = data["fold"], data["role"]
+    if base == "others":
+        return np.flatnonzero((role == "target") & (fold != r))
+    return np.flatnonzero((role == "reference") & (fold == r))
+
+
+def loro_all(data: dict) -> list[dict]:
+    """Every (stack, fit set) candidate: pooled over all target rows, per fold, transfer FPR."""
+    fold, role, y, cols = data["fold"], data["role"], data["y"], data["cols"]
+    target = role == "target"
+    folds = sorted(set(fold[target]))
+    out = []
+    for name, use in STACKS:
+        for fit_name, base, web_share in (FIT_SETS if len(use) > 1 else (("-", "-", 0.0),)):
+            s = np.full(len(y), np.nan)
+            thr = {}
+            for r in folds:
+                held = np.flatnonzero(target & (fold == r))
+                ref = np.flatnonzero((role == "reference") & (fold == r))
+                wx = _matrix(data["web"][r], use)
+                if len(use) == 1:
+                    s[held], s_ref, s_web = (data["score"][held], data["score"][ref], wx[:, 0])
+                else:
+                    rows = _fit_rows(data, r, base)
+                    x, yy = _matrix(cols, use, rows), y[rows]
+                    w = np.ones(rows.size)
+                    if web_share:
+                        n_h = float((yy == 0).sum())
+                        x = np.vstack([x, wx])
+                        yy = np.concatenate([yy, np.zeros(len(wx), np.int8)])
+                        w = np.concatenate([w, np.full(len(wx), web_share * n_h / len(wx))])
+                    m = fit_stack(x, yy, w)
+                    s[held] = m.decision_function(_matrix(cols, use, held))
+                    s_ref, s_web = m.decision_function(_matrix(cols, use, ref)), \
+                        m.decision_function(wx)
+                # the fold's threshold as the shipped rule: calib humans and held-back web
+                thr[r] = shipped_threshold(s_ref[y[ref] == 0], s_web, DEFAULT_FPR)[0]
+            t = np.flatnonzero(target)
+            p = binary_metrics(s[t], y[t])
+            per = []
+            flagged = np.zeros(len(y), bool)
+            for r in folds:
+                h = np.flatnonzero(target & (fold == r))
+                fm = binary_metrics(s[h], y[h], thr[r])
+                flagged[h] = s[h] > thr[r]
+                per.append({"held_out": r, **fm})
+            hum = target & (y == 0)
+            row = {"name": name, "inputs": list(use), "fit": fit_name, "auroc": p["auroc"],
+                   "tpr": p["tpr_at_1fpr"], "transfer_fpr": float(flagged[hum].mean()),
+                   "essays_fpr": next(f["fpr_at_threshold"] for f in per
+                                      if f["held_out"] == ESSAYS),
+                   "folds": per}
+            print(f"{name} [{fit_name}]: AUROC {p['auroc']:.4f}, TPR {p['tpr_at_1fpr']:.3f}, "
+                  f"transfer FPR {row['transfer_fpr']:.3f}", flush=True)
+            out.append(row)
+    return out
+
+
+def choose(rows: list[dict]) -> tuple[dict, dict, bool]:
+    """The fixed rule (module docstring): (winner, classifier alone, ships?)."""
+    alone = next(r for r in rows if r["inputs"] == ["classifier"])
+    best = max(r["auroc"] for r in rows)
+    tied = [r for r in rows if r["auroc"] >= best - AUROC_TIE]
+    win = max(tied, key=lambda r: (r["tpr"], r["auroc"]))
+    ships = win is not alone and win["tpr"] - alone["tpr"] >= SHIP_TPR_GAIN and \
+        win["auroc"] >= alone["auroc"] - SHIP_AUROC_LOSS
+    return win, alone, ships
+
+
+def fit_shipped(data: dict, win: dict) -> dict:
+    """The shipped stack: the winner's inputs and fit set on every fold at once."""
+    use = tuple(win["inputs"])
+    base = next(b for n, b, _ in FIT_SETS if n == win["fit"])
+    share = next(s for n, _, s in FIT_SETS if n == win["fit"])
+    fold, role, y = data["fold"], data["role"], data["y"]
+    rows = np.flatnonzero(role == "target") if base == "others" else \
+        np.flatnonzero(role == "reference")
+    x, yy, w = _matrix(data["cols"], use, rows), y[rows], np.ones(rows.size)
+    if share:  # every fold's scores of the web pieces, together the same share
+        wx = np.vstack([_matrix(data["web"][r], use) for r in sorted(data["web"])])
+        x = np.vstack([x, wx])
+        w = np.concatenate([w, np.full(len(wx), share * float((yy == 0).sum()) / len(wx))])
+        yy = np.concatenate([yy, np.zeros(len(wx), np.int8)])
+    m = fit_stack(x, yy, w)
+    return {"inputs": list(use), "coef": [float(c) for c in m.coef_[0]],
+            "intercept": float(m.intercept_[0]),
+            "fitted_on": f"{win['fit']}: {rows.size:,} out-of-fold rows of "
+                         f"{', '.join(LABELED_FILES)} ({int((yy[:rows.size] == 1).sum()):,} ai)"
+                         + (f" + {sum(len(v['classifier']) for v in data['web'].values()):,} "
+                            "fold scores of held-back web pieces as human" if share else ""),
+            "n_folds": len(set(fold))}
+
+
+# ---- capped sample (the earlier comparison) -------------------------------------------------
+
+def run_capped(cap: int, seed: int) -> dict:
     from ood_section import SHIPPED_RECIPE, chunk_pages
     from sklearn.linear_model import LogisticRegression
     from web_pages import CRAWL_DIR, WEB_TRAIN_FILES, hold_back_pages, web_texts
 
-    labeled = REPO.parent / "shared" / "data" / "labeled"
-    full = load_pool([labeled / f for f in LABELED_FILES])
+    full = load_pool([LABELED_DIR / f for f in LABELED_FILES])
     pool = full.take(sample_per_repo(full, cap, seed))
     web_fit, _ = hold_back_pages({f: web_texts(CRAWL_DIR / f) for f in WEB_TRAIN_FILES})
     pages = chunk_pages([t for v in web_fit.values() for t in v])
@@ -83,7 +321,7 @@ def run(cap: int, seed: int) -> dict:
         s = np.zeros(len(oof))
         for r in sorted(set(pool.repo)):
             held = pool.repo == r
-            if len(use) == 1:  # the classifier alone: its own out-of-fold score
+            if len(use) == 1:
                 s[held] = x[held, 0]
                 continue
             stack = LogisticRegression(max_iter=1000, class_weight="balanced")
@@ -92,38 +330,107 @@ def run(cap: int, seed: int) -> dict:
         m = binary_metrics(s, pool.y)
         rows.append({"name": name, "inputs": list(use), "auroc": m["auroc"],
                      "tpr": m["tpr_at_1fpr"]})
-        print(f"{name}: AUROC {m['auroc']:.4f}, TPR {m['tpr_at_1fpr']:.3f}", flush=True)
+        print(f"capped {name}: AUROC {m['auroc']:.4f}, TPR {m['tpr_at_1fpr']:.3f}", flush=True)
     return {"rows": rows, "n": len(pool.texts), "cap": cap, "seed": seed,
             "recipe": SHIPPED_RECIPE.describe()}
 
 
-def markdown(res: dict, seconds: float) -> str:
+# ---- report -----------------------------------------------------------------------------------
+
+def _f(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+def markdown(rows: list[dict], win: dict, alone: dict, ships: bool, n_rows: int, n_web: int,
+             shipped: dict | None, capped: dict | None, seconds: float) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = [f"Generated by `{SCRIPT}` on {now} ({seconds:.0f} s); do not edit by hand.", "",
          "# A stack over the cheap scores, leave one repository out", "",
-         f"Capped sample of dev.parquet + extra.parquet ({res['n']:,} rows, at most "
-         f"{res['cap'] // 2:,} human and {res['cap'] // 2:,} machine rows per repository, seed "
-         f"{res['seed']}). Classifier score: out of fold, recipe {res['recipe']}. The stack "
-         "(logistic regression, classes balanced) is fitted on the other repositories' rows "
-         "and scores the held-out one. Caveat: those other rows' classifier scores come from "
-         "fold models that saw the held-out repository (a small leak into the stack's few "
-         "coefficients). `markers` and `excess_vocab` already run in the default scan tier, so "
-         "the stack would cost a few multiplications per document.", "",
-         "| stack | inputs | LORO AUROC | LORO TPR @ 1% FPR |", "|---|---|---|---|"]
-    for r in res["rows"]:
-        L.append(f"| {r['name']} | {', '.join(r['inputs'])} | {r['auroc']:.3f} | "
-                 f"{r['tpr']:.3f} |")
+         "## All labeled rows (headline)", "",
+         f"Every labeled row of dev.parquet + extra.parquet ({n_rows:,}) with its out-of-fold "
+         "classifier score from `.bench/oof_scores.parquet` (scripts/oof_scores.py: the fold "
+         "model of repository R never saw R). `markers` and `excess_vocab` are not trained and "
+         "score the same texts. For each held-out repository the stack (logistic regression, "
+         "classes balanced) is fitted on one of these sets and scores R's rows:", "",
+         "- `other repositories`: the other repositories' rows with their own out-of-fold "
+         "scores (from fold models that saw R: a small leak into the stack's few coefficients);",
+         "- `fold reference`: the other repositories' `calib` rows scored by fold R's model "
+         "(never trained on them, never saw R: no leak);",
+         f"- `+ web`: plus {n_web} held-back pieces of the training crawl files (never fitted "
+         "by any fold model; they set the web side of the classifier's threshold) scored by "
+         "fold R's model, as human, together weighing 25% of the fit set's human rows. The web "
+         "test files (C4 2019, CC 2020) are never read.", "",
+         "Pooled figures over every labeled row, as reports/detectors.md's headline (AUROC; "
+         "TPR at the 1%-FPR threshold of the pooled human rows). `transfer FPR`: human rows "
+         "flagged at their fold's threshold, set by the shipped rule (the higher of the 1%-FPR "
+         "thresholds on the fold's calib human rows and on the held-back web pieces). "
+         "`essays`: OUTFOX's human essays flagged at their fold's threshold.", "",
+         "Rule fixed before the first all-rows run: highest pooled AUROC; candidates within "
+         f"{AUROC_TIE} of it tied, broken by pooled TPR. Ships if TPR gains >= {SHIP_TPR_GAIN} "
+         f"over the classifier alone and AUROC is not lower by more than {SHIP_AUROC_LOSS}.", "",
+         "| stack | inputs | fit set | LORO AUROC | LORO TPR @ 1% FPR | transfer FPR | "
+         "essays flagged |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        mark = " **(chosen)**" if r is win else ""
+        L.append(f"| {r['name']}{mark} | {', '.join(r['inputs'])} | {r['fit']} | "
+                 f"{_f(r['auroc'])} | {_f(r['tpr'])} | {_f(r['transfer_fpr'])} | "
+                 f"{_f(r['essays_fpr'])} |")
+    L += ["", f"Chosen: {win['name']} [{win['fit']}]: AUROC {_f(win['auroc'])} vs "
+          f"{_f(alone['auroc'])}, TPR {_f(win['tpr'])} vs {_f(alone['tpr'])} (classifier alone)"
+          f". {'Ships as `stack`.' if ships else 'Does not meet the bar: not shipped.'}", "",
+          "### Per held-out repository (chosen stack vs the classifier alone)", "",
+          "| held-out repository | human | ai | AUROC stack / alone | TPR @ 1% FPR stack / "
+          "alone | transfer FPR stack / alone |", "|---|---|---|---|---|---|"]
+    for a, b in zip(win["folds"], alone["folds"], strict=True):
+        L.append(f"| {a['held_out']} | {a['n_human']:,} | {a['n_ai']:,} | {_f(a['auroc'])} / "
+                 f"{_f(b['auroc'])} | {_f(a['tpr_at_1fpr'])} / {_f(b['tpr_at_1fpr'])} | "
+                 f"{_f(a['fpr_at_threshold'])} / {_f(b['fpr_at_threshold'])} |")
+    if shipped:
+        L += ["", "### Shipped coefficients (detectors/models/stack/model.json)", "",
+              f"Fitted on {shipped['fitted_on']}. "
+              + ", ".join(f"{c} {v:+.4f}" for c, v in zip(shipped["inputs"], shipped["coef"],
+                                                          strict=True))
+              + f"; intercept {shipped['intercept']:+.4f}."]
+    if capped:
+        L += ["", "## Capped sample (earlier comparison)", "",
+              f"Capped sample ({capped['n']:,} rows, at most {capped['cap'] // 2:,} human and "
+              f"{capped['cap'] // 2:,} machine rows per repository, seed {capped['seed']}); "
+              f"classifier fold models retrained on it (recipe {capped['recipe']}); the stack "
+              "is fitted on the other repositories' rows.", "",
+              "| stack | inputs | LORO AUROC | LORO TPR @ 1% FPR |", "|---|---|---|---|"]
+        for r in capped["rows"]:
+            L.append(f"| {r['name']} | {', '.join(r['inputs'])} | {_f(r['auroc'])} | "
+                     f"{_f(r['tpr'])} |")
     return "\n".join(L) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--capped", action="store_true", help="add the capped-sample comparison")
     ap.add_argument("--cap", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--write-model", action="store_true",
+                    help="write the chosen stack to detectors/models/stack/model.json when it "
+                         "ships (its calibration and references: scripts/train_stack.py)")
     args = ap.parse_args()
     t0 = time.time()
-    res = run(args.cap, args.seed)
-    REPORT.write_text(markdown(res, time.time() - t0), encoding="utf-8")
+    data = load_all()
+    rows = loro_all(data)
+    win, alone, ships = choose(rows)
+    shipped = fit_shipped(data, win) if ships else None
+    if shipped and args.write_model:
+        from detectors.stack import write_stack_model
+
+        path = write_stack_model(shipped["inputs"], shipped["coef"], shipped["intercept"],
+                                 {"fitted_on": shipped["fitted_on"], "generated_by": SCRIPT,
+                                  "loro_auroc": win["auroc"], "loro_tpr_at_1fpr": win["tpr"],
+                                  "fit_set": win["fit"]})
+        print(f"wrote {path.relative_to(REPO)}")
+    capped = run_capped(args.cap, args.seed) if args.capped else None
+    n_rows = int((data["role"] == "target").sum())
+    REPORT.write_text(markdown(rows, win, alone, ships, n_rows, data["n_web"], shipped, capped,
+                               time.time() - t0), encoding="utf-8")
+    (REPO / ".bench").mkdir(exist_ok=True)
     print(f"wrote {REPORT.relative_to(REPO)} in {time.time() - t0:.0f}s")
 
 
