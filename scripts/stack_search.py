@@ -1,7 +1,8 @@
 """Would a small stack over the cheap scores generalise better than the classifier alone? Writes
-reports/stack_search.md (and the shipped stack's coefficients with --write-model).
+reports/stack_search.md.
 
-    python scripts/stack_search.py [--capped] [--cap 2000] [--seed 0] [--write-model]
+    nice -n 10 python scripts/stack_search.py [--capped] [--cap 2000] [--seed 0]
+                                              [--estimate] [--loro-replicates 10] [--n-boot 100]
 
 Headline: leave one repository out on ALL labeled rows (dev.parquet + extra.parquet), from the
 out-of-fold classifier scores of `.bench/oof_scores.parquet` (scripts/oof_scores.py: fold model R
@@ -23,11 +24,15 @@ The stack's fit sets (each fold):
 
 Rule fixed before looking (written here before the first all-rows run): the candidate with the
 highest pooled LORO AUROC wins; candidates within 0.005 AUROC of it are tied and the highest
-pooled TPR @ 1% FPR among them wins. The stack ships (detectors/stack.py) only if the winner
-beats the classifier alone by >= 0.02 pooled TPR and its AUROC is not lower by more than 0.005.
+pooled TPR @ 1% FPR among them wins. The stack ships (as a default-tier detector, first in
+the estimator's preference) only if the winner beats the classifier alone by >= 0.02 pooled TPR
+and its AUROC is not lower by more than 0.005.
 
 --capped adds the earlier capped-sample comparison (recipe_search's sample, fold models
-retrained on it).
+retrained on it). --estimate writes the chosen stack's out-of-fold scores in the schema of
+.bench/oof_scores.parquet (.bench/stack_oof_scores.parquet) and runs the estimation
+validation's leave-one-repository-out corpora (scripts/validate_estimation_ood.run_loro, the
+draws of reports/estimation.md's headline) on both, `auto` method: does the estimate move?
 """
 
 from __future__ import annotations
@@ -55,12 +60,14 @@ from detectors.generalization import (  # noqa: E402
     load_pool,
     sample_per_repo,
 )
-from detectors.stack import STACK_INPUTS, stack_features  # noqa: E402
 
 SCRIPT = "scripts/stack_search.py"
+#: The stack's input columns from the three default-tier scores (`stack_features`).
+STACK_INPUTS = ("classifier", "markers fired", "log excess_vocab")
 REPORT = REPO / "reports" / "stack_search.md"
 OOF = REPO / ".bench" / "oof_scores.parquet"
 WEB_SCORES = REPO / ".bench" / "stack_web_scores.parquet"
+STACK_OOF = REPO / ".bench" / "stack_oof_scores.parquet"
 LABELED_DIR = REPO.parent / "shared" / "data" / "labeled"
 LABELED_FILES = ("dev.parquet", "extra.parquet")
 ESSAYS = "ryuryukke/OUTFOX"
@@ -84,9 +91,17 @@ AUROC_TIE = 0.005
 SHIP_TPR_GAIN, SHIP_AUROC_LOSS = 0.02, 0.005
 
 
+def stack_features(classifier: np.ndarray, markers: np.ndarray,
+                   excess_vocab: np.ndarray) -> np.ndarray:
+    """The columns of `STACK_INPUTS`: the classifier's decision value, whether any marker fired
+    (markers' scores are near-binary weights) and log(1 + count of LLM-overused words)."""
+    return np.column_stack([np.asarray(classifier, np.float64),
+                            (np.asarray(markers) > 0).astype(np.float64),
+                            np.log1p(np.asarray(excess_vocab, np.float64))])
+
+
 def columns(classifier: np.ndarray, texts: list[str]) -> dict[str, np.ndarray]:
-    """Every candidate input column; the shipped ones come from `detectors.stack.stack_features`
-    (one home for how the detector builds them)."""
+    """Every candidate input column."""
     from detectors.excess_vocab import ExcessVocabDetector
     from detectors.markers import MarkersDetector
 
@@ -227,6 +242,7 @@ def loro_all(data: dict) -> list[dict]:
                 wx = _matrix(data["web"][r], use)
                 if len(use) == 1:
                     s[held], s_ref, s_web = (data["score"][held], data["score"][ref], wx[:, 0])
+                    s[ref] = s_ref
                 else:
                     rows = _fit_rows(data, r, base)
                     x, yy = _matrix(cols, use, rows), y[rows]
@@ -240,6 +256,7 @@ def loro_all(data: dict) -> list[dict]:
                     s[held] = m.decision_function(_matrix(cols, use, held))
                     s_ref, s_web = m.decision_function(_matrix(cols, use, ref)), \
                         m.decision_function(wx)
+                    s[ref] = s_ref
                 # the fold's threshold as the shipped rule: calib humans and held-back web
                 thr[r] = shipped_threshold(s_ref[y[ref] == 0], s_web, DEFAULT_FPR)[0]
             t = np.flatnonzero(target)
@@ -259,6 +276,7 @@ def loro_all(data: dict) -> list[dict]:
                    "folds": per}
             print(f"{name} [{fit_name}]: AUROC {p['auroc']:.4f}, TPR {p['tpr_at_1fpr']:.3f}, "
                   f"transfer FPR {row['transfer_fpr']:.3f}", flush=True)
+            row["scores"], row["thresholds"] = s, thr
             out.append(row)
     return out
 
@@ -274,8 +292,8 @@ def choose(rows: list[dict]) -> tuple[dict, dict, bool]:
     return win, alone, ships
 
 
-def fit_shipped(data: dict, win: dict) -> dict:
-    """The shipped stack: the winner's inputs and fit set on every fold at once."""
+def fit_all_rows(data: dict, win: dict) -> dict:
+    """The winner's coefficients fitted on every fold's fit rows at once (what would ship)."""
     use = tuple(win["inputs"])
     base = next(b for n, b, _ in FIT_SETS if n == win["fit"])
     share = next(s for n, _, s in FIT_SETS if n == win["fit"])
@@ -342,7 +360,7 @@ def _f(v) -> str:
 
 
 def markdown(rows: list[dict], win: dict, alone: dict, ships: bool, n_rows: int, n_web: int,
-             shipped: dict | None, capped: dict | None, seconds: float) -> str:
+             fitted: dict, est: dict | None, capped: dict | None, seconds: float) -> str:
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = [f"Generated by `{SCRIPT}` on {now} ({seconds:.0f} s); do not edit by hand.", "",
          "# A stack over the cheap scores, leave one repository out", "",
@@ -385,12 +403,31 @@ def markdown(rows: list[dict], win: dict, alone: dict, ships: bool, n_rows: int,
         L.append(f"| {a['held_out']} | {a['n_human']:,} | {a['n_ai']:,} | {_f(a['auroc'])} / "
                  f"{_f(b['auroc'])} | {_f(a['tpr_at_1fpr'])} / {_f(b['tpr_at_1fpr'])} | "
                  f"{_f(a['fpr_at_threshold'])} / {_f(b['fpr_at_threshold'])} |")
-    if shipped:
-        L += ["", "### Shipped coefficients (detectors/models/stack/model.json)", "",
-              f"Fitted on {shipped['fitted_on']}. "
-              + ", ".join(f"{c} {v:+.4f}" for c, v in zip(shipped["inputs"], shipped["coef"],
-                                                          strict=True))
-              + f"; intercept {shipped['intercept']:+.4f}."]
+    L += ["", "### The chosen stack fitted on every fold's rows at once", "",
+          f"Fitted on {fitted['fitted_on']}: "
+          + ", ".join(f"{c} {v:+.4f}" for c, v in zip(fitted["inputs"], fitted["coef"],
+                                                      strict=True))
+          + f"; intercept {fitted['intercept']:+.4f}. "
+          + ("These are what ships." if ships else "Not shipped (below the bar); given so the "
+             "weights can be read: the classifier carries the score, markers and excess_vocab "
+             "add a step for the texts they fire on.")]
+    if est:
+        c, s_ = est["rows"]["classifier"], est["rows"]["stack"]
+        L += ["", "### Does the estimate move? (estimation validation, leave one repository out)",
+              "", "The corpora of reports/estimation.md's headline "
+              "(`scripts/validate_estimation_ood.run_loro`: per held-out repository and domain, "
+              "its own human rows as reference, a disjoint target at known fractions, the "
+              "fold's reference machine rows as machine reference), estimated with `auto`, "
+              f"{est['replicates']} replicates, {est['n_boot']} bootstrap replicates, once with "
+              "the classifier's out-of-fold scores and once with the chosen stack's "
+              "(.bench/stack_oof_scores.parquet, same rows, fold thresholds by the shipped "
+              "rule). Over fractions 0-30%:", "",
+              "| scores | estimates | MAE (points) | 95% coverage | floor (points) |",
+              "|---|---|---|---|---|",
+              f"| classifier (out of fold) | {c['n']:,} | {c['mae']:.2f} | {c['coverage']:.0f}% "
+              f"| {c['floor']:.2f} |",
+              f"| stack (out of fold) | {s_['n']:,} | {s_['mae']:.2f} | {s_['coverage']:.0f}% | "
+              f"{s_['floor']:.2f} |"]
     if capped:
         L += ["", "## Capped sample (earlier comparison)", "",
               f"Capped sample ({capped['n']:,} rows, at most {capped['cap'] // 2:,} human and "
@@ -404,33 +441,68 @@ def markdown(rows: list[dict], win: dict, alone: dict, ships: bool, n_rows: int,
     return "\n".join(L) + "\n"
 
 
+def write_stack_oof(data: dict, win: dict) -> Path:
+    """The chosen stack's out-of-fold scores (target rows: fitted without their repository;
+    reference rows: the fold's stack) and fold thresholds, in .bench/oof_scores.parquet's
+    schema, so the estimation validation can read them as it reads the classifier's."""
+    t = pq.read_table(OOF)
+    thr = [win["thresholds"][f] for f in data["fold"]]
+    t = t.set_column(t.schema.get_field_index("score"), "score",
+                     pa.array(win["scores"], pa.float64()))
+    t = t.set_column(t.schema.get_field_index("threshold"), "threshold", pa.array(thr, pa.float64()))
+    pq.write_table(t, STACK_OOF)
+    return STACK_OOF
+
+
+def estimation(replicates: int, n_boot: int) -> dict:
+    """MAE / coverage / floor over 0-30% (`auto`) on the estimation validation's
+    leave-one-repository-out corpora, from the classifier's and from the stack's scores."""
+    import validate_estimation as VE
+    import validate_estimation_ood as OOD
+
+    out = {}
+    for name, path in (("classifier", OOF), ("stack", STACK_OOF)):
+        t0 = time.time()
+        rows = OOD.run_loro(VE.FRACTIONS, replicates, n_boot, ("auto",), oof=path)
+        mae, cov, floor = VE.verdict(rows, "auto")
+        out[name] = {"mae": mae, "coverage": cov, "floor": floor, "n": len(rows),
+                     "seconds": time.time() - t0}
+        print(f"estimation LORO with {name} scores: MAE {mae:.2f}, coverage {cov:.0f}%, "
+              f"floor {floor:.2f} ({len(rows)} estimates, {time.time() - t0:.0f}s)", flush=True)
+    return {"replicates": replicates, "n_boot": n_boot, "rows": out}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--capped", action="store_true", help="add the capped-sample comparison")
     ap.add_argument("--cap", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--write-model", action="store_true",
-                    help="write the chosen stack to detectors/models/stack/model.json when it "
-                         "ships (its calibration and references: scripts/train_stack.py)")
+    ap.add_argument("--estimate", action="store_true",
+                    help="also compare the estimate's LORO error with the stack's scores")
+    ap.add_argument("--loro-replicates", type=int, default=10)
+    ap.add_argument("--n-boot", type=int, default=100)
     args = ap.parse_args()
     t0 = time.time()
     data = load_all()
     rows = loro_all(data)
     win, alone, ships = choose(rows)
-    shipped = fit_shipped(data, win) if ships else None
-    if shipped and args.write_model:
-        from detectors.stack import write_stack_model
-
-        path = write_stack_model(shipped["inputs"], shipped["coef"], shipped["intercept"],
-                                 {"fitted_on": shipped["fitted_on"], "generated_by": SCRIPT,
-                                  "loro_auroc": win["auroc"], "loro_tpr_at_1fpr": win["tpr"],
-                                  "fit_set": win["fit"]})
-        print(f"wrote {path.relative_to(REPO)}")
+    fitted = fit_all_rows(data, win)
+    est = None
+    if args.estimate:
+        write_stack_oof(data, win)
+        est = estimation(args.loro_replicates, args.n_boot)
     capped = run_capped(args.cap, args.seed) if args.capped else None
     n_rows = int((data["role"] == "target").sum())
-    REPORT.write_text(markdown(rows, win, alone, ships, n_rows, data["n_web"], shipped, capped,
-                               time.time() - t0), encoding="utf-8")
-    (REPO / ".bench").mkdir(exist_ok=True)
+    REPORT.write_text(markdown(rows, win, alone, ships, n_rows, data["n_web"], fitted, est,
+                               capped, time.time() - t0), encoding="utf-8")
+    summary = {"generated_by": SCRIPT, "n_rows": n_rows, "ships": ships,
+               "chosen": {k: win[k] for k in ("name", "inputs", "fit", "auroc", "tpr",
+                                              "transfer_fpr", "essays_fpr")},
+               "classifier_alone": {k: alone[k] for k in ("auroc", "tpr", "transfer_fpr",
+                                                          "essays_fpr")},
+               "estimation": est}
+    REPORT.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n",
+                                           encoding="utf-8")
     print(f"wrote {REPORT.relative_to(REPO)} in {time.time() - t0:.0f}s")
 
 

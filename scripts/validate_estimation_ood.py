@@ -70,12 +70,14 @@ def source_sizes(n_human: int) -> tuple[int, int] | None:
     return (n_ref, n_target) if n_target >= MIN_TARGET else None
 
 
-def loro_sources(say=print) -> dict[tuple[str, str], dict]:
+def loro_sources(say=print, oof: Path = OOF) -> dict[tuple[str, str], dict]:
     """Per (held-out repository, domain): out-of-fold human and machine scores, sizes, and the
-    fold's machine reference (label ai, role reference: the other repositories' calib rows)."""
-    if not OOF.is_file():
-        raise SystemExit(f"{OOF} is missing: run `nice -n 10 python scripts/oof_scores.py` first")
-    t = pq.read_table(OOF, columns=["fold", "label", "domain", "variant", "role",
+    fold's machine reference (label ai, role reference: the other repositories' calib rows).
+    `oof`: out-of-fold scores in the schema of .bench/oof_scores.parquet (another detector's,
+    e.g. scripts/stack_search.py's stack)."""
+    if not oof.is_file():
+        raise SystemExit(f"{oof} is missing: run `nice -n 10 python scripts/oof_scores.py` first")
+    t = pq.read_table(oof, columns=["fold", "label", "domain", "variant", "role",
                                     "score"]).to_pandas()
     t = t[np.isfinite(t["score"])]
     out = {}
@@ -115,10 +117,10 @@ def estimate_one(h_ref: np.ndarray, m_ref: np.ndarray, target: np.ndarray, metho
 
 
 def run_loro(fractions, replicates: int, n_boot: int, methods=("auto", "mlm", "acc"),
-             say=print) -> list[dict]:
+             say=print, oof: Path = OOF) -> list[dict]:
     rows = []
-    for key, d, frac, k, rep, seed, h_ref, target in loro_draws(loro_sources(say), fractions,
-                                                                 replicates):
+    for key, d, frac, k, rep, seed, h_ref, target in loro_draws(loro_sources(say, oof),
+                                                                 fractions, replicates):
         n_ref, n_target = d["sizes"]
         for method in methods:
             iv = estimate_one(h_ref, d["machine_ref"], target, method, n_boot, seed)
