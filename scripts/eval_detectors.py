@@ -236,6 +236,35 @@ def _classifier_version() -> str:
     return NgramClassifier().version
 
 
+def stack_lines() -> list[str]:
+    """The stack over the cheap scores, measured by scripts/stack_search.py on every labeled row
+    from the out-of-fold scores (its figures, reports/stack_search.json, are not re-measured
+    here): one paragraph saying whether it ships and why."""
+    path = REPO / "reports" / "stack_search.json"
+    if not path.exists():
+        return []
+    d = json.loads(path.read_text(encoding="utf-8"))
+    c, a = d["chosen"], d["classifier_alone"]
+    verdict = ("It ships as the default score." if d["ships"] else
+               "Below the bar fixed beforehand (TPR gain >= 0.02, AUROC not lower by more than "
+               "0.005): not shipped; the classifier stays the default score.")
+    lines = ["### A stack over the cheap scores (leave one repository out, all rows)", "",
+             f"From [stack_search.md](stack_search.md) (`scripts/stack_search.py`, out-of-fold "
+             f"scores of all {d['n_rows']:,} labeled rows, not re-measured by this script): "
+             f"{c['name']} (fit set: {c['fit']}) reaches pooled AUROC {_f(c['auroc'])} and TPR "
+             f"@ 1% FPR {_f(c['tpr'])}, against {_f(a['auroc'])} and {_f(a['tpr'])} for the "
+             f"classifier alone; human rows flagged at the fold thresholds {_f(c['transfer_fpr'])}"
+             f" (alone {_f(a['transfer_fpr'])}), OUTFOX essays {_f(c['essays_fpr'])} (alone "
+             f"{_f(a['essays_fpr'])}). {verdict}"]
+    est = d.get("estimation")
+    if est:
+        ec, es = est["rows"]["classifier"], est["rows"]["stack"]
+        lines[-1] += (f" Estimation on the leave-one-repository-out corpora (`auto`, 0-30%): MAE "
+                      f"{ec['mae']:.2f} points with the classifier's scores, {es['mae']:.2f} with "
+                      f"the stack's (coverage {ec['coverage']:.0f}% / {es['coverage']:.0f}%).")
+    return lines + [""]
+
+
 def write_report(result: dict, speed: dict, markers: dict, ablation: list[dict], args,
                  elapsed: float, engines: dict | None = None, tier: dict | None = None,
                  ood_lines: list[str] = ()) -> str:
@@ -250,6 +279,7 @@ def write_report(result: dict, speed: dict, markers: dict, ablation: list[dict],
          "shared with other jobs while measured; speeds are docs per CPU-second (per core), "
          "with a baseline measured in the same run.", ""]
     L += ood_lines
+    L += stack_lines()
     L += ["# In distribution (labelled so): the development set's own splits", "",
          f"Data: `{Path(args.labeled).name}`, split by `detectors.splits`: `test` (random rows, "
          "generators and repositories also seen in training), `test_generator` (ai texts of "

@@ -164,48 +164,59 @@ def fold_web_scores(pool, target_by_fold: dict[str, np.ndarray], check_scores) -
     return out
 
 
-def load_all() -> dict:
-    """Out-of-fold scores (target and reference rows) aligned with the labeled texts, the stack's
-    input columns for every row, and the held-back web pieces' columns per fold."""
-    pool = load_pool([LABELED_DIR / f for f in LABELED_FILES])
-    t = pq.read_table(OOF, columns=["fold", "id", "role", "label", "score", "threshold"])
-    d = t.to_pydict()
-    fold, role = np.array(d["fold"], dtype=object), np.array(d["role"], dtype=object)
-    score = np.array(d["score"], np.float64)
-    # out_of_fold_scores writes, per fold, its target rows then its reference rows, each in pool
-    # order: the same selections over the pool give each row's text (checked by id).
-    pool_row = np.empty(len(score), dtype=np.int64)
+def align_rows(pool, table: pa.Table) -> np.ndarray:
+    """Each out-of-fold row's index in `pool` (the labeled files it was scored from).
+    `out_of_fold_scores` writes, per fold, its target rows then its reference rows, each in
+    pool order: the same selections over the pool give each row's text, checked by id."""
+    fold = np.array(table["fold"].to_pylist(), dtype=object)
+    pool_row = np.empty(len(fold), dtype=np.int64)
     calib = pool.split == "calib"
-    for r in sorted(set(d["fold"])):
-        m = fold == r
+    for r in sorted(set(fold)):
         tgt, ref = np.flatnonzero(pool.repo == r), np.flatnonzero(calib & (pool.repo != r))
-        idx = np.flatnonzero(m)
+        idx = np.flatnonzero(fold == r)
         if idx.size != tgt.size + ref.size:
             raise SystemExit(f"{r}: {idx.size} out-of-fold rows, pool gives {tgt.size + ref.size}")
         pool_row[idx] = np.concatenate([tgt, ref])
-    ids = np.array(d["id"], dtype=object)
-    if not (pool.ids[pool_row] == ids).all():
+    if not (pool.ids[pool_row] == np.array(table["id"].to_pylist(), dtype=object)).all():
         raise SystemExit("out-of-fold rows do not line up with the labeled files (ids differ)")
-    print(f"{len(score):,} out-of-fold rows aligned with the labeled texts", flush=True)
-    y = np.array([v == "ai" for v in d["label"]], np.int8)
-    target = role == "target"
-    target_by_fold = {r: pool_row[target & (fold == r)] for r in sorted(set(d["fold"]))}
-    by_pool = {}  # the first out-of-fold score of each (fold, pool row): for the check
-    for i in np.flatnonzero(target):
-        by_pool[(fold[i], pool_row[i])] = score[i]
-    web = fold_web_scores(pool, target_by_fold,
-                          lambda f, rows: np.array([by_pool[(f, r)] for r in rows]))
+    return pool_row
+
+
+def assemble(pool, table: pa.Table, pool_row: np.ndarray, web: dict[str, np.ndarray],
+             held: list[str]) -> dict:
+    """What the search needs per out-of-fold row (fold, role, label, score, input columns,
+    repository) and per fold the input columns of the held-back web pieces (`web`: their
+    classifier scores under each fold's model)."""
+    d = table.select(["fold", "role", "label", "score", "threshold"]).to_pydict()
+    score = np.array(d["score"], np.float64)
     # markers / excess_vocab depend on the text only: computed once per labeled row
     uniq, inv = np.unique(pool_row, return_inverse=True)
     base = columns(np.zeros(uniq.size), [pool.texts[i] for i in uniq])
     cols = {k: v[inv] for k, v in base.items()}
     cols["classifier"] = score  # then what involves the classifier, with each row's own score
     cols["classifier x log length"] = score * cols["log length"]
+    return {"fold": np.array(d["fold"], dtype=object), "role": np.array(d["role"], dtype=object),
+            "y": np.array([v == "ai" for v in d["label"]], np.int8), "score": score,
+            "cols": cols, "threshold": np.array(d["threshold"], np.float64),
+            "web": {f: columns(s, held) for f, s in web.items()}, "n_web": len(held),
+            "repo": pool.repo[pool_row]}
+
+
+def load_all() -> dict:
+    """`assemble` on every labeled row's out-of-fold scores (.bench/oof_scores.parquet)."""
+    pool = load_pool([LABELED_DIR / f for f in LABELED_FILES])
+    t = pq.read_table(OOF, columns=["fold", "id", "role", "label", "score", "threshold"])
+    pool_row = align_rows(pool, t)
+    print(f"{len(pool_row):,} out-of-fold rows aligned with the labeled texts", flush=True)
+    fold = np.array(t["fold"].to_pylist(), dtype=object)
+    target = np.array(t["role"].to_pylist(), dtype=object) == "target"
+    score = t["score"].to_numpy()
+    target_by_fold = {r: pool_row[target & (fold == r)] for r in sorted(set(fold))}
+    by_pool = {(fold[i], pool_row[i]): score[i] for i in np.flatnonzero(target)}
+    web = fold_web_scores(pool, target_by_fold,
+                          lambda f, rows: np.array([by_pool[(f, r)] for r in rows]))
     _, held = web_pieces()
-    web_cols = {f: columns(s, held) for f, s in web.items()}
-    return {"fold": fold, "role": role, "y": y, "score": score, "cols": cols,
-            "threshold": np.array(d["threshold"], np.float64), "web": web_cols,
-            "n_web": len(held), "repo": pool.repo[pool_row]}
+    return assemble(pool, t, pool_row, web, held)
 
 
 def _matrix(cols: dict, use: tuple[str, ...], rows=None) -> np.ndarray:
@@ -441,17 +452,17 @@ def markdown(rows: list[dict], win: dict, alone: dict, ships: bool, n_rows: int,
     return "\n".join(L) + "\n"
 
 
-def write_stack_oof(data: dict, win: dict) -> Path:
+def write_stack_oof(data: dict, win: dict, source: Path = OOF, out: Path = STACK_OOF) -> Path:
     """The chosen stack's out-of-fold scores (target rows: fitted without their repository;
     reference rows: the fold's stack) and fold thresholds, in .bench/oof_scores.parquet's
     schema, so the estimation validation can read them as it reads the classifier's."""
-    t = pq.read_table(OOF)
+    t = pq.read_table(source)
     thr = [win["thresholds"][f] for f in data["fold"]]
     t = t.set_column(t.schema.get_field_index("score"), "score",
                      pa.array(win["scores"], pa.float64()))
     t = t.set_column(t.schema.get_field_index("threshold"), "threshold", pa.array(thr, pa.float64()))
-    pq.write_table(t, STACK_OOF)
-    return STACK_OOF
+    pq.write_table(t, out)
+    return out
 
 
 def estimation(replicates: int, n_boot: int) -> dict:
