@@ -536,14 +536,16 @@ def stack_paragraph() -> list[str]:
     scores (scripts/stack_search.py --estimate, figures in reports/stack_search.json; not
     re-measured here): whether the estimate moves with it."""
     path = REPO / "reports" / "stack_search.json"
-    est = json.loads(path.read_text(encoding="utf-8")).get("estimation") \
-        if path.exists() else None
+    d = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    est = d.get("estimation")
     if not est:
         return []
     c, s = est["rows"]["classifier"], est["rows"]["stack"]
+    shipped = "shipped as the default score" if d.get("ships") else \
+        "not shipped: its detector TPR gain was below the bar"
     return ["", "The stack over the cheap scores (classifier + markers + excess_vocab, "
-            "[stack_search.md](stack_search.md), not shipped: its detector TPR gain was below "
-            "the bar) on the same draws, `auto`, 0-30%: MAE "
+            f"[stack_search.md](stack_search.md), {shipped}) on the same draws, `auto`, "
+            "0-30%: MAE "
             f"{s['mae']:.2f} points against {c['mae']:.2f} with the classifier's scores, "
             f"coverage {s['coverage']:.0f}% against {c['coverage']:.0f}%, floor {s['floor']:.2f} "
             f"against {c['floor']:.2f} ({est['replicates']} replicates, {est['n_boot']} "
