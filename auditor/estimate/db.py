@@ -537,6 +537,16 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) 
              if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
                                       Status.OTHER.value)]
     iv = combine_groups(parts)
+    combined = [g for g in rows
+                if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
+                                         Status.OTHER.value) and g.weight_total > 0]
+    if (combined and np.isfinite(iv.fraction) and not np.isfinite(iv.ci_high)
+            and all(len(g.raw_replicates) == 0
+                    and g.estimate.ci_low == g.estimate.fraction == g.estimate.ci_high
+                    for g in combined)):
+        # every combined row is a fixed value (pre-cutoff groups: 0 by assumption), so the
+        # combination is one too: no replicates to take quantiles of, but no uncertainty either
+        iv = replace(iv, ci_low=iv.fraction, ci_high=iv.fraction)
     widened = [g for g in rows if g.estimate.status == Status.ESTIMATED.value
                and any(n.startswith(MISMATCH_NOTE) for n in g.estimate.notes)]
     if widened and np.isfinite(iv.ci_high):
@@ -569,7 +579,8 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) 
             if note not in notes and len(notes) < 40:
                 notes.append(note)
     methods = sorted({m for e in counted for m in e.method.split("/")})
-    e = Estimate(group={}, n_docs=sum(g.estimate.n_docs for g in rows),
+    # a group under --min-docs is counted once, through the pooled 'other' row
+    e = Estimate(group={}, n_docs=sum(e.n_docs for e in counted),
                  n_tokens=sum(e.n_tokens for e in counted), fraction=iv.fraction,
                  ci_low=iv.ci_low, ci_high=iv.ci_high,
                  method="/".join(methods) or method, detector=detector,

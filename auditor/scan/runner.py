@@ -234,8 +234,18 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                          f"{fixed.dropped_unit_rows} unit row(s) without side-car dropped")
         retrying = _record_poison_units(store, run_id, fixed.interrupted_runs, units, options,
                                         notes) if workers <= 1 else None
-        plan = make_plan(units, fps, store.unit_index(), versions, force=force,
+        catalogue = store.unit_index()
+        plan = make_plan(units, fps, catalogue, versions, force=force,
                          retry_failed=retry_failed)
+        # units kept from an earlier run with records that failed there: still failed in the
+        # store, so the run is partial (exit 3) until their file changes, as the help says
+        earlier_failed = [catalogue[(u.shard, u.part)] for u in plan.reuse + plan.rescore
+                          if (catalogue[(u.shard, u.part)].get("n_failed") or 0) > 0]
+        if earlier_failed:
+            notes.append(f"{len(earlier_failed)} unit(s) stored by an earlier run hold "
+                         f"{sum(r['n_failed'] for r in earlier_failed):,} failed record(s) "
+                         "(see `auditor status --errors`); they are read again when their "
+                         "file changes")
         gone = missing_shards(store)
         if gone:
             shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
@@ -273,7 +283,9 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                    skipped_files=[{"file": f.uri, "reason": f.reason} for f in skipped_files])
         counts = {"units": len(units), "units_scanned": 0, "units_rescored": 0,
                   "units_reused": len(plan.reuse), "units_failed": 0,
-                  "units_held_failed": len(plan.held), "stored": 0, "future_dates": 0,
+                  "units_held_failed": len(plan.held),
+                  "units_reused_with_failures": len(earlier_failed), "stored": 0,
+                  "future_dates": 0,
                   "long_urls": 0,
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
@@ -294,7 +306,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                              key=(res.shard, res.part))
             for shard in plan.shards:
                 store.summarise_shard(shard, run_id)
-            bad = counts["failed"] or counts["units_failed"] or counts["units_held_failed"]
+            bad = (counts["failed"] or counts["units_failed"] or counts["units_held_failed"]
+                   or counts["units_reused_with_failures"])
             status = "partial" if bad else "ok"
         except BaseException as exc:
             note = ("interrupted" if isinstance(exc, KeyboardInterrupt)

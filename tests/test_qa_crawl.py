@@ -1,0 +1,79 @@
+"""A new user's first run on the real crawl samples (`../shared/data/crawl`): scan the folder
+with default options, scan it again, estimate, report and check. Every document there predates
+2022-11-30 except one 2024 Wikipedia page (in a WARC and its WET), and one Parquet file has no
+`text` column, so the store holds pre-cutoff groups, a group under --min-docs and a failed
+record: the cases that broke the headline, the report and the re-run's exit code."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import main
+
+
+def _invoke(args: list[str]):
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def crawl_store(shared_data, tmp_path_factory) -> str:
+    db = str(tmp_path_factory.mktemp("crawl") / "crawl.duckdb")
+    r = _invoke(["scan", str(shared_data / "crawl"), "--db", db, "--json"])
+    summary = json.loads(r.stdout)
+    # the Parquet sample names its text `content`: its one unit-ending issue is a failed record
+    assert r.exit_code == 3 and summary["counts"]["failed"] == 1
+    return db
+
+
+def _n_documents(db: str) -> int:
+    con = duckdb.connect(db, read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM documents").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_rescan_of_a_store_with_failed_records_still_exits_partial(crawl_store, shared_data):
+    """`auditor scan --help`: exit 3 when records failed "now or in an earlier run"; a nightly
+    re-run that reuses every unit must not turn a store with a failed file into exit 0."""
+    r = _invoke(["scan", str(shared_data / "crawl"), "--db", crawl_store, "--json"])
+    s = json.loads(r.stdout)
+    assert s["counts"]["units_reused"] == 7 and s["counts"]["failed"] == 0
+    assert r.exit_code == 3 and s["status"] == "partial"
+    assert s["counts"]["units_reused_with_failures"] == 1
+    assert any("earlier run hold 1 failed record" in n for n in s["notes"])
+
+
+def test_headline_counts_each_document_once(crawl_store):
+    """The 2024 Wikipedia group is under --min-docs: shown as 'too few' and pooled in 'other';
+    the headline row must count its documents once, not twice."""
+    from auditor.estimate import estimate_db
+
+    rows = estimate_db(crawl_store, by=["source"], overall=True, n_boot=20, record=False)
+    headline = rows[-1]
+    assert headline.group == {}
+    assert headline.n_docs == _n_documents(crawl_store) == 1121
+    alone = estimate_db(crawl_store, n_boot=20, record=False)[0]
+    assert alone.n_docs == headline.n_docs
+
+
+def test_all_pre_cutoff_headline_has_an_interval_and_the_report_runs(crawl_store, tmp_path):
+    """Every estimated group predates the cutoff (0 by assumption, no replicates): the headline
+    is 0 with the interval [0, 0], and report and check run on it (they crashed on a None
+    interval in the collapse projection)."""
+    from auditor.estimate import estimate_db
+
+    headline = estimate_db(crawl_store, n_boot=20, record=False)[0]
+    assert (headline.fraction, headline.ci_low, headline.ci_high) == (0.0, 0.0, 0.0)
+    out = tmp_path / "crawl.md"
+    r = _invoke(["report", "--db", crawl_store, "-o", str(out), "--n-boot", "20"])
+    assert r.exit_code == 0, r.output
+    assert "synthetic fraction (95% CI): **0.0% [0.0, 0.0]**" in out.read_text()
+    config = tmp_path / "gates.toml"
+    config.write_text("[estimate]\nn_boot = 20\n[gates.fraction]\nmax_overall = 0.10\n")
+    r = _invoke(["check", "--db", crawl_store, "--config", str(config)])
+    assert r.exit_code == 0, r.output
