@@ -141,6 +141,8 @@ def _print(summary, by, n_items: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from auditor.cli.tables import cell
+
     console = Console()
     if not console.is_terminal:  # piped: wide, so ids and names are not cut
         console = Console(width=200)
@@ -152,7 +154,7 @@ def _print(summary, by, n_items: int) -> None:
                     "released", "first seen before / after"):
             t.add_column(col)
         for b in summary.benchmarks:
-            t.add_row(b["benchmark"], str(b["n_items"] or "?"), str(b["n_leaked"]),
+            t.add_row(cell(b["benchmark"]), str(b["n_items"] or "?"), str(b["n_leaked"]),
                       f"{100 * b['share_leaked']:.2f}%" if b["share_leaked"] is not None else "?",
                       str(b["n_exact"]), str(b["n_partial"]), str(b["n_question_only"]),
                       b["release_date"] or "?",
@@ -167,18 +169,18 @@ def _print(summary, by, n_items: int) -> None:
                 if shown.get(i.benchmark, 0) >= n_items:
                     continue
                 shown[i.benchmark] = shown.get(i.benchmark, 0) + 1
-                t.add_row(i.benchmark, f"{i.split}/{i.item_id}", i.form, f"{i.max_share:.2f}",
-                          str(i.n_docs), i.first_seen or "?",
-                          f"{i.example_doc} [{i.example_span[0]}:{i.example_span[1]}]")
+                t.add_row(cell(i.benchmark), cell(f"{i.split}/{i.item_id}"), i.form,
+                          f"{i.max_share:.2f}", str(i.n_docs), i.first_seen or "?",
+                          cell(f"{i.example_doc} [{i.example_span[0]}:{i.example_span[1]}]"))
             console.print(t)
     if "source" in by:
         t = Table(title="Contaminated documents per source")
         for col in ("source", "docs", "contaminated", "share", "items", "benchmarks"):
             t.add_column(col)
         for r in summary.by_source:
-            t.add_row(str(r["source"]), str(r["n_docs_scanned"]), str(r["n_docs_contaminated"]),
+            t.add_row(cell(r["source"]), str(r["n_docs_scanned"]), str(r["n_docs_contaminated"]),
                       f"{100 * r['share_contaminated']:.2f}%", str(r["n_items"]),
-                      ", ".join(r["benchmarks"]))
+                      cell(", ".join(r["benchmarks"])))
         console.print(t)
     if "crawl_month" in by:
         t = Table(title="Items by month first seen")
@@ -187,7 +189,7 @@ def _print(summary, by, n_items: int) -> None:
             t.add_column(col)
         for r in summary.by_crawl_month:
             t.add_row(r["crawl_month"], str(r["n_items_first_seen"]), str(r["n_before_release"]),
-                      str(r["n_after_release"]), ", ".join(r["benchmarks"]))
+                      str(r["n_after_release"]), cell(", ".join(r["benchmarks"])))
         console.print(t)
 
 

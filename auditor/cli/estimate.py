@@ -55,26 +55,19 @@ def _cells(e) -> tuple[str, str, str, str]:
 
 
 def _print_table(estimates, by, baseline) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+    """The estimates as a table (rich at a terminal, whole TSV when piped) and their notes;
+    group values and notes come from the data, so they are printed as plain text, never read
+    as rich markup (a source named `[/bold]` is a name, not a tag)."""
+    from auditor.cli.tables import print_line, print_table
     from auditor.estimate.methods import METHODS
 
-    console = Console()
     weight = estimates[0].weight if estimates else "docs"
-    table = Table(title=f"Synthetic fraction ({'token' if weight == 'tokens' else 'document'}"
-                        "-weighted, 95% interval). fraction (all): share of the whole group, "
-                        "its pre-cutoff documents counted as human by assumption; post-cutoff: "
-                        "share among the others")
-    for col in by or ["group"]:
-        table.add_column(col)
-    for col, just in [("docs", "right"), ("pre-cutoff", "right"), ("fraction (all)", "right"),
-                      ("95% CI", "right"), ("post-cutoff", "right"), ("95% CI post", "right"),
-                      ("floor", "right"), ("human ref", "left"), ("method", "left"),
-                      ("detector", "left"), ("refs h/m", "right"), ("vocab bound", "right")]:
-        table.add_column(col, justify=just)
+    columns = [*(by or ["group"]), "docs", "pre-cutoff", "fraction (all)", "95% CI",
+               "post-cutoff", "95% CI post", "floor", "human ref", "method", "detector",
+               "refs h/m", "vocab bound"]
     if baseline:
-        table.add_column("cc (biased baseline)", justify="right")
+        columns.append("cc (biased baseline)")
+    rows = []
     for e in estimates:
         keys = [str(e.group.get(b)) for b in by] if e.group else ["all"] * max(len(by), 1)
         frac, ci, post, ci_post = _cells(e)
@@ -88,18 +81,22 @@ def _print_table(estimates, by, baseline) -> None:
         if baseline:
             b = baseline.get(repr(sorted(e.group.items())))
             row.append(_pct(b.fraction) if b else "-")
-        table.add_row(*row)
-    console.print(table)
+        rows.append(row)
+    print_table(columns, rows,
+                title=f"Synthetic fraction ({'token' if weight == 'tokens' else 'document'}"
+                      "-weighted, 95% interval). fraction (all): share of the whole group, "
+                      "its pre-cutoff documents counted as human by assumption; post-cutoff: "
+                      "share among the others")
     methods = sorted({m for e in estimates for m in e.method.split("/") if m in METHODS})
     for m in methods:
-        console.print(f"[dim]{m}: {METHODS[m].label}[/dim]")
+        print_line(f"{m}: {METHODS[m].label}")
     for e in estimates:
         for note in e.notes:
             if (note.startswith(("FALLBACK", "auto", "two tiers", "no ", "too few"))
                     or "no matching human reference" in note
                     or "widened" in note or "borrowed" in note or "disagree" in note):
                 name = ", ".join(f"{k}={v}" for k, v in e.group.items()) or "all"
-                console.print(f"[yellow]{name}[/yellow]: {note}")
+                print_line(f"{name}: {note}")
 
 
 class _progress:

@@ -276,12 +276,14 @@ def status_command(db, show_errors, errors_limit, as_json) -> None:
         return
     from rich.table import Table
 
+    from auditor.cli.tables import cell
+
     t = st["totals"]
     console = _console()
     last = st["last_run"]
-    console.print(f"store {st['db']}: {t['shards']} shards, {t['units']} units; records "
-                  f"{t['stored']} stored, {t['skipped']} skipped, {t['failed']} failed"
-                  + (f"; last run {last['run_id']} ({last['status']})" if last else ""))
+    console.print(cell(f"store {st['db']}: {t['shards']} shards, {t['units']} units; records "
+                       f"{t['stored']} stored, {t['skipped']} skipped, {t['failed']} failed"
+                       + (f"; last run {last['run_id']} ({last['status']})" if last else "")))
     dets = "; ".join(f"{n}: " + ", ".join(f"v{v} on {k} units" for v, k in vs.items())
                      for n, vs in st["detectors"].items())
     console.print(f"detectors: {dets or 'none'}")
@@ -289,19 +291,21 @@ def status_command(db, show_errors, errors_limit, as_json) -> None:
     for col in ("shard", "format", "status", "units", "stored", "skipped", "failed", "last run"):
         table.add_column(col)
     for s in st["shards"]:
-        table.add_row(s["uri"], s["format"], s["status"], str(s["n_units"]), str(s["n_stored"]),
-                      str(s["n_skipped"]), str(s["n_failed"]), s["last_run_id"] or "")
+        table.add_row(cell(s["uri"]), s["format"], s["status"], str(s["n_units"]),
+                      str(s["n_stored"]), str(s["n_skipped"]), str(s["n_failed"]),
+                      s["last_run_id"] or "")
     console.print(table)
     if st["missing_shards"]:
-        console.print(f"{len(st['missing_shards'])} shard(s) no longer exist on disk (their "
-                      f"documents are still counted; `auditor prune --db {db}` removes them): "
-                      + ", ".join(st["missing_shards"]))
+        console.print(cell(f"{len(st['missing_shards'])} shard(s) no longer exist on disk "
+                           f"(their documents are still counted; `auditor prune --db {db}` "
+                           "removes them): " + ", ".join(st["missing_shards"])))
     if show_errors:
         et = Table(title=f"errors (latest {len(st['errors'])} of {t['errors']})")
         for col in ("run", "shard", "record", "status", "reason"):
             et.add_column(col, overflow="fold")
         for e in st["errors"]:
-            et.add_row(e["run_id"], e["shard"], e["record"], e["status"], e["reason"])
+            et.add_row(e["run_id"], cell(e["shard"]), cell(e["record"]), e["status"],
+                       cell(e["reason"]))
         console.print(et)
 
 

@@ -1,0 +1,58 @@
+"""Values from the data in terminal output: a source name or a shard path holding rich markup
+(`[/bold]`, `[/]`) or control characters is printed as it is, never parsed (rich raised
+MarkupError, a traceback, in `auditor estimate` and `auditor status`), and `auditor estimate`
+piped prints whole TSV rows (a wrapped 80-column table cut every value: `fr…`)."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from auditor.cli import main
+
+HOSTILE = "[/bold] [red]evil\x1b[31m"
+
+
+def _corpus(path, source: str) -> None:
+    rows = []
+    for i in range(80):
+        text = (f"Ordinary words about the river and the town council meeting, number {i}. ") * 6
+        rows.append({"id": f"h{i}", "text": text,
+                     "date": "2021-05-01" if i % 2 else "2024-03-01",
+                     "src": source if i < 40 else "plain"})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_estimate_prints_markup_in_source_names_as_text_and_tsv_when_piped(tmp_path):
+    corpus = tmp_path / "hostile.jsonl"
+    _corpus(corpus, HOSTILE)
+    db = str(tmp_path / "h.duckdb")
+    r = CliRunner().invoke(main, ["scan", str(corpus), "--db", db, "--source-by", "column:src",
+                                  "--detectors", "markers"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["estimate", "--db", db, "--by", "source", "--n-boot", "10",
+                                  "--no-record"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    header = next(line for line in lines if line.startswith("source\t"))
+    assert "fraction (all)" in header.split("\t") and "95% CI" in header.split("\t")
+    shown = "[/bold] [red]evil\\x1b[31m"  # the name whole, its ESC shown, not acted on
+    rows = [line.split("\t") for line in lines if line.startswith((shown, "plain\t", "all\t"))]
+    assert [row[0] for row in rows] == [shown, "plain", "all"]
+    assert all(len(row) == len(header.split("\t")) for row in rows)
+    assert "\x1b" not in r.stdout
+    assert any(line.startswith(f"source={shown}: ") for line in lines)  # notes name it too
+
+
+def test_status_prints_a_shard_path_holding_markup(tmp_path):
+    folder = tmp_path / "["
+    folder.mkdir()
+    corpus = folder / "]x.jsonl"  # the path holds `[/]`, a rich closing tag
+    _corpus(corpus, "plain")
+    db = str(tmp_path / "s.duckdb")
+    r = CliRunner().invoke(main, ["scan", str(corpus), "--db", db, "--detectors", "none"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["status", "--db", db, "--errors"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "[/]x.jsonl" in r.stdout.replace("\n", "").replace("│", "").replace(" ", "")
