@@ -77,3 +77,21 @@ def test_all_pre_cutoff_headline_has_an_interval_and_the_report_runs(crawl_store
     config.write_text("[estimate]\nn_boot = 20\n[gates.fraction]\nmax_overall = 0.10\n")
     r = _invoke(["check", "--db", crawl_store, "--config", str(config)])
     assert r.exit_code == 0, r.output
+
+
+def test_a_floor_needs_enough_held_out_documents(shared_data, tmp_path):
+    """With --source-by domain the C4 sample is ~1,000 domains of one 2019 page each, all
+    borrowing a reference: a floor read on one held-out page is 0 or 100%, and 450 rows printed
+    "floor 100.0%" and the headline floor (their document-weighted mean) 40.8% on a crawl that
+    is all human. Below `MIN_FLOOR_DOCS` own documents the donors' held-out halves are used."""
+    from auditor.estimate import estimate_db
+
+    db = str(tmp_path / "domains.duckdb")
+    r = _invoke(["scan", str(shared_data / "crawl"), "--db", db, "--source-by", "domain",
+                 "--exclude", "*.parquet", "--detectors", "classifier"])
+    assert r.exit_code == 0, r.output
+    rows = estimate_db(db, by=["source"], overall=True, n_boot=10, record=False)
+    one_page = [e for e in rows if e.group and e.n_pre_cutoff == 1]
+    assert len(one_page) > 500
+    assert all(e.floor is None or e.floor < 0.05 for e in rows)
+    assert rows[-1].group == {} and rows[-1].floor is not None and rows[-1].floor < 0.05
