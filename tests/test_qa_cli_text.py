@@ -56,3 +56,14 @@ def test_status_prints_a_shard_path_holding_markup(tmp_path):
     r = CliRunner().invoke(main, ["status", "--db", db, "--errors"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
     assert "[/]x.jsonl" in r.stdout.replace("\n", "").replace("│", "").replace(" ", "")
+
+
+def test_detectors_list_piped_is_whole_tsv():
+    """Piped (a script, `grep`), the table was rich at 80 columns: `detectors/mo…` cut, every
+    row spread over several lines."""
+    r = CliRunner().invoke(main, ["detectors", "list"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert lines[0].split("\t") == ["name", "tier", "languages", "docs/s", "needs", "what"]
+    classifier = next(line.split("\t") for line in lines if line.startswith("classifier\t"))
+    assert classifier[4] == "shipped model (detectors/models/classifier)"
