@@ -95,3 +95,20 @@ def test_a_floor_needs_enough_held_out_documents(shared_data, tmp_path):
     assert len(one_page) > 500
     assert all(e.floor is None or e.floor < 0.05 for e in rows)
     assert rows[-1].group == {} and rows[-1].floor is not None and rows[-1].floor < 0.05
+
+
+def test_the_pooled_other_row_is_never_gated(crawl_store, tmp_path):
+    """The 2024 Wikipedia page (Aragonese: the English classifier leaves it unscored) is a group
+    under --min-docs, pooled into 'other', which has no estimate. The notes say the pooled row
+    is "kept out of per-group gates", yet `fraction.source[other]` failed the check (exit 1)."""
+    from auditor.estimate import estimate_db
+
+    other = [e for e in estimate_db(crawl_store, by=["source"], n_boot=10, record=False)
+             if e.group == {"source": "other"}]
+    assert len(other) == 1 and other[0].status == "no estimate" and not other[0].in_gates
+    config = tmp_path / "gates.toml"
+    config.write_text("[estimate]\nn_boot = 20\n[gates.fraction]\nmax_per_source = 0.2\n")
+    r = _invoke(["check", "--db", crawl_store, "--config", str(config), "--recompute", "--json"])
+    gates = [g["name"] for g in json.loads(r.stdout)["gates"]]
+    assert "fraction.source[other]" not in gates and "fraction.source[c4-sample-2019]" in gates
+    assert r.exit_code == 0, r.output

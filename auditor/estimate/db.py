@@ -361,7 +361,7 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
         if e.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value):
             other = GroupResult(replace(e, status=Status.OTHER.value, in_gates=False),
                                 other.replicates, other.raw_replicates, other.weight_total)
-        elif e.status == Status.NO_MATCH.value:  # still pooled: kept out of per-group gates
+        else:  # no match, no estimate: still pooled, so kept out of per-group gates too
             other = GroupResult(replace(e, in_gates=False), other.replicates,
                                 other.raw_replicates, other.weight_total)
         out.append(other)
