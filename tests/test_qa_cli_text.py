@@ -67,3 +67,22 @@ def test_detectors_list_piped_is_whole_tsv():
     assert lines[0].split("\t") == ["name", "tier", "languages", "docs/s", "needs", "what"]
     classifier = next(line.split("\t") for line in lines if line.startswith("classifier\t"))
     assert classifier[4] == "shipped model (detectors/models/classifier)"
+
+
+def test_a_store_that_cannot_be_opened_is_one_line_and_exit_2(shared_data, tmp_path):
+    """`--db` naming a file that is not a DuckDB store (here a real Parquet shard, an easy slip)
+    printed a StoreAccessError traceback and exit 1 in most commands."""
+    import shutil
+
+    import pytest
+
+    db = tmp_path / "audit.duckdb"
+    shutil.copy(shared_data / "crawl" / "cc-main-2026-30-sample.parquet", db)
+    for args in (["estimate"], ["report", "-o", str(tmp_path / "r.md")], ["project"],
+                 ["filter", "--drop", "pre-cutoff", "-o", str(tmp_path / "m.parquet")],
+                 ["tradeoff"], ["mix"], ["contamination"],
+                 ["export-attributes", "-o", str(tmp_path / "attrs")], ["status"]):
+        r = CliRunner().invoke(main, [*args, "--db", str(db)], catch_exceptions=False)
+        if r.exit_code != 2:
+            pytest.fail(f"{args[0]}: exit {r.exit_code}\n{r.output}")
+        assert "Error: cannot open the store" in r.output and "Traceback" not in r.output
