@@ -112,3 +112,22 @@ def test_the_pooled_other_row_is_never_gated(crawl_store, tmp_path):
     gates = [g["name"] for g in json.loads(r.stdout)["gates"]]
     assert "fraction.source[other]" not in gates and "fraction.source[c4-sample-2019]" in gates
     assert r.exit_code == 0, r.output
+
+
+def test_an_unmatched_headline_keeps_its_upper_bound_in_the_report(shared_data, tmp_path):
+    """The 2026 llms.txt sample (all post-cutoff, no human reference of its own) has no point
+    estimate, only an upper bound: `estimate` and `check` print it, the report printed a bare
+    "n/a"."""
+    db = str(tmp_path / "llms.duckdb")
+    r = _invoke(["scan", str(shared_data / "crawl" / "cc-main-2026-30-sample.parquet"),
+                 "--db", db, "--text-column", "content", "--detectors", "classifier"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "r.md"
+    r = _invoke(["report", "--db", db, "-o", str(out), "--n-boot", "20"])
+    assert r.exit_code == 0, r.output
+    from auditor.estimate import estimate_db
+
+    overall = estimate_db(db, n_boot=20, record=False)[0]  # the same settings as the report
+    assert overall.fraction != overall.fraction and overall.ci_high > 0  # NaN: no point
+    assert (f"synthetic fraction (95% CI): **n/a (at most {100 * overall.ci_high:.1f}%)**"
+            in out.read_text())
