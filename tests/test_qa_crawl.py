@@ -131,3 +131,22 @@ def test_an_unmatched_headline_keeps_its_upper_bound_in_the_report(shared_data, 
     assert overall.fraction != overall.fraction and overall.ci_high > 0  # NaN: no point
     assert (f"synthetic fraction (95% CI): **n/a (at most {100 * overall.ci_high:.1f}%)**"
             in out.read_text())
+
+
+def test_a_copy_of_a_shard_under_another_name_is_named(shared_data, tmp_path):
+    """The same file twice in a folder (a mirror, a second download) is two shards: its
+    documents are counted twice, which the summary did not say."""
+    import shutil
+
+    src = shared_data / "crawl" / "dolma-cc-en-head-2020.jsonl.gz"
+    for name in ("dolma.jsonl.gz", "dolma (1).jsonl.gz"):
+        shutil.copy(src, tmp_path / name)
+    (tmp_path / "empty-a.jsonl").write_text("")
+    (tmp_path / "empty-b.jsonl").write_text("")
+    r = _invoke(["scan", str(tmp_path), "--db", str(tmp_path / "a.duckdb"), "--detectors",
+                 "none", "--json"])
+    s = json.loads(r.stdout)
+    assert r.exit_code == 0 and s["counts"]["stored"] == 20
+    copies = [n for n in s["notes"] if "same size and content digest" in n]
+    assert len(copies) == 1 and "dolma (1).jsonl.gz = dolma.jsonl.gz" in copies[0]
+    assert "empty" not in copies[0]

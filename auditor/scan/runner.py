@@ -167,8 +167,25 @@ def plan_inputs(inputs: Sequence[str], options: ScanOptions, paths: StorePaths |
         more = f" and {len(m.missing) - 5} more" if len(m.missing) > 5 else ""
         notes.append(f"{m.label}: missing in {len(m.missing)} of {m.checked} shards "
                      f"({shown}{more}); their documents get no value from it")
+    copies = _copies(found.shards)
+    if copies:
+        shown = "; ".join(" = ".join(os.path.basename(s.uri) for s in group)
+                          for group in copies[:5])
+        notes.append(f"{sum(len(g) - 1 for g in copies)} input shard(s) have the same size and "
+                     f"content digest as another input ({shown}): copies of one file, whose "
+                     "documents are counted once per copy; leave the copies out with --exclude")
     return PlannedInputs(plan_units(found.shards, options.reader, options.unit_bytes),
                          found.skipped, notes)
+
+
+def _copies(shards) -> list[list]:
+    """Groups of input shards with one size and content digest (first and last 16 KiB): the
+    same file under two names (a mirror, a second download), scanned as two shards."""
+    groups: dict[tuple, list] = {}
+    for s in shards:
+        if s.digest and s.size:  # empty files are all alike, and hold nothing
+            groups.setdefault((s.size, s.digest), []).append(s)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def _is_store_file(uri: str, paths: StorePaths) -> bool:
