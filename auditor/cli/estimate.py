@@ -92,7 +92,7 @@ def _print_table(estimates, by, baseline) -> None:
         print_line(f"{m}: {METHODS[m].label}")
     for e in estimates:
         for note in e.notes:
-            if (note.startswith(("FALLBACK", "auto", "two tiers", "no ", "too few"))
+            if (note.startswith(("WARNING", "FALLBACK", "auto", "two tiers", "no ", "too few"))
                     or "no matching human reference" in note
                     or "widened" in note or "borrowed" in note or "disagree" in note):
                 name = ", ".join(f"{k}={v}" for k, v in e.group.items()) or "all"

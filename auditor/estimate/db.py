@@ -153,6 +153,12 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                 results = [replace(e, notes=(*e.notes, *left_out)) for e in results]
         elif partner is None:
             results = [g.estimate for g in _estimate_groups(detector=det, seed=seed, **common)]
+            weak = (_weak_separation(con, cols, det, machine_reference, human_reference)
+                    if detector is not None else None)  # a detector the user named
+            if weak is not None:
+                results = [replace(e, notes=(f"WARNING: detector {det}: {weak}; these "
+                                             "estimates are not identified", *e.notes))
+                           for e in results]
         else:
             from auditor.estimate.twotier import combine
 
@@ -228,22 +234,31 @@ def _separating(con, cols: dict[str, str], names: list[str], machine_reference: 
     identified: `markers` (AUC 0.51: almost every text, human or machine, scores 0) read 100%
     machine with a floor of 100% on the demo corpus, and dragged the combination of every
     source to 30-48% (blogs, truth 0%: 30.4%)."""
-    from auditor.estimate.histograms import separation_auc
-
     keep, notes = [], []
     for d in names:
-        score = quote(f"score_{d}", cols)
-        plan = plan_references(con, d, score, machine_reference, human_reference)
-        human = plan.human_user or (plan.own if _has_rows(con, plan.own) else plan.human_default)
-        auc = (separation_auc(con, plan.machine, human)
-               if plan.machine is not None and human is not None else None)
-        if auc is not None and auc < MIN_MACHINE_AUC:
-            notes.append(f"combined: {d} left out: its machine reference separates from the "
-                         f"human reference by AUC {auc:.2f} < {MIN_MACHINE_AUC:g}, too little "
-                         "to estimate a fraction with")
+        weak = _weak_separation(con, cols, d, machine_reference, human_reference)
+        if weak is not None:
+            notes.append(f"combined: {d} left out: {weak}")
         else:
             keep.append(d)
     return (keep, notes) if keep else (names, [])
+
+
+def _weak_separation(con, cols: dict[str, str], detector: str, machine_reference: str | None,
+                     human_reference: str | None) -> str | None:
+    """Why `detector` cannot estimate a fraction here (its machine reference separates from
+    its human reference by less than `MIN_MACHINE_AUC`), or None when it can."""
+    from auditor.estimate.histograms import separation_auc
+
+    plan = plan_references(con, detector, quote(f"score_{detector}", cols), machine_reference,
+                           human_reference)
+    human = plan.human_user or (plan.own if _has_rows(con, plan.own) else plan.human_default)
+    auc = (separation_auc(con, plan.machine, human)
+           if plan.machine is not None and human is not None else None)
+    if auc is None or auc >= MIN_MACHINE_AUC:
+        return None
+    return (f"its machine reference separates from the human reference by AUC {auc:.2f} < "
+            f"{MIN_MACHINE_AUC:g}, too little to estimate a fraction with")
 
 
 def _pick_detectors(con, cols: dict[str, str], detector: str | None,
