@@ -150,3 +150,25 @@ def test_a_copy_of_a_shard_under_another_name_is_named(shared_data, tmp_path):
     copies = [n for n in s["notes"] if "same size and content digest" in n]
     assert len(copies) == 1 and "dolma (1).jsonl.gz = dolma.jsonl.gz" in copies[0]
     assert "empty" not in copies[0]
+
+
+def test_a_corpus_copied_with_its_store_is_named_when_scanned_at_its_new_path(shared_data,
+                                                                               tmp_path):
+    """A store and its corpus folder copied elsewhere, the copy scanned into the copied store:
+    the old paths still exist, so nothing was "missing", and every document counted twice."""
+    import shutil
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    shutil.copy(shared_data / "crawl" / "dolma-cc-en-head-2020.jsonl.gz", old / "d.jsonl.gz")
+    db = str(tmp_path / "a.duckdb")
+    assert _invoke(["scan", str(old), "--db", db, "--detectors", "none"]).exit_code == 0
+    shutil.copytree(old, new)
+    r = _invoke(["scan", str(new), "--db", db, "--detectors", "none", "--json"])
+    s = json.loads(r.stdout)
+    assert r.exit_code == 0 and s["counts"]["stored"] == 10 and _n_documents(db) == 20
+    named = [n for n in s["notes"] if "as a shard the store holds under another path" in n]
+    assert len(named) == 1 and f"d.jsonl.gz = {old / 'd.jsonl.gz'}" in named[0]
+    again = json.loads(_invoke(["scan", str(new), "--db", db, "--detectors", "none",
+                                "--json"]).stdout)
+    assert any("under another path" in n for n in again["notes"])  # until pruned

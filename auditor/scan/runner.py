@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -178,6 +179,28 @@ def plan_inputs(inputs: Sequence[str], options: ScanOptions, paths: StorePaths |
                          found.skipped, notes)
 
 
+#: size and content digest in a stored unit's fingerprint (`auditor.scan.unit.fingerprint`)
+_FINGERPRINT_CONTENT = re.compile(r"^size:(\d+):.*:content:([0-9a-f]+)\|")
+
+
+def _stored_elsewhere(catalogue: dict, units: list[WorkUnit]) -> list[tuple[str, str]]:
+    """(input shard, stored shard) pairs: a shard of this run with the size and content digest
+    of a catalogued shard under another path (the corpus folder copied or moved with its store:
+    both paths exist, so nothing says "missing", and every document is counted twice)."""
+    planned = {u.shard for u in units}
+    stored: dict[tuple[int, str], str] = {}
+    for (shard, _part), row in catalogue.items():
+        m = _FINGERPRINT_CONTENT.match(row.get("fingerprint") or "")
+        if m and shard not in planned:
+            stored.setdefault((int(m.group(1)), m.group(2)), shard)
+    out = []
+    for u in units:
+        old = stored.get((u.size, u.digest)) if u.digest and u.size else None
+        if old is not None and (u.shard, old) not in out:
+            out.append((u.shard, old))
+    return out
+
+
 def _copies(shards) -> list[list]:
     """Groups of input shards with one size and content digest (first and last 16 KiB): the
     same file under two names (a mirror, a second download), scanned as two shards."""
@@ -273,6 +296,13 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
             notes.append(f"{len(plan.held)} unit(s) that failed in an earlier run held back "
                          "(see `auditor status --errors`); they are retried when their file "
                          "changes or with --retry-failed")
+        elsewhere = _stored_elsewhere(catalogue, units)
+        if elsewhere:
+            shown = "; ".join(f"{os.path.basename(new)} = {old}" for new, old in elsewhere[:5])
+            notes.append(f"{len(elsewhere)} input shard(s) have the same size and content digest "
+                         f"as a shard the store holds under another path ({shown}): a copied "
+                         "or moved corpus, whose documents are now counted twice; "
+                         f"`auditor prune --db {db}` drops the old paths once they are deleted")
         respelled = _respelled_shards(store, plan.shards)
         if respelled:
             for old_uri in respelled:
