@@ -45,7 +45,7 @@ def test_estimate_prints_markup_in_source_names_as_text_and_tsv_when_piped(tmp_p
     assert any(line.startswith(f"source={shown}: ") for line in lines)  # notes name it too
 
 
-def test_status_prints_a_shard_path_holding_markup(tmp_path):
+def test_status_prints_a_shard_path_holding_markup_and_tsv_when_piped(tmp_path):
     folder = tmp_path / "["
     folder.mkdir()
     corpus = folder / "]x.jsonl"  # the path holds `[/]`, a rich closing tag
@@ -55,7 +55,11 @@ def test_status_prints_a_shard_path_holding_markup(tmp_path):
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["status", "--db", db, "--errors"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert "[/]x.jsonl" in r.stdout.replace("\n", "").replace("│", "").replace(" ", "")
+    lines = r.stdout.splitlines()  # piped: whole TSV rows, like every other table
+    assert "shard\tformat\tstatus\tunits\tstored\tskipped\tfailed\tlast run" in lines
+    assert any(line.startswith(f"{corpus}\tjsonl\tok\t1\t80\t") for line in lines)
+    r = CliRunner().invoke(main, ["runs", "--db", db], catch_exceptions=False)
+    assert r.exit_code == 0 and r.stdout.splitlines()[1].startswith("run\tstarted\tstatus")
 
 
 def test_detectors_list_piped_is_whole_tsv():
