@@ -172,3 +172,12 @@ def test_a_corpus_copied_with_its_store_is_named_when_scanned_at_its_new_path(sh
     again = json.loads(_invoke(["scan", str(new), "--db", db, "--detectors", "none",
                                 "--json"]).stdout)
     assert any("under another path" in n for n in again["notes"])  # until pruned
+
+
+def test_estimate_says_when_the_scan_left_records_out(crawl_store):
+    """The Parquet sample failed as a whole (its text column is `content`): its 147 rows are in
+    no estimate, and `auditor estimate` printed its table without a word about it."""
+    r = CliRunner().invoke(main, ["estimate", "--db", crawl_store, "--n-boot", "10",
+                                  "--no-record"])
+    assert r.exit_code == 0, r.output
+    assert "note: the scan could not read 1 record(s); they are in no estimate" in r.stderr

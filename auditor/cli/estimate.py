@@ -220,6 +220,26 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
         click.echo(json.dumps(estimates_json(results), indent=2, default=str))
     else:
         _print_table(results, list(by), base)
+    lost = _failed_in_scan(db)
+    if lost:
+        click.echo(f"note: {lost}", err=True)
+
+
+def _failed_in_scan(db: str) -> str | None:
+    """A line when the scan left records out (failed records, failed units): they are in no
+    estimate, which the table alone does not say (the real crawl folder's Parquet file, whose
+    text column has another name, was missing from every row without a word)."""
+    from auditor.store.catalogue import open_store
+
+    with open_store(db, read_only=True) as store:
+        n_failed, n_units = store.con.execute(
+            "SELECT coalesce(sum(n_failed), 0), count(*) FILTER (WHERE status = 'failed') "
+            "FROM units").fetchone()
+    if not n_failed and not n_units:
+        return None
+    return (f"the scan could not read {n_failed:,} record(s)"
+            + (f" and {n_units:,} work unit(s)" if n_units else "")
+            + f"; they are in no estimate above (`auditor status --db {db} --errors`)")
 
 
 COMMANDS = [estimate_command]
