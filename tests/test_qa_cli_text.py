@@ -90,3 +90,20 @@ def test_a_store_that_cannot_be_opened_is_one_line_and_exit_2(shared_data, tmp_p
         if r.exit_code != 2:
             pytest.fail(f"{args[0]}: exit {r.exit_code}\n{r.output}")
         assert "Error: cannot open the store" in r.output and "Traceback" not in r.output
+
+
+def test_contamination_piped_is_whole_tsv(shared_data, tmp_path):
+    """`auditor contamination` piped printed rich tables at width 200 (README: whole TSV)."""
+    db = str(tmp_path / "leak.duckdb")
+    r = CliRunner().invoke(main, ["benchmarks", "add", "builtin:gsm8k", "--db", db])
+    assert r.exit_code == 0, r.output
+    shard = shared_data / "benchmarks" / "leaky_corpus" / "shard_00.jsonl.gz"
+    r = CliRunner().invoke(main, ["scan", str(shard), "--db", db, "--detectors", "contamination"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["contamination", "--db", db], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert ("benchmark\titems\tleaked\tshare\texact\tpartial\tquestion only\treleased\t"
+            "first seen before / after") in lines
+    assert any(line.startswith("gsm8k\t1319\t") for line in lines)
+    assert any(line.startswith("shard_00\t2000\t") for line in lines)  # per source
