@@ -38,3 +38,19 @@ def test_the_rise_gate_compares_estimates_by_the_same_method(tmp_path):
     assert len(gates) == 7  # overall and six sources, each against run 1's audit
     assert second.exit_code == 0, [g for g in gates if not g["passed"]]
     assert all(abs(g["value"]) < 1e-9 for g in gates)  # the same data, the same estimates
+
+
+def test_the_report_names_the_cutoff_the_scan_used(tmp_path):
+    """Scanned with --cutoff 2023-06-01, the report still said "cutoff 2022-11-30" in its
+    header and month table while its before/after column followed the scan's cutoff."""
+    copy_corpus(tmp_path / "corpus")
+    db = str(tmp_path / "audit.duckdb")
+    r = _invoke(["scan", str(tmp_path / "corpus"), "--db", db, "--cutoff", "2023-06-01",
+                 "--detectors", "classifier"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "r.md"
+    assert _invoke(["report", "--db", db, "-o", str(out), "--n-boot", "10"]).exit_code == 0
+    text = out.read_text()
+    assert "by auditor report; cutoff 2023-06-01;" in text and "2022-11-30" not in text
+    assert "| crawl month | vs cutoff 2023-06-01 |" in text
+    assert "| 2023-05 | before |" in text and "| 2023-06 | after |" in text
