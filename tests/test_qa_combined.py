@@ -89,3 +89,14 @@ def test_naming_a_detector_that_cannot_separate_warns_on_every_row(demo_store):
                                      "separates from the human reference by AUC 0.5"), e.notes
     assert not any(n.startswith("WARNING") for e in estimate_db(demo_store, detector="classifier",
                                                                  **kw) for n in e.notes)
+
+
+def test_tradeoff_never_prints_a_negative_zero_share(demo_store):
+    """`auditor tradeoff` on the demo corpus printed "synthetic left -0.0%" at one threshold."""
+    from click.testing import CliRunner
+
+    from auditor.cli import main
+
+    r = CliRunner().invoke(main, ["tradeoff", "--db", demo_store], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert "| 0.0% |" in r.stdout and "-0.0%" not in r.stdout
