@@ -208,7 +208,14 @@ def collapse_section(overall: dict[str, Any] | None, settings: AuditSettings,
     from auditor.collapse import collapse_profile
 
     alpha = float(overall["fraction"])
-    alpha_ci = (float(overall["ci_low"]), float(overall["ci_high"]))
+    bounds = (overall.get("ci_low"), overall.get("ci_high"))
+    if any(b is None or not math.isfinite(float(b)) for b in bounds):
+        # an overall estimate without an interval (no bootstrap replicates): projected at its
+        # point, said so, rather than a crash of report and check
+        errors.append("the overall estimate has no interval: the collapse projection has no "
+                      "band (projected at the point estimate)")
+        bounds = (alpha, alpha)
+    alpha_ci = (float(bounds[0]), float(bounds[1]))
     try:
         profile = collapse_profile(alpha, regimes=AUDIT_REGIMES, generations=settings.generations,
                                    model=settings.collapse_model, alpha_ci=alpha_ci,

@@ -307,22 +307,24 @@ def _key(group_key: Any) -> str:
     return json.dumps(group_key, sort_keys=True)
 
 
-def _previous_estimates(db: str, run_id: str | None, weight: str) -> dict[tuple[str, str, str],
-                                                                         tuple[float, str]]:
-    """(group_by, group_key, detector) -> (fraction, run) of the most recent earlier run."""
+def _previous_estimates(db: str, run_id: str | None, weight: str
+                        ) -> dict[tuple[str, str, str, str], tuple[float, str]]:
+    """(group_by, group_key, detector, method) -> (fraction, run) of the most recent earlier
+    run. The method is part of the key: `auditor estimate --method cc` by hand records its
+    rows too, and a rise measured against them (80.5% by cc -> 100% by mlms) failed a gate."""
     from auditor.store.catalogue import open_store
 
     with open_store(db, read_only=True) as store:
         try:
             rows = store.con.execute(
-                "SELECT group_by, group_key, fraction, detector, run_id FROM estimates "
+                "SELECT group_by, group_key, fraction, detector, method, run_id FROM estimates "
                 "WHERE run_id IS DISTINCT FROM ? AND coalesce(weight, 'docs') = ? "
                 "AND fraction IS NOT NULL ORDER BY estimated_at DESC", [run_id, weight]).fetchall()
         except duckdb.CatalogException:  # no history table yet
             rows = []
-    prev: dict[tuple[str, str, str], tuple[float, str]] = {}
-    for gb, gk, f, det, rid in rows:
-        prev.setdefault((_key(gb), _key(gk), det), (f, rid))
+    prev: dict[tuple[str, str, str, str], tuple[float, str]] = {}
+    for gb, gk, f, det, method, rid in rows:
+        prev.setdefault((_key(gb), _key(gk), det, method), (f, rid))
     return prev
 
 
@@ -339,7 +341,7 @@ def rise_gates(ctx: CheckContext) -> GateOutcome:
     for gb, e in current:
         group = e["group"]
         name = "rise.overall" if not group else f"rise.source[{group['source']}]"
-        key = (_key(gb), _key(group), e["detector"])
+        key = (_key(gb), _key(group), e["detector"], e["method"])
         if e.get("fraction") is None:
             notes.append(f"{name}: no estimate in this run to compare")
             continue

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from auditor.act.shards import GZIP_LEVEL, output_name
+from auditor.act.shards import GZIP_LEVEL, output_names
 from auditor.readers.files import local_path
 
 FLAGS = ("synthetic_by_construction", "pre_cutoff")
@@ -93,6 +93,7 @@ def export_attributes(db_path: str | os.PathLike, out_dir: str | os.PathLike,
                                                   ).fetchall()]
         local = [local_path(s) for s in shards if "://" not in s]
         root = os.path.commonpath([os.path.dirname(p) for p in local]) if local else None
+        out_names = output_names({s: formats.get(s, "jsonl") for s in shards}, root)
         dt_schema = pa.schema([pa.field("id", pa.string())]
                               + [pa.field(f"{prefix}_{c}", pa.float64()) for c in scores]
                               + [pa.field(f"{prefix}_{f}", pa.bool_()) for f in flags])
@@ -110,7 +111,7 @@ def export_attributes(db_path: str | os.PathLike, out_dir: str | os.PathLike,
                     if shard != current:
                         if files is not None:
                             files.close()
-                        rel = output_name(shard, formats.get(shard, "jsonl"), root)
+                        rel = out_names[shard]
                         files = _ShardFiles(
                             os.path.join(out, "attributes", prefix, _as_jsonl_gz(rel)),
                             os.path.join(out, "datatrove", _strip_ext(rel) + ".parquet"),

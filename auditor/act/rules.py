@@ -1,6 +1,6 @@
 """Filter rules a user states on the command line, parsed into a small safe grammar.
 
-    --drop "score:classifier > 0.95"      a detector score against a number
+    --drop "score:classifier > 2.27"      a detector score against a number (its own scale)
     --keep "crawl_date < 2022-11-30"      a provenance column against a date, number or string
     --drop synthetic-by-construction      a named flag (see `FLAGS`)
     --drop contaminated                   documents the contamination detector matched

@@ -19,7 +19,7 @@ import gzip
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -59,6 +59,25 @@ def output_name(shard: str, fmt: str, root: str | None) -> str:
     if fmt in ("warc", "wet"):
         return os.path.join(os.path.dirname(rel), file_stem(rel) + _OUT_EXT[fmt])
     return rel
+
+
+def output_names(formats: Mapping[str, str], root: str | None) -> dict[str, str]:
+    """`output_name` of every shard (uri -> format), except that shards whose outputs would
+    share a name up to the extension (`x.warc.gz` and `x.warc.wet.gz` both become
+    `x.jsonl.gz`; `x.parquet` and `x.jsonl` share datatrove's `x.parquet`) each get the short
+    hash prefix of a remote shard: the second would silently overwrite the first."""
+    names = {uri: output_name(uri, fmt, root) for uri, fmt in formats.items()}
+    by_stem: dict[str, list[str]] = {}
+    for uri, rel in names.items():
+        by_stem.setdefault(os.path.join(os.path.dirname(rel), file_stem(rel)), []).append(uri)
+    for uris in by_stem.values():
+        if len(uris) > 1:
+            for uri in uris:
+                rel = names[uri]
+                names[uri] = os.path.join(os.path.dirname(rel),
+                                          hashlib.sha1(uri.encode()).hexdigest()[:8] + "-"
+                                          + os.path.basename(rel))
+    return names
 
 
 def _marker(out: str) -> str:
@@ -242,6 +261,7 @@ def write_filtered(db_path: str | os.PathLike, manifest: str | os.PathLike,
                                             "ORDER BY shard", [man]).fetchall()]
         local = [local_path(s) for s in listed if "://" not in s]
         root = os.path.commonpath([os.path.dirname(p) for p in local]) if local else None
+        names = output_names({u: shards[u]["format"] for u in listed if u in shards}, root)
         for uri in listed:
             kept = con.execute("SELECT \"offset\" FROM read_parquet(?) WHERE shard = ? AND "
                                "decision = 'keep' ORDER BY \"offset\"", [man, uri]
@@ -254,8 +274,7 @@ def write_filtered(db_path: str | os.PathLike, manifest: str | os.PathLike,
             else:
                 opts = json.loads(run_opts.get(last_run.get(uri), "{}") or "{}")
                 reader = reader_options_from_dict(opts.get("reader", {}))
-                out = os.path.join(os.fspath(out_dir),
-                                   output_name(uri, shard["format"], root))
+                out = os.path.join(os.fspath(out_dir), names[uri])
                 res = write_shard(shard, kept, out, reader)
             results.append(res)
             if progress is not None:

@@ -332,4 +332,8 @@ def tradeoff_html(curve: Tradeoff, source: str = "") -> str:
 
 
 def _pct(x: float) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{100 * x:.1f}%"
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    text = f"{100 * x:.1f}%"
+    # a share left of -1e-13 (floating-point noise of the split) printed "-0.0%"
+    return "0.0%" if text == "-0.0%" else text

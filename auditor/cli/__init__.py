@@ -9,7 +9,25 @@ from auditor import __version__
 from auditor.cli import act, contamination, demo, detectors, estimate, project, report, scan
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group; a store that cannot be opened (not a DuckDB file, locked by a running
+    scan, unreadable) is a one-line error and exit 2 in every command, not a traceback (estimate,
+    report, project, filter, mix, tradeoff, contamination and export-attributes printed one)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RuntimeError as exc:
+            import sys
+
+            catalogue = sys.modules.get("auditor.store.catalogue")
+            if catalogue is not None and isinstance(
+                    exc, (catalogue.StoreAccessError, catalogue.StoreLockedError)):
+                raise scan.CannotRun(str(exc)) from None
+            raise
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
 def main() -> None:
     """Audit a pre-training corpus for machine-generated text.

@@ -47,7 +47,9 @@ def filter_command(db, drops, keeps, output, write_dir, as_json):
 
     \b
     Examples:
-      auditor filter --db audit.duckdb --drop "score:classifier > 0.95" -o keep.parquet
+      auditor filter --db audit.duckdb --drop "score:classifier > 2.27" -o keep.parquet
+        # classifier scores are not probabilities: 2.27 is its shipped 1%-FPR threshold
+        # ("> 0.95" drops 15% of the pre-2022 pages of ../shared/data/crawl)
       auditor filter --db audit.duckdb --drop synthetic-by-construction \\
           --drop "score:classifier > 2" --keep "crawl_date < 2022-11-30" -o m.parquet
       auditor filter --db audit.duckdb --drop contaminated -o m.parquet --write filtered/

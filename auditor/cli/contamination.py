@@ -138,57 +138,46 @@ def contamination_command(db, by, n_items, min_share, as_json) -> None:
 
 
 def _print(summary, by, n_items: int) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """Tables through `print_table`: rich at a terminal, whole TSV when piped; values from the
+    data (sources, item ids, document ids) printed as text, never as rich markup."""
+    from auditor.cli.tables import print_line, print_table
 
-    console = Console()
-    if not console.is_terminal:  # piped: wide, so ids and names are not cut
-        console = Console(width=200)
-    console.print(f"{summary.n_docs_contaminated} of {summary.n_docs_scanned} scanned documents "
-                  "hold benchmark items")
+    print_line(f"{summary.n_docs_contaminated} of {summary.n_docs_scanned} scanned documents "
+               "hold benchmark items")
     if "benchmark" in by:
-        t = Table(title="Leaked items per benchmark")
-        for col in ("benchmark", "items", "leaked", "share", "exact", "partial", "question only",
-                    "released", "first seen before / after"):
-            t.add_column(col)
-        for b in summary.benchmarks:
-            t.add_row(b["benchmark"], str(b["n_items"] or "?"), str(b["n_leaked"]),
-                      f"{100 * b['share_leaked']:.2f}%" if b["share_leaked"] is not None else "?",
-                      str(b["n_exact"]), str(b["n_partial"]), str(b["n_question_only"]),
-                      b["release_date"] or "?",
-                      f"{b['n_first_seen_before_release']} / {b['n_first_seen_after_release']}")
-        console.print(t)
+        print_table(["benchmark", "items", "leaked", "share", "exact", "partial",
+                     "question only", "released", "first seen before / after"],
+                    [[b["benchmark"], str(b["n_items"] or "?"), str(b["n_leaked"]),
+                      f"{100 * b['share_leaked']:.2f}%" if b["share_leaked"] is not None
+                      else "?", str(b["n_exact"]), str(b["n_partial"]),
+                      str(b["n_question_only"]), b["release_date"] or "?",
+                      f"{b['n_first_seen_before_release']} / {b['n_first_seen_after_release']}"]
+                     for b in summary.benchmarks],
+                    title="Leaked items per benchmark")
         if n_items:
-            t = Table(title=f"Leaked items (first {n_items} per benchmark)")
-            for col in ("benchmark", "item", "form", "share", "docs", "first seen", "example"):
-                t.add_column(col)
-            shown: dict[str, int] = {}
+            rows, shown = [], {}
             for i in summary.items:
                 if shown.get(i.benchmark, 0) >= n_items:
                     continue
                 shown[i.benchmark] = shown.get(i.benchmark, 0) + 1
-                t.add_row(i.benchmark, f"{i.split}/{i.item_id}", i.form, f"{i.max_share:.2f}",
-                          str(i.n_docs), i.first_seen or "?",
-                          f"{i.example_doc} [{i.example_span[0]}:{i.example_span[1]}]")
-            console.print(t)
+                rows.append([i.benchmark, f"{i.split}/{i.item_id}", i.form, f"{i.max_share:.2f}",
+                             str(i.n_docs), i.first_seen or "?",
+                             f"{i.example_doc} [{i.example_span[0]}:{i.example_span[1]}]"])
+            print_table(["benchmark", "item", "form", "share", "docs", "first seen", "example"],
+                        rows, title=f"Leaked items (first {n_items} per benchmark)")
     if "source" in by:
-        t = Table(title="Contaminated documents per source")
-        for col in ("source", "docs", "contaminated", "share", "items", "benchmarks"):
-            t.add_column(col)
-        for r in summary.by_source:
-            t.add_row(str(r["source"]), str(r["n_docs_scanned"]), str(r["n_docs_contaminated"]),
+        print_table(["source", "docs", "contaminated", "share", "items", "benchmarks"],
+                    [[str(r["source"]), str(r["n_docs_scanned"]), str(r["n_docs_contaminated"]),
                       f"{100 * r['share_contaminated']:.2f}%", str(r["n_items"]),
-                      ", ".join(r["benchmarks"]))
-        console.print(t)
+                      ", ".join(r["benchmarks"])] for r in summary.by_source],
+                    title="Contaminated documents per source")
     if "crawl_month" in by:
-        t = Table(title="Items by month first seen")
-        for col in ("crawl month", "items first seen", "before release", "after release",
-                    "benchmarks"):
-            t.add_column(col)
-        for r in summary.by_crawl_month:
-            t.add_row(r["crawl_month"], str(r["n_items_first_seen"]), str(r["n_before_release"]),
-                      str(r["n_after_release"]), ", ".join(r["benchmarks"]))
-        console.print(t)
+        print_table(["crawl month", "items first seen", "before release", "after release",
+                     "benchmarks"],
+                    [[r["crawl_month"], str(r["n_items_first_seen"]), str(r["n_before_release"]),
+                      str(r["n_after_release"]), ", ".join(r["benchmarks"])]
+                     for r in summary.by_crawl_month],
+                    title="Items by month first seen")
 
 
 COMMANDS = [benchmarks_group, contamination_command]

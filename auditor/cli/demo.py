@@ -63,7 +63,10 @@ def demo_command(out_dir, n_boot, seed, as_json):
     print_table(["source", "estimate", "95% interval", "truth", "truth in interval", "method",
                  "floor"], rows, "Estimated vs true synthetic fraction (demo corpus)")
     print_line("truth = the true machine fraction of all of a source's documents (its pre-cutoff "
-               "documents, its human reference, are human: the estimate counts them so).")
+               "documents, its human reference, are human: the estimate counts them so); "
+               "method = quantification method / detector whose scores it corrects; floor = the "
+               "same method's estimate on held-out pre-cutoff documents of the source, known to "
+               "be human (it should read 0: the error to expect).")
     for line in res.check.get("summary") or [f"check could not run: {res.check.get('error')}"]:
         print_line(line)
     if any(g["name"].startswith("synthetic_by_construction") and not g["passed"]

@@ -63,15 +63,12 @@ def list_cmd(as_json: bool) -> None:
     if as_json:
         _echo_json(rows)
         return
-    from rich.console import Console
-    from rich.table import Table
+    from auditor.cli.tables import print_table
 
-    table = Table("name", "tier", "languages", "docs/s", "needs", "what")
-    for r in rows:
-        table.add_row(r["name"], r["tier"], ",".join(r["languages"] or ["any"]),
-                      f"{r['docs_per_s']:,.0f}" if r["docs_per_s"] else "-", r["needs"],
-                      r["summary"])
-    Console().print(table)
+    print_table(["name", "tier", "languages", "docs/s", "needs", "what"],
+                [[r["name"], r["tier"], ",".join(r["languages"] or ["any"]),
+                  f"{r['docs_per_s']:,.0f}" if r["docs_per_s"] else "-", r["needs"],
+                  r["summary"]] for r in rows])
 
 
 @detectors_group.command("train")

@@ -240,18 +240,15 @@ def runs_command(db, limit, as_json) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
-    from rich.table import Table
+    from auditor.cli.tables import print_table
 
-    table = Table(title=f"runs in {db}")
-    for col in ("run", "started", "status", "units scanned/rescored/reused/failed", "stored",
-                "skipped", "failed", "detectors"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["run_id"], str(r["started_at"])[:19], r["status"],
-                      f"{r['n_units_scanned']}/{r['n_units_rescored']}/{r['n_units_reused']}/"
-                      f"{r['n_units_failed']}", str(r["n_stored"]), str(r["n_skipped"]),
-                      str(r["n_failed"]), ",".join(r["detectors"]) or "none")
-    _console().print(table)
+    print_table(["run", "started", "status", "units scanned/rescored/reused/failed", "stored",
+                 "skipped", "failed", "detectors"],
+                [[r["run_id"], str(r["started_at"])[:19], r["status"],
+                  f"{r['n_units_scanned']}/{r['n_units_rescored']}/{r['n_units_reused']}/"
+                  f"{r['n_units_failed']}", str(r["n_stored"]), str(r["n_skipped"]),
+                  str(r["n_failed"]), ",".join(r["detectors"]) or "none"] for r in rows],
+                title=f"runs in {db}")
 
 
 @click.command("status")
@@ -274,43 +271,30 @@ def status_command(db, show_errors, errors_limit, as_json) -> None:
     if as_json:
         click.echo(json.dumps(st, indent=2, default=str))
         return
-    from rich.table import Table
+    from auditor.cli.tables import print_line, print_table
 
     t = st["totals"]
-    console = _console()
     last = st["last_run"]
-    console.print(f"store {st['db']}: {t['shards']} shards, {t['units']} units; records "
-                  f"{t['stored']} stored, {t['skipped']} skipped, {t['failed']} failed"
-                  + (f"; last run {last['run_id']} ({last['status']})" if last else ""))
+    print_line(f"store {st['db']}: {t['shards']} shards, {t['units']} units; records "
+               f"{t['stored']} stored, {t['skipped']} skipped, {t['failed']} failed"
+               + (f"; last run {last['run_id']} ({last['status']})" if last else ""))
     dets = "; ".join(f"{n}: " + ", ".join(f"v{v} on {k} units" for v, k in vs.items())
                      for n, vs in st["detectors"].items())
-    console.print(f"detectors: {dets or 'none'}")
-    table = Table()
-    for col in ("shard", "format", "status", "units", "stored", "skipped", "failed", "last run"):
-        table.add_column(col)
-    for s in st["shards"]:
-        table.add_row(s["uri"], s["format"], s["status"], str(s["n_units"]), str(s["n_stored"]),
-                      str(s["n_skipped"]), str(s["n_failed"]), s["last_run_id"] or "")
-    console.print(table)
+    print_line(f"detectors: {dets or 'none'}")
+    print_table(["shard", "format", "status", "units", "stored", "skipped", "failed",
+                 "last run"],
+                [[s["uri"], s["format"], s["status"], str(s["n_units"]), str(s["n_stored"]),
+                  str(s["n_skipped"]), str(s["n_failed"]), s["last_run_id"] or ""]
+                 for s in st["shards"]])
     if st["missing_shards"]:
-        console.print(f"{len(st['missing_shards'])} shard(s) no longer exist on disk (their "
-                      f"documents are still counted; `auditor prune --db {db}` removes them): "
-                      + ", ".join(st["missing_shards"]))
+        print_line(f"{len(st['missing_shards'])} shard(s) no longer exist on disk (their "
+                   f"documents are still counted; `auditor prune --db {db}` removes them): "
+                   + ", ".join(st["missing_shards"]))
     if show_errors:
-        et = Table(title=f"errors (latest {len(st['errors'])} of {t['errors']})")
-        for col in ("run", "shard", "record", "status", "reason"):
-            et.add_column(col, overflow="fold")
-        for e in st["errors"]:
-            et.add_row(e["run_id"], e["shard"], e["record"], e["status"], e["reason"])
-        console.print(et)
-
-
-def _console():
-    """Rich console on stdout; wide when piped, so ids and paths are not cut."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=200)
+        print_table(["run", "shard", "record", "status", "reason"],
+                    [[e["run_id"], e["shard"], e["record"], e["status"], e["reason"]]
+                     for e in st["errors"]],
+                    title=f"errors (latest {len(st['errors'])} of {t['errors']})")
 
 
 def _read(fn, db: str, **kwargs):

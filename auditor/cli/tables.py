@@ -54,9 +54,17 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     for c in columns:
         table.add_column(str(c), overflow="fold")
     for r in rows:
-        table.add_row(*[v if isinstance(v, Text) else Text(printable("" if v is None else v))
-                        for v in r])
+        table.add_row(*[v if isinstance(v, Text) else cell(v) for v in r])
     Console().print(table)
+
+
+def cell(value: Any):
+    """A value from the data as a rich table cell: plain text (never read as rich markup, so a
+    path or source holding `[/]` is shown, not parsed, which raised MarkupError) with control
+    characters shown as `\\x1b`."""
+    from rich.text import Text
+
+    return Text(printable("" if value is None else value))
 
 
 def print_line(text: str) -> None:

@@ -76,7 +76,12 @@ def read_rows(path: str) -> pa.Table:
                                       newlines_in_values=True)
             convert = pcsv.ConvertOptions(strings_can_be_null=False)
             return pcsv.read_csv(path, parse_options=parse, convert_options=convert)
-        return pa.Table.from_pylist(_json_rows(path))
+        rows = _json_rows(path)
+        # columns from every row: `from_pylist` takes them from the first row alone, so a
+        # broken first line (a `__bad__` marker) hid every good row's columns and a broken
+        # later line lost its reason
+        names = list(dict.fromkeys(k for r in rows for k in r))
+        return pa.Table.from_pylist([{k: r.get(k) for k in names} for r in rows])
     except BenchmarkInputError:
         raise
     except (OSError, pa.ArrowException, ValueError) as exc:
@@ -91,9 +96,12 @@ def _json_rows(path: str) -> list[dict]:
     with raw:
         stream, _ = decompressed(raw)
         data = stream.read(MAX_FILE_BYTES + 1)
-    text = data.decode("utf-8", "replace")
+    text = data.decode("utf-8-sig", "replace")  # a byte-order mark is not part of line 1
     if text.lstrip().startswith("["):
-        rows = json.loads(text)
+        try:
+            rows = json.loads(text)
+        except RecursionError:  # hostile nesting: a user error, not a traceback
+            raise BenchmarkInputError(f"{path}: nests JSON too deeply to parse") from None
         return [r if isinstance(r, dict) else {"__bad__": "not an object"} for r in rows]
     rows = []
     for line in text.splitlines():
@@ -103,6 +111,8 @@ def _json_rows(path: str) -> list[dict]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             row = {"__bad__": f"invalid JSON ({exc.msg})"}
+        except RecursionError:  # a line nested thousands deep: that row, not the command
+            row = {"__bad__": "JSON nested too deeply to parse"}
         rows.append(row if isinstance(row, dict) else {"__bad__": "not an object"})
     return rows
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from auditor.estimate.bootstrap import Hist, Interval, interval_from
 from auditor.estimate.methods import Quantifier, ShiftedMixtureMLE, make
+from auditor.estimate.references import MIN_FLOOR_DOCS
 
 
 @dataclass(frozen=True)
@@ -211,8 +212,9 @@ def combine_groups(parts: Sequence[tuple[float, float, np.ndarray]]) -> Interval
 def floor_of(method: str, fit_on: Hist | None, machine: Hist, held: Hist | None,
              factory: Callable[[str], Quantifier] = make) -> float | None:
     """The estimate on documents known to be human (held-out pre-cutoff), or None when there
-    are none: the false-positive floor of this reference, which should read 0."""
-    if fit_on is None or held is None or held.n == 0 or fit_on.n == 0:
+    are fewer than `MIN_FLOOR_DOCS`: the false-positive floor of this reference, which should
+    read 0."""
+    if fit_on is None or held is None or held.n < MIN_FLOOR_DOCS or fit_on.n == 0:
         return None
     try:
         q = factory(method).fit(fit_on.weight, machine.weight)

@@ -40,10 +40,17 @@ def combine_detectors(per_detector: dict[str, Sequence]) -> list[Estimate]:
     """Combined estimates from {detector: [db.GroupResult, ...]} (same groups in each)."""
     names = list(per_detector)
     first = per_detector[names[0]]
+    if len(names) == 1:  # nothing to combine: that detector's estimates, headline included
+        return [replace(g.estimate, notes=(*g.estimate.notes, f"combined: only {names[0]} "
+                                           "is usable here")) for g in first]
     keyed = {d: {_key(g.estimate): g for g in rows} for d, rows in per_detector.items()}
+    weights = {_key(g.estimate): g.weight_total for g in first}
     out = []
     for g in first:
         e = g.estimate
+        if e.status == Status.OVERALL.value:  # the headline: of the combined rows, below
+            out.append(_overall_of(out, weights, e))
+            continue
         parts = [(d, keyed[d].get(_key(e))) for d in names]
         usable = [(d, x) for d, x in parts if x is not None
                   and x.estimate.status in (Status.ESTIMATED.value, Status.OTHER.value,
@@ -66,6 +73,30 @@ def combine_detectors(per_detector: dict[str, Sequence]) -> list[Estimate]:
             notes=(*e.notes, f"combined over detectors ({detail}); between-detector variance "
                    f"tau^2 = {tau2:.5f} widens the interval where they disagree")))
     return out
+
+
+def _overall_of(rows: list[Estimate], weights: dict[str, float], e: Estimate) -> Estimate:
+    """The headline as the weighted combination of the combined rows, as without combining
+    (it was one detector's headline beside rows of all of them: 19.6% over rows of 30-48% on
+    the demo corpus). No replicates survive combining, so its bounds are the weighted bounds
+    of the rows: as if their errors moved together, wider than independent errors give."""
+    parts = [(r, weights.get(_key(r), 0.0)) for r in rows
+             if r.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value, Status.OTHER.value)
+             and np.isfinite(r.fraction) and np.isfinite(r.ci_low) and np.isfinite(r.ci_high)]
+    parts = [(r, w) for r, w in parts if w > 0]
+    total = sum(w for _, w in parts)
+    if total <= 0:
+        return replace(e, notes=(*e.notes, "combined: no combined row to weigh; this is the "
+                                 f"headline of detector {e.detector} alone"))
+    point, lo, hi = (sum(getattr(r, a) * w for r, w in parts) / total
+                     for a in ("fraction", "ci_low", "ci_high"))
+    dets = sorted({d for r, _ in parts for d in r.detector.split("+")})
+    return replace(e, fraction=point, ci_low=lo, ci_high=hi, detector="+".join(dets),
+                   method=f"combined:{e.method}", fraction_post=None, ci_low_post=None,
+                   ci_high_post=None,
+                   notes=(*e.notes, "combined: the weighted combination of the combined rows; "
+                          "its interval weighs their intervals (as if their errors moved "
+                          "together: conservative)"))
 
 
 def _key(e: Estimate) -> str:

@@ -71,6 +71,25 @@ def shipped_source(path: str, label: str, name: str, has_id: bool = True) -> Sco
                        has_tokens=False)
 
 
+def separation_auc(con: duckdb.DuckDBPyConnection, machine: ScoreSource, human: ScoreSource,
+                   sample: int = 20_000) -> float | None:
+    """AUC of `machine` scores over `human` scores (ties count half), on a reservoir sample of
+    at most `sample` of each (seeded): how well a detector's machine reference separates from
+    its human reference at all. None when either side is empty."""
+    sql = (f"WITH m AS (SELECT score FROM ({machine.sql}) USING SAMPLE reservoir({int(sample)} "
+           f"ROWS) REPEATABLE (0)), h AS (SELECT score FROM ({human.sql}) USING SAMPLE "
+           f"reservoir({int(sample)} ROWS) REPEATABLE (0)), "
+           "t AS (SELECT score, 1 AS is_m FROM m UNION ALL SELECT score, 0 FROM h), "
+           "r AS (SELECT is_m, rank() OVER (ORDER BY score) "
+           "+ (count(*) OVER (PARTITION BY score) - 1) / 2.0 AS rk FROM t) "
+           "SELECT sum(rk) FILTER (WHERE is_m = 1), count(*) FILTER (WHERE is_m = 1), "
+           "count(*) FILTER (WHERE is_m = 0) FROM r")
+    rank_sum, n_m, n_h = con.execute(sql, {**machine.params, **human.params}).fetchone()
+    if not n_m or not n_h:
+        return None
+    return float((rank_sum - n_m * (n_m + 1) / 2) / (n_m * n_h))
+
+
 def file_source(path: str, score_col: str, label: str | None, name: str) -> ScoreSource:
     """A user-given Parquet file of reference scores (`score_col` already quoted)."""
     where = f" AND label = $label_{name}" if label else ""

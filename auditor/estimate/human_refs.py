@@ -11,7 +11,8 @@ column the user names, nearest by low-score quantile and length); all documents 
 The floor of a reference is what it reads on documents known to be human that it was not fitted
 on: its own held-out half (hash of the id) for own and role references, and the source's own
 few pre-cutoff documents for a borrowed or default reference (the honest check that borrowing
-worked). None when there are no such documents.
+worked; a borrowed reference is checked on its donors' held-out halves when the source has fewer
+than `MIN_FLOOR_DOCS`). None when there are fewer than `MIN_FLOOR_DOCS` such documents.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import duckdb
 
 from auditor.estimate.bootstrap import Hist, pooled
-from auditor.estimate.references import MIN_HUMAN_REF
+from auditor.estimate.references import MIN_FLOOR_DOCS, MIN_HUMAN_REF
 from auditor.estimate.result import RefKind
 
 #: Borrow from at most this many donors beyond what reaching MIN_HUMAN_REF needs.
@@ -122,7 +123,8 @@ def resolve(source: str, own: dict, role: dict, default: dict, user: dict,
         borrowed = pooled(own, sources=donors)
         fit = pooled(own, True, donors)
         held = own_src
-        if held is None:  # no own documents to check on: the donors' held-out halves
+        if held is None or held.n < MIN_FLOOR_DOCS:
+            # too few own documents to check on: the donors' held-out halves
             held = pooled(own, False, donors)
             fit_for_floor = fit
         else:

@@ -31,6 +31,10 @@ from auditor.estimate.identifiers import quote
 #: Fewest documents for a human reference to be used at all (own, role or borrowed).
 MIN_HUMAN_REF = 50
 MIN_MACHINE_REF = 50
+#: Fewest known-human held-out documents for a floor: on one document a floor reads 0 or 100%
+#: (a source of one pre-cutoff page printed "floor 100.0%", and the headline floor, their
+#: document-weighted mean, 40.8% on an all-human crawl); below it the floor is n/a.
+MIN_FLOOR_DOCS = 20
 
 
 def shipped_reference_path(detector: str) -> str | None:

@@ -62,6 +62,13 @@ def collect(db_path: str, *, method: str = "auto", detector: str | None = None,
                       generated_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     say("reading the store")
     with store_sql.connect(db_path) as con:
+        cutoffs = store_sql.scan_cutoffs(con)
+        if cutoffs:
+            data.cutoff = cutoffs[0]
+            if len(cutoffs) > 1:
+                data.notes.append(f"scan runs used different cutoffs ({', '.join(cutoffs)}): "
+                                  "each shard's documents are split by the cutoff of the run "
+                                  f"that scanned it; {cutoffs[0]} (the latest) is shown")
         cols = store_sql.columns(con)
         dets = store_sql.score_detectors(cols)
         data.summary = store_sql.summary(con)

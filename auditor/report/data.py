@@ -73,6 +73,9 @@ def estimate_label(est: dict[str, Any] | None) -> str:
     if est and est.get("status") == Status.NO_MATCH.value and est.get("ci_high") is not None:
         return f"n/a (no matching human reference; at most {100 * est['ci_high']:.1f}%)"
     if not est or est.get("fraction") is None or est["fraction"] != est["fraction"]:
+        high = (est or {}).get("ci_high")
+        if high is not None and high == high:  # no point, but a bound (an unmatched headline)
+            return f"n/a (at most {100 * high:.1f}%)"
         return "n/a"
     return (f"{100 * est['fraction']:.1f}% [{100 * est['ci_low']:.1f}, "
             f"{100 * est['ci_high']:.1f}]")

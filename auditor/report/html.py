@@ -174,7 +174,8 @@ def _months(d: ReportData) -> str:
                                    "synthetic (95% CI)", "method"], rows)
     return (f'<section id="months"><h2>Synthetic fraction by crawl month</h2>'
             f'{_img(png, "synthetic fraction by crawl month", "month-plot")}'
-            f'<p class="caption">The dashed line marks {_e(d.cutoff)} (ChatGPT release). Months '
+            f'<p class="caption">The dashed line marks {_e(d.cutoff)}, the scan\'s cutoff '
+            f'(by default 2022-11-30, ChatGPT\'s release). Months '
             f'before it serve as the human reference, so their estimates show the floor. '
             f'Overall: {_e(method_label(d.summary.get("overall")))}; per month in the table.</p>'
             f'<details><summary>table</summary>{table}</details></section>')

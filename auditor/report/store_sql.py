@@ -115,6 +115,25 @@ def summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "date_max": _iso(dmax), "roles": {k: int(v) for k, v in roles.items()}}
 
 
+def scan_cutoffs(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The cutoffs the store's scan runs split documents by (`auditor scan --cutoff`), the
+    latest run's first: a store scanned with --cutoff 2023-06-01 was labelled 2022-11-30."""
+    import json
+
+    if "runs" not in tables(con):
+        return []
+    out: list[str] = []
+    for (options,) in con.execute("SELECT options FROM runs ORDER BY started_at DESC"
+                                  ).fetchall():
+        try:
+            cutoff = ((json.loads(options or "{}") or {}).get("reader") or {}).get("cutoff")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(cutoff, str) and cutoff not in out:
+            out.append(cutoff)
+    return out
+
+
 def per_source(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return rows_as_dicts(con.execute(
         "SELECT source, count(*) AS n_docs, coalesce(sum(n_tokens), 0) AS n_tokens, "

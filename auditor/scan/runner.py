@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -167,8 +168,47 @@ def plan_inputs(inputs: Sequence[str], options: ScanOptions, paths: StorePaths |
         more = f" and {len(m.missing) - 5} more" if len(m.missing) > 5 else ""
         notes.append(f"{m.label}: missing in {len(m.missing)} of {m.checked} shards "
                      f"({shown}{more}); their documents get no value from it")
+    copies = _copies(found.shards)
+    if copies:
+        shown = "; ".join(" = ".join(os.path.basename(s.uri) for s in group)
+                          for group in copies[:5])
+        notes.append(f"{sum(len(g) - 1 for g in copies)} input shard(s) have the same size and "
+                     f"content digest as another input ({shown}): copies of one file, whose "
+                     "documents are counted once per copy; leave the copies out with --exclude")
     return PlannedInputs(plan_units(found.shards, options.reader, options.unit_bytes),
                          found.skipped, notes)
+
+
+#: size and content digest in a stored unit's fingerprint (`auditor.scan.unit.fingerprint`)
+_FINGERPRINT_CONTENT = re.compile(r"^size:(\d+):.*:content:([0-9a-f]+)\|")
+
+
+def _stored_elsewhere(catalogue: dict, units: list[WorkUnit]) -> list[tuple[str, str]]:
+    """(input shard, stored shard) pairs: a shard of this run with the size and content digest
+    of a catalogued shard under another path (the corpus folder copied or moved with its store:
+    both paths exist, so nothing says "missing", and every document is counted twice)."""
+    planned = {u.shard for u in units}
+    stored: dict[tuple[int, str], str] = {}
+    for (shard, _part), row in catalogue.items():
+        m = _FINGERPRINT_CONTENT.match(row.get("fingerprint") or "")
+        if m and shard not in planned:
+            stored.setdefault((int(m.group(1)), m.group(2)), shard)
+    out = []
+    for u in units:
+        old = stored.get((u.size, u.digest)) if u.digest and u.size else None
+        if old is not None and (u.shard, old) not in out:
+            out.append((u.shard, old))
+    return out
+
+
+def _copies(shards) -> list[list]:
+    """Groups of input shards with one size and content digest (first and last 16 KiB): the
+    same file under two names (a mirror, a second download), scanned as two shards."""
+    groups: dict[tuple, list] = {}
+    for s in shards:
+        if s.digest and s.size:  # empty files are all alike, and hold nothing
+            groups.setdefault((s.size, s.digest), []).append(s)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def _is_store_file(uri: str, paths: StorePaths) -> bool:
@@ -234,8 +274,18 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                          f"{fixed.dropped_unit_rows} unit row(s) without side-car dropped")
         retrying = _record_poison_units(store, run_id, fixed.interrupted_runs, units, options,
                                         notes) if workers <= 1 else None
-        plan = make_plan(units, fps, store.unit_index(), versions, force=force,
+        catalogue = store.unit_index()
+        plan = make_plan(units, fps, catalogue, versions, force=force,
                          retry_failed=retry_failed)
+        # units kept from an earlier run with records that failed there: still failed in the
+        # store, so the run is partial (exit 3) until their file changes, as the help says
+        earlier_failed = [catalogue[(u.shard, u.part)] for u in plan.reuse + plan.rescore
+                          if (catalogue[(u.shard, u.part)].get("n_failed") or 0) > 0]
+        if earlier_failed:
+            notes.append(f"{len(earlier_failed)} unit(s) stored by an earlier run hold "
+                         f"{sum(r['n_failed'] for r in earlier_failed):,} failed record(s) "
+                         "(see `auditor status --errors`); they are read again when their "
+                         "file changes")
         gone = missing_shards(store)
         if gone:
             shown = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
@@ -246,6 +296,13 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
             notes.append(f"{len(plan.held)} unit(s) that failed in an earlier run held back "
                          "(see `auditor status --errors`); they are retried when their file "
                          "changes or with --retry-failed")
+        elsewhere = _stored_elsewhere(catalogue, units)
+        if elsewhere:
+            shown = "; ".join(f"{os.path.basename(new)} = {old}" for new, old in elsewhere[:5])
+            notes.append(f"{len(elsewhere)} input shard(s) have the same size and content digest "
+                         f"as a shard the store holds under another path ({shown}): a copied "
+                         "or moved corpus, whose documents are now counted twice; "
+                         f"`auditor prune --db {db}` drops the old paths once they are deleted")
         respelled = _respelled_shards(store, plan.shards)
         if respelled:
             for old_uri in respelled:
@@ -273,7 +330,9 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                    skipped_files=[{"file": f.uri, "reason": f.reason} for f in skipped_files])
         counts = {"units": len(units), "units_scanned": 0, "units_rescored": 0,
                   "units_reused": len(plan.reuse), "units_failed": 0,
-                  "units_held_failed": len(plan.held), "stored": 0, "future_dates": 0,
+                  "units_held_failed": len(plan.held),
+                  "units_reused_with_failures": len(earlier_failed), "stored": 0,
+                  "future_dates": 0,
                   "long_urls": 0,
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
@@ -294,7 +353,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                              key=(res.shard, res.part))
             for shard in plan.shards:
                 store.summarise_shard(shard, run_id)
-            bad = counts["failed"] or counts["units_failed"] or counts["units_held_failed"]
+            bad = (counts["failed"] or counts["units_failed"] or counts["units_held_failed"]
+                   or counts["units_reused_with_failures"])
             status = "partial" if bad else "ok"
         except BaseException as exc:
             note = ("interrupted" if isinstance(exc, KeyboardInterrupt)
