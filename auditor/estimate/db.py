@@ -31,7 +31,7 @@ from auditor.estimate.histograms import (
     source_hists,
     target_and_own_hists,
 )
-from auditor.estimate.human_refs import HumanRef, profiles, resolve
+from auditor.estimate.human_refs import HumanRef, distinct_reference_docs, profiles, resolve
 from auditor.estimate.identifiers import group_columns, quote, score_columns, view_columns
 from auditor.estimate.methods import METHODS, MIN_MACHINE_AUC
 from auditor.estimate.references import MIN_HUMAN_REF, plan_references
@@ -411,7 +411,8 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
                                 other.raw_replicates, other.weight_total)
         out.append(other)
     if overall:
-        out.append(_overall(out, by, detector, weight, method, base_notes))
+        out.append(_overall(out, by, detector, weight, method, base_notes,
+                            distinct_reference_docs(refs, own, role, default, user)))
     if progress is not None:
         progress(len(group_cells), len(group_cells))
     return out
@@ -576,8 +577,12 @@ def _too_few(key, by, detector, weight, method, n_docs, min_docs, base_notes,
 MISMATCH_NOTE = "upper end widened for reference mismatch"
 
 
-def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) -> GroupResult:
-    """The weighted combination of `rows` (small groups enter through their pooled row)."""
+def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes,
+             n_human_ref: int) -> GroupResult:
+    """The weighted combination of `rows` (small groups enter through their pooled row).
+    `n_human_ref`: the distinct human reference documents behind the rows
+    (`human_refs.distinct_reference_docs`), not the sum of the rows' reference sizes, which
+    counts a reference once per group that uses it."""
     parts = [(g.estimate.fraction, g.weight_total, g.raw_replicates) for g in rows
              if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
                                       Status.OTHER.value)]
@@ -629,7 +634,7 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) 
                  n_tokens=sum(e.n_tokens for e in counted), fraction=iv.fraction,
                  ci_low=iv.ci_low, ci_high=iv.ci_high,
                  method="/".join(methods) or method, detector=detector,
-                 n_human_ref=sum(e.n_human_ref for e in counted),
+                 n_human_ref=n_human_ref,
                  n_machine_ref=max((e.n_machine_ref for e in counted), default=0),
                  human_ref=kind, human_ref_kind=kind, floor=floor,
                  n_pre_cutoff=sum(e.n_pre_cutoff for e in counted), weight=weight,
