@@ -41,3 +41,47 @@ def test_the_headline_counts_each_reference_document_once(crawl_store):
                   default=0)
     head = heads[("domain",)]
     assert 0 < head.n_human_ref <= head.n_docs + shipped
+
+
+def test_an_audit_made_by_other_code_is_recomputed(shared_data, tmp_path):
+    """A stored audit is keyed by scan run and settings; after an upgrade (another package
+    version, AUDIT_VERSION or shipped model) `report` and `check` showed the old audit until a
+    new scan or `--recompute`. Here the stored audit is what classifier v2 made, marked so the
+    test can tell it apart: it is recomputed, in memory on a store that cannot be written (and
+    said so), then stored once the store can be written."""
+    import json
+
+    import duckdb
+
+    from auditor.audit import AuditSettings, code_identity, load_audit
+    from tests.test_store_errors import read_only_folder
+
+    folder = tmp_path / "store"
+    folder.mkdir()
+    db = str(folder / "crawl.duckdb")
+    r = _invoke(["scan", str(shared_data / "crawl" / "c4-sample-2019.json.gz"),
+                 str(shared_data / "crawl" / "cc-main-2024-22-wikipedia.warc.gz"), "--db", db])
+    assert r.exit_code == 0, r.output
+    settings = AuditSettings(n_boot=10)
+    first = load_audit(db, settings)
+    assert first.persisted and first.code == code_identity() and first.notes == ()
+    n_docs = first.overall["n_docs"]
+    con = duckdb.connect(db)
+    try:  # what an older install stored for the same run and settings
+        payload = json.loads(con.execute("SELECT audit FROM audits").fetchone()[0])
+        payload["code"]["models"]["classifier"] = "2"
+        payload["estimates"]["overall"][0]["n_docs"] = -1
+        con.execute("UPDATE audits SET audit = ?", [json.dumps(payload)])
+    finally:
+        con.close()
+    now = code_identity()["models"]["classifier"]
+    with read_only_folder(folder):
+        ro = load_audit(db, settings)
+    assert not ro.persisted and ro.overall["n_docs"] == n_docs
+    assert any(f"classifier 2 -> {now}" in n and "recomputed" in n for n in ro.notes), ro.notes
+    assert any("not stored" in n for n in ro.notes), ro.notes
+    redone = load_audit(db, settings)
+    assert redone.persisted and redone.overall["n_docs"] == n_docs
+    assert any("recomputed" in n for n in redone.notes)
+    reused = load_audit(db, settings)  # stored by this code now: reused, nothing to say
+    assert reused.persisted and reused.notes == () and reused.computed_at == redone.computed_at
