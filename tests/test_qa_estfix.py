@@ -85,3 +85,25 @@ def test_an_audit_made_by_other_code_is_recomputed(shared_data, tmp_path):
     assert any("recomputed" in n for n in redone.notes)
     reused = load_audit(db, settings)  # stored by this code now: reused, nothing to say
     assert reused.persisted and reused.notes == () and reused.computed_at == redone.computed_at
+
+
+def test_estimate_by_json_ends_with_the_headline_the_table_shows(crawl_store):
+    """`estimate --by source` printed a headline row ('all') in its table but not in --json."""
+    import json
+
+    table = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--n-boot", "0",
+                     "--no-record", "--no-baseline"])
+    (all_row,) = [line.split("\t") for line in table.stdout.splitlines()
+                  if line.startswith("all\t")]
+    res = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--json", "--n-boot",
+                   "0", "--no-record"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    *groups, head = rows
+    assert all(r["group"].get("source") for r in groups) and len(groups) >= 5
+    assert head["group"] == {} and head["status"] == "overall"
+    assert f"{head['n_docs']:,}" == all_row[1]  # the table's headline, the same figures
+    assert f"{head['n_human_ref']}/{head['n_machine_ref']}" in all_row
+    alone = json.loads(_invoke(["estimate", "--db", crawl_store, "--json", "--n-boot", "0",
+                                "--no-record"]).stdout)
+    assert [r["status"] for r in alone] == ["overall"] and alone[0]["n_docs"] == head["n_docs"]
