@@ -106,6 +106,13 @@ class AuditSettings:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    def estimates_hash(self) -> str:
+        """The hash of the settings its estimates are compared on (`history.settings_hash`,
+        the one rule: an `auditor estimate` run with the same ones compares with it)."""
+        from auditor.estimate.history import settings_hash
+
+        return settings_hash(self.weight, self.min_docs)
+
     def digest(self) -> str:
         """Hash of the settings and `AUDIT_VERSION`: equal settings, equal audit."""
         text = json.dumps({"version": AUDIT_VERSION, **self.to_dict()}, sort_keys=True)
@@ -446,15 +453,17 @@ def save_audit(audit: Audit) -> None:
                          json.dumps(audit.settings.to_dict(), sort_keys=True),
                          dt.datetime.fromisoformat(audit.computed_at), payload])
             ensure_table(con)
+            history = audit.settings.estimates_hash()
             for name, by in GROUPINGS.items():
                 con.execute("DELETE FROM estimates WHERE run_id IS NOT DISTINCT FROM ? AND "
-                            "group_by = ? AND weight = ?",
-                            [audit.run_id, json.dumps(list(by)), audit.settings.weight])
+                            "group_by = ? AND weight = ? AND settings_hash IS NOT DISTINCT "
+                            "FROM ?", [audit.run_id, json.dumps(list(by)),
+                                       audit.settings.weight, history])
                 ests = [Estimate(**{**e, "notes": tuple(e.get("notes") or ()),
                                     **{k: (math.nan if e.get(k) is None else e[k])
                                        for k in ("fraction", "ci_low", "ci_high")}})
                         for e in audit.estimates.get(name) or []]
-                record_estimates(con, by, ests)
+                record_estimates(con, by, ests, history)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -107,3 +107,33 @@ def test_estimate_by_json_ends_with_the_headline_the_table_shows(crawl_store):
     alone = json.loads(_invoke(["estimate", "--db", crawl_store, "--json", "--n-boot", "0",
                                 "--no-record"]).stdout)
     assert [r["status"] for r in alone] == ["overall"] and alone[0]["n_docs"] == head["n_docs"]
+
+
+def test_the_rise_gate_compares_only_estimates_made_with_the_same_settings(tmp_path):
+    """The rise gate matched earlier estimates by detector and method only: an estimate made
+    with another --min-docs (or --similar-by, or reference) was taken as the previous run's.
+    Here run 1 is checked with min_docs = 5; run 2 (the same files) with the default has no
+    comparable previous run, and check says so; with min_docs = 5 again it compares."""
+    import json
+
+    from auditor.demo import copy_corpus
+
+    copy_corpus(tmp_path / "corpus")
+    db = str(tmp_path / "audit.duckdb")
+    scan = ["scan", str(tmp_path / "corpus"), "--db", db, "--license-column", "license",
+            "--detectors", "classifier"]
+    assert _invoke(scan).exit_code == 0
+    small = tmp_path / "small.toml"
+    small.write_text("[estimate]\nn_boot = 20\nmin_docs = 5\n[gates.rise]\nmax_rise = 0.02\n")
+    default = tmp_path / "default.toml"
+    default.write_text("[estimate]\nn_boot = 20\n[gates.rise]\nmax_rise = 0.02\n")
+    first = _invoke(["check", "--db", db, "--config", str(small), "--json"])
+    assert first.exit_code == 0 and json.loads(first.stdout)["n_gates"] == 0
+    assert _invoke(scan).exit_code == 0  # run 2: every unit reused
+    other = json.loads(_invoke(["check", "--db", db, "--config", str(default), "--json"]).stdout)
+    assert other["n_gates"] == 0, other["gates"]
+    assert any(n.startswith("no comparable previous run") for n in other["notes"]), other
+    same = _invoke(["check", "--db", db, "--config", str(small), "--json"])
+    gates = json.loads(same.stdout)["gates"]
+    assert same.exit_code == 0 and len(gates) == 7  # overall and six sources
+    assert all(abs(g["value"]) < 1e-9 for g in gates)  # the same data, the same estimates

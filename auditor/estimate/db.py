@@ -112,6 +112,7 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     by = [by] if isinstance(by, str) else list(by)
     if generated is None:
         from auditor.estimate.generated import USE_BY_DEFAULT as generated
+    given_machine, given_human = machine_reference, human_reference  # the history's hash
     headline = not by  # the overall figure: combined from per-source rows
     rows_by = ["source"] if headline else by
     with open_store(db_path, read_only=True) as store:
@@ -176,7 +177,11 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
 
             results = attach_vocab(con, cols, by, results)
     if record:
-        _record_history(db_path, by, results)
+        from auditor.estimate.history import settings_hash
+
+        _record_history(db_path, by, results, settings_hash(
+            weight, min_docs, similar_by, given_machine, given_human,
+            bool(generated) and given_machine is None))
     return results
 
 
@@ -184,7 +189,8 @@ class HistoryNotRecorded(UserWarning):
     """The estimates were computed but could not be appended to the store's history."""
 
 
-def _record_history(db_path: str, by: Sequence[str], results: list[Estimate]) -> None:
+def _record_history(db_path: str, by: Sequence[str], results: list[Estimate],
+                    settings: str) -> None:
     import warnings
 
     from auditor.estimate.history import record_estimates
@@ -192,7 +198,7 @@ def _record_history(db_path: str, by: Sequence[str], results: list[Estimate]) ->
 
     try:
         with open_store(db_path, holder="auditor estimate") as store:
-            record_estimates(store.con, by, results)
+            record_estimates(store.con, by, results, settings)
     except (StoreAccessError, StoreLockedError) as exc:
         warnings.warn(HistoryNotRecorded(
             f"estimates not added to the store's history ({exc}); pass --no-record to skip "
