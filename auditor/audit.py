@@ -313,12 +313,14 @@ def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
     with open_store(db, read_only=True) as store:
         cov = coverage(store.con)
     estimates: dict[str, list[dict[str, Any]]] = {}
+    separation: dict = {}  # a named detector's separation check: once for the three groupings
     for name, by in GROUPINGS.items():
         say("estimating the synthetic fraction " + ("overall" if not by else f"by {name}"))
         try:
             ests = estimate_db(db, by=by, method=settings.method, detector=settings.detector,
                                weight=settings.weight, n_boot=settings.n_boot,
-                               seed=settings.seed, min_docs=settings.min_docs, record=False)
+                               seed=settings.seed, min_docs=settings.min_docs, record=False,
+                               separation=separation)
         except (LookupError, ValueError, RuntimeError, OSError, duckdb.Error) as e:
             errors.append(f"estimation {'overall' if not by else 'by ' + name} failed: "
                           f"{type(e).__name__}: {relative_note(str(e))}")

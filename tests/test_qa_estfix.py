@@ -137,3 +137,30 @@ def test_the_rise_gate_compares_only_estimates_made_with_the_same_settings(tmp_p
     gates = json.loads(same.stdout)["gates"]
     assert same.exit_code == 0 and len(gates) == 7  # overall and six sources
     assert all(abs(g["value"]) < 1e-9 for g in gates)  # the same data, the same estimates
+
+
+def test_a_named_detectors_separation_check_runs_once_per_audit(crawl_store, monkeypatch):
+    """Naming a detector adds a sampled pass over its references (`separation_auc`, the check
+    against MIN_MACHINE_AUC); the audit estimated its three groupings with three passes, and
+    `auditor estimate --detector` two (the cc baseline again). Counted, not replaced: the real
+    check runs."""
+    import auditor.estimate.histograms as histograms
+    from auditor.audit import AuditSettings, load_audit
+
+    real = histograms.separation_auc
+    calls: list[str] = []
+
+    def counted(con, machine, human, *args, **kwargs):
+        calls.append(machine.description)
+        return real(con, machine, human, *args, **kwargs)
+
+    monkeypatch.setattr(histograms, "separation_auc", counted)
+    audit = load_audit(crawl_store, AuditSettings(detector="classifier", n_boot=5),
+                       persist=False)
+    assert audit.overall is not None and audit.overall["detector"] == "classifier"
+    assert len(calls) == 1, calls
+    calls.clear()
+    r = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--detector", "classifier",
+                 "--n-boot", "5", "--no-record"])
+    assert r.exit_code == 0, r.output
+    assert len(calls) == 1, calls

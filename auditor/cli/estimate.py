@@ -197,7 +197,8 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
         raise click.ClickException(gap.message)
     kwargs = dict(by=list(by), detector=detector, weight=weight, n_boot=n_boot, seed=seed,
                   machine_reference=machine_reference, human_reference=human_reference,
-                  min_docs=min_docs, similar_by=similar_by, generated=generated)
+                  min_docs=min_docs, similar_by=similar_by, generated=generated,
+                  separation={})  # the baseline reuses the main call's separation check
     import warnings
 
     from auditor.estimate.db import HistoryNotRecorded

@@ -66,7 +66,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                 progress: Callable[[int, int], None] | None = None,
                 min_docs: int = MIN_GROUP_DOCS, similar_by: str | None = None,
                 overall: bool = False, vocab: bool = True,
-                generated: bool | None = None) -> list[Estimate]:
+                generated: bool | None = None,
+                separation: dict | None = None) -> list[Estimate]:
     """Synthetic fraction per group of `by` columns (one overall estimate when `by` is empty).
 
     `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, mlms, or auto (chosen per group,
@@ -96,6 +97,9 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     pre-cutoff documents, or given for it) gets them, scored by the detector, in its machine
     reference (`auditor.estimate.generated`; the notes name it); not when `machine_reference`
     is given.
+    `separation`: a dict kept by a caller that estimates one store several times (the audit's
+    three groupings, the CLI's baseline): the separation check of a detector the user named
+    (a sampled pass over the references, `_weak_separation`) is then made once, not per call.
     """
     from auditor.store.catalogue import open_store
 
@@ -147,14 +151,15 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
 
             names, left_out = _separating(con, cols, _usable_detectors(con, cols,
                                                                        machine_reference),
-                                          machine_reference, human_reference)
+                                          machine_reference, human_reference, separation)
             results = combine_detectors({d: _estimate_groups(detector=d, seed=seed, **common)
                                          for d in names})
             if left_out:
                 results = [replace(e, notes=(*e.notes, *left_out)) for e in results]
         elif partner is None:
             results = [g.estimate for g in _estimate_groups(detector=det, seed=seed, **common)]
-            weak = (_weak_separation(con, cols, det, machine_reference, human_reference)
+            weak = (_weak_separation(con, cols, det, machine_reference, human_reference,
+                                     separation)
                     if detector is not None else None)  # a detector the user named
             if weak is not None:
                 results = [replace(e, notes=(f"WARNING: detector {det}: {weak}; these "
@@ -233,7 +238,8 @@ def _usable_detectors(con, cols: dict[str, str], machine_reference: str | None) 
 
 
 def _separating(con, cols: dict[str, str], names: list[str], machine_reference: str | None,
-                human_reference: str | None) -> tuple[list[str], list[str]]:
+                human_reference: str | None, cache: dict | None = None
+                ) -> tuple[list[str], list[str]]:
     """The detectors of a combination whose machine reference separates from their human
     reference (the store's pre-cutoff documents, else the shipped human rows) by at least
     `MIN_MACHINE_AUC`, and a note for each one left out. Below it the mixture is not
@@ -242,7 +248,7 @@ def _separating(con, cols: dict[str, str], names: list[str], machine_reference: 
     source to 30-48% (blogs, truth 0%: 30.4%)."""
     keep, notes = [], []
     for d in names:
-        weak = _weak_separation(con, cols, d, machine_reference, human_reference)
+        weak = _weak_separation(con, cols, d, machine_reference, human_reference, cache)
         if weak is not None:
             notes.append(f"combined: {d} left out: {weak}")
         else:
@@ -251,9 +257,21 @@ def _separating(con, cols: dict[str, str], names: list[str], machine_reference: 
 
 
 def _weak_separation(con, cols: dict[str, str], detector: str, machine_reference: str | None,
-                     human_reference: str | None) -> str | None:
+                     human_reference: str | None, cache: dict | None = None) -> str | None:
     """Why `detector` cannot estimate a fraction here (its machine reference separates from
-    its human reference by less than `MIN_MACHINE_AUC`), or None when it can."""
+    its human reference by less than `MIN_MACHINE_AUC`), or None when it can. With `cache`
+    (see `estimate_db`'s `separation`), looked up there first and kept there."""
+    key = (detector, machine_reference, human_reference)
+    if cache is not None and key in cache:
+        return cache[key]
+    weak = _separation_check(con, cols, detector, machine_reference, human_reference)
+    if cache is not None:
+        cache[key] = weak
+    return weak
+
+
+def _separation_check(con, cols: dict[str, str], detector: str, machine_reference: str | None,
+                      human_reference: str | None) -> str | None:
     from auditor.estimate.histograms import separation_auc
 
     plan = plan_references(con, detector, quote(f"score_{detector}", cols), machine_reference,
