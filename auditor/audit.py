@@ -45,6 +45,28 @@ from auditor.estimate.choice import MIN_GROUP_DOCS, N_BOOT
 #: another version are stale and recomputed.
 AUDIT_VERSION = 2  # 2: per-source thresholds (`calibration`)
 
+def code_identity() -> dict[str, Any]:
+    """What code made an audit: the package version, `AUDIT_VERSION` and the shipped detector
+    models (`detectors.model_files.shipped_models_identity`). A stored audit is reused only by
+    the same code: after an upgrade `report` and `check` showed the old audit until a new scan
+    or `--recompute`."""
+    from auditor import __version__
+    from detectors.model_files import shipped_models_identity
+
+    return {"auditor": __version__, "audit": AUDIT_VERSION,
+            "models": dict(shipped_models_identity())}
+
+
+def code_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    """What differs between two code identities, in words ("classifier 2 -> 3, ...")."""
+    if not old:
+        return "made before audits recorded their code"
+    flat = {**{k: v for k, v in new.items() if k != "models"}, **new.get("models", {})}
+    was = {**{k: v for k, v in old.items() if k != "models"}, **(old.get("models") or {})}
+    return ", ".join(f"{k} {was.get(k, 'none')} -> {flat.get(k, 'none')}"
+                     for k in sorted(set(flat) | set(was)) if was.get(k) != flat.get(k))
+
+
 #: Groupings every audit estimates: the whole corpus, each source, each crawl month.
 GROUPINGS: dict[str, tuple[str, ...]] = {"overall": (), "source": ("source",),
                                          "crawl_month": ("crawl_month",)}
@@ -84,6 +106,13 @@ class AuditSettings:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    def estimates_hash(self) -> str:
+        """The hash of the settings its estimates are compared on (`history.settings_hash`,
+        the one rule: an `auditor estimate` run with the same ones compares with it)."""
+        from auditor.estimate.history import settings_hash
+
+        return settings_hash(self.weight, self.min_docs)
+
     def digest(self) -> str:
         """Hash of the settings and `AUDIT_VERSION`: equal settings, equal audit."""
         text = json.dumps({"version": AUDIT_VERSION, **self.to_dict()}, sort_keys=True)
@@ -105,6 +134,7 @@ class Audit:
     persisted: bool = False
     notes: tuple[str, ...] = field(default=(), compare=False)
     calibration: dict[str, Any] = field(default_factory=dict)
+    code: dict[str, Any] = field(default_factory=dict)  # `code_identity()` of what made it
 
     @property
     def settings_hash(self) -> str:
@@ -126,7 +156,7 @@ class Audit:
                 "estimates": self.estimates, "collapse": self.collapse,
                 "coverage": self.coverage, "calibration": self.calibration,
                 "errors": list(self.errors), "persisted": self.persisted,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "code": self.code}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], **override: Any) -> Audit:
@@ -138,7 +168,7 @@ class Audit:
                       collapse=d["collapse"], coverage=d["coverage"],
                       errors=tuple(d.get("errors") or ()), persisted=d.get("persisted", False),
                       notes=tuple(d.get("notes") or ()),
-                      calibration=d.get("calibration") or {})
+                      calibration=d.get("calibration") or {}, code=d.get("code") or {})
         fields.update(override)
         return cls(**fields)
 
@@ -283,12 +313,14 @@ def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
     with open_store(db, read_only=True) as store:
         cov = coverage(store.con)
     estimates: dict[str, list[dict[str, Any]]] = {}
+    separation: dict = {}  # a named detector's separation check: once for the three groupings
     for name, by in GROUPINGS.items():
         say("estimating the synthetic fraction " + ("overall" if not by else f"by {name}"))
         try:
             ests = estimate_db(db, by=by, method=settings.method, detector=settings.detector,
                                weight=settings.weight, n_boot=settings.n_boot,
-                               seed=settings.seed, min_docs=settings.min_docs, record=False)
+                               seed=settings.seed, min_docs=settings.min_docs, record=False,
+                               separation=separation)
         except (LookupError, ValueError, RuntimeError, OSError, duckdb.Error) as e:
             errors.append(f"estimation {'overall' if not by else 'by ' + name} failed: "
                           f"{type(e).__name__}: {relative_note(str(e))}")
@@ -303,7 +335,7 @@ def compute_audit(db: str, settings: AuditSettings, run_id: str | None,
     return Audit(db=str(db), run_id=run_id, settings=settings,
                  computed_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                  estimates=estimates, collapse=collapse, coverage=cov, errors=tuple(errors),
-                 calibration=calibration)
+                 calibration=calibration, code=code_identity())
 
 
 def _calibration_dict(con: duckdb.DuckDBPyConnection, detector: str) -> dict[str, Any]:
@@ -337,14 +369,17 @@ def calibration_section(db: str, detector: str | None, errors: list[str]) -> dic
 def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
     """The per-source thresholds of `detector` for the store's latest scan run, as the audit
     holds them (`Audit.calibration`): from a stored audit of that run with that detector (they
-    depend on the store's content and the detector, not on the other settings), else computed
-    now the same way. Raises `AuditError` when they cannot be set."""
+    depend on the store's content and the detector, not on the other settings) made by this
+    code, else computed now the same way. Raises `AuditError` when they cannot be set."""
+    code = json.loads(json.dumps(code_identity()))  # as a stored payload reads back
+
     def from_store(con, run_id: str | None) -> dict[str, Any]:
         for (payload,) in _stored_payloads(con, run_id):
             d = json.loads(payload)
             cal = d.get("calibration") or {}
             if cal.get("detector") == detector and d.get("settings_hash") == \
-                    AuditSettings.from_dict(d.get("settings") or {}).digest():
+                    AuditSettings.from_dict(d.get("settings") or {}).digest() and \
+                    d.get("code") == code:
                 return cal
         return _calibration_dict(con, detector)
 
@@ -356,7 +391,8 @@ def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
 
 
 def _stored(db: str, settings: AuditSettings) -> tuple[str | None, Audit | None]:
-    """The latest run id and the audit stored for it with these settings, if any."""
+    """The latest run id and the audit stored for it with these settings, if any (made by
+    other code: see `Audit.code`, the caller decides)."""
     def newest(con, run_id: str | None) -> Audit | None:
         rows = _stored_payloads(con, run_id, settings.digest())
         return Audit.from_dict(json.loads(rows[0][0]), db=str(db), persisted=True) \
@@ -419,15 +455,17 @@ def save_audit(audit: Audit) -> None:
                          json.dumps(audit.settings.to_dict(), sort_keys=True),
                          dt.datetime.fromisoformat(audit.computed_at), payload])
             ensure_table(con)
+            history = audit.settings.estimates_hash()
             for name, by in GROUPINGS.items():
                 con.execute("DELETE FROM estimates WHERE run_id IS NOT DISTINCT FROM ? AND "
-                            "group_by = ? AND weight = ?",
-                            [audit.run_id, json.dumps(list(by)), audit.settings.weight])
+                            "group_by = ? AND weight = ? AND settings_hash IS NOT DISTINCT "
+                            "FROM ?", [audit.run_id, json.dumps(list(by)),
+                                       audit.settings.weight, history])
                 ests = [Estimate(**{**e, "notes": tuple(e.get("notes") or ()),
                                     **{k: (math.nan if e.get(k) is None else e[k])
                                        for k in ("fraction", "ci_low", "ci_high")}})
                         for e in audit.estimates.get(name) or []]
-                record_estimates(con, by, ests)
+                record_estimates(con, by, ests, history)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -438,24 +476,30 @@ def load_audit(db: str | os.PathLike, settings: AuditSettings | None = None, *,
                recompute: bool = False, persist: bool = True,
                progress: Callable[[str], None] | None = None) -> Audit:
     """The audit of the store's latest scan run with `settings`: the stored one when it exists
-    (unless `recompute`), else computed now and stored (when `persist` and the store can be
-    written; else returned with `persisted=False` and a note saying why)."""
-    from auditor.store.catalogue import StoreLockedError
+    (unless `recompute`) and made by this code (`code_identity`), else computed now and
+    stored (when `persist` and the store can be written; else returned with `persisted=False`
+    and a note saying why). A stored audit made by other code (an upgrade) is recomputed, and
+    a note says what changed."""
+    from auditor.store.catalogue import StoreAccessError, StoreLockedError
 
     db = str(db)
     settings = settings or AuditSettings()
     run_id, stored = _stored(db, settings)
-    if stored is not None and not recompute:
+    current = json.loads(json.dumps(code_identity()))  # as a stored payload reads back
+    if stored is not None and not recompute and stored.code == current:
         return stored
+    stale = (() if stored is None or recompute else
+             (f"the stored audit was made by other code ({code_changes(stored.code, current)})"
+              ": recomputed",))
     audit = compute_audit(db, settings, run_id, progress)
     if not persist:
-        return dataclasses.replace(audit, notes=("audit computed in memory; not stored "
-                                                 "(asked not to)",))
+        return dataclasses.replace(audit, notes=(*stale, "audit computed in memory; not "
+                                                 "stored (asked not to)"))
     try:
         save_audit(audit)
-    except (StoreLockedError, duckdb.Error, OSError) as e:
+    except (StoreLockedError, StoreAccessError, duckdb.Error, OSError) as e:
         why = str(e).splitlines()[0] if str(e) else type(e).__name__
         return dataclasses.replace(audit, notes=(
-            f"audit computed in memory and not stored: the store cannot be written ({why}); "
-            "the next command computes it again",))
-    return dataclasses.replace(audit, persisted=True)
+            *stale, f"audit computed in memory and not stored: the store cannot be written "
+            f"({why}); the next command computes it again",))
+    return dataclasses.replace(audit, persisted=True, notes=stale)

@@ -307,25 +307,35 @@ def _key(group_key: Any) -> str:
     return json.dumps(group_key, sort_keys=True)
 
 
-def _previous_estimates(db: str, run_id: str | None, weight: str
-                        ) -> dict[tuple[str, str, str, str], tuple[float, str]]:
-    """(group_by, group_key, detector, method) -> (fraction, run) of the most recent earlier
-    run. The method is part of the key: `auditor estimate --method cc` by hand records its
-    rows too, and a rise measured against them (80.5% by cc -> 100% by mlms) failed a gate."""
+def _previous_estimates(db: str, run_id: str | None, weight: str, settings: str
+                        ) -> tuple[dict[tuple[str, str, str, str], tuple[float, str]], int]:
+    """((group_by, group_key, detector, method) -> (fraction, run) of the most recent earlier
+    run made with the settings of hash `settings` (`history.settings_hash`), and how many
+    earlier rows were left out for other settings. The method is part of the key: `auditor
+    estimate --method cc` by hand records its rows too, and a rise measured against them (80.5%
+    by cc -> 100% by mlms) failed a gate; the settings hash, because another --min-docs,
+    --similar-by or reference moves a point estimate as much. Rows of versions that did not
+    record settings (NULL) are not comparable either: their settings are unknown."""
     from auditor.store.catalogue import open_store
 
     with open_store(db, read_only=True) as store:
+        recorded = store.con.execute(  # a read-only store of an older version may lack it
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'estimates' "
+            "AND column_name = 'settings_hash'").fetchone()[0]
+        same = "settings_hash IS NOT DISTINCT FROM ?" if recorded else "FALSE AND ? IS NULL"
         try:
             rows = store.con.execute(
-                "SELECT group_by, group_key, fraction, detector, method, run_id FROM estimates "
-                "WHERE run_id IS DISTINCT FROM ? AND coalesce(weight, 'docs') = ? "
-                "AND fraction IS NOT NULL ORDER BY estimated_at DESC", [run_id, weight]).fetchall()
+                f"SELECT group_by, group_key, fraction, detector, method, run_id, {same} "
+                "FROM estimates WHERE run_id IS DISTINCT FROM ? AND coalesce(weight, 'docs') = ? "
+                "AND fraction IS NOT NULL ORDER BY estimated_at DESC",
+                [settings, run_id, weight]).fetchall()
         except duckdb.CatalogException:  # no history table yet
             rows = []
     prev: dict[tuple[str, str, str, str], tuple[float, str]] = {}
-    for gb, gk, f, det, method, rid in rows:
-        prev.setdefault((_key(gb), _key(gk), det, method), (f, rid))
-    return prev
+    for gb, gk, f, det, method, rid, same in rows:
+        if same:
+            prev.setdefault((_key(gb), _key(gk), det, method), (f, rid))
+    return prev, sum(1 for *_, same in rows if not same)
 
 
 def rise_gates(ctx: CheckContext) -> GateOutcome:
@@ -333,7 +343,8 @@ def rise_gates(ctx: CheckContext) -> GateOutcome:
     cfg, audit = ctx.cfg, ctx.audit
     if cfg.max_rise is None:
         return [], []
-    prev = _previous_estimates(ctx.db, audit.run_id, cfg.weight)
+    prev, other_settings = _previous_estimates(ctx.db, audit.run_id, cfg.weight,
+                                               audit.settings.estimates_hash())
     current = [("[]", e) for e in audit.estimates.get("overall") or []]
     if cfg.rise_per_source:
         current += [('["source"]', e) for e in audit.estimates.get("source") or []]
@@ -356,7 +367,11 @@ def rise_gates(ctx: CheckContext) -> GateOutcome:
             f"{audit.run_id} (detector {e['detector']}): rise {_pct(rise)} vs max "
             f"{_pct(cfg.max_rise)}"))
     if not prev and current:
-        notes.insert(0, "no estimates from an earlier scan run in the store: rise gates skipped")
+        notes.insert(0, "no comparable previous run: the earlier runs' estimates were made with "
+                        "other settings (weight, min_docs, similar_by, references; or by a "
+                        "version that did not record them): rise gates skipped"
+                     if other_settings else
+                     "no estimates from an earlier scan run in the store: rise gates skipped")
     return sorted(gates, key=lambda g: g.name), notes
 
 

@@ -7,6 +7,8 @@ broken model are the same everywhere.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -43,3 +45,32 @@ def read_model(model_dir: Path, detector: str, model_format: str, array_names: t
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{detector}: cannot load model from {model_dir}: {e}") from e
     return meta, arrays
+
+
+#: Where the shipped models, calibrations and reference score files live.
+SHIPPED_DIR = Path(__file__).resolve().parent / "models"
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_models_identity() -> dict[str, str]:
+    """{model folder: its `model.json` version} for every shipped model, plus `files`: a
+    digest of every shipped file (weights, calibrations, reference scores).
+
+    A result computed with one shipped model must not be reused with another (an audit made
+    with classifier v2 read as if v3 had made it). The version is what a reader sees; the
+    digest also catches a model retrained or recalibrated without a version bump. Read once
+    per process (a few MB)."""
+    out: dict[str, str] = {}
+    for meta in sorted(SHIPPED_DIR.glob("*/model.json")):
+        try:
+            out[meta.parent.name] = str(json.loads(meta.read_text("utf-8")).get("version"))
+        except (OSError, ValueError):
+            out[meta.parent.name] = "unreadable"
+    digest = hashlib.sha256()
+    for path in sorted(p for p in SHIPPED_DIR.rglob("*") if p.is_file()):
+        if path.name == "throughput.json" or "__pycache__" in path.parts:
+            continue  # speed measurements, not part of any score
+        digest.update(path.relative_to(SHIPPED_DIR).as_posix().encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    out["files"] = digest.hexdigest()[:16]
+    return out

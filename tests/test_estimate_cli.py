@@ -55,7 +55,7 @@ def test_scan_then_estimate_json(tmp_path, shared_data):
                                "--n-boot", "100"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
-    (news,) = [r for r in rows if "news" in r["group"]["source"]]
+    (news,) = [r for r in rows if "news" in r["group"].get("source", "")]
     for key in ("group", "n_docs", "n_tokens", "fraction", "ci_low", "ci_high", "method",
                 "detector", "n_human_ref", "n_machine_ref", "floor", "notes", "human_ref"):
         assert key in news

@@ -61,7 +61,7 @@ def _estimate(runner, db, *extra):
     res = runner.invoke(main, ["estimate", "--db", db, "--by", "source", "--json", "--n-boot",
                                "40", "--no-record", *extra])
     assert res.exit_code == 0, res.output
-    return {e["group"]["source"]: e for e in json.loads(res.output)}
+    return {e["group"]["source"]: e for e in json.loads(res.output) if e["group"]}
 
 
 def _source_of(rows: dict, stem: str) -> str:

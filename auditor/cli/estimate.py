@@ -160,7 +160,10 @@ class _progress:
 @click.option("--similar-by", default=None, metavar="COLUMN",
               help="A genre column: a source without enough pre-cutoff documents borrows a "
                    "human reference only from sources with the same value of it.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (a list, one object a group).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: a list, one object a group; with --by, the headline (the "
+                   "table's 'all' row) comes last, with group {} and status \"overall\" (as "
+                   "the one object printed without --by).")
 def estimate_command(db, by, method, detector, weight, n_boot, seed, human_reference,
                      machine_reference, generated, baseline, no_record, min_docs, similar_by, as_json):
     """Estimate the share of machine-generated text per group, corrected for detector error.
@@ -194,7 +197,8 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
         raise click.ClickException(gap.message)
     kwargs = dict(by=list(by), detector=detector, weight=weight, n_boot=n_boot, seed=seed,
                   machine_reference=machine_reference, human_reference=human_reference,
-                  min_docs=min_docs, similar_by=similar_by, generated=generated)
+                  min_docs=min_docs, similar_by=similar_by, generated=generated,
+                  separation={})  # the baseline reuses the main call's separation check
     import warnings
 
     from auditor.estimate.db import HistoryNotRecorded
@@ -203,7 +207,7 @@ def estimate_command(db, by, method, detector, weight, n_boot, seed, human_refer
         with _progress(sys.stderr.isatty()) as tick, warnings.catch_warnings(record=True) as got:
             warnings.simplefilter("always", HistoryNotRecorded)
             results = estimate_db(db, method=method, record=not no_record, progress=tick,
-                                  overall=bool(by) and not as_json, **kwargs)
+                                  overall=bool(by), **kwargs)
         for w in got:
             if issubclass(w.category, HistoryNotRecorded):
                 click.echo(f"note: {w.message}", err=True)

@@ -31,7 +31,7 @@ from auditor.estimate.histograms import (
     source_hists,
     target_and_own_hists,
 )
-from auditor.estimate.human_refs import HumanRef, profiles, resolve
+from auditor.estimate.human_refs import HumanRef, distinct_reference_docs, profiles, resolve
 from auditor.estimate.identifiers import group_columns, quote, score_columns, view_columns
 from auditor.estimate.methods import METHODS, MIN_MACHINE_AUC
 from auditor.estimate.references import MIN_HUMAN_REF, plan_references
@@ -66,7 +66,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                 progress: Callable[[int, int], None] | None = None,
                 min_docs: int = MIN_GROUP_DOCS, similar_by: str | None = None,
                 overall: bool = False, vocab: bool = True,
-                generated: bool | None = None) -> list[Estimate]:
+                generated: bool | None = None,
+                separation: dict | None = None) -> list[Estimate]:
     """Synthetic fraction per group of `by` columns (one overall estimate when `by` is empty).
 
     `method` is one of cc, acc, pcc, pacc, em, hdy, mlm, mlms, or auto (chosen per group,
@@ -96,6 +97,9 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     pre-cutoff documents, or given for it) gets them, scored by the detector, in its machine
     reference (`auditor.estimate.generated`; the notes name it); not when `machine_reference`
     is given.
+    `separation`: a dict kept by a caller that estimates one store several times (the audit's
+    three groupings, the CLI's baseline): the separation check of a detector the user named
+    (a sampled pass over the references, `_weak_separation`) is then made once, not per call.
     """
     from auditor.store.catalogue import open_store
 
@@ -112,6 +116,7 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
     by = [by] if isinstance(by, str) else list(by)
     if generated is None:
         from auditor.estimate.generated import USE_BY_DEFAULT as generated
+    given_machine, given_human = machine_reference, human_reference  # the history's hash
     headline = not by  # the overall figure: combined from per-source rows
     rows_by = ["source"] if headline else by
     with open_store(db_path, read_only=True) as store:
@@ -146,14 +151,15 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
 
             names, left_out = _separating(con, cols, _usable_detectors(con, cols,
                                                                        machine_reference),
-                                          machine_reference, human_reference)
+                                          machine_reference, human_reference, separation)
             results = combine_detectors({d: _estimate_groups(detector=d, seed=seed, **common)
                                          for d in names})
             if left_out:
                 results = [replace(e, notes=(*e.notes, *left_out)) for e in results]
         elif partner is None:
             results = [g.estimate for g in _estimate_groups(detector=det, seed=seed, **common)]
-            weak = (_weak_separation(con, cols, det, machine_reference, human_reference)
+            weak = (_weak_separation(con, cols, det, machine_reference, human_reference,
+                                     separation)
                     if detector is not None else None)  # a detector the user named
             if weak is not None:
                 results = [replace(e, notes=(f"WARNING: detector {det}: {weak}; these "
@@ -176,7 +182,11 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
 
             results = attach_vocab(con, cols, by, results)
     if record:
-        _record_history(db_path, by, results)
+        from auditor.estimate.history import settings_hash
+
+        _record_history(db_path, by, results, settings_hash(
+            weight, min_docs, similar_by, given_machine, given_human,
+            bool(generated) and given_machine is None))
     return results
 
 
@@ -184,7 +194,8 @@ class HistoryNotRecorded(UserWarning):
     """The estimates were computed but could not be appended to the store's history."""
 
 
-def _record_history(db_path: str, by: Sequence[str], results: list[Estimate]) -> None:
+def _record_history(db_path: str, by: Sequence[str], results: list[Estimate],
+                    settings: str) -> None:
     import warnings
 
     from auditor.estimate.history import record_estimates
@@ -192,7 +203,7 @@ def _record_history(db_path: str, by: Sequence[str], results: list[Estimate]) ->
 
     try:
         with open_store(db_path, holder="auditor estimate") as store:
-            record_estimates(store.con, by, results)
+            record_estimates(store.con, by, results, settings)
     except (StoreAccessError, StoreLockedError) as exc:
         warnings.warn(HistoryNotRecorded(
             f"estimates not added to the store's history ({exc}); pass --no-record to skip "
@@ -227,7 +238,8 @@ def _usable_detectors(con, cols: dict[str, str], machine_reference: str | None) 
 
 
 def _separating(con, cols: dict[str, str], names: list[str], machine_reference: str | None,
-                human_reference: str | None) -> tuple[list[str], list[str]]:
+                human_reference: str | None, cache: dict | None = None
+                ) -> tuple[list[str], list[str]]:
     """The detectors of a combination whose machine reference separates from their human
     reference (the store's pre-cutoff documents, else the shipped human rows) by at least
     `MIN_MACHINE_AUC`, and a note for each one left out. Below it the mixture is not
@@ -236,7 +248,7 @@ def _separating(con, cols: dict[str, str], names: list[str], machine_reference: 
     source to 30-48% (blogs, truth 0%: 30.4%)."""
     keep, notes = [], []
     for d in names:
-        weak = _weak_separation(con, cols, d, machine_reference, human_reference)
+        weak = _weak_separation(con, cols, d, machine_reference, human_reference, cache)
         if weak is not None:
             notes.append(f"combined: {d} left out: {weak}")
         else:
@@ -245,9 +257,21 @@ def _separating(con, cols: dict[str, str], names: list[str], machine_reference: 
 
 
 def _weak_separation(con, cols: dict[str, str], detector: str, machine_reference: str | None,
-                     human_reference: str | None) -> str | None:
+                     human_reference: str | None, cache: dict | None = None) -> str | None:
     """Why `detector` cannot estimate a fraction here (its machine reference separates from
-    its human reference by less than `MIN_MACHINE_AUC`), or None when it can."""
+    its human reference by less than `MIN_MACHINE_AUC`), or None when it can. With `cache`
+    (see `estimate_db`'s `separation`), looked up there first and kept there."""
+    key = (detector, machine_reference, human_reference)
+    if cache is not None and key in cache:
+        return cache[key]
+    weak = _separation_check(con, cols, detector, machine_reference, human_reference)
+    if cache is not None:
+        cache[key] = weak
+    return weak
+
+
+def _separation_check(con, cols: dict[str, str], detector: str, machine_reference: str | None,
+                      human_reference: str | None) -> str | None:
     from auditor.estimate.histograms import separation_auc
 
     plan = plan_references(con, detector, quote(f"score_{detector}", cols), machine_reference,
@@ -411,7 +435,8 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
                                 other.raw_replicates, other.weight_total)
         out.append(other)
     if overall:
-        out.append(_overall(out, by, detector, weight, method, base_notes))
+        out.append(_overall(out, by, detector, weight, method, base_notes,
+                            distinct_reference_docs(refs, own, role, default, user)))
     if progress is not None:
         progress(len(group_cells), len(group_cells))
     return out
@@ -576,8 +601,12 @@ def _too_few(key, by, detector, weight, method, n_docs, min_docs, base_notes,
 MISMATCH_NOTE = "upper end widened for reference mismatch"
 
 
-def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) -> GroupResult:
-    """The weighted combination of `rows` (small groups enter through their pooled row)."""
+def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes,
+             n_human_ref: int) -> GroupResult:
+    """The weighted combination of `rows` (small groups enter through their pooled row).
+    `n_human_ref`: the distinct human reference documents behind the rows
+    (`human_refs.distinct_reference_docs`), not the sum of the rows' reference sizes, which
+    counts a reference once per group that uses it."""
     parts = [(g.estimate.fraction, g.weight_total, g.raw_replicates) for g in rows
              if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
                                       Status.OTHER.value)]
@@ -629,7 +658,7 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes) 
                  n_tokens=sum(e.n_tokens for e in counted), fraction=iv.fraction,
                  ci_low=iv.ci_low, ci_high=iv.ci_high,
                  method="/".join(methods) or method, detector=detector,
-                 n_human_ref=sum(e.n_human_ref for e in counted),
+                 n_human_ref=n_human_ref,
                  n_machine_ref=max((e.n_machine_ref for e in counted), default=0),
                  human_ref=kind, human_ref_kind=kind, floor=floor,
                  n_pre_cutoff=sum(e.n_pre_cutoff for e in counted), weight=weight,

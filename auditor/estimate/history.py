@@ -1,12 +1,17 @@
 """The `estimates` table: every recorded estimate, with the scan run it describes.
 
 The nightly `check` compares a run's rows with the previous run's, so each row carries the
-latest scan run id (from `runs`) and the time it was made. Rows are only appended.
+latest scan run id (from `runs`), the time it was made and `settings_hash`: a hash of the
+settings that change a point estimate besides the detector and method (which are columns of
+their own). The rise gate compares only rows of equal hash: a rise measured against an
+estimate made with another --min-docs, --similar-by or reference says nothing about the data.
+Rows are only appended.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -37,7 +42,28 @@ COLUMNS: dict[str, str] = {
     "n_pre_cutoff": "BIGINT",
     "fraction_post": "DOUBLE",
     "vocab_fraction": "DOUBLE",
+    "settings_hash": "VARCHAR",  # `settings_hash(...)`; NULL on rows of older versions
 }
+
+
+def settings_hash(weight: str = "docs", min_docs: int | None = None,
+                  similar_by: str | None = None, machine_reference: str | None = None,
+                  human_reference: str | None = None, generated: bool | None = None) -> str:
+    """The hash of the settings two point estimates must share to be compared (the one rule,
+    for `estimate_db`'s rows and the audit's): weight, the minimum group size (which groups are
+    pooled), the genre column references are borrowed by, the reference overrides (as given:
+    a file changed in place is not seen) and the machine texts of `auditor detectors generate`.
+    Not `n_boot` or `seed`: they change the interval, not the point a rise is measured on.
+    None means the default, so a default passed explicitly hashes the same."""
+    from auditor.estimate.choice import MIN_GROUP_DOCS
+    from auditor.estimate.generated import USE_BY_DEFAULT
+
+    settings = {"weight": weight, "min_docs": MIN_GROUP_DOCS if min_docs is None else min_docs,
+                "similar_by": similar_by, "machine_reference": machine_reference,
+                "human_reference": human_reference,
+                "generated": USE_BY_DEFAULT if generated is None else bool(generated)}
+    text = json.dumps(settings, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def latest_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -67,9 +93,10 @@ def _num(x: float | None) -> float | None:
 
 
 def record_estimates(con: duckdb.DuckDBPyConnection, by: Sequence[str],
-                     estimates: Sequence[Estimate],
+                     estimates: Sequence[Estimate], settings: str,
                      at: dt.datetime | None = None) -> None:
-    """Append `estimates` (one row each) under the latest run id."""
+    """Append `estimates` (one row each) under the latest run id, made with the settings of
+    hash `settings` (`settings_hash`)."""
     ensure_table(con)
     at = at or dt.datetime.now(dt.timezone.utc)
     run_id = latest_run_id(con)
@@ -78,7 +105,7 @@ def record_estimates(con: duckdb.DuckDBPyConnection, by: Sequence[str],
          e.n_docs, e.n_tokens, _num(e.fraction), _num(e.ci_low), _num(e.ci_high), e.method,
          e.detector, e.n_human_ref, e.n_machine_ref, _num(e.floor), e.weight, e.human_ref,
          json.dumps(list(e.notes)), e.status, e.n_pre_cutoff, _num(e.fraction_post),
-         _num(e.vocab_fraction))
+         _num(e.vocab_fraction), settings)
         for e in estimates
     ]
     if rows:

@@ -142,4 +142,41 @@ def resolve(source: str, own: dict, role: dict, default: dict, user: dict,
     return None
 
 
-__all__ = ["HumanRef", "MIN_HUMAN_REF", "Profile", "donors_for", "profiles", "resolve"]
+def distinct_reference_docs(refs: dict[str, HumanRef], own: dict, role: dict, default: dict,
+                            user: dict) -> int:
+    """How many human reference documents the sources of `refs` are estimated against
+    together, each document counted once.
+
+    A headline that summed its rows' reference sizes counted a source's reference once per
+    group it appears in, and a donor's documents once more per borrower: `--by domain` on the
+    real crawl samples (1,121 documents) showed 991,118 human reference documents. The pools
+    are the `resolve` inputs: each source's own pre-cutoff documents (its own reference, or a
+    borrower's through its donors), each source's `human_reference` documents (all of them
+    when any source uses them all), the shipped default rows, the user's reference."""
+    pools: set[tuple[str, ...]] = set()
+    for source, ref in refs.items():
+        if ref.kind is RefKind.OWN:
+            pools.add(("own", source))
+        elif ref.kind is RefKind.BORROWED:
+            pools.update(("own", d) for d in ref.donors)
+        elif ref.kind is RefKind.ROLE_SAME:
+            pools.add(("role", source))
+        elif ref.kind in (RefKind.ROLE_ALL, RefKind.DEFAULT, RefKind.GIVEN):
+            pools.add((ref.kind.name,))
+    if (RefKind.ROLE_ALL.name,) in pools:  # every source's role documents are in it already
+        pools = {p for p in pools if p[0] != "role"}
+    whole = {RefKind.ROLE_ALL.name: role, RefKind.DEFAULT.name: default,
+             RefKind.GIVEN.name: user}
+
+    def size(pool: tuple[str, ...]) -> int:
+        if len(pool) == 2:
+            h = pooled(own if pool[0] == "own" else role, sources={pool[1]})
+        else:
+            h = pooled(whole[pool[0]])
+        return 0 if h is None else int(h.n)
+
+    return sum(size(p) for p in pools)
+
+
+__all__ = ["HumanRef", "MIN_HUMAN_REF", "Profile", "distinct_reference_docs", "donors_for",
+           "profiles", "resolve"]

@@ -52,7 +52,7 @@ class Estimate:
     ci_high: float
     method: str
     detector: str
-    n_human_ref: int = 0
+    n_human_ref: int = 0  # on the overall row: distinct reference documents, each once
     n_machine_ref: int = 0
     human_ref: str = ""  # where the human reference came from, e.g. "own pre-cutoff documents"
     floor: float | None = None

@@ -1,0 +1,166 @@
+"""Findings of a QA walkthrough on the real crawl samples (`../shared/data/crawl`) and the demo
+corpus: the headline's reference count, audits kept across code upgrades, the JSON headline of
+`estimate --by`, the rise gate's comparable runs, and the separation check's cost."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from auditor.cli import main
+
+
+def _invoke(args: list[str]):
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def crawl_store(shared_data, tmp_path_factory) -> str:
+    db = str(tmp_path_factory.mktemp("crawl") / "crawl.duckdb")
+    r = _invoke(["scan", str(shared_data / "crawl"), "--db", db, "--json"])
+    assert r.exit_code in (0, 3), r.output  # 3: the scan left a record out, said so
+    return db
+
+
+def test_the_headline_counts_each_reference_document_once(crawl_store):
+    """`--by domain` summed the domains' reference sizes into the headline: 991,118 human
+    reference documents on a store of 1,121 documents (each domain of a source counted that
+    source's whole reference again, each borrower its donor's)."""
+    from auditor.estimate import estimate_db
+
+    heads = {}
+    for by in (["domain"], ["source"], []):
+        rows = estimate_db(crawl_store, by=by, overall=True, n_boot=0, record=False)
+        heads[tuple(by)] = [e for e in rows if not e.group][0]
+    by_source = [e for e in estimate_db(crawl_store, by=["source"], n_boot=0, record=False)
+                 if e.group]
+    # the references do not depend on how the target is grouped
+    assert len({h.n_human_ref for h in heads.values()}) == 1, heads
+    # each document once: at most the store's own documents plus the shipped default rows
+    shipped = max((e.n_human_ref for e in by_source if e.human_ref_kind.startswith("default")),
+                  default=0)
+    head = heads[("domain",)]
+    assert 0 < head.n_human_ref <= head.n_docs + shipped
+
+
+def test_an_audit_made_by_other_code_is_recomputed(shared_data, tmp_path):
+    """A stored audit is keyed by scan run and settings; after an upgrade (another package
+    version, AUDIT_VERSION or shipped model) `report` and `check` showed the old audit until a
+    new scan or `--recompute`. Here the stored audit is what classifier v2 made, marked so the
+    test can tell it apart: it is recomputed, in memory on a store that cannot be written (and
+    said so), then stored once the store can be written."""
+    import json
+
+    import duckdb
+
+    from auditor.audit import AuditSettings, code_identity, load_audit
+    from tests.test_store_errors import read_only_folder
+
+    folder = tmp_path / "store"
+    folder.mkdir()
+    db = str(folder / "crawl.duckdb")
+    r = _invoke(["scan", str(shared_data / "crawl" / "c4-sample-2019.json.gz"),
+                 str(shared_data / "crawl" / "cc-main-2024-22-wikipedia.warc.gz"), "--db", db])
+    assert r.exit_code == 0, r.output
+    settings = AuditSettings(n_boot=10)
+    first = load_audit(db, settings)
+    assert first.persisted and first.code == code_identity() and first.notes == ()
+    n_docs = first.overall["n_docs"]
+    con = duckdb.connect(db)
+    try:  # what an older install stored for the same run and settings
+        payload = json.loads(con.execute("SELECT audit FROM audits").fetchone()[0])
+        payload["code"]["models"]["classifier"] = "2"
+        payload["estimates"]["overall"][0]["n_docs"] = -1
+        con.execute("UPDATE audits SET audit = ?", [json.dumps(payload)])
+    finally:
+        con.close()
+    now = code_identity()["models"]["classifier"]
+    with read_only_folder(folder):
+        ro = load_audit(db, settings)
+    assert not ro.persisted and ro.overall["n_docs"] == n_docs
+    assert any(f"classifier 2 -> {now}" in n and "recomputed" in n for n in ro.notes), ro.notes
+    assert any("not stored" in n for n in ro.notes), ro.notes
+    redone = load_audit(db, settings)
+    assert redone.persisted and redone.overall["n_docs"] == n_docs
+    assert any("recomputed" in n for n in redone.notes)
+    reused = load_audit(db, settings)  # stored by this code now: reused, nothing to say
+    assert reused.persisted and reused.notes == () and reused.computed_at == redone.computed_at
+
+
+def test_estimate_by_json_ends_with_the_headline_the_table_shows(crawl_store):
+    """`estimate --by source` printed a headline row ('all') in its table but not in --json."""
+    import json
+
+    table = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--n-boot", "0",
+                     "--no-record", "--no-baseline"])
+    (all_row,) = [line.split("\t") for line in table.stdout.splitlines()
+                  if line.startswith("all\t")]
+    res = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--json", "--n-boot",
+                   "0", "--no-record"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    *groups, head = rows
+    assert all(r["group"].get("source") for r in groups) and len(groups) >= 5
+    assert head["group"] == {} and head["status"] == "overall"
+    assert f"{head['n_docs']:,}" == all_row[1]  # the table's headline, the same figures
+    assert f"{head['n_human_ref']}/{head['n_machine_ref']}" in all_row
+    alone = json.loads(_invoke(["estimate", "--db", crawl_store, "--json", "--n-boot", "0",
+                                "--no-record"]).stdout)
+    assert [r["status"] for r in alone] == ["overall"] and alone[0]["n_docs"] == head["n_docs"]
+
+
+def test_the_rise_gate_compares_only_estimates_made_with_the_same_settings(tmp_path):
+    """The rise gate matched earlier estimates by detector and method only: an estimate made
+    with another --min-docs (or --similar-by, or reference) was taken as the previous run's.
+    Here run 1 is checked with min_docs = 5; run 2 (the same files) with the default has no
+    comparable previous run, and check says so; with min_docs = 5 again it compares."""
+    import json
+
+    from auditor.demo import copy_corpus
+
+    copy_corpus(tmp_path / "corpus")
+    db = str(tmp_path / "audit.duckdb")
+    scan = ["scan", str(tmp_path / "corpus"), "--db", db, "--license-column", "license",
+            "--detectors", "classifier"]
+    assert _invoke(scan).exit_code == 0
+    small = tmp_path / "small.toml"
+    small.write_text("[estimate]\nn_boot = 20\nmin_docs = 5\n[gates.rise]\nmax_rise = 0.02\n")
+    default = tmp_path / "default.toml"
+    default.write_text("[estimate]\nn_boot = 20\n[gates.rise]\nmax_rise = 0.02\n")
+    first = _invoke(["check", "--db", db, "--config", str(small), "--json"])
+    assert first.exit_code == 0 and json.loads(first.stdout)["n_gates"] == 0
+    assert _invoke(scan).exit_code == 0  # run 2: every unit reused
+    other = json.loads(_invoke(["check", "--db", db, "--config", str(default), "--json"]).stdout)
+    assert other["n_gates"] == 0, other["gates"]
+    assert any(n.startswith("no comparable previous run") for n in other["notes"]), other
+    same = _invoke(["check", "--db", db, "--config", str(small), "--json"])
+    gates = json.loads(same.stdout)["gates"]
+    assert same.exit_code == 0 and len(gates) == 7  # overall and six sources
+    assert all(abs(g["value"]) < 1e-9 for g in gates)  # the same data, the same estimates
+
+
+def test_a_named_detectors_separation_check_runs_once_per_audit(crawl_store, monkeypatch):
+    """Naming a detector adds a sampled pass over its references (`separation_auc`, the check
+    against MIN_MACHINE_AUC); the audit estimated its three groupings with three passes, and
+    `auditor estimate --detector` two (the cc baseline again). Counted, not replaced: the real
+    check runs."""
+    import auditor.estimate.histograms as histograms
+    from auditor.audit import AuditSettings, load_audit
+
+    real = histograms.separation_auc
+    calls: list[str] = []
+
+    def counted(con, machine, human, *args, **kwargs):
+        calls.append(machine.description)
+        return real(con, machine, human, *args, **kwargs)
+
+    monkeypatch.setattr(histograms, "separation_auc", counted)
+    audit = load_audit(crawl_store, AuditSettings(detector="classifier", n_boot=5),
+                       persist=False)
+    assert audit.overall is not None and audit.overall["detector"] == "classifier"
+    assert len(calls) == 1, calls
+    calls.clear()
+    r = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--detector", "classifier",
+                 "--n-boot", "5", "--no-record"])
+    assert r.exit_code == 0, r.output
+    assert len(calls) == 1, calls
