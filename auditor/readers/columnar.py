@@ -50,7 +50,7 @@ from auditor.readers.mapping import (
     is_garbage,
 )
 from auditor.readers.provenance_rows import assemble_provenance, utc_micros
-from auditor.readers.textstats import arrow_word_counts, text_bytes
+from auditor.readers.textstats import arrow_word_counts, byte_bounds, text_bytes
 from auditor.records import SNIPPET_CHARS, Document, RecordIssue
 
 #: Distinct hosts remembered per process (host -> registered domain) before the memo is reset.
@@ -180,6 +180,7 @@ class RawBatch:
     defaults: dict[str, list] | None = None
     issues: list[tuple[int, RecordIssue]] = field(default_factory=list)
     ascii_only: bool | None = None  # every text byte is ASCII (None: not looked at yet)
+    controls: bool | None = None  # some text byte is below 0x20 (None: not looked at yet)
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -536,8 +537,8 @@ class BatchBuilder:
                 text = text.cast(pa.string())  # binary: valid UTF-8 or looked up per record
             except pa.ArrowInvalid:
                 raise _Fallback from None
-        buf, _ = text_bytes(text)
-        ascii_only = buf.size == 0 or int(buf.max()) < 0x80
+        low, high = byte_bounds(text_bytes(text)[0])
+        ascii_only = high < 0x80
         try:  # invalid UTF-8 in a string column: per record (ASCII bytes are valid UTF-8)
             text.validate(full=not ascii_only)
         except pa.ArrowInvalid:
@@ -549,7 +550,8 @@ class BatchBuilder:
                         offsets=np.arange(first_row, first_row + batch.num_rows, dtype=np.int64),
                         fields={k: col(c) for k, c in plan.fields.items()},
                         extras=[(name, col(name), kind) for name, kind in plan.meta],
-                        fields_present=plan.fields_present, ascii_only=ascii_only)
+                        fields_present=plan.fields_present, ascii_only=ascii_only,
+                        controls=low < 0x20)
 
     # -- the rules, once per batch ----------------------------------------------------------------
 
@@ -574,8 +576,10 @@ class BatchBuilder:
                 f"present: {fields_present}); pass --text-column")))
         keep &= ~nulls
         buf, offs = text_bytes(text)
-        ascii_only = (raw.ascii_only if raw.ascii_only is not None
-                      else buf.size == 0 or int(buf.max()) < 0x80)
+        ascii_only, controls = raw.ascii_only, raw.controls
+        if ascii_only is None or controls is None:
+            low, high = byte_bounds(buf)
+            ascii_only, controls = high < 0x80, low < 0x20
         lengths = np.diff(offs)
         n_chars_np = (lengths if ascii_only else
                       np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64))
@@ -702,7 +706,7 @@ class BatchBuilder:
             shards=pa.repeat(pa.scalar(self.shard, pa.string()), m), offsets=offsets,
             urls=urls, domains=domains, dates=dates, licenses=licenses, languages=languages,
             roles=roles, synthetic=synthetic, n_chars=pa.array(n_chars_np, pa.int64()),
-            word_counts=arrow_word_counts(text, ascii_only=ascii_only),
+            word_counts=arrow_word_counts(text, ascii_only=ascii_only, controls=controls),
             snippets=snippets, metas=metas, cutoff=opts.cutoff)
         return ColumnarChunk(provenance=provenance, issues=chunk_issues, text_array=text,
                              issue_rows=issue_rows)
