@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from auditor.provenance.language import preload_identifier
 from auditor.readers.base import WorkUnit
 from auditor.scan.local_executor import run_local
 from auditor.scan.options import ScanOptions
@@ -201,6 +202,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
     from auditor.store.catalogue import StoreAccessError, StoreLockedError, check_writable
 
     options = options or ScanOptions()
+    if workers <= 1 and executor is run_local:  # documents are read in this process
+        preload_identifier()
     try:  # the output first: a store that cannot be written fails now, not after the work
         check_writable(db)
     except StoreAccessError as exc:
