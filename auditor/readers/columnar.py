@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -53,8 +54,9 @@ from auditor.readers.provenance_rows import assemble_provenance, utc_micros
 from auditor.readers.textstats import arrow_word_counts, byte_bounds, text_bytes
 from auditor.records import SNIPPET_CHARS, Document, RecordIssue
 
-#: Distinct hosts remembered per process (host -> registered domain) before the memo is reset.
-DOMAIN_MEMO = 1 << 18
+#: Distinct hosts remembered per process (host -> registered domain) before the memo is reset
+#: (each batch looks its hosts up in the memo with one Arrow hash join, so it stays moderate).
+DOMAIN_MEMO = 1 << 16
 
 #: URLs of this plain shape (scheme, host of letters/digits/dots/dashes, optional port, then a
 #: path, query, fragment or the end) have the host `auditor.provenance.domains.host_of` finds;
@@ -139,8 +141,33 @@ class ColumnarChunk:
         yield from self.issues[k:]
 
 
-#: host -> registered domain, shared by the units a worker process scans (hosts recur).
-_DOMAINS_OF: dict[str | None, str | None] = {}
+class _HostMemo:
+    """host -> registered domain, as two aligned Arrow arrays, shared by the units a process
+    scans (hosts recur across batches and units): a batch's hosts are looked up with one
+    `index_in`, and only hosts never seen go through Python (`registered_domain`)."""
+
+    def __init__(self) -> None:
+        self.hosts = pa.array([], pa.string())
+        self.domains = pa.array([], pa.string())
+        self.lock = threading.Lock()
+
+    def domains_of(self, hosts: pa.Array) -> pa.Array:
+        """The registered domain of each host (null for a null host)."""
+        with self.lock:
+            where = pc.index_in(hosts, value_set=self.hosts)
+            new = hosts.filter(pc.and_(pc.is_valid(hosts), pc.is_null(where)))
+            if len(new):
+                new = pc.unique(new)
+                if len(self.hosts) + len(new) > DOMAIN_MEMO:
+                    self.hosts = self.domains = pa.array([], pa.string())
+                found = pa.array([registered_domain(h) for h in new.to_pylist()], pa.string())
+                self.hosts = pa.concat_arrays([self.hosts, new])
+                self.domains = pa.concat_arrays([self.domains, found])
+                where = pc.index_in(hosts, value_set=self.hosts)
+            return self.domains.take(where)
+
+
+_HOSTS = _HostMemo()
 
 
 @dataclass(frozen=True)
@@ -213,8 +240,12 @@ class _Uniques:
                 index[i] = j
             self.index = pa.array(index)
             return
-        self.values = pc.unique(values)
-        self.index = pc.index_in(values, value_set=self.values)
+        try:  # one hashing pass; the same values and order as unique + index_in
+            encoded = values.dictionary_encode(null_encoding="encode")
+            self.values, self.index = encoded.dictionary, encoded.indices
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            self.values = pc.unique(values)
+            self.index = pc.index_in(values, value_set=self.values)
         self.py = self.values.to_pylist()
 
     def map(self, fn: Callable[[Any], Any], type_: pa.DataType) -> pa.Array:
@@ -764,19 +795,6 @@ class BatchBuilder:
             values[i] = h
         return pa.array(values, pa.string())
 
-    @staticmethod
-    def _domain_of_hosts(hosts: list[str | None]) -> list[str | None]:
-        memo = _DOMAINS_OF
-        if len(memo) > DOMAIN_MEMO:
-            memo.clear()
-        out = []
-        for h in hosts:
-            d = memo.get(h, memo)
-            if d is memo:
-                d = memo[h] = registered_domain(h) if h else None
-            out.append(d)
-        return out
-
     def _domains(self, urls: pa.Array) -> pa.Array:
         """Registered domains: plain URLs through the host regex kernel and one lookup per
         distinct host, the others per row through `registered_domain`."""
@@ -787,8 +805,7 @@ class BatchBuilder:
         hosts = pc.if_else(plain, pc.struct_field(match, "host"), pa.scalar(None, pa.string()))
         hosts = pc.utf8_rtrim(pc.ascii_lower(hosts), characters=".")
         hosts = pc.if_else(pc.equal(hosts, ""), pa.scalar(None, pa.string()), hosts)
-        u = _Uniques(hosts)
-        domains = pa.array(self._domain_of_hosts(u.py), pa.string()).take(u.index)
+        domains = _HOSTS.domains_of(hosts)
         odd = np.flatnonzero(_flags(pc.and_(pc.is_valid(urls), pc.invert(plain))))
         if not odd.size:
             return domains
