@@ -42,7 +42,7 @@ ROW_GROUP_ROWS = 1 << 20
 #: written while the next is built, so a unit's end waits only for its last batch (with row
 #: groups of 64k rows the scan waited ~75 ms per unit for the writer); small record batches
 #: (2,048 JSON lines) are gathered first.
-STREAMED_ROW_GROUP_ROWS = 65536
+STREAMED_ROW_GROUP_ROWS = 1 << 13
 #: Batches waiting for the side-car writer thread before `write` blocks.
 STREAM_QUEUE = 4
 #: Columns with few distinct values, dictionary-encoded. The others (ids, URLs, snippets,
