@@ -84,10 +84,12 @@ def document_language(metadata_value: object, text: str | None) -> str | None:
     return str(metadata_value) if metadata_value is not None else identify_language(text)
 
 
-def fill_language_array(metadata_values, texts, ascii_only: bool | None = None):
+def fill_language_array(metadata_values, texts, ascii_only: bool | None = None,
+                        samples=None):
     """`document_language` over Arrow arrays: `metadata_values` (None: no language column) and
     `texts`, both pyarrow string arrays of one batch; identifies only where metadata is null.
-    `ascii_only` may say what the caller knows: every text is ASCII (cheaper byte kernels)."""
+    `ascii_only` may say what the caller knows: every text is ASCII (cheaper byte kernels);
+    `samples` may be each text's first `SAMPLE_CHARS` characters, if the caller has them."""
     import pyarrow as pa
 
     if metadata_values is None:
@@ -98,15 +100,15 @@ def fill_language_array(metadata_values, texts, ascii_only: bool | None = None):
     import pyarrow.compute as pc
 
     filled = pc.if_else(pc.and_(pc.is_null(metadata_values),
-                                _clearly_english(texts, ascii_only)),
+                                _clearly_english(texts, ascii_only, samples)),
                         pa.scalar("en", pa.string()), metadata_values)
-    rest = np.flatnonzero(pc.is_null(filled).to_numpy(zero_copy_only=False))
-    if rest.size == 0:
+    rest = pc.is_null(filled)
+    rows = np.flatnonzero(rest.to_numpy(zero_copy_only=False))
+    if rows.size == 0:
         return filled
-    values = filled.to_pylist()
-    for i in rest:  # not clearly English and no metadata: the identifier, one text at a time
-        values[i] = identify_language(texts[int(i)].as_py())
-    return pa.array(values, pa.string())
+    # not clearly English and no metadata: the identifier, one text at a time
+    found = pa.array([identify_language(texts[int(i)].as_py()) for i in rows], pa.string())
+    return pc.replace_with_mask(filled, rest, found)
 
 
 #: "At least `ENGLISH_MIN_WORDS` function words" as one regex that a match can stop early on
@@ -116,19 +118,24 @@ _ENOUGH_ENGLISH = ("(?s)" + _ENGLISH_WORDS + "(?:.*" + _ENGLISH_WORDS + ")"
                    + "{" + str(ENGLISH_MIN_WORDS - 1) + "}")
 
 
-def _clearly_english(texts, ascii_only: bool | None = None):
+def _clearly_english(texts, ascii_only: bool | None = None, samples=None):
     """Per text of an Arrow string array (a boolean array): its sample holds enough English
-    function words, "the" among them."""
+    function words, "the" among them. `samples`: the texts' samples, if the caller has them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if ascii_only is None:
         ascii_only = pc.all(pc.string_is_ascii(texts)).as_py() is not False
     if ascii_only:  # bytes are characters: byte kernels, same result, several times cheaper
-        sample = pc.ascii_lower(pc.binary_slice(texts.view(pa.binary()), 0, SAMPLE_CHARS)
-                                .view(pa.string()))
+        sample = (samples if samples is not None else
+                  pc.binary_slice(texts.view(pa.binary()), 0, SAMPLE_CHARS).view(pa.string()))
+        # ASCII case folding in the automaton instead of a lower-cased copy: the same matches
+        # on ASCII text (the non-ASCII letters that fold to ASCII ones cannot occur)
+        ok = pc.and_(pc.match_substring_regex(sample, r"\bthe\b", ignore_case=True),
+                     pc.match_substring_regex(sample, _ENOUGH_ENGLISH, ignore_case=True))
     else:
-        sample = pc.utf8_lower(pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS))
-    ok = pc.and_(pc.match_substring_regex(sample, r"\bthe\b"),
-                 pc.match_substring_regex(sample, _ENOUGH_ENGLISH))
+        sample = pc.utf8_lower(samples if samples is not None else
+                               pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS))
+        ok = pc.and_(pc.match_substring_regex(sample, r"\bthe\b"),
+                     pc.match_substring_regex(sample, _ENOUGH_ENGLISH))
     return pc.fill_null(ok, False)

@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
+from auditor.provenance.language import SAMPLE_CHARS as LANGUAGE_SAMPLE_CHARS
 from auditor.provenance.language import fill_language_array
 from auditor.provenance.licenses import UNKNOWN, normalize_license
 from auditor.readers.mapping import (
@@ -705,8 +706,9 @@ class BatchBuilder:
             licenses = pc.coalesce(licenses, _as_string(defaults["license"]))
         licenses = pc.fill_null(licenses, UNKNOWN)
 
-        languages = fill_language_array(given("language", "language"), text,
-                                        ascii_only=ascii_only)
+        languages = fill_language_array(
+            given("language", "language"), text, ascii_only=ascii_only,
+            samples=snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None)
 
         if "label" in f:
             u = _Uniques(f["label"])
