@@ -72,7 +72,7 @@ def identify_language(text: str | None) -> str | None:
 
 
 def _is_clearly_english(lowered_sample: str) -> bool:
-    """The fast path of one text, the same rule as `_clearly_english` (ASCII word boundaries,
+    """The fast path of one text, the same rule as `clearly_english` (ASCII word boundaries,
     as Arrow's RE2 kernels use)."""
     words = _ENGLISH_RE.findall(lowered_sample)
     return len(words) >= ENGLISH_MIN_WORDS and "the" in words
@@ -85,11 +85,12 @@ def document_language(metadata_value: object, text: str | None) -> str | None:
 
 
 def fill_language_array(metadata_values, texts, ascii_only: bool | None = None,
-                        samples=None):
+                        samples=None, english=None):
     """`document_language` over Arrow arrays: `metadata_values` (None: no language column) and
     `texts`, both pyarrow string arrays of one batch; identifies only where metadata is null.
     `ascii_only` may say what the caller knows: every text is ASCII (cheaper byte kernels);
-    `samples` may be each text's first `SAMPLE_CHARS` characters, if the caller has them."""
+    `samples` may be each text's first `SAMPLE_CHARS` characters, and `english` the fast path
+    (`clearly_english`) of each text, if the caller has them."""
     import pyarrow as pa
 
     if metadata_values is None:
@@ -100,7 +101,8 @@ def fill_language_array(metadata_values, texts, ascii_only: bool | None = None,
     import pyarrow.compute as pc
 
     filled = pc.if_else(pc.and_(pc.is_null(metadata_values),
-                                _clearly_english(texts, ascii_only, samples)),
+                                english if english is not None
+                                else clearly_english(texts, ascii_only, samples)),
                         pa.scalar("en", pa.string()), metadata_values)
     rest = pc.is_null(filled)
     rows = np.flatnonzero(rest.to_numpy(zero_copy_only=False))
@@ -118,7 +120,7 @@ _ENOUGH_ENGLISH = ("(?s)" + _ENGLISH_WORDS + "(?:.*" + _ENGLISH_WORDS + ")"
                    + "{" + str(ENGLISH_MIN_WORDS - 1) + "}")
 
 
-def _clearly_english(texts, ascii_only: bool | None = None, samples=None):
+def clearly_english(texts, ascii_only: bool | None = None, samples=None):
     """Per text of an Arrow string array (a boolean array): its sample holds enough English
     function words, "the" among them. `samples`: the texts' samples, if the caller has them."""
     import pyarrow as pa

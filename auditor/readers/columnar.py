@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
 from auditor.provenance.language import SAMPLE_CHARS as LANGUAGE_SAMPLE_CHARS
-from auditor.provenance.language import fill_language_array
+from auditor.provenance.language import clearly_english, fill_language_array
 from auditor.provenance.licenses import UNKNOWN, normalize_license
 from auditor.readers.mapping import (
     HUMAN_LABELS,
@@ -197,6 +197,15 @@ class _Plan:
     fields_present: str  # for the "no text field" issue, as the record lookup words it
 
 
+class Prepared(NamedTuple):
+    """A record batch with what `BatchBuilder.prepare` found: `raw` (None: the batch goes
+    through the record-by-record lookup)."""
+
+    batch: pa.RecordBatch
+    first_row: int
+    raw: RawBatch | None
+
+
 class _Fallback(Exception):
     """This batch needs the record-by-record field lookup."""
 
@@ -225,6 +234,7 @@ class RawBatch:
     issues: list[tuple[int, RecordIssue]] = field(default_factory=list)
     ascii_only: bool | None = None  # every text byte is ASCII (None: not looked at yet)
     controls: bool | None = None  # some text byte is below 0x20 (None: not looked at yet)
+    english: pa.Array | None = None  # the English fast path per text (None: not computed)
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -370,6 +380,13 @@ class BatchBuilder:
 
     def build(self, batch: pa.RecordBatch, first_row: int) -> Iterator[ColumnarChunk]:
         """The chunk(s) of a record batch whose first row is row `first_row` of the shard."""
+        yield from self.build_prepared(self.prepare(batch, first_row))
+
+    def prepare(self, batch: pa.RecordBatch, first_row: int) -> Prepared:
+        """The part of `build` that needs only the batch: finding the fields and the text
+        kernels that do not depend on the rules (the English fast path of language
+        identification). The reader runs it in its read-ahead thread, beside `build_prepared`
+        of the batch before on the calling thread."""
         if any(pa.types.is_dictionary(f.type) for f in batch.schema):
             batch = pa.RecordBatch.from_arrays(
                 [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
@@ -381,15 +398,27 @@ class BatchBuilder:
             except _Fallback:
                 plan = None
             self._plans[batch.schema] = plan
+        raw = None
         if plan is not None:
             try:
-                yield self.rows(self._arrow_raw(batch, first_row, plan))
-                return
+                raw = self._arrow_raw(batch, first_row, plan)
             except _Fallback:
                 pass
+        if raw is not None and self.options.max_chars >= LANGUAGE_SAMPLE_CHARS:
+            language = raw.fields.get("language")
+            if language is None or language.null_count:  # some rows need identifying
+                raw.english = clearly_english(raw.text, raw.ascii_only)
+        return Prepared(batch, first_row, raw)
+
+    def build_prepared(self, prepared: Prepared) -> Iterator[ColumnarChunk]:
+        """The chunk(s) of a prepared batch (`prepare`)."""
+        if prepared.raw is not None:
+            yield self.rows(prepared.raw)
+            return
+        first_row = prepared.first_row
         yield from self.build_records(
             [Record(r, first_row + i, f"row {first_row + i}")
-             for i, r in enumerate(batch.to_pylist())])
+             for i, r in enumerate(prepared.batch.to_pylist())])
 
     def build_records(self, records: list[Record],
                       issues: Iterable[tuple[int, RecordIssue]] = ()) -> Iterator[ColumnarChunk]:
@@ -650,8 +679,10 @@ class BatchBuilder:
         chunk_issues = [i for _, _, i in issues]
         issue_rows = np.searchsorted(kept, [p for p, _, _ in issues]).tolist()
         f, extras, pre, defaults = raw.fields, raw.extras, raw.pre_meta, raw.defaults
+        english = raw.english
         if kept.size < n:
             text = text.take(pa.array(kept))
+            english = None if english is None else english.take(pa.array(kept))
             n_chars_np = n_chars_np[kept]
             f = {k: _take(v, kept) for k, v in f.items()}
             extras = [(k, _take(v, kept), kind) for k, v, kind in extras]
@@ -727,7 +758,8 @@ class BatchBuilder:
 
         languages = fill_language_array(
             given("language", "language"), text, ascii_only=ascii_only,
-            samples=snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None)
+            samples=snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None,
+            english=english)
 
         if "label" in f:
             u = _Uniques(f["label"])
@@ -879,4 +911,4 @@ def _role(label: Any, default: str) -> str:
     return default
 
 
-__all__ = ["BatchBuilder", "ColumnarChunk", "RawBatch", "Record", "meta_json"]
+__all__ = ["BatchBuilder", "ColumnarChunk", "Prepared", "RawBatch", "Record", "meta_json"]
