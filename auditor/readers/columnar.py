@@ -235,6 +235,7 @@ class RawBatch:
     ascii_only: bool | None = None  # every text byte is ASCII (None: not looked at yet)
     controls: bool | None = None  # some text byte is below 0x20 (None: not looked at yet)
     english: pa.Array | None = None  # the English fast path per text (None: not computed)
+    snippets: pa.Array | None = None  # each text's first SNIPPET_CHARS characters
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -291,10 +292,20 @@ def _take(values: pa.Array | list, rows: np.ndarray) -> pa.Array | list:
     return values.take(pa.array(rows))
 
 
+def _snippets(text: pa.Array, ascii_only: bool | None) -> pa.Array:
+    """The first `SNIPPET_CHARS` characters of each text (bytes, when all are ASCII)."""
+    if ascii_only:
+        return pc.binary_slice(text.view(pa.binary()), 0, SNIPPET_CHARS).view(pa.string())
+    return pc.utf8_slice_codeunits(text, 0, SNIPPET_CHARS)
+
+
 def _nonempty_strings(values: pa.Array) -> pa.Array:
     """String column with "" as null (absent), as plain `string`."""
     values = values.cast(pa.string())
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    empty = pc.equal(values, "")
+    if not pc.any(empty).as_py():  # the usual case: no copy of the column
+        return values
+    return pc.if_else(empty, pa.scalar(None, pa.string()), values)
 
 
 def _as_string(values: pa.Array | list) -> pa.Array:
@@ -404,10 +415,14 @@ class BatchBuilder:
                 raw = self._arrow_raw(batch, first_row, plan)
             except _Fallback:
                 pass
-        if raw is not None and self.options.max_chars >= LANGUAGE_SAMPLE_CHARS:
+        if raw is not None:
+            raw.snippets = _snippets(raw.text, raw.ascii_only)
             language = raw.fields.get("language")
-            if language is None or language.null_count:  # some rows need identifying
-                raw.english = clearly_english(raw.text, raw.ascii_only)
+            if (self.options.max_chars >= LANGUAGE_SAMPLE_CHARS
+                    and (language is None or language.null_count)):  # rows to identify
+                raw.english = clearly_english(
+                    raw.text, raw.ascii_only,
+                    raw.snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None)
         return Prepared(batch, first_row, raw)
 
     def build_prepared(self, prepared: Prepared) -> Iterator[ColumnarChunk]:
@@ -706,10 +721,12 @@ class BatchBuilder:
         # the largest kernel, in a helper thread while the rules below run (numpy releases the
         # GIL): a batch's wall time is then about the larger of the two, when a core is free
         word_counts = _helper().submit(arrow_word_counts, text, ascii_only, controls)
-        if ascii_only:  # bytes are characters
-            snippets = pc.binary_slice(text.view(pa.binary()), 0, SNIPPET_CHARS).view(pa.string())
+        snippets = raw.snippets
+        if snippets is not None and opts.max_chars >= SNIPPET_CHARS:  # cut when prepared
+            if kept.size < n:
+                snippets = snippets.take(pa.array(kept))
         else:
-            snippets = pc.utf8_slice_codeunits(text, 0, SNIPPET_CHARS)
+            snippets = _snippets(text, ascii_only)
 
         def given(kind: str, default_key: str | None = None) -> pa.Array:
             """A string field where the record has it, else the format's default."""
