@@ -736,6 +736,12 @@ class BatchBuilder:
             return values
 
         # ids: the record's, else the format's, else a content hash of the (truncated) text
+        # language (py3langid, in Python, for the texts the fast path leaves) in the helper too,
+        # after the word counts, while this thread applies the rules below
+        languages = _helper().submit(
+            fill_language_array, given("language", "language"), text, ascii_only=ascii_only,
+            samples=snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None,
+            english=english)
         ids = given("id", "id")
         if ids.null_count:
             ids = self._fill_content_ids(ids, text)
@@ -773,10 +779,7 @@ class BatchBuilder:
             licenses = pc.coalesce(licenses, _as_string(defaults["license"]))
         licenses = pc.fill_null(licenses, UNKNOWN)
 
-        languages = fill_language_array(
-            given("language", "language"), text, ascii_only=ascii_only,
-            samples=snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None,
-            english=english)
+        languages = languages.result()
 
         if "label" in f:
             u = _Uniques(f["label"])
