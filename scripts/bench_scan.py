@@ -392,11 +392,14 @@ def write_report(out: Path, results: list[dict], args, profile: list[str] | None
     if largest is not None and "readers" in largest:
         t = largest["scan-none"]["seconds"]
         read = largest["readers"]["seconds"]
+        rest = ("the rest" if read < t else "beyond it (here the reading alone, in its own "
+                "runs, took longer than the whole scan in its: the neighbours' load differs "
+                "from run to run)")
         lines += [
             "",
             f"Where the provenance-only scan's time goes on {largest['n']:,} documents "
             f"({t:.2f} s): reading and building provenance rows (`readers`, imports "
-            f"included) {read:.2f} s ({read / t:.0%}); the rest ({t - read:.2f} s) is the scan's "
+            f"included) {read:.2f} s ({read / t:.0%}); {rest} is the scan's "
             "own start-up (detector registry, DuckDB store, planning), the side-car writer "
             "(zstd Parquet with 300-character snippets, in a thread of its own: what shows is "
             "the CPU it takes from the others and the wait for each unit's last batch), the "
