@@ -175,8 +175,9 @@ class _HostMemo:
             new = hosts.filter(pc.and_(pc.is_valid(hosts), pc.is_null(where)))
             if len(new):
                 new = pc.unique(new)
-                if len(self.hosts) + len(new) > DOMAIN_MEMO:
+                if len(self.hosts) + len(new) > DOMAIN_MEMO:  # start again from this batch
                     self.hosts = self.domains = pa.array([], pa.string())
+                    new = pc.unique(hosts.filter(pc.is_valid(hosts)))
                 found = pa.array([registered_domain(h) for h in new.to_pylist()], pa.string())
                 self.hosts = pa.concat_arrays([self.hosts, new])
                 self.domains = pa.concat_arrays([self.domains, found])
