@@ -31,7 +31,7 @@ from auditor.scan.unit import (
 from auditor.store.catalogue import open_store
 from auditor.store.paths import StorePaths
 from auditor.store.prune import missing_shards
-from auditor.store.reconcile import reconcile
+from auditor.store.reconcile import reconcile, remove_temporaries
 
 #: Exit status of `auditor scan` when the run finished but some records or units failed.
 EXIT_PARTIAL = 3
@@ -295,6 +295,7 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                 _catalogue(store, run_id, res, counts)
                 prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes,
                              key=(res.shard, res.part))
+            remove_temporaries(store)  # left by workers that died mid-unit (retried since)
             for shard in plan.shards:
                 store.summarise_shard(shard, run_id)
             bad = counts["failed"] or counts["units_failed"] or counts["units_held_failed"]
