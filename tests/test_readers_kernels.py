@@ -1,10 +1,14 @@
 """Kernels the row builder shares between threads and batches: the one-pass byte bounds that
 pick the word-count and language kernels, and the host memo that maps hosts to registered
-domains across batches (reset when full) with the same answers as `registered_domain`."""
+domains across batches (reset when full) with the same answers as `registered_domain`, and
+both after a fork."""
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,3 +50,23 @@ def test_host_memo_answers_like_registered_domain_across_batches_and_resets(monk
     # every memo entry is a host with its own domain, null never among them
     assert memo.hosts.null_count == 0
     assert memo.domains.to_pylist() == [registered_domain(h) for h in memo.hosts.to_pylist()]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_builds_rows_again():
+    """The row helper's thread and the memo's lock do not survive a fork: a child forked
+    after a scan (a fork-based worker pool, a data loader) gets fresh ones instead of
+    waiting forever on a thread that is not there."""
+    columnar._helper().submit(int).result()
+    columnar._HOSTS.domains_of(pa.array(["b.example.org"]))
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit code only
+        try:
+            ok = columnar._helper().submit(lambda: 41 + 1).result(timeout=10) == 42
+            ok &= (columnar._HOSTS.domains_of(pa.array(["a.example.com"])).to_pylist()
+                   == [registered_domain("a.example.com")])
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0

@@ -20,6 +20,7 @@ disagreed on 5 of those 17,651 (all mixed-language texts).
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 
@@ -50,12 +51,23 @@ def _identifier():
     return _LOADED[0]
 
 
+def _after_fork_in_child() -> None:
+    """A forked child has no loading thread: a lock it held would never be released."""
+    global _LOADING
+    _LOADING = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def preload_identifier() -> None:
     """Start loading the identifier in a background thread, for a caller about to read many
     documents (a scan): most corpora hold some text the English fast path leaves to it, and
     the load (decompression, which releases the GIL) then overlaps the caller's own start-up
     instead of stalling its first batch. A no-op once loaded."""
     if not _LOADED:
+        import py3langid.langid  # noqa: F401  here: a fork during an import in a thread hangs
+
         threading.Thread(target=_identifier, name="auditor-langid-load", daemon=True).start()
 
 

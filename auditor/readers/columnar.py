@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -186,6 +187,18 @@ class _HostMemo:
 
 
 _HOSTS = _HostMemo()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: a helper executor whose thread is gone
+    would never run a job, and a lock held by a parent thread would never be released."""
+    global _HOSTS, _HELPER_LOCK
+    _HELPERS.clear()
+    _HELPER_LOCK = threading.Lock()
+    _HOSTS = _HostMemo()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
