@@ -72,7 +72,7 @@ def test_the_english_fast_path_agrees_with_the_identifier_on_real_rows(shared_da
     english = [r for r in rows if r[1] == "en"][:1500]
     other = [r for r in rows if r[1] in ("de", "zh", "ru/uk", "id")][:500]
     texts = pa.array([t for t, _ in english + other], pa.string())
-    fast = lang._clearly_english(texts).to_pylist()
+    fast = lang.clearly_english(texts).to_pylist()
     assert sum(fast[:len(english)]) > 0.7 * len(english)  # most English text takes the path
     slow = [lang._identifier().classify(t[:lang.SAMPLE_CHARS])[0] for t, _ in english + other]
     disagree = sum(f and s != "en" for f, s in zip(fast, slow, strict=True))
@@ -107,8 +107,8 @@ def test_the_early_stopping_english_kernel_equals_counting_the_words(shared_data
 
     want = counted(texts)
     assert 0 < sum(want) < len(want)  # both outcomes occur
-    assert lang._clearly_english(texts).to_pylist() == want
+    assert lang.clearly_english(texts).to_pylist() == want
     ascii_texts = texts.filter(pc.string_is_ascii(texts))
     assert len(ascii_texts) > 1000
-    assert (lang._clearly_english(ascii_texts, ascii_only=True).to_pylist()
+    assert (lang.clearly_english(ascii_texts, ascii_only=True).to_pylist()
             == counted(ascii_texts))

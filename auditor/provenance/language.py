@@ -20,8 +20,9 @@ disagreed on 5 of those 17,651 (all mixed-language texts).
 
 from __future__ import annotations
 
+import os
 import re
-from functools import lru_cache
+import threading
 
 SAMPLE_CHARS = 300
 MIN_LETTERS = 20  # fewer letters than this: no language (identification is a guess)
@@ -34,11 +35,40 @@ ENGLISH_MIN_WORDS = 8
 _ENGLISH_RE = re.compile(_ENGLISH_WORDS, re.ASCII)
 
 
-@lru_cache(maxsize=1)
-def _identifier():
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+_LOADING = threading.Lock()
+_LOADED: list = []  # the identifier, once loaded
 
-    return LanguageIdentifier.from_model_file(MODEL_FILE)
+
+def _identifier():
+    """py3langid's identifier, loaded once per process (about 0.4 s: an LZMA-compressed
+    model), whichever thread asks first."""
+    if not _LOADED:
+        with _LOADING:
+            if not _LOADED:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                _LOADED.append(LanguageIdentifier.from_model_file(MODEL_FILE))
+    return _LOADED[0]
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has no loading thread: a lock it held would never be released."""
+    global _LOADING
+    _LOADING = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def preload_identifier() -> None:
+    """Start loading the identifier in a background thread, for a caller about to read many
+    documents (a scan): most corpora hold some text the English fast path leaves to it, and
+    the load (decompression, which releases the GIL) then overlaps the caller's own start-up
+    instead of stalling its first batch. A no-op once loaded."""
+    if not _LOADED:
+        import py3langid.langid  # noqa: F401  here: a fork during an import in a thread hangs
+
+        threading.Thread(target=_identifier, name="auditor-langid-load", daemon=True).start()
 
 
 def identify_language(text: str | None) -> str | None:
@@ -54,7 +84,7 @@ def identify_language(text: str | None) -> str | None:
 
 
 def _is_clearly_english(lowered_sample: str) -> bool:
-    """The fast path of one text, the same rule as `_clearly_english` (ASCII word boundaries,
+    """The fast path of one text, the same rule as `clearly_english` (ASCII word boundaries,
     as Arrow's RE2 kernels use)."""
     words = _ENGLISH_RE.findall(lowered_sample)
     return len(words) >= ENGLISH_MIN_WORDS and "the" in words
@@ -66,10 +96,13 @@ def document_language(metadata_value: object, text: str | None) -> str | None:
     return str(metadata_value) if metadata_value is not None else identify_language(text)
 
 
-def fill_language_array(metadata_values, texts, ascii_only: bool | None = None):
+def fill_language_array(metadata_values, texts, ascii_only: bool | None = None,
+                        samples=None, english=None):
     """`document_language` over Arrow arrays: `metadata_values` (None: no language column) and
     `texts`, both pyarrow string arrays of one batch; identifies only where metadata is null.
-    `ascii_only` may say what the caller knows: every text is ASCII (cheaper byte kernels)."""
+    `ascii_only` may say what the caller knows: every text is ASCII (cheaper byte kernels);
+    `samples` may be each text's first `SAMPLE_CHARS` characters, and `english` the fast path
+    (`clearly_english`) of each text, if the caller has them."""
     import pyarrow as pa
 
     if metadata_values is None:
@@ -80,15 +113,16 @@ def fill_language_array(metadata_values, texts, ascii_only: bool | None = None):
     import pyarrow.compute as pc
 
     filled = pc.if_else(pc.and_(pc.is_null(metadata_values),
-                                _clearly_english(texts, ascii_only)),
+                                english if english is not None
+                                else clearly_english(texts, ascii_only, samples)),
                         pa.scalar("en", pa.string()), metadata_values)
-    rest = np.flatnonzero(pc.is_null(filled).to_numpy(zero_copy_only=False))
-    if rest.size == 0:
+    rest = pc.is_null(filled)
+    rows = np.flatnonzero(rest.to_numpy(zero_copy_only=False))
+    if rows.size == 0:
         return filled
-    values = filled.to_pylist()
-    for i in rest:  # not clearly English and no metadata: the identifier, one text at a time
-        values[i] = identify_language(texts[int(i)].as_py())
-    return pa.array(values, pa.string())
+    # not clearly English and no metadata: the identifier, one text at a time
+    found = pa.array([identify_language(texts[int(i)].as_py()) for i in rows], pa.string())
+    return pc.replace_with_mask(filled, rest, found)
 
 
 #: "At least `ENGLISH_MIN_WORDS` function words" as one regex that a match can stop early on
@@ -98,19 +132,24 @@ _ENOUGH_ENGLISH = ("(?s)" + _ENGLISH_WORDS + "(?:.*" + _ENGLISH_WORDS + ")"
                    + "{" + str(ENGLISH_MIN_WORDS - 1) + "}")
 
 
-def _clearly_english(texts, ascii_only: bool | None = None):
+def clearly_english(texts, ascii_only: bool | None = None, samples=None):
     """Per text of an Arrow string array (a boolean array): its sample holds enough English
-    function words, "the" among them."""
+    function words, "the" among them. `samples`: the texts' samples, if the caller has them."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if ascii_only is None:
         ascii_only = pc.all(pc.string_is_ascii(texts)).as_py() is not False
     if ascii_only:  # bytes are characters: byte kernels, same result, several times cheaper
-        sample = pc.ascii_lower(pc.binary_slice(texts.view(pa.binary()), 0, SAMPLE_CHARS)
-                                .view(pa.string()))
+        sample = (samples if samples is not None else
+                  pc.binary_slice(texts.view(pa.binary()), 0, SAMPLE_CHARS).view(pa.string()))
+        # ASCII case folding in the automaton instead of a lower-cased copy: the same matches
+        # on ASCII text (the non-ASCII letters that fold to ASCII ones cannot occur)
+        ok = pc.and_(pc.match_substring_regex(sample, r"\bthe\b", ignore_case=True),
+                     pc.match_substring_regex(sample, _ENOUGH_ENGLISH, ignore_case=True))
     else:
-        sample = pc.utf8_lower(pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS))
-    ok = pc.and_(pc.match_substring_regex(sample, r"\bthe\b"),
-                 pc.match_substring_regex(sample, _ENOUGH_ENGLISH))
+        sample = pc.utf8_lower(samples if samples is not None else
+                               pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS))
+        ok = pc.and_(pc.match_substring_regex(sample, r"\bthe\b"),
+                     pc.match_substring_regex(sample, _ENOUGH_ENGLISH))
     return pc.fill_null(ok, False)

@@ -25,7 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -35,7 +38,8 @@ import pyarrow.compute as pc
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
-from auditor.provenance.language import fill_language_array
+from auditor.provenance.language import SAMPLE_CHARS as LANGUAGE_SAMPLE_CHARS
+from auditor.provenance.language import clearly_english, fill_language_array
 from auditor.provenance.licenses import UNKNOWN, normalize_license
 from auditor.readers.mapping import (
     HUMAN_LABELS,
@@ -49,10 +53,13 @@ from auditor.readers.mapping import (
     get_field,
     is_garbage,
 )
+from auditor.readers.provenance_rows import assemble_provenance, utc_micros
+from auditor.readers.textstats import arrow_word_counts, byte_bounds, text_bytes
 from auditor.records import SNIPPET_CHARS, Document, RecordIssue
 
-#: Distinct hosts remembered per process (host -> registered domain) before the memo is reset.
-DOMAIN_MEMO = 1 << 18
+#: Distinct hosts remembered per process (host -> registered domain) before the memo is reset
+#: (each batch looks its hosts up in the memo with one Arrow hash join, so it stays moderate).
+DOMAIN_MEMO = 1 << 16
 
 #: URLs of this plain shape (scheme, host of letters/digits/dots/dashes, optional port, then a
 #: path, query, fragment or the end) have the host `auditor.provenance.domains.host_of` finds;
@@ -137,8 +144,61 @@ class ColumnarChunk:
         yield from self.issues[k:]
 
 
-#: host -> registered domain, shared by the units a worker process scans (hosts recur).
-_DOMAINS_OF: dict[str | None, str | None] = {}
+_HELPERS: list[ThreadPoolExecutor] = []
+
+
+def _helper() -> ThreadPoolExecutor:
+    """One thread per process that builds part of each batch beside the calling thread."""
+    if not _HELPERS:
+        with _HELPER_LOCK:
+            if not _HELPERS:
+                _HELPERS.append(ThreadPoolExecutor(1, thread_name_prefix="auditor-rows"))
+    return _HELPERS[0]
+
+
+_HELPER_LOCK = threading.Lock()
+
+
+class _HostMemo:
+    """host -> registered domain, as two aligned Arrow arrays, shared by the units a process
+    scans (hosts recur across batches and units): a batch's hosts are looked up with one
+    `index_in`, and only hosts never seen go through Python (`registered_domain`)."""
+
+    def __init__(self) -> None:
+        self.hosts = pa.array([], pa.string())
+        self.domains = pa.array([], pa.string())
+        self.lock = threading.Lock()
+
+    def domains_of(self, hosts: pa.Array) -> pa.Array:
+        """The registered domain of each host (null for a null host)."""
+        with self.lock:
+            where = pc.index_in(hosts, value_set=self.hosts)
+            new = hosts.filter(pc.and_(pc.is_valid(hosts), pc.is_null(where)))
+            if len(new):
+                new = pc.unique(new)
+                if len(self.hosts) + len(new) > DOMAIN_MEMO:  # start again from this batch
+                    self.hosts = self.domains = pa.array([], pa.string())
+                    new = pc.unique(hosts.filter(pc.is_valid(hosts)))
+                found = pa.array([registered_domain(h) for h in new.to_pylist()], pa.string())
+                self.hosts = pa.concat_arrays([self.hosts, new])
+                self.domains = pa.concat_arrays([self.domains, found])
+                where = pc.index_in(hosts, value_set=self.hosts)
+            return self.domains.take(where)
+
+
+_HOSTS = _HostMemo()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has none of the parent's threads: a helper executor whose thread is gone
+    would never run a job, and a lock held by a parent thread would never be released."""
+    global _HOSTS, _HELPER_LOCK
+    _HELPERS.clear()
+    _HELPER_LOCK = threading.Lock()
+    _HOSTS = _HostMemo()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @dataclass(frozen=True)
@@ -149,6 +209,15 @@ class _Plan:
     fields: dict[str, str]  # provenance field -> the one column holding it
     meta: tuple[tuple[str, str], ...]  # (column, kind) in record order
     fields_present: str  # for the "no text field" issue, as the record lookup words it
+
+
+class Prepared(NamedTuple):
+    """A record batch with what `BatchBuilder.prepare` found: `raw` (None: the batch goes
+    through the record-by-record lookup)."""
+
+    batch: pa.RecordBatch
+    first_row: int
+    raw: RawBatch | None
 
 
 class _Fallback(Exception):
@@ -177,6 +246,10 @@ class RawBatch:
     pre_meta: list[dict | None] | None = None
     defaults: dict[str, list] | None = None
     issues: list[tuple[int, RecordIssue]] = field(default_factory=list)
+    ascii_only: bool | None = None  # every text byte is ASCII (None: not looked at yet)
+    controls: bool | None = None  # some text byte is below 0x20 (None: not looked at yet)
+    english: pa.Array | None = None  # the English fast path per text (None: not computed)
+    snippets: pa.Array | None = None  # each text's first SNIPPET_CHARS characters
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -209,12 +282,22 @@ class _Uniques:
                 index[i] = j
             self.index = pa.array(index)
             return
-        self.values = pc.unique(values)
-        self.index = pc.index_in(values, value_set=self.values)
+        try:  # one hashing pass; the same values and order as unique + index_in
+            encoded = values.dictionary_encode(null_encoding="encode")
+            self.values, self.index = encoded.dictionary, encoded.indices
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            self.values = pc.unique(values)
+            self.index = pc.index_in(values, value_set=self.values)
         self.py = self.values.to_pylist()
 
     def map(self, fn: Callable[[Any], Any], type_: pa.DataType) -> pa.Array:
         return pa.array([fn(v) for v in self.py], type_).take(self.index)
+
+
+def _flags(values: pa.Array) -> np.ndarray:
+    """A null-free boolean Arrow array as numpy booleans. (`np.asarray(a, dtype=bool)` took
+    ~2 ms per 10,000 rows where this takes ~10 us.)"""
+    return values.to_numpy(zero_copy_only=False)
 
 
 def _take(values: pa.Array | list, rows: np.ndarray) -> pa.Array | list:
@@ -223,10 +306,20 @@ def _take(values: pa.Array | list, rows: np.ndarray) -> pa.Array | list:
     return values.take(pa.array(rows))
 
 
+def _snippets(text: pa.Array, ascii_only: bool | None) -> pa.Array:
+    """The first `SNIPPET_CHARS` characters of each text (bytes, when all are ASCII)."""
+    if ascii_only:
+        return pc.binary_slice(text.view(pa.binary()), 0, SNIPPET_CHARS).view(pa.string())
+    return pc.utf8_slice_codeunits(text, 0, SNIPPET_CHARS)
+
+
 def _nonempty_strings(values: pa.Array) -> pa.Array:
     """String column with "" as null (absent), as plain `string`."""
     values = values.cast(pa.string())
-    return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+    empty = pc.equal(values, "")
+    if not pc.any(empty).as_py():  # the usual case: no copy of the column
+        return values
+    return pc.if_else(empty, pa.scalar(None, pa.string()), values)
 
 
 def _as_string(values: pa.Array | list) -> pa.Array:
@@ -312,6 +405,13 @@ class BatchBuilder:
 
     def build(self, batch: pa.RecordBatch, first_row: int) -> Iterator[ColumnarChunk]:
         """The chunk(s) of a record batch whose first row is row `first_row` of the shard."""
+        yield from self.build_prepared(self.prepare(batch, first_row))
+
+    def prepare(self, batch: pa.RecordBatch, first_row: int) -> Prepared:
+        """The part of `build` that needs only the batch: finding the fields and the text
+        kernels that do not depend on the rules (the English fast path of language
+        identification). The reader runs it in its read-ahead thread, beside `build_prepared`
+        of the batch before on the calling thread."""
         if any(pa.types.is_dictionary(f.type) for f in batch.schema):
             batch = pa.RecordBatch.from_arrays(
                 [c.dictionary_decode() if pa.types.is_dictionary(c.type) else c
@@ -323,15 +423,31 @@ class BatchBuilder:
             except _Fallback:
                 plan = None
             self._plans[batch.schema] = plan
+        raw = None
         if plan is not None:
             try:
-                yield self.rows(self._arrow_raw(batch, first_row, plan))
-                return
+                raw = self._arrow_raw(batch, first_row, plan)
             except _Fallback:
                 pass
+        if raw is not None:
+            raw.snippets = _snippets(raw.text, raw.ascii_only)
+            language = raw.fields.get("language")
+            if (self.options.max_chars >= LANGUAGE_SAMPLE_CHARS
+                    and (language is None or language.null_count)):  # rows to identify
+                raw.english = clearly_english(
+                    raw.text, raw.ascii_only,
+                    raw.snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None)
+        return Prepared(batch, first_row, raw)
+
+    def build_prepared(self, prepared: Prepared) -> Iterator[ColumnarChunk]:
+        """The chunk(s) of a prepared batch (`prepare`)."""
+        if prepared.raw is not None:
+            yield self.rows(prepared.raw)
+            return
+        first_row = prepared.first_row
         yield from self.build_records(
             [Record(r, first_row + i, f"row {first_row + i}")
-             for i, r in enumerate(batch.to_pylist())])
+             for i, r in enumerate(prepared.batch.to_pylist())])
 
     def build_records(self, records: list[Record],
                       issues: Iterable[tuple[int, RecordIssue]] = ()) -> Iterator[ColumnarChunk]:
@@ -527,8 +643,10 @@ class BatchBuilder:
                 text = text.cast(pa.string())  # binary: valid UTF-8 or looked up per record
             except pa.ArrowInvalid:
                 raise _Fallback from None
-        try:
-            text.validate(full=True)  # invalid UTF-8 in a string column: per record
+        low, high = byte_bounds(text_bytes(text)[0])
+        ascii_only = high < 0x80
+        try:  # invalid UTF-8 in a string column: per record (ASCII bytes are valid UTF-8)
+            text.validate(full=not ascii_only)
         except pa.ArrowInvalid:
             raise _Fallback from None
         if pa.types.is_large_string(text.type):
@@ -538,15 +656,13 @@ class BatchBuilder:
                         offsets=np.arange(first_row, first_row + batch.num_rows, dtype=np.int64),
                         fields={k: col(c) for k, c in plan.fields.items()},
                         extras=[(name, col(name), kind) for name, kind in plan.meta],
-                        fields_present=plan.fields_present)
+                        fields_present=plan.fields_present, ascii_only=ascii_only,
+                        controls=low < 0x20)
 
     # -- the rules, once per batch ----------------------------------------------------------------
 
     def rows(self, raw: RawBatch) -> ColumnarChunk:
         """Provenance rows of a raw batch, and the issues of the records it does not store."""
-        from auditor.readers.provenance_rows import assemble_provenance, utc_micros
-        from auditor.readers.textstats import arrow_word_counts, text_bytes
-
         opts, mapper = self.options, self.mapper
         text = raw.text
         n = len(text)
@@ -556,7 +672,7 @@ class BatchBuilder:
             return raw.wheres[i] if raw.wheres is not None else f"row {int(raw.offsets[i])}"
 
         keep = np.ones(n, dtype=bool)
-        nulls = np.asarray(text.is_null(), dtype=bool)
+        nulls = _flags(text.is_null())
         for i in np.flatnonzero(nulls):
             w = where(i)
             fields_present = (raw.fields_present if isinstance(raw.fields_present, str)
@@ -566,7 +682,10 @@ class BatchBuilder:
                 f"present: {fields_present}); pass --text-column")))
         keep &= ~nulls
         buf, offs = text_bytes(text)
-        ascii_only = buf.size == 0 or int(buf.max()) < 0x80
+        ascii_only, controls = raw.ascii_only, raw.controls
+        if ascii_only is None or controls is None:
+            low, high = byte_bounds(buf)
+            ascii_only, controls = high < 0x80, low < 0x20
         lengths = np.diff(offs)
         n_chars_np = (lengths if ascii_only else
                       np.asarray(pc.fill_null(pc.utf8_length(text), 0), dtype=np.int64))
@@ -589,8 +708,10 @@ class BatchBuilder:
         chunk_issues = [i for _, _, i in issues]
         issue_rows = np.searchsorted(kept, [p for p, _, _ in issues]).tolist()
         f, extras, pre, defaults = raw.fields, raw.extras, raw.pre_meta, raw.defaults
+        english = raw.english
         if kept.size < n:
             text = text.take(pa.array(kept))
+            english = None if english is None else english.take(pa.array(kept))
             n_chars_np = n_chars_np[kept]
             f = {k: _take(v, kept) for k, v in f.items()}
             extras = [(k, _take(v, kept), kind) for k, v, kind in extras]
@@ -611,10 +732,15 @@ class BatchBuilder:
                 '"original_chars": ', pa.array(n_chars_np).cast(pa.string())), null_str)
             n_chars_np = np.minimum(n_chars_np, opts.max_chars)
         text = text.cast(pa.string())
-        if ascii_only:  # bytes are characters
-            snippets = pc.binary_slice(text.view(pa.binary()), 0, SNIPPET_CHARS).view(pa.string())
+        # the largest kernel, in a helper thread while the rules below run (numpy releases the
+        # GIL): a batch's wall time is then about the larger of the two, when a core is free
+        word_counts = _helper().submit(arrow_word_counts, text, ascii_only, controls)
+        snippets = raw.snippets
+        if snippets is not None and opts.max_chars >= SNIPPET_CHARS:  # cut when prepared
+            if kept.size < n:
+                snippets = snippets.take(pa.array(kept))
         else:
-            snippets = pc.utf8_slice_codeunits(text, 0, SNIPPET_CHARS)
+            snippets = _snippets(text, ascii_only)
 
         def given(kind: str, default_key: str | None = None) -> pa.Array:
             """A string field where the record has it, else the format's default."""
@@ -624,6 +750,12 @@ class BatchBuilder:
             return values
 
         # ids: the record's, else the format's, else a content hash of the (truncated) text
+        # language (py3langid, in Python, for the texts the fast path leaves) in the helper too,
+        # after the word counts, while this thread applies the rules below
+        languages = _helper().submit(
+            fill_language_array, given("language", "language"), text, ascii_only=ascii_only,
+            samples=snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None,
+            english=english)
         ids = given("id", "id")
         if ids.null_count:
             ids = self._fill_content_ids(ids, text)
@@ -661,8 +793,7 @@ class BatchBuilder:
             licenses = pc.coalesce(licenses, _as_string(defaults["license"]))
         licenses = pc.fill_null(licenses, UNKNOWN)
 
-        languages = fill_language_array(given("language", "language"), text,
-                                        ascii_only=ascii_only)
+        languages = languages.result()
 
         if "label" in f:
             u = _Uniques(f["label"])
@@ -693,7 +824,7 @@ class BatchBuilder:
             shards=pa.repeat(pa.scalar(self.shard, pa.string()), m), offsets=offsets,
             urls=urls, domains=domains, dates=dates, licenses=licenses, languages=languages,
             roles=roles, synthetic=synthetic, n_chars=pa.array(n_chars_np, pa.int64()),
-            word_counts=arrow_word_counts(text, ascii_only=ascii_only),
+            word_counts=word_counts.result(),
             snippets=snippets, metas=metas, cutoff=opts.cutoff)
         return ColumnarChunk(provenance=provenance, issues=chunk_issues, text_array=text,
                              issue_rows=issue_rows)
@@ -716,7 +847,7 @@ class BatchBuilder:
             pre_keys = {k for d in pre if d for k in d}
         for frag in policy.values():
             fragments.append(frag)
-            count += np.asarray(frag.is_valid(), dtype=bool)
+            count += _flags(frag.is_valid())
         for name, values, kind in extras:
             frag = _meta_fragment(name, kind, values)
             if frag is None:
@@ -725,7 +856,7 @@ class BatchBuilder:
                 frag = pc.if_else(pc.is_valid(policy[name]), null, frag)
             if name in pre_keys:
                 frag = pc.if_else(pa.array([bool(d) and name in d for d in pre]), null, frag)
-            valid = np.asarray(frag.is_valid(), dtype=bool)
+            valid = _flags(frag.is_valid())
             room = count < META_MAX_KEYS
             if (valid & ~room).any():
                 frag = pc.if_else(pa.array(room), frag, null)
@@ -737,7 +868,7 @@ class BatchBuilder:
     @staticmethod
     def _fill_content_ids(ids: pa.Array, text: pa.Array) -> pa.Array:
         """`content_id` of the text where the id is absent, hashing the UTF-8 bytes in place."""
-        missing = np.flatnonzero(np.asarray(ids.is_null()))
+        missing = np.flatnonzero(_flags(ids.is_null()))
         _, off_buf, data_buf = text.buffers()
         offsets = np.frombuffer(off_buf, dtype=np.int32, count=len(text) + 1,
                                 offset=text.offset * 4).tolist()
@@ -751,19 +882,6 @@ class BatchBuilder:
             values[i] = h
         return pa.array(values, pa.string())
 
-    @staticmethod
-    def _domain_of_hosts(hosts: list[str | None]) -> list[str | None]:
-        memo = _DOMAINS_OF
-        if len(memo) > DOMAIN_MEMO:
-            memo.clear()
-        out = []
-        for h in hosts:
-            d = memo.get(h, memo)
-            if d is memo:
-                d = memo[h] = registered_domain(h) if h else None
-            out.append(d)
-        return out
-
     def _domains(self, urls: pa.Array) -> pa.Array:
         """Registered domains: plain URLs through the host regex kernel and one lookup per
         distinct host, the others per row through `registered_domain`."""
@@ -774,9 +892,8 @@ class BatchBuilder:
         hosts = pc.if_else(plain, pc.struct_field(match, "host"), pa.scalar(None, pa.string()))
         hosts = pc.utf8_rtrim(pc.ascii_lower(hosts), characters=".")
         hosts = pc.if_else(pc.equal(hosts, ""), pa.scalar(None, pa.string()), hosts)
-        u = _Uniques(hosts)
-        domains = pa.array(self._domain_of_hosts(u.py), pa.string()).take(u.index)
-        odd = np.flatnonzero(np.asarray(pc.and_(pc.is_valid(urls), pc.invert(plain))))
+        domains = _HOSTS.domains_of(hosts)
+        odd = np.flatnonzero(_flags(pc.and_(pc.is_valid(urls), pc.invert(plain))))
         if not odd.size:
             return domains
         values = domains.to_pylist()
@@ -828,4 +945,4 @@ def _role(label: Any, default: str) -> str:
     return default
 
 
-__all__ = ["BatchBuilder", "ColumnarChunk", "RawBatch", "Record", "meta_json"]
+__all__ = ["BatchBuilder", "ColumnarChunk", "Prepared", "RawBatch", "Record", "meta_json"]

@@ -18,6 +18,10 @@ from auditor.readers.mapping import RecordMapper, top_level
 from auditor.records import RecordIssue
 
 BATCH_ROWS = 1024
+#: Rows of a unit's first batch when batches are sized by bytes: a unit's first batch is read,
+#: prepared and built before anything overlaps it, so a small one starts the pipeline sooner
+#: (~70 ms -> ~20 ms per unit at 2 KB documents).
+FIRST_BATCH_ROWS = 2 * BATCH_ROWS
 #: String columns averaging fewer bytes per row than this are small enough to keep in `meta`.
 META_COLUMN_BYTES = 128
 
@@ -95,6 +99,8 @@ def parquet_batches(unit: WorkUnit, options: ReaderOptions, mapper: RecordMapper
         if batch_bytes:
             per_row = max(meta.total_byte_size / max(group_rows, 1), 1.0)
             size = max(1, int(batch_bytes / per_row) // BATCH_ROWS) * BATCH_ROWS
+            if group == unit.start:
+                size = min(size, FIRST_BATCH_ROWS)
         first = row
         try:
             for batch in pf.iter_batches(batch_size=size, row_groups=[group],

@@ -1,10 +1,11 @@
 """A work unit read as chunks of provenance rows: the one reading loop of scanning, rescoring
 and `read_unit`, for every format.
 
-It only moves batches: Parquet and Arrow record batches (decoded one ahead in a background
-thread, gathered to `CHUNK_ROWS` rows or `CHUNK_BYTES`), and records of the formats read record
-by record (gathered `RECORD_BATCH` at a time), to `auditor.readers.columnar.BatchBuilder`, which
-holds every rule. Format modules are imported on first use.
+It only moves batches: Parquet record batches (about `CHUNK_BYTES` each, decoded and prepared
+one ahead in a background thread), Arrow record batches (decoded ahead, gathered to
+`CHUNK_ROWS` rows or `CHUNK_BYTES`), and records of the formats read record by record
+(gathered `RECORD_BATCH` at a time), to `auditor.readers.columnar.BatchBuilder`, which holds
+every rule. Format modules are imported on first use.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Iterator
 import pyarrow as pa
 
 from auditor.readers.base import ReaderOptions, WorkUnit
-from auditor.readers.columnar import BatchBuilder, ColumnarChunk, Record
+from auditor.readers.columnar import BatchBuilder, ColumnarChunk, Prepared, Record
 from auditor.readers.mapping import RecordMapper, get_field
 from auditor.records import RecordIssue
 
@@ -38,9 +39,11 @@ def read_unit_chunks(unit: WorkUnit,
     if fmt == "parquet":
         from auditor.readers.parquet import parquet_batches
 
-        mapper = RecordMapper(options, unit.shard)
-        source = parquet_batches(unit, options, mapper, batch_bytes=CHUNK_BYTES)
-        return _chunks(read_ahead(source), BatchBuilder(mapper), gather=False)
+        builder = BatchBuilder(RecordMapper(options, unit.shard))
+        source = parquet_batches(unit, options, builder.mapper, batch_bytes=CHUNK_BYTES)
+        # Parquet batches are large enough to build one by one; the read-ahead thread also
+        # prepares each (`BatchBuilder.prepare`) while this one builds the batch before
+        return _prepared_chunks(read_ahead(_prepared(source, builder)), builder)
     if fmt in ("arrow", "hf") and not unit.shard.startswith("hf:"):
         from auditor.readers.hf import arrow_batches, arrow_mapper
 
@@ -144,8 +147,23 @@ def read_ahead(source: Iterator, depth: int = READ_AHEAD) -> Iterator:
             close()
 
 
-def _chunks(source: Iterator, builder: BatchBuilder,
-            gather: bool = True) -> Iterator[ColumnarChunk | RecordIssue]:
+def _prepared(source: Iterator, builder: BatchBuilder) -> Iterator[Prepared | RecordIssue]:
+    """`(batch, first row)` items prepared for building, issues as they are."""
+    for item in source:
+        yield item if isinstance(item, RecordIssue) else builder.prepare(*item)
+
+
+def _prepared_chunks(source: Iterator, builder: BatchBuilder,
+                     ) -> Iterator[ColumnarChunk | RecordIssue]:
+    """Each prepared batch built; a unit-ending issue ends the unit."""
+    for item in source:
+        if isinstance(item, RecordIssue):
+            yield item
+            return
+        yield from builder.build_prepared(item)
+
+
+def _chunks(source: Iterator, builder: BatchBuilder) -> Iterator[ColumnarChunk | RecordIssue]:
     """Build consecutive reader batches together, up to `CHUNK_ROWS` rows or `CHUNK_BYTES`:
     per-call overhead then stays small beside the work, and the rows stored are the same as
     batch by batch (a unit-ending issue first flushes what was read before it)."""
@@ -171,7 +189,7 @@ def _chunks(source: Iterator, builder: BatchBuilder,
         pending.append(batch)
         rows += batch.num_rows
         size += batch.nbytes
-        if not gather or rows >= CHUNK_ROWS or size >= CHUNK_BYTES:
+        if rows >= CHUNK_ROWS or size >= CHUNK_BYTES:
             yield from flush()
     if pending:
         yield from flush()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def word_counts(texts: Sequence[str]) -> np.ndarray:
@@ -91,15 +92,27 @@ def text_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(data_buf, dtype=np.uint8, count=total, offset=base), offsets
 
 
-def arrow_word_counts(texts: pa.Array, ascii_only: bool | None = None) -> np.ndarray:
+def byte_bounds(buf: np.ndarray) -> tuple[int, int]:
+    """(smallest, largest) byte of a buffer in one pass (Arrow's min_max; numpy's min and max
+    are two), (0x20, 0) when empty: whether text is all ASCII (largest < 0x80) and whether it
+    holds control bytes (smallest < 0x20), which decide the cheaper kernels."""
+    if buf.size == 0:
+        return 0x20, 0
+    bounds = pc.min_max(pa.array(buf, pa.uint8()))
+    return bounds["min"].as_py(), bounds["max"].as_py()
+
+
+def arrow_word_counts(texts: pa.Array, ascii_only: bool | None = None,
+                      controls: bool | None = None) -> np.ndarray:
     """`len(text.split())` for each text of a null-free Arrow string array (float64), without
     making Python strings: `word_counts` for the columnar path.
 
     Works on the UTF-8 bytes in place: a word starts at a non-space byte that follows a space
     byte or starts its text. Multi-byte characters are never ASCII spaces, so this is exact
     except for texts holding one of the few non-ASCII Unicode spaces; those texts (found by
-    their UTF-8 lead bytes) are counted with `str.split`, the definition. `ascii_only` may say
-    what the caller already knows about the bytes.
+    their UTF-8 lead bytes) are counted with `str.split`, the definition. `ascii_only` (every
+    byte below 0x80) and `controls` (some byte below 0x20) may say what the caller already
+    knows about the bytes (`byte_bounds`); `controls` may be True when unsure.
     """
     n = len(texts)
     counts = np.zeros(n, dtype=np.float64)
@@ -112,13 +125,14 @@ def arrow_word_counts(texts: pa.Array, ascii_only: bool | None = None) -> np.nda
     if total == 0:
         return counts
     space = np.less_equal(buf, 32, out=_SCRATCH.get("space", total))
-    if int(buf.min()) < 32:  # control bytes: only \t-\r and \x1c-\x1f are spaces
+    if controls is None or ascii_only is None:
+        low, high = byte_bounds(buf)
+        controls, ascii_only = low < 32, high < 0x80
+    if controls:  # control bytes: only \t-\r and \x1c-\x1f are spaces
         at = np.flatnonzero(np.less(buf, 32, out=_SCRATCH.get("tmp", total)))
         vals = buf[at]
         space[at[(vals < 9) | ((vals > 13) & (vals < 28))]] = False
     counts[:] = np.diff(_word_starts_before(space, offsets))
-    if ascii_only is None:
-        ascii_only = int(buf.max()) < 0x80
     if not ascii_only:
         for i in _rows_with_unicode_space(buf, offsets):
             counts[i] = len(texts[int(i)].as_py().split())

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from auditor.provenance.language import preload_identifier
 from auditor.readers.base import WorkUnit
 from auditor.scan.local_executor import run_local
 from auditor.scan.options import ScanOptions
@@ -31,7 +32,7 @@ from auditor.scan.unit import (
 from auditor.store.catalogue import open_store
 from auditor.store.paths import StorePaths
 from auditor.store.prune import missing_shards
-from auditor.store.reconcile import reconcile
+from auditor.store.reconcile import reconcile, remove_temporaries
 
 #: Exit status of `auditor scan` when the run finished but some records or units failed.
 EXIT_PARTIAL = 3
@@ -241,6 +242,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
     from auditor.store.catalogue import StoreAccessError, StoreLockedError, check_writable
 
     options = options or ScanOptions()
+    if workers <= 1 and executor is run_local:  # documents are read in this process
+        preload_identifier()
     try:  # the output first: a store that cannot be written fails now, not after the work
         check_writable(db)
     except StoreAccessError as exc:
@@ -351,6 +354,7 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                 _catalogue(store, run_id, res, counts)
                 prog.advance(res.n_stored if res.mode == "scan" else 0, res.bytes,
                              key=(res.shard, res.part))
+            remove_temporaries(store)  # left by workers that died mid-unit (retried since)
             for shard in plan.shards:
                 store.summarise_shard(shard, run_id)
             bad = (counts["failed"] or counts["units_failed"] or counts["units_held_failed"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,8 +35,8 @@ from auditor.store.sidecar import (
     read_sidecar,
     read_sidecar_info,
     stored_detectors,
+    streamed_sidecar,
     write_attribute,
-    write_sidecar,
 )
 
 #: Longest URL stored; longer ones are cut (a URL is provenance, not content, and a hostile
@@ -226,20 +226,36 @@ def crashed_result(unit: WorkUnit, options: ScanOptions, store_paths: StorePaths
 
 def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult,
           paths: StorePaths, tick=lambda n: None) -> None:
+    """Read and score the unit, writing its provenance side-car while it is read (a thread
+    encodes each part as the next is read: `streamed_sidecar`); then the detectors' attribute
+    side-cars, then the provenance side-car goes into place, so a catalogued unit's files are
+    all there; attribute side-cars of detectors not scored now (an earlier scan's) go."""
     dets = [loaded_detector(n, paths) for n in names]
     result.detectors = {n: str(d.version) for n, d in zip(names, dets, strict=True)}
-    schema = pa.schema(list(PROVENANCE_SCHEMA) + [
-        f for n, d in zip(names, dets, strict=True) for f in detector_fields(n, d.gives_reasons)])
     now = dt.datetime.now(dt.timezone.utc)
-    batches = []
-    for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result)):
-        result.n_stored += chunk.provenance.num_rows
-        arrays = list(store_policy(chunk.provenance, now, result).columns)
-        arrays += _score_chunk(dets, chunk, options, result, tick)
-        batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
-    table = pa.Table.from_batches(batches, schema=schema)
-    write_unit_files(paths, result.sidecar, table, unit_meta(unit, result.fingerprint),
-                     result.detectors)
+    meta = unit_meta(unit, result.fingerprint)
+    keys: list[pa.RecordBatch] = []  # the attribute side-cars' join key, chunk by chunk
+    scores: list[list[pa.Array]] = []
+    with streamed_sidecar(result.sidecar, PROVENANCE_SCHEMA, meta, {}) as write:
+        for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result)):
+            result.n_stored += chunk.provenance.num_rows
+            provenance = store_policy(chunk.provenance, now, result)
+            write(provenance)
+            arrays = _score_chunk(dets, chunk, options, result, tick)
+            if dets:
+                keys.append(provenance.select(list(ATTRIBUTE_KEY)))
+                scores.append(arrays)
+        if dets:
+            fields = [f for n, d in zip(names, dets, strict=True)
+                      for f in detector_fields(n, d.gives_reasons)]
+            key = pa.Table.from_batches(keys, schema=pa.schema(
+                [PROVENANCE_SCHEMA.field(k) for k in ATTRIBUTE_KEY]))
+            columns = {f.name: pa.chunked_array([s[i] for s in scores], f.type)
+                       for i, f in enumerate(fields)}
+            write_attributes(paths, result.sidecar, key, columns, meta, result.detectors)
+    for name, path in paths.unit_attributes(result.sidecar).items():
+        if name not in result.detectors:
+            os.unlink(path)  # an earlier scan's detector, not scored now
     if result.n_failed:
         result.status = "partial"
 
@@ -298,19 +314,14 @@ def _score_chunk(dets: list, chunk: UnitChunk, options: ScanOptions, result: Uni
     return arrays
 
 
-def write_unit_files(paths: StorePaths, sidecar: str, table: pa.Table, meta: dict,
+def write_attributes(paths: StorePaths, sidecar: str, key: pa.Table,
+                     columns: Mapping[str, pa.ChunkedArray], meta: dict,
                      versions: dict[str, str]) -> None:
-    """Split a scanned unit's rows into its side-cars: one attribute side-car per detector,
-    then the provenance side-car (each atomic). Attribute side-cars of this unit for detectors
-    not scored now are removed: they belonged to an earlier scan of the unit."""
+    """One attribute side-car per detector of a scanned unit (`key`: the unit's
+    `ATTRIBUTE_KEY` columns; `columns`: every detector's `detector_fields`)."""
     for name, version in versions.items():
-        columns = {c: table.column(c) for c in (score_column(name), reason_column(name))
-                   if c in table.column_names}
-        write_attribute(paths.attribute_path(sidecar, name), table, columns, name, version, meta)
-    write_sidecar(sidecar, table.select(PROVENANCE_SCHEMA.names), meta, {})
-    for name, path in paths.unit_attributes(sidecar).items():
-        if name not in versions:
-            os.unlink(path)
+        own = {c: columns[c] for c in (score_column(name), reason_column(name)) if c in columns}
+        write_attribute(paths.attribute_path(sidecar, name), key, own, name, version, meta)
 
 
 def store_policy(batch: pa.RecordBatch, now: dt.datetime,

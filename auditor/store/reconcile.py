@@ -52,12 +52,21 @@ class ReconcileReport:
                     or self.updated_detectors)
 
 
+def remove_temporaries(store: Store) -> int:
+    """Delete the half-written side-cars (`*.tmp`) in the store; how many. Safe whenever no
+    scan is writing (the store is held): at a scan's start, and at its end, for the files of
+    workers that died mid-unit (a side-car is written while its unit is read)."""
+    removed = 0
+    for tmp in store.paths.own_temporaries():
+        os.unlink(tmp)
+        removed += 1
+    return removed
+
+
 def reconcile(store: Store, by_run: str) -> ReconcileReport:
     """Repair the catalogue/side-car pair left by a crashed scan (see module docstring)."""
     report = ReconcileReport()
-    for tmp in store.paths.own_temporaries():
-        os.unlink(tmp)
-        report.removed_tmp += 1
+    report.removed_tmp = remove_temporaries(store)
 
     running = [r[0] for r in store.con.execute(
         "SELECT run_id FROM runs WHERE status = 'running' ORDER BY started_at").fetchall()]
