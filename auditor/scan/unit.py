@@ -2,8 +2,8 @@
 
 `process_unit` is the whole job of a worker, local process or Ray task alike: it takes small
 picklable arguments, touches no database, writes one side-car atomically and returns counts and
-record issues for the driver to catalogue. All-or-nothing per unit: if anything raises, no
-side-car is written for it, the unit comes back `failed` with the reason, and the next run
+record issues for the driver to catalogue. All-or-nothing per unit: if anything raises (or none
+of its records can be read), no side-car is written for it, the unit comes back `failed` with the reason, and the next run
 retries it; a side-car therefore always holds a complete unit.
 """
 
@@ -106,7 +106,9 @@ class UnitResult:
     format: str
     fingerprint: str
     mode: str  # "scan" (read and stored) or "rescore" (only detector columns added)
-    status: str  # ok | partial (some records failed) | failed (unit not stored)
+    #: ok | partial (some records failed) | failed (unit not stored: it raised, or none of its
+    #: records could be read)
+    status: str
     sidecar: str | None
     detectors: dict[str, str]
     n_stored: int = 0
@@ -237,6 +239,13 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
         arrays = list(store_policy(chunk.provenance, now, result).columns)
         arrays += _score_chunk(dets, chunk, options, result, tick)
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
+    if result.n_failed and not result.n_stored and not result.n_skipped:
+        # Nothing of the unit could be read (a Parquet file without the text column, a broken
+        # footer, every line bad): the unit failed as a whole, so it stores no side-car and
+        # `--retry-failed` reads it again; `partial` would keep it as if it were done.
+        result.status = "failed"
+        result.sidecar = None
+        return
     table = pa.Table.from_batches(batches, schema=schema)
     write_unit_files(paths, result.sidecar, table, unit_meta(unit, result.fingerprint),
                      result.detectors)
