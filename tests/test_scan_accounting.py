@@ -4,6 +4,8 @@ reason, and records stored with a repair or left out by type are counted, all on
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,3 +40,32 @@ def test_file_without_text_column_is_a_failed_unit_that_retry_reads_again(tmp_pa
     again = run_scan([str(tmp_path / "content.parquet")], db, ScanOptions(), detectors="none",
                      retry_failed=True)
     assert again.counts["units_held_failed"] == 0 and again.counts["units_failed"] == 1
+
+
+def test_pretty_printed_json_object_is_a_skipped_file_and_json_lines_still_read(
+        shared_data, tmp_path):
+    """The leaky corpus's truth.json (one object over many lines) was read as JSON lines:
+    1,854 failed records and exit 3 on every run. C4's `.json.gz` is JSON lines: still read."""
+    import shutil
+
+    from auditor.readers.discover import find_shards
+
+    found = find_shards([str(shared_data / "benchmarks" / "leaky_corpus")])
+    assert [f.uri.rsplit("/", 1)[-1] for f in found.skipped] == ["truth.json"]
+    assert "one JSON object spread over many lines" in found.skipped[0].reason
+    assert len(found.shards) == 3
+    crawl = find_shards([str(shared_data / "crawl")])
+    assert any(s.uri.endswith("c4-sample-2019.json.gz") and s.format == "jsonl"
+               for s in crawl.shards)
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(shared_data / "benchmarks" / "leaky_corpus" / "truth.json", folder)
+    rows = make_rows(4)
+    (folder / "lines.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = run_scan([str(folder)], tmp_path / "s.duckdb", ScanOptions(), detectors="none")
+    assert summary.status == "ok" and summary.counts["failed"] == 0
+    assert summary.counts["stored"] == 4
+    assert [f["file"].rsplit("/", 1)[-1] for f in summary.skipped_files] == ["truth.json"]
+    assert any("1 file(s) that are not corpus shards skipped: truth.json" in n
+               for n in summary.notes)
