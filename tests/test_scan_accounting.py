@@ -69,3 +69,29 @@ def test_pretty_printed_json_object_is_a_skipped_file_and_json_lines_still_read(
     assert [f["file"].rsplit("/", 1)[-1] for f in summary.skipped_files] == ["truth.json"]
     assert any("1 file(s) that are not corpus shards skipped: truth.json" in n
                for n in summary.notes)
+
+
+def _errors(db) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT record, status, reason FROM errors ORDER BY record").fetchall()
+    finally:
+        con.close()
+
+
+def test_invalid_utf8_record_is_kept_and_listed_as_an_issue(tmp_path):
+    rows = make_rows(3)
+    lines = [json.dumps(r).encode() + b"\n" for r in rows]
+    lines.insert(1, b'{"id": "latin1", "text": "caf\xe9 au lait and more words", "src": "x"}\n')
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"".join(lines))
+    db = tmp_path / "s.duckdb"
+    summary = run_scan([str(path)], db, ScanOptions(), detectors="none")
+    assert summary.status == "ok" and summary.counts["stored"] == 4
+    assert summary.counts["failed"] == 0 and summary.counts["invalid_utf8"] == 1
+    offset = len(lines[0])
+    assert _errors(db) == [(f"offset {offset}", "kept",
+                            "invalid UTF-8 replaced: bytes that are not UTF-8 were stored as "
+                            "U+FFFD; the record is kept (re-encode the file as UTF-8 to keep "
+                            "its text whole)")]
+    assert any("1 record(s) stored with invalid UTF-8 replaced" in n for n in summary.notes)

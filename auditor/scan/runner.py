@@ -333,7 +333,7 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                   "units_held_failed": len(plan.held),
                   "units_reused_with_failures": len(earlier_failed), "stored": 0,
                   "future_dates": 0,
-                  "long_urls": 0,
+                  "long_urls": 0, "invalid_utf8": 0,
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
         try:
@@ -372,6 +372,9 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
         if counts["long_urls"]:
             notes.append(f"{counts['long_urls']} URL(s) longer than {MAX_URL_CHARS} characters "
                          "stored cut")
+        if counts["invalid_utf8"]:
+            notes.append(f"{counts['invalid_utf8']} record(s) stored with invalid UTF-8 replaced "
+                         "by U+FFFD (listed as 'kept' in `auditor status --errors`)")
         store.finish_run(run_id, dt.datetime.now(dt.timezone.utc), status, counts,
                          "; ".join(notes) or None)
         prog.close(status=status, **counts)
@@ -446,6 +449,7 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     counts["bytes"] += res.bytes
     counts["future_dates"] += res.n_future_dates
     counts["long_urls"] += res.n_long_urls
+    counts["invalid_utf8"] += res.n_invalid_utf8
     for name, n in res.n_out_of_language.items():  # left unscored: not the detector's language
         key = f"unscored_language_{name}"
         counts[key] = counts.get(key, 0) + n

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -120,6 +121,8 @@ class UnitResult:
     n_future_dates: int = 0
     #: URLs longer than MAX_URL_CHARS, stored cut
     n_long_urls: int = 0
+    #: records stored with invalid UTF-8 replaced by U+FFFD (each also a `kept` issue)
+    n_invalid_utf8: int = 0
     issues: list[RecordIssue] = field(default_factory=list)
     #: detector name -> documents left unscored because their language is not the detector's
     n_out_of_language: dict[str, int] = field(default_factory=dict)
@@ -236,6 +239,7 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
     batches = []
     for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result)):
         result.n_stored += chunk.provenance.num_rows
+        note_repairs(unit, chunk.provenance, result)
         arrays = list(store_policy(chunk.provenance, now, result).columns)
         arrays += _score_chunk(dets, chunk, options, result, tick)
         batches.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
@@ -349,8 +353,40 @@ def store_policy(batch: pa.RecordBatch, now: dt.datetime,
                                       schema=batch.schema)
 
 
+#: How a reader marks, in a stored row's `meta`, a record it kept after replacing bytes that are
+#: not UTF-8 (`auditor.readers.mapping.decode_text`, `clean_surrogates`).
+INVALID_UTF8_META = '"invalid_utf8": true'
+INVALID_UTF8_REASON = ("invalid UTF-8 replaced: bytes that are not UTF-8 were stored as U+FFFD; "
+                       "the record is kept (re-encode the file as UTF-8 to keep its text whole)")
+
+
+def meta_has(meta: pa.Array, fragment: str) -> pa.Array:
+    """Rows whose `meta` JSON holds `fragment` as one of its own members (`"key": value...`),
+    not inside a string value (where its quotes would be escaped)."""
+    if meta.null_count == len(meta):
+        return pa.array([False] * len(meta))
+    pattern = "(^\\{|, )" + re.escape(fragment)
+    return pc.fill_null(pc.match_substring_regex(meta, pattern), False)
+
+
+def note_repairs(unit: WorkUnit, batch: pa.RecordBatch, result: UnitResult) -> None:
+    """Records stored with a repair the reader noted in `meta`: invalid UTF-8 replaced is a
+    `kept` issue per record (in the errors table, so it is seen and counted)."""
+    bad = meta_has(batch.column("meta"), INVALID_UTF8_META)
+    n_bad = pc.sum(bad).as_py() or 0
+    if not n_bad:
+        return
+    result.n_invalid_utf8 += n_bad
+    unit_of = "row" if unit.format in ("parquet", "arrow", "hf") else "offset"
+    for offset in pc.filter(batch.column("offset"), bad).to_pylist():
+        result.issues.append(RecordIssue(unit.shard, f"{unit_of} {offset}", "kept",
+                                         INVALID_UTF8_REASON))
+
+
 def _count_issue(item: RecordIssue, result: UnitResult) -> None:
     result.issues.append(item)
+    if item.status == "kept":
+        return  # stored too: counted with the stored records
     if item.status == "skipped":
         result.n_skipped += 1
     else:

@@ -77,7 +77,7 @@ CREATE TABLE IF NOT EXISTS errors (
     shard VARCHAR,
     part INTEGER,
     record VARCHAR,
-    status VARCHAR,                   -- skipped | failed
+    status VARCHAR,                   -- skipped | failed | kept (stored, repaired)
     reason VARCHAR
 );
 """
