@@ -95,3 +95,22 @@ def test_invalid_utf8_record_is_kept_and_listed_as_an_issue(tmp_path):
                             "U+FFFD; the record is kept (re-encode the file as UTF-8 to keep "
                             "its text whole)")]
     assert any("1 record(s) stored with invalid UTF-8 replaced" in n for n in summary.notes)
+
+
+def test_null_text_is_skipped_as_empty_not_failed_as_missing(tmp_path):
+    """`"text": null` failed with "no 'text' field ... (fields present: id, text)"."""
+    rows = make_rows(3)
+    lines = [json.dumps(r) + "\n" for r in rows] + ['{"id": "n1", "text": null}\n',
+                                                     '{"id": "n2", "body": "no text here"}\n']
+    (tmp_path / "nulls.jsonl").write_text("".join(lines))
+    texts = [r["text"] for r in rows] + [None]
+    pq.write_table(pa.table({"id": [r["id"] for r in rows] + ["p1"], "text": texts}),
+                   tmp_path / "nulls.parquet")
+    db = tmp_path / "s.duckdb"
+    summary = run_scan([str(tmp_path)], db, ScanOptions(), detectors="none")
+    assert summary.counts["stored"] == 6 and summary.counts["skipped"] == 2
+    assert summary.counts["failed"] == 1  # the record with no text field at all
+    issues = {(r[1], r[2].split(" in ")[0]) for r in _errors(db)}
+    assert issues == {("skipped", "empty text"), ("failed", "no 'text' field")}
+    [failed] = [r for r in _errors(db) if r[1] == "failed"]
+    assert "fields present: body, id" in failed[2]
