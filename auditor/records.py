@@ -79,6 +79,9 @@ class RecordIssue:
     #: "skipped" (by policy: empty, too long), "failed" (bad input) or "kept" (stored, repaired)
     status: IssueStatus
     reason: str
+    #: records this issue stands for: records skipped by kind, not one by one (a WARC file's
+    #: request and metadata records), are one issue row with their number
+    count: int = 1
 
 
 #: Columns every side-car row has, before the per-detector score columns.

@@ -114,3 +114,31 @@ def test_null_text_is_skipped_as_empty_not_failed_as_missing(tmp_path):
     assert issues == {("skipped", "empty text"), ("failed", "no 'text' field")}
     [failed] = [r for r in _errors(db) if r[1] == "failed"]
     assert "fields present: body, id" in failed[2]
+
+
+def test_warc_records_that_are_not_documents_are_counted_as_skipped(shared_data, tmp_path):
+    """The 2008 Internet Archive file holds 822 records: 299 responses, 523 requests,
+    metadata and warcinfo that were counted nowhere (while `dns:` responses were skipped)."""
+    from collections import Counter
+
+    warc = shared_data / "crawl" / "ia-2008-blackbook.warc.gz"
+    types: Counter[str] = Counter()
+    from fastwarc.warc import ArchiveIterator
+
+    with open(warc, "rb") as fh:
+        for record in ArchiveIterator(fh, parse_http=False):
+            types[record.headers.get("WARC-Type")] += 1
+    assert sum(types.values()) == 822 and types["response"] == 299
+    db = tmp_path / "s.duckdb"
+    summary = run_scan([str(warc)], db, ScanOptions(), detectors="none")
+    c = summary.counts
+    assert c["stored"] + c["skipped"] + c["failed"] == 822  # every record accounted for once
+    not_documents = {k: v for k, v in c["skipped_by_reason"].items()
+                     if k.startswith("not a document")}
+    assert not_documents == {f"not a document: WARC {t} record": n
+                             for t, n in types.items() if t != "response"}
+    assert sum(not_documents.values()) == 523
+    rows = [r for r in _errors(db) if r[2].startswith("not a document")]
+    assert len(rows) == len(not_documents)  # one row per type, not 523
+    assert any(n.startswith("skipped records by reason: ") and "WARC request record" in n
+               for n in summary.notes)

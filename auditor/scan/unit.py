@@ -388,9 +388,9 @@ def _count_issue(item: RecordIssue, result: UnitResult) -> None:
     if item.status == "kept":
         return  # stored too: counted with the stored records
     if item.status == "skipped":
-        result.n_skipped += 1
+        result.n_skipped += item.count
     else:
-        result.n_failed += 1
+        result.n_failed += item.count
 
 
 def unit_meta(unit: WorkUnit, fp: str) -> dict:
