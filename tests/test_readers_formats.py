@@ -160,9 +160,10 @@ def test_wet_conversion_records(tmp_path):
     path = write_wet(tmp_path / "crawl.warc.wet.gz", docs_in)
     assert discover([str(path)])[0].format == "wet"
     docs = docs_of(read_all([path]))
-    # The record's own language header is kept as given; without one, it is identified.
+    # The record's own language header is kept, as ISO 639-1 (`eng` -> `en`, as other formats
+    # store it); without one, it is identified.
     assert [(d.url, d.text, d.language) for d in docs] == [
-        (u, t, lang or "en") for u, t, _, lang in docs_in]
+        (u, t, "en") for u, t, _, _ in docs_in]
     assert docs[0].crawl_date == dt.datetime(2021, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
     assert docs[1].domain == "example.org"
 

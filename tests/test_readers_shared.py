@@ -73,7 +73,7 @@ def test_wikipedia_2024_warc_and_wet(crawl):
     assert "Escopete" in doc.text and "<div" not in doc.text
     assert doc.pre_cutoff() is False
     [wet] = docs_of(read_all(crawl / "cc-main-2024-22-wikipedia.warc.wet.gz"))
-    assert wet.url == doc.url and wet.language == "spa" and wet.crawl_date == doc.crawl_date
+    assert wet.url == doc.url and wet.language == "es" and wet.crawl_date == doc.crawl_date
     assert wet.id != doc.id and "Escopete" in wet.text
 
 

@@ -142,3 +142,28 @@ def test_warc_records_that_are_not_documents_are_counted_as_skipped(shared_data,
     assert len(rows) == len(not_documents)  # one row per type, not 523
     assert any(n.startswith("skipped records by reason: ") and "WARC request record" in n
                for n in summary.notes)
+
+
+def test_wet_language_is_stored_as_iso_639_1_like_other_formats(shared_data, tmp_path):
+    """WET's `WARC-Identified-Content-Language: spa` was stored as `spa` while other formats
+    store `es`, so `--by language` split one language in two."""
+    wet = shared_data / "crawl" / "cc-main-2024-22-wikipedia.warc.wet.gz"
+    rows = [{"id": "a", "text": "Un texto en castellano sobre el río y el monte. " * 3,
+             "language": "es"}]
+    (tmp_path / "es.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    db = tmp_path / "s.duckdb"
+    run_scan([str(wet), str(tmp_path / "es.jsonl")], db, ScanOptions(), detectors="none")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        langs = con.execute("SELECT language, count(*) FROM documents GROUP BY 1").fetchall()
+    finally:
+        con.close()
+    assert langs == [("es", 2)]
+
+    import detectors
+    from auditor.provenance.language_codes import primary_language
+
+    assert primary_language("eng,spa") == "en" and primary_language("pt_BR") == "pt"
+    english_only = detectors.Detector()
+    english_only.languages = ("en",)
+    assert english_only.valid_for("eng") and not english_only.valid_for("spa")

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.html_meta import html_provenance
+from auditor.provenance.language_codes import primary_language
 from auditor.readers.base import ReaderOptions, WorkUnit
 from auditor.readers.columnar import Record
 from auditor.readers.files import decompressed, open_binary
@@ -333,7 +334,8 @@ def _record_result(shard: str, record: Any, block: bytes, size: int,
         "id": where,
         "url": url,
         "crawl_date": parse_date(headers.get("WARC-Date")),
-        "language": (headers.get("WARC-Identified-Content-Language") or "").split(",")[0] or None,
+        # ISO 639-3 in WET files (`eng`): stored as ISO 639-1 (`en`), as other formats give it
+        "language": primary_language(headers.get("WARC-Identified-Content-Language")),
     }
     meta: dict[str, Any] = {}
     warc_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
