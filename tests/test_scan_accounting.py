@@ -167,3 +167,25 @@ def test_wet_language_is_stored_as_iso_639_1_like_other_formats(shared_data, tmp
     english_only = detectors.Detector()
     english_only.languages = ("en",)
     assert english_only.valid_for("eng") and not english_only.valid_for("spa")
+
+
+def test_truncated_zstd_keeps_every_decodable_line_and_names_the_file(tmp_path):
+    """A truncated `.zst` keeps all zstd can decode before the cut (whole blocks: the cut block
+    cannot be decoded), like a truncated gzip keeps what precedes its cut, and the truncation
+    is a failed issue naming the file and saying what was lost."""
+    import zstandard
+
+    lines = b"".join(json.dumps(r).encode() + b"\n" for r in make_rows(3000, seed=3))
+    packed = zstandard.ZstdCompressor(level=3).compress(lines)
+    cut = packed[: len(packed) * 2 // 3]
+    path = tmp_path / "cut.jsonl.zst"
+    path.write_bytes(cut)
+    decodable = zstandard.ZstdDecompressor().decompressobj().decompress(cut)
+    assert 0 < decodable.count(b"\n") < 3000
+    db = tmp_path / "s.duckdb"
+    summary = run_scan([str(path)], db, ScanOptions(), detectors="none")
+    assert summary.counts["stored"] == decodable.count(b"\n")  # nothing decodable is lost
+    assert summary.counts["failed"] == 1
+    [(record, status, reason)] = _errors(db)
+    assert status == "failed" and str(path) in reason and "truncated" in reason
+    assert "up to 128 KiB, is lost" in reason
