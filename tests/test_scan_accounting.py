@@ -189,3 +189,23 @@ def test_truncated_zstd_keeps_every_decodable_line_and_names_the_file(tmp_path):
     [(record, status, reason)] = _errors(db)
     assert status == "failed" and str(path) in reason and "truncated" in reason
     assert "up to 128 KiB, is lost" in reason
+
+
+def test_unreadable_dates_are_counted_in_the_summary(tmp_path):
+    rows = make_rows(4)
+    dates = ["2021-03-04", "not a date", "yesterday-ish", "2020-01-01T00:00:00Z"]
+    path = tmp_path / "dates.jsonl"
+    path.write_text("".join(json.dumps({**r, "crawl_date": d}) + "\n"
+                            for r, d in zip(rows, dates, strict=True)))
+    pq.write_table(pa.table({"text": [r["text"] for r in rows], "date": dates[::-1]}),
+                   tmp_path / "dates.parquet")
+    db = tmp_path / "s.duckdb"
+    summary = run_scan([str(tmp_path)], db, ScanOptions(), detectors="none")
+    assert summary.counts["stored"] == 8 and summary.counts["unreadable_dates"] == 4
+    assert any(n.startswith("4 date(s) that could not be read stored empty") for n in summary.notes)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        n_empty = con.execute("SELECT count(*) FROM documents WHERE crawl_date IS NULL").fetchone()
+    finally:
+        con.close()
+    assert n_empty == (4,)

@@ -333,7 +333,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                   "units_held_failed": len(plan.held),
                   "units_reused_with_failures": len(earlier_failed), "stored": 0,
                   "future_dates": 0,
-                  "long_urls": 0, "invalid_utf8": 0, "skipped_by_reason": {},
+                  "long_urls": 0, "invalid_utf8": 0, "unreadable_dates": 0,
+                  "skipped_by_reason": {},
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
         try:
@@ -369,6 +370,10 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
         if counts["future_dates"]:
             notes.append(f"{counts['future_dates']} crawl date(s) later than the scan's clock "
                          "stored empty (a wrong --date-column, or bad dates in the data)")
+        if counts["unreadable_dates"]:
+            notes.append(f"{counts['unreadable_dates']} date(s) that could not be read stored "
+                         "empty (each document's `meta` keeps the value as unparsed_date; name "
+                         "the right field with --date-column)")
         if counts["long_urls"]:
             notes.append(f"{counts['long_urls']} URL(s) longer than {MAX_URL_CHARS} characters "
                          "stored cut")
@@ -461,6 +466,7 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     counts["future_dates"] += res.n_future_dates
     counts["long_urls"] += res.n_long_urls
     counts["invalid_utf8"] += res.n_invalid_utf8
+    counts["unreadable_dates"] += res.n_unreadable_dates
     by_reason = counts["skipped_by_reason"]
     for issue in res.issues:
         if issue.status == "skipped":

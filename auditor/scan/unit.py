@@ -123,6 +123,8 @@ class UnitResult:
     n_long_urls: int = 0
     #: records stored with invalid UTF-8 replaced by U+FFFD (each also a `kept` issue)
     n_invalid_utf8: int = 0
+    #: records whose date field could not be read: stored without a date (`meta` keeps it)
+    n_unreadable_dates: int = 0
     issues: list[RecordIssue] = field(default_factory=list)
     #: detector name -> documents left unscored because their language is not the detector's
     n_out_of_language: dict[str, int] = field(default_factory=dict)
@@ -356,6 +358,8 @@ def store_policy(batch: pa.RecordBatch, now: dt.datetime,
 #: How a reader marks, in a stored row's `meta`, a record it kept after replacing bytes that are
 #: not UTF-8 (`auditor.readers.mapping.decode_text`, `clean_surrogates`).
 INVALID_UTF8_META = '"invalid_utf8": true'
+#: How a reader keeps, in `meta`, a date value it could not read (the row's date is empty).
+UNPARSED_DATE_META = '"unparsed_date": '
 INVALID_UTF8_REASON = ("invalid UTF-8 replaced: bytes that are not UTF-8 were stored as U+FFFD; "
                        "the record is kept (re-encode the file as UTF-8 to keep its text whole)")
 
@@ -371,8 +375,11 @@ def meta_has(meta: pa.Array, fragment: str) -> pa.Array:
 
 def note_repairs(unit: WorkUnit, batch: pa.RecordBatch, result: UnitResult) -> None:
     """Records stored with a repair the reader noted in `meta`: invalid UTF-8 replaced is a
-    `kept` issue per record (in the errors table, so it is seen and counted)."""
-    bad = meta_has(batch.column("meta"), INVALID_UTF8_META)
+    `kept` issue per record (in the errors table, so it is seen and counted); a date that could
+    not be read (stored empty, the value kept in `meta`) is counted for the run's summary."""
+    meta = batch.column("meta")
+    result.n_unreadable_dates += pc.sum(meta_has(meta, UNPARSED_DATE_META)).as_py() or 0
+    bad = meta_has(meta, INVALID_UTF8_META)
     n_bad = pc.sum(bad).as_py() or 0
     if not n_bad:
         return
