@@ -140,6 +140,15 @@ def test_warc_records_that_are_not_documents_are_counted_as_skipped(shared_data,
     assert sum(not_documents.values()) == 523
     rows = [r for r in _errors(db) if r[2].startswith("not a document")]
     assert len(rows) == len(not_documents)  # one row per type, not 523
+    from auditor.report.store_sql import issues
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:  # the report counts records, not rows: each row says how many it stands for
+        assert con.execute("SELECT sum(n_records) FROM errors WHERE reason LIKE "
+                           "'not a document%'").fetchone() == (523,)
+        assert issues(con)["errors"] == {k: c[k] for k in ("skipped", "failed") if c[k]}
+    finally:
+        con.close()
     assert any(n.startswith("skipped records by reason: ") and "WARC request record" in n
                for n in summary.notes)
 
