@@ -218,3 +218,14 @@ def test_unreadable_dates_are_counted_in_the_summary(tmp_path):
     finally:
         con.close()
     assert n_empty == (4,)
+
+
+def test_unreadable_warc_date_is_counted_too(tmp_path):
+    from tests.corpus_files import Page, html_page, write_warc
+
+    body = html_page("River", ["A page about the river and the hills around it."] * 3)
+    pages = [Page("https://a.example.com/", body), Page("https://b.example.com/", body,
+                                                         date="the thirtieth of May")]
+    path = write_warc(tmp_path / "dates.warc.gz", pages)
+    summary = run_scan([str(path)], tmp_path / "s.duckdb", ScanOptions(), detectors="none")
+    assert summary.counts["stored"] == 2 and summary.counts["unreadable_dates"] == 1

@@ -330,14 +330,18 @@ def _record_result(shard: str, record: Any, block: bytes, size: int,
 
     headers = record.headers
     url = headers.get("WARC-Target-URI") or None
+    warc_date = headers.get("WARC-Date")
+    crawl_date = parse_date(warc_date)
     defaults: dict[str, Any] = {
         "id": where,
         "url": url,
-        "crawl_date": parse_date(headers.get("WARC-Date")),
+        "crawl_date": crawl_date,
         # ISO 639-3 in WET files (`eng`): stored as ISO 639-1 (`en`), as other formats give it
         "language": primary_language(headers.get("WARC-Identified-Content-Language")),
     }
     meta: dict[str, Any] = {}
+    if warc_date and crawl_date is None:  # kept and counted, as a date field's is
+        meta["unparsed_date"] = warc_date[:64]
     warc_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if record.record_type == WarcRecordType.conversion:
         text, invalid = decode_text(block)
