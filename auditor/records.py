@@ -25,7 +25,7 @@ DEFAULT_CUTOFF = dt.date(2022, 11, 30)
 Role = Literal["corpus", "human_reference", "machine_reference"]
 ROLES: tuple[str, ...] = ("corpus", "human_reference", "machine_reference")
 
-IssueStatus = Literal["skipped", "failed"]
+IssueStatus = Literal["skipped", "failed", "kept"]
 
 
 def content_id(text: str) -> str:
@@ -71,12 +71,17 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class RecordIssue:
-    """An input record that was not stored, and why. Recorded in the store's `errors` table."""
+    """An input record that was not stored (or, `kept`, stored with a repair such as invalid
+    UTF-8 replaced), and why. Recorded in the store's `errors` table."""
 
     shard: str
     record: str  # offset, row index or WARC-Record-ID: enough for a person to find it
-    status: IssueStatus  # "skipped" (by policy: empty, too long) or "failed" (bad input)
+    #: "skipped" (by policy: empty, too long), "failed" (bad input) or "kept" (stored, repaired)
+    status: IssueStatus
     reason: str
+    #: records this issue stands for: records skipped by kind, not one by one (a WARC file's
+    #: request and metadata records), are one issue row with their number
+    count: int = 1
 
 
 #: Columns every side-car row has, before the per-detector score columns.

@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from auditor.provenance.language_codes import primary_language
+
 #: Cost tiers, cheapest first. `cheap` runs on every document; `model` on CPU at scale with care;
 #: `lm` (transformer LMs) on samples.
 TIERS = ("cheap", "model", "lm")
-#: Three-letter codes some crawls write (WARC-Identified-Content-Language), as ISO 639-1.
-_ISO639_3 = {"eng": "en", "deu": "de", "fra": "fr", "spa": "es", "por": "pt", "ita": "it",
-             "nld": "nl", "rus": "ru", "zho": "zh", "jpn": "ja", "kor": "ko", "ara": "ar"}
 
 
 class Detector:
@@ -68,8 +67,7 @@ class Detector:
         to identify) is scored: such texts are short, and leaving them out would hide them."""
         if self.languages is None or not language:
             return True
-        head = language.strip().lower().split(",")[0].replace("_", "-").split("-")[0]
-        return _ISO639_3.get(head, head) in self.languages
+        return primary_language(language) in self.languages
 
     def score_documents(self, texts: Sequence[str], metas: Sequence[dict] | None = None,
                         languages: Sequence[str | None] | None = None) -> DocumentScores:

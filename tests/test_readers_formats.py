@@ -130,10 +130,18 @@ def test_warc_pages_give_licence_generator_and_source_type(tmp_path):
         assert docs["https://wiki.example.net/wiki/River"].crawl_date == dt.datetime(
             2024, 5, 31, 10, tzinfo=dt.timezone.utc)
         assert docs["https://pd.example.org/poem"].pre_cutoff() is True
-        skipped = [x for x in items if isinstance(x, RecordIssue)]
-        assert len(skipped) == len(SAMPLE_SKIPPED)  # requests/metadata/warcinfo are silent
+        issues = [x for x in items if isinstance(x, RecordIssue)]
+        skipped = [x for x in issues if not x.reason.startswith("not a document")]
+        assert len(skipped) == len(SAMPLE_SKIPPED)
         assert sorted(x.reason.split(" (")[0] for x in skipped) == sorted(SAMPLE_SKIPPED.values())
         assert all(x.status == "skipped" and x.record.startswith("urn:uuid:") for x in skipped)
+        # requests, metadata and warcinfo: counted as skipped, one issue per type
+        n_pages = len(sample_pages())
+        assert {(x.status, x.reason.split(" (")[0], x.count) for x in issues
+                if x not in skipped} == {
+            ("skipped", "not a document: WARC warcinfo record", 1),
+            ("skipped", "not a document: WARC request record", n_pages),
+            ("skipped", "not a document: WARC metadata record", n_pages)}
 
 
 def test_warc_offsets_point_at_records(tmp_path):
@@ -152,9 +160,10 @@ def test_wet_conversion_records(tmp_path):
     path = write_wet(tmp_path / "crawl.warc.wet.gz", docs_in)
     assert discover([str(path)])[0].format == "wet"
     docs = docs_of(read_all([path]))
-    # The record's own language header is kept as given; without one, it is identified.
+    # The record's own language header is kept, as ISO 639-1 (`eng` -> `en`, as other formats
+    # store it); without one, it is identified.
     assert [(d.url, d.text, d.language) for d in docs] == [
-        (u, t, lang or "en") for u, t, _, lang in docs_in]
+        (u, t, "en") for u, t, _, _ in docs_in]
     assert docs[0].crawl_date == dt.datetime(2021, 3, 4, 5, 6, 7, tzinfo=dt.timezone.utc)
     assert docs[1].domain == "example.org"
 
@@ -293,7 +302,8 @@ def test_warc_http_encodings_charsets_and_broken_bodies(tmp_path):
     assert "Un café très noir" in texts["https://c.example.com/"]  # gzip content-encoding
     assert "Un café très noir" in texts["https://d.example.com/"]  # chunked transfer-encoding
     assert "0\r\n" not in texts["https://d.example.com/"]
-    issues = {x.status: x for x in items if isinstance(x, RecordIssue)}
+    issues = {x.status: x for x in items if isinstance(x, RecordIssue)
+              and not x.reason.startswith("not a document")}  # warcinfo/request: counted apart
     assert len(issues) == 2 and len(docs) == 4
     assert "broken gzip content encoding" in issues["failed"].reason
     assert issues["failed"].record.startswith("urn:uuid:") and "enc.warc.gz" in issues["failed"].reason
@@ -319,7 +329,11 @@ def test_warc_resource_and_revisit_records(tmp_path):
             "https://r.example.com/notes.txt", "resource", payload=io.BytesIO(b"plain notes"),
             warc_content_type="text/plain"))
     items = read_all([path])
-    doc, issue = items
+    grouped = [x for x in items if isinstance(x, RecordIssue)
+               and x.reason.startswith("not a document")]
+    assert [(x.reason.split(" (")[0], x.count) for x in grouped] == [
+        ("not a document: WARC revisit record", 1)]  # counted as skipped, one issue per type
+    doc, issue = [x for x in items if x not in grouped]
     assert isinstance(doc, Document) and doc.text == "A stored resource page."
     assert doc.crawl_date.year == 2022
     assert isinstance(issue, RecordIssue) and issue.reason == "not HTML (text/plain)"

@@ -153,8 +153,9 @@ def test_odd_parquet_stores_the_same_rows_both_ways(tmp_path, monkeypatch, reade
     records, columnar = scan_both(tmp_path, monkeypatch, path, reader)
     assert_same(records, columnar)
     res, table = columnar[0]
-    assert res.n_skipped > 0 and res.n_failed > 0 and res.n_stored > 2000  # oddities were hit
-    assert res.n_stored + res.n_skipped + res.n_failed == 3000
+    assert res.n_skipped > 0 and res.n_stored > 2000  # oddities were hit
+    # a null text (the column is there) is an empty text, skipped; nothing here is missing
+    assert res.n_failed == 0 and res.n_stored + res.n_skipped == 3000
     metas = [json.loads(m) for m in table.column("meta").to_pylist() if m]
     assert any(m.get("truncated") for m in metas) or reader.max_chars > 1000
     assert columnar_share(path, reader, monkeypatch) == 1.0  # all of it column by column
@@ -301,7 +302,7 @@ def test_json_lines_store_the_rows_of_the_same_parquet_records(tmp_path):
         tables.append((res, read_unit_table(paths, res.sidecar)))
     (r1, t1), (r2, t2) = tables
     assert (r1.n_stored, r1.n_skipped, r1.n_failed) == (r2.n_stored, r2.n_skipped, r2.n_failed)
-    assert r1.n_skipped and r1.n_failed and r1.n_stored > 1000
+    assert r1.n_skipped and not r1.n_failed and r1.n_stored > 1000  # null texts: skipped
     assert [i.reason.split(" in ")[0] for i in r1.issues] == \
         [i.reason.split(" in ")[0] for i in r2.issues]
     for name in t1.column_names:

@@ -128,7 +128,8 @@ def scan_command(inputs, db, fmt, text_column, id_column, url_column, date_colum
     options, same detector versions) are skipped; changed and new shards are scanned; a new
     or upgraded detector only fills its own column; a killed run resumes without losing or
     duplicating a record. Every record ends stored, skipped or failed, with the reason in the
-    store's `errors` table (see `auditor status --errors`). Files in a folder that are not
+    store's `errors` table (see `auditor status --errors`; a record stored with invalid UTF-8
+    replaced is listed there as kept). Files in a folder that are not
     corpus shards (notes, images, archives) are skipped and listed in the summary; a unit
     that failed (even one that killed its worker) is held back until its file changes or
     --retry-failed.

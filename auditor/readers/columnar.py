@@ -51,6 +51,7 @@ from auditor.readers.mapping import (
     clean_surrogates,
     decode_text,
     get_field,
+    holds_field,
     is_garbage,
 )
 from auditor.readers.provenance_rows import assemble_provenance, utc_micros
@@ -493,6 +494,8 @@ class BatchBuilder:
             record, offset, where, format_meta, record_defaults = records[j]
             meta = dict(format_meta or {})
             text = get_field(record, tf)
+            if text is None and holds_field(record, tf):
+                text = ""  # a null text is an empty one: skipped "empty text", not "no field"
             if text is not None:
                 if isinstance(text, (bytes, bytearray)):
                     text, invalid = decode_text(bytes(text))
@@ -651,6 +654,8 @@ class BatchBuilder:
             raise _Fallback from None
         if pa.types.is_large_string(text.type):
             text = text.cast(pa.string())
+        if text.null_count:  # the column is there: a null text is empty, not a missing field
+            text = pc.fill_null(text, "")
         col = batch.column
         return RawBatch(text=text,
                         offsets=np.arange(first_row, first_row + batch.num_rows, dtype=np.int64),

@@ -91,6 +91,14 @@ def format_from_name(name: str) -> str | None:
     return None
 
 
+def _name_without_compression(uri: str) -> str:
+    lowered = uri.lower()
+    for ext in _COMPRESSION:
+        if lowered.endswith(ext):
+            return lowered[: -len(ext)]
+    return lowered
+
+
 def sniff_format(uri: str) -> str | None:
     """Format from content: `PAR1`, Arrow IPC, `WARC/1.` (WET when it holds conversion
     records), a JSON object; looking through gzip/zstd. None when unrecognised."""
@@ -116,9 +124,39 @@ def sniff_format(uri: str) -> str | None:
     return None
 
 
-def _is_json_array(uri: str) -> bool:
+#: Bytes of a `.json` file read to tell JSON lines from one JSON document.
+JSON_HEAD_BYTES = 1 << 16
+
+
+def _json_document_kind(uri: str) -> str | None:
+    """"array" or "object" when a `.json` file holds one JSON document rather than JSON lines
+    (a list, or one object pretty-printed over many lines, such as a benchmark's truth file);
+    None for JSON lines. An object spans lines when its first line stops in the middle of it:
+    the parse error falls at the line's end. A first line that is complete, longer than
+    `JSON_HEAD_BYTES`, or broken in its middle is left to the JSONL reader (a real JSONL file,
+    whose bad lines are reported one by one)."""
     with open_binary(uri) as raw:
-        return raw.read(4096).lstrip().startswith(b"[")
+        head = raw.read(JSON_HEAD_BYTES)
+        if compression_of(head[:8]):
+            raw.seek(0)
+            try:
+                head = decompressed(raw)[0].read(JSON_HEAD_BYTES)
+            except Exception:  # a broken stream is the JSONL reader's to report, per file
+                return None
+    head = head.lstrip()
+    if head.startswith(b"["):
+        return "array"
+    if not head.startswith(b"{"):
+        return None
+    end = head.find(b"\n")
+    if end < 0:
+        return None
+    line = head[:end].decode("utf-8", "replace").rstrip()
+    try:
+        json.loads(line)
+    except json.JSONDecodeError as exc:
+        return "object" if exc.pos >= len(line) else None
+    return None
 
 
 def _stat(uri: str) -> tuple[int, float | None, str | None]:
@@ -244,9 +282,9 @@ def find_shards(inputs: list[str], fmt: str | None = None, *, include: Sequence[
     `hf:NAME[:CONFIG][@SPLIT]` inputs become one `hf` shard each (read through `datasets`).
     Local paths are resolved (`resolved`), so every spelling of a file is one shard. Files
     found in a folder or by a glob that are not corpus shards (notes, images, archives, a JSON
-    array) are skipped with the reason, not fatal; `include` keeps only files matching one of
-    its globs and `exclude` drops matching files; `ignore` drops files silently (the store's
-    own). Raises `ReaderError` naming the input for missing paths, empty folders, and a file
+    array or one pretty-printed JSON object) are skipped with the reason, not fatal; `include`
+    keeps only files matching one of its globs and `exclude` drops matching files; `ignore`
+    drops files silently (the store's own). Raises `ReaderError` naming the input for missing paths, empty folders, and a file
     named explicitly whose format is neither in its name nor in its content (pass `--format`).
     """
     if fmt is not None and fmt not in FORMATS:
@@ -283,9 +321,16 @@ def find_shards(inputs: list[str], fmt: str | None = None, *, include: Sequence[
             except OSError as exc:
                 raise ReaderError(f"{uri}: cannot read ({exc})") from exc
             problem = None
-            if shard_fmt == "jsonl" and uri.lower().endswith(".json") and _is_json_array(uri):
+            kind = (_json_document_kind(uri) if shard_fmt == "jsonl"
+                    and _name_without_compression(uri).endswith(".json") else None)
+            if kind == "array":
                 problem = ("a JSON array, not JSON lines (one object per line); convert it, "
                            "e.g. jq -c '.[]' file.json > file.jsonl")
+            elif kind == "object":
+                problem = ("one JSON object spread over many lines (a pretty-printed document "
+                           "such as metadata or a truth file), not JSON lines (one object per "
+                           "line); if its records are a list inside it, extract them, e.g. "
+                           "jq -c '.KEY[]' file.json > file.jsonl")
             elif shard_fmt is None:
                 problem = ("unknown format (not Parquet, JSON lines, WARC/WET or Arrow by "
                            "name or content)")

@@ -80,11 +80,19 @@ def decompressed(raw: BinaryIO) -> tuple[BinaryIO, str | None]:
     return raw, None
 
 
+#: Largest zstd block, decoded. A block decodes only whole (its sequences are read from its
+#: end), so a file cut inside one loses that block's text: up to this much, all of a small file.
+ZSTD_BLOCK_BYTES = 128 << 10
+
+
 class _ZstdFrames(io.RawIOBase):
     """Zstandard frames read one after another, raising `EOFError` on a truncated last frame.
 
     `zstandard`'s own `stream_reader` returns a short read without error when the input ends
-    inside a frame, which would make a truncated download look complete.
+    inside a frame, which would make a truncated download look complete. Everything decoded
+    before the cut is handed out first (as a truncated gzip keeps what precedes its cut); the
+    block the file was cut in cannot be decoded at all (`ZSTD_BLOCK_BYTES`), which the error
+    says, so the loss is explained rather than silent.
     """
 
     _CHUNK = 1 << 18
@@ -110,7 +118,10 @@ class _ZstdFrames(io.RawIOBase):
             if not chunk:
                 self._done = True
                 if self._in_frame:
-                    raise EOFError("zstd stream ended before the end of its last frame")
+                    raise EOFError(
+                        "zstd stream ended before the end of its last frame (everything "
+                        "before the cut block is kept; zstd decodes whole blocks, so the "
+                        f"text of the cut block, up to {ZSTD_BLOCK_BYTES >> 10} KiB, is lost)")
                 return 0
             self._feed(chunk)
         n = min(len(buffer), len(self._pending))

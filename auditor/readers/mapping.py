@@ -53,6 +53,21 @@ def get_field(record: Mapping[str, Any], name: str) -> Any:
     return value
 
 
+def holds_field(record: Mapping[str, Any], name: str) -> bool:
+    """Whether `record` has field `name` at all (as `get_field` finds it), even if null: a
+    null text is an empty text, not a missing field."""
+    if name in record:
+        return True
+    if "." not in name:
+        return False
+    value: Any = record
+    for part in name.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return False
+        value = value[part]
+    return True
+
+
 def top_level(name: str, available: Iterable[str]) -> str | None:
     """The top-level column that holds field `name` (itself, or the part before the first dot)."""
     names = set(available)

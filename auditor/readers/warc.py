@@ -3,8 +3,10 @@
 A WARC `response` holding HTML becomes one `Document`: licence, `<meta name="generator">` and
 IPTC digital-source-type are read from the raw HTML first (extraction drops them), then the
 text is extracted with Resiliparse. A WET `conversion` record is already text. Requests,
-metadata, warcinfo and revisit records are not documents and pass silently; other responses
-(images, robots.txt, redirects, DNS) are counted as skipped with the reason.
+metadata, warcinfo and revisit records are not documents: they are counted as skipped, one
+issue per record type and shard with their number (a crawl holds about two per page, too many
+for a row each); other responses (images, robots.txt, redirects, DNS) are skipped one by one
+with the reason.
 
 The file is decompressed in Python (`auditor.readers.files.decompressed`) and handed to FastWARC
 as a plain stream, because FastWARC's own decompressor stops silently on a truncated gzip
@@ -16,12 +18,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.html_meta import html_provenance
+from auditor.provenance.language_codes import primary_language
 from auditor.readers.base import ReaderOptions, WorkUnit
 from auditor.readers.columnar import Record
 from auditor.readers.files import decompressed, open_binary
@@ -125,13 +128,36 @@ def warc_mapper(unit: WorkUnit, options: ReaderOptions) -> RecordMapper:
     return RecordMapper(_warc_options(options), unit.shard)
 
 
+#: Why each WARC record type that is not a document is skipped (`NOT_DOCUMENT_OTHER` else).
+NOT_DOCUMENT = {
+    "request": "the crawler's HTTP request, not a page",
+    "metadata": "crawl metadata (fetch details, outlinks), not a page",
+    "warcinfo": "the description of the crawl that wrote the file, not a page",
+    "revisit": "a revisit: the page is unchanged and its content is in an earlier record",
+}
+NOT_DOCUMENT_OTHER = "a WARC record type that holds no page"
+
+
 def warc_records(unit: WorkUnit, options: ReaderOptions) -> Iterator[Record | RecordIssue]:
-    """Records of the HTML responses (WARC) or conversion records (WET) of a whole shard.
+    """Records of the HTML responses (WARC) or conversion records (WET) of a whole shard, then
+    one skipped issue per type of the records that are not documents, with their number.
 
     A malformed record (a garbage header, a broken Content-Length) fails with its offset and
     reading goes on at the next line that starts a `WARC/` header, so the good records after
     it are kept.
     """
+    others: Counter[str] = Counter()
+    yield from _warc_records(unit, options, others)
+    for kind, n in sorted(others.items()):
+        yield RecordIssue(unit.shard, f"{n} WARC {kind} record(s)", "skipped",
+                          f"not a document: WARC {kind} record "
+                          f"({NOT_DOCUMENT.get(kind, NOT_DOCUMENT_OTHER)})", count=n)
+
+
+def _warc_records(unit: WorkUnit, options: ReaderOptions,
+                  others: Counter[str]) -> Iterator[Record | RecordIssue]:
+    """`warc_records` without the closing counts: records that are not documents are counted
+    in `others` by their WARC-Type, once known to be whole (not a cut-off last record)."""
     from fastwarc.warc import ArchiveIterator, WarcRecordType
 
     shard = unit.shard
@@ -147,6 +173,7 @@ def warc_records(unit: WorkUnit, options: ReaderOptions) -> Iterator[Record | Re
         # Each record's result waits for the next record: only then is it known not to be a
         # last record whose header was cut off (FastWARC yields those as empty records).
         pending: Record | RecordIssue | None = None
+        pending_other: str | None = None  # the same wait for a record that is no document
         while True:
             read_since_restart = False
             try:
@@ -155,6 +182,9 @@ def warc_records(unit: WorkUnit, options: ReaderOptions) -> Iterator[Record | Re
                     if pending is not None:
                         yield pending
                         pending = None
+                    if pending_other is not None:
+                        others[pending_other] += 1
+                        pending_other = None
                     where = _record_id(record)
                     pos = record.stream_pos  # from the stream's tell(): whole-stream offsets
                     last = (pos, where)
@@ -166,12 +196,17 @@ def warc_records(unit: WorkUnit, options: ReaderOptions) -> Iterator[Record | Re
                         return
                     if wanted:
                         pending = _record_result(shard, record, block, got, where, pos)
+                    else:
+                        pending_other = (record.headers.get("WARC-Type") or "untyped").lower()
                     last_block_end = pos + 1
                 break
             except OSError as exc:  # FastWARC: malformed record header
                 if pending is not None:
                     yield pending
                     pending = None
+                if pending_other is not None:
+                    others[pending_other] += 1
+                    pending_other = None
                 new_stretch = read_since_restart or base == 0
                 resumed = _resynchronise(counted, max(last_block_end, base + 1))
                 if new_stretch:  # one issue per bad stretch, not per failed restart in it
@@ -185,6 +220,8 @@ def warc_records(unit: WorkUnit, options: ReaderOptions) -> Iterator[Record | Re
         problem = _last_record_problem(counted, last[0]) if last is not None else None
         if pending is not None and problem is None:
             yield pending
+        if pending_other is not None and problem is None:
+            others[pending_other] += 1
         if counted.error is not None:
             yield RecordIssue(unit.shard, f"offset {counted.position}", "failed",
                               f"{compression} stream of {unit.shard} broke at byte "
@@ -293,13 +330,18 @@ def _record_result(shard: str, record: Any, block: bytes, size: int,
 
     headers = record.headers
     url = headers.get("WARC-Target-URI") or None
+    warc_date = headers.get("WARC-Date")
+    crawl_date = parse_date(warc_date)
     defaults: dict[str, Any] = {
         "id": where,
         "url": url,
-        "crawl_date": parse_date(headers.get("WARC-Date")),
-        "language": (headers.get("WARC-Identified-Content-Language") or "").split(",")[0] or None,
+        "crawl_date": crawl_date,
+        # ISO 639-3 in WET files (`eng`): stored as ISO 639-1 (`en`), as other formats give it
+        "language": primary_language(headers.get("WARC-Identified-Content-Language")),
     }
     meta: dict[str, Any] = {}
+    if warc_date and crawl_date is None:  # kept and counted, as a date field's is
+        meta["unparsed_date"] = warc_date[:64]
     warc_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if record.record_type == WarcRecordType.conversion:
         text, invalid = decode_text(block)

@@ -212,9 +212,15 @@ def issues(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         last = rows_as_dicts(con.execute("SELECT * FROM runs ORDER BY started_at DESC LIMIT 1"))
         out["last_run"] = last[0] if last else None
     if "errors" in have:
-        out["errors"] = {s: int(n) for s, n in con.execute(
-            "SELECT status, count(*) FROM errors GROUP BY status ORDER BY status").fetchall()}
+        # records, not rows: a row may stand for many (a WARC file's request records), and
+        # `kept` records are stored (with a repair), so they are not among those not stored
+        columns = {r[0] for r in con.execute("DESCRIBE errors").fetchall()}
+        n = "sum(coalesce(n_records, 1))" if "n_records" in columns else "count(*)"
+        by_status = {s: int(k) for s, k in con.execute(
+            f"SELECT status, {n} FROM errors GROUP BY status ORDER BY status").fetchall()}
+        out["kept"] = by_status.pop("kept", 0)
+        out["errors"] = by_status
         out["top_reasons"] = rows_as_dicts(con.execute(
-            "SELECT status, left(reason, 120) AS reason, count(*) AS n FROM errors "
+            f"SELECT status, left(reason, 120) AS reason, {n} AS n FROM errors "
             "GROUP BY ALL ORDER BY n DESC, reason LIMIT 10"))
     return out

@@ -336,7 +336,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
                   "units_held_failed": len(plan.held),
                   "units_reused_with_failures": len(earlier_failed), "stored": 0,
                   "future_dates": 0,
-                  "long_urls": 0,
+                  "long_urls": 0, "invalid_utf8": 0, "unreadable_dates": 0,
+                  "skipped_by_reason": {},
                   "skipped": 0, "failed": 0, "bytes": 0}
         status = "failed"
         try:
@@ -373,9 +374,21 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
         if counts["future_dates"]:
             notes.append(f"{counts['future_dates']} crawl date(s) later than the scan's clock "
                          "stored empty (a wrong --date-column, or bad dates in the data)")
+        if counts["unreadable_dates"]:
+            notes.append(f"{counts['unreadable_dates']} date(s) that could not be read stored "
+                         "empty (each document's `meta` keeps the value as unparsed_date; name "
+                         "the right field with --date-column)")
         if counts["long_urls"]:
             notes.append(f"{counts['long_urls']} URL(s) longer than {MAX_URL_CHARS} characters "
                          "stored cut")
+        if counts["skipped_by_reason"]:
+            ranked = sorted(counts["skipped_by_reason"].items(), key=lambda kv: (-kv[1], kv[0]))
+            shown = "; ".join(f"{n:,} {reason}" for reason, n in ranked[:8])
+            more = f"; and {len(ranked) - 8} more reason(s)" if len(ranked) > 8 else ""
+            notes.append(f"skipped records by reason: {shown}{more}")
+        if counts["invalid_utf8"]:
+            notes.append(f"{counts['invalid_utf8']} record(s) stored with invalid UTF-8 replaced "
+                         "by U+FFFD (listed as 'kept' in `auditor status --errors`)")
         store.finish_run(run_id, dt.datetime.now(dt.timezone.utc), status, counts,
                          "; ".join(notes) or None)
         prog.close(status=status, **counts)
@@ -432,6 +445,12 @@ def _record_poison_units(store, run_id: str, interrupted: list[str], units: list
     return None
 
 
+def skip_reason_key(reason: str) -> str:
+    """A skip reason without its per-record detail (`not HTML (image/png)` -> `not HTML`), to
+    count skipped records by reason in the summary."""
+    return reason.split(" (", 1)[0]
+
+
 def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     """Write one unit's outcome to the catalogue and add it to the run counts."""
     if res.mode == "rescore":
@@ -450,6 +469,13 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
     counts["bytes"] += res.bytes
     counts["future_dates"] += res.n_future_dates
     counts["long_urls"] += res.n_long_urls
+    counts["invalid_utf8"] += res.n_invalid_utf8
+    counts["unreadable_dates"] += res.n_unreadable_dates
+    by_reason = counts["skipped_by_reason"]
+    for issue in res.issues:
+        if issue.status == "skipped":
+            key = skip_reason_key(issue.reason)
+            by_reason[key] = by_reason.get(key, 0) + issue.count
     for name, n in res.n_out_of_language.items():  # left unscored: not the detector's language
         key = f"unscored_language_{name}"
         counts[key] = counts.get(key, 0) + n

@@ -2,8 +2,8 @@
 
 `process_unit` is the whole job of a worker, local process or Ray task alike: it takes small
 picklable arguments, touches no database, writes one side-car atomically and returns counts and
-record issues for the driver to catalogue. All-or-nothing per unit: if anything raises, no
-side-car is written for it, the unit comes back `failed` with the reason, and the next run
+record issues for the driver to catalogue. All-or-nothing per unit: if anything raises (or none
+of its records can be read), no side-car is written for it, the unit comes back `failed` with the reason, and the next run
 retries it; a side-car therefore always holds a complete unit.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +107,9 @@ class UnitResult:
     format: str
     fingerprint: str
     mode: str  # "scan" (read and stored) or "rescore" (only detector columns added)
-    status: str  # ok | partial (some records failed) | failed (unit not stored)
+    #: ok | partial (some records failed) | failed (unit not stored: it raised, or none of its
+    #: records could be read)
+    status: str
     sidecar: str | None
     detectors: dict[str, str]
     n_stored: int = 0
@@ -118,6 +121,10 @@ class UnitResult:
     n_future_dates: int = 0
     #: URLs longer than MAX_URL_CHARS, stored cut
     n_long_urls: int = 0
+    #: records stored with invalid UTF-8 replaced by U+FFFD (each also a `kept` issue)
+    n_invalid_utf8: int = 0
+    #: records whose date field could not be read: stored without a date (`meta` keeps it)
+    n_unreadable_dates: int = 0
     issues: list[RecordIssue] = field(default_factory=list)
     #: detector name -> documents left unscored because their language is not the detector's
     n_out_of_language: dict[str, int] = field(default_factory=dict)
@@ -224,6 +231,10 @@ def crashed_result(unit: WorkUnit, options: ScanOptions, store_paths: StorePaths
                    "until its file changes or `auditor scan --retry-failed`")])
 
 
+class _UnitUnreadable(Exception):
+    """Raised inside the side-car block when no record of the unit could be read."""
+
+
 def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult,
           paths: StorePaths, tick=lambda n: None) -> None:
     """Read and score the unit, writing its provenance side-car while it is read (a thread
@@ -236,23 +247,34 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
     meta = unit_meta(unit, result.fingerprint)
     keys: list[pa.RecordBatch] = []  # the attribute side-cars' join key, chunk by chunk
     scores: list[list[pa.Array]] = []
-    with streamed_sidecar(result.sidecar, PROVENANCE_SCHEMA, meta, {}) as write:
-        for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result)):
-            result.n_stored += chunk.provenance.num_rows
-            provenance = store_policy(chunk.provenance, now, result)
-            write(provenance)
-            arrays = _score_chunk(dets, chunk, options, result, tick)
+    try:
+        with streamed_sidecar(result.sidecar, PROVENANCE_SCHEMA, meta, {}) as write:
+            for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result)):
+                result.n_stored += chunk.provenance.num_rows
+                note_repairs(unit, chunk.provenance, result)
+                provenance = store_policy(chunk.provenance, now, result)
+                write(provenance)
+                arrays = _score_chunk(dets, chunk, options, result, tick)
+                if dets:
+                    keys.append(provenance.select(list(ATTRIBUTE_KEY)))
+                    scores.append(arrays)
+            if result.n_failed and not result.n_stored and not result.n_skipped:
+                raise _UnitUnreadable  # drops the half-written side-car
             if dets:
-                keys.append(provenance.select(list(ATTRIBUTE_KEY)))
-                scores.append(arrays)
-        if dets:
-            fields = [f for n, d in zip(names, dets, strict=True)
-                      for f in detector_fields(n, d.gives_reasons)]
-            key = pa.Table.from_batches(keys, schema=pa.schema(
-                [PROVENANCE_SCHEMA.field(k) for k in ATTRIBUTE_KEY]))
-            columns = {f.name: pa.chunked_array([s[i] for s in scores], f.type)
-                       for i, f in enumerate(fields)}
-            write_attributes(paths, result.sidecar, key, columns, meta, result.detectors)
+                fields = [f for n, d in zip(names, dets, strict=True)
+                          for f in detector_fields(n, d.gives_reasons)]
+                key = pa.Table.from_batches(keys, schema=pa.schema(
+                    [PROVENANCE_SCHEMA.field(k) for k in ATTRIBUTE_KEY]))
+                columns = {f.name: pa.chunked_array([s[i] for s in scores], f.type)
+                           for i, f in enumerate(fields)}
+                write_attributes(paths, result.sidecar, key, columns, meta, result.detectors)
+    except _UnitUnreadable:
+        # Nothing of the unit could be read (a Parquet file without the text column, a broken
+        # footer, every line bad): the unit failed as a whole, so it stores no side-car and
+        # `--retry-failed` reads it again; `partial` would keep it as if it were done.
+        result.status = "failed"
+        result.sidecar = None
+        return
     for name, path in paths.unit_attributes(result.sidecar).items():
         if name not in result.detectors:
             os.unlink(path)  # an earlier scan's detector, not scored now
@@ -351,12 +373,49 @@ def store_policy(batch: pa.RecordBatch, now: dt.datetime,
                                       schema=batch.schema)
 
 
+#: How a reader marks, in a stored row's `meta`, a record it kept after replacing bytes that are
+#: not UTF-8 (`auditor.readers.mapping.decode_text`, `clean_surrogates`).
+INVALID_UTF8_META = '"invalid_utf8": true'
+#: How a reader keeps, in `meta`, a date value it could not read (the row's date is empty).
+UNPARSED_DATE_META = '"unparsed_date": '
+INVALID_UTF8_REASON = ("invalid UTF-8 replaced: bytes that are not UTF-8 were stored as U+FFFD; "
+                       "the record is kept (re-encode the file as UTF-8 to keep its text whole)")
+
+
+def meta_has(meta: pa.Array, fragment: str) -> pa.Array:
+    """Rows whose `meta` JSON holds `fragment` as one of its own members (`"key": value...`),
+    not inside a string value (where its quotes would be escaped)."""
+    if meta.null_count == len(meta):
+        return pa.array([False] * len(meta))
+    pattern = "(^\\{|, )" + re.escape(fragment)
+    return pc.fill_null(pc.match_substring_regex(meta, pattern), False)
+
+
+def note_repairs(unit: WorkUnit, batch: pa.RecordBatch, result: UnitResult) -> None:
+    """Records stored with a repair the reader noted in `meta`: invalid UTF-8 replaced is a
+    `kept` issue per record (in the errors table, so it is seen and counted); a date that could
+    not be read (stored empty, the value kept in `meta`) is counted for the run's summary."""
+    meta = batch.column("meta")
+    result.n_unreadable_dates += pc.sum(meta_has(meta, UNPARSED_DATE_META)).as_py() or 0
+    bad = meta_has(meta, INVALID_UTF8_META)
+    n_bad = pc.sum(bad).as_py() or 0
+    if not n_bad:
+        return
+    result.n_invalid_utf8 += n_bad
+    unit_of = "row" if unit.format in ("parquet", "arrow", "hf") else "offset"
+    for offset in pc.filter(batch.column("offset"), bad).to_pylist():
+        result.issues.append(RecordIssue(unit.shard, f"{unit_of} {offset}", "kept",
+                                         INVALID_UTF8_REASON))
+
+
 def _count_issue(item: RecordIssue, result: UnitResult) -> None:
     result.issues.append(item)
+    if item.status == "kept":
+        return  # stored too: counted with the stored records
     if item.status == "skipped":
-        result.n_skipped += 1
+        result.n_skipped += item.count
     else:
-        result.n_failed += 1
+        result.n_failed += item.count
 
 
 def unit_meta(unit: WorkUnit, fp: str) -> dict:

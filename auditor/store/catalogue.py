@@ -77,8 +77,9 @@ CREATE TABLE IF NOT EXISTS errors (
     shard VARCHAR,
     part INTEGER,
     record VARCHAR,
-    status VARCHAR,                   -- skipped | failed
-    reason VARCHAR
+    status VARCHAR,                   -- skipped | failed | kept (stored, repaired)
+    reason VARCHAR,
+    n_records BIGINT DEFAULT 1        -- records the row stands for (skipped by kind: many)
 );
 """
 
@@ -388,11 +389,13 @@ class Store:
             "record": pa.array([i.record for i in issues], pa.string()),
             "status": pa.array([i.status for i in issues], pa.string()),
             "reason": pa.array([i.reason for i in issues], pa.string()),
+            "n_records": pa.array([i.count for i in issues], pa.int64()),
         })
         self.con.register("_new_errors", table)
         try:
-            self.con.execute("INSERT INTO errors SELECT run_id, shard, part, record, status, "
-                             "reason FROM _new_errors")
+            self.con.execute("INSERT INTO errors (run_id, shard, part, record, status, reason, "
+                             "n_records) SELECT run_id, shard, part, record, status, reason, "
+                             "n_records FROM _new_errors")
         finally:
             self.con.unregister("_new_errors")
 
@@ -452,6 +455,8 @@ def open_store(db_path: str | os.PathLike, read_only: bool = False,
     try:
         if not read_only:
             con.execute(SCHEMA_SQL)
+            # stores written before errors rows could stand for several records
+            con.execute("ALTER TABLE errors ADD COLUMN IF NOT EXISTS n_records BIGINT DEFAULT 1")
             store.set_holder(holder or "auditor")
         store.refresh_view()
     except BaseException:
