@@ -845,10 +845,14 @@ class BatchBuilder:
         if given.null_count == len(given):
             return given
         u = _Uniques(given)
-        policy["language_raw"] = pa.array(
-            [_json_key("language_raw") + json.dumps(v[:64], ensure_ascii=False)
-             if tag_loses_detail(v) else None for v in u.py], pa.string()).take(u.index)
-        return pa.array([primary_language(v) for v in u.py], pa.string()).take(u.index)
+        if any(tag_loses_detail(v) for v in u.py):
+            policy["language_raw"] = pa.array(
+                [_json_key("language_raw") + json.dumps(v[:64], ensure_ascii=False)
+                 if tag_loses_detail(v) else None for v in u.py], pa.string()).take(u.index)
+        codes = [primary_language(v) for v in u.py]
+        if codes == u.py:  # already stored codes (the usual `en`): no second pass over the rows
+            return given
+        return pa.array(codes, pa.string()).take(u.index)
 
     @staticmethod
     def _meta_fragments(pre: list[dict | None] | None, policy: dict[str, pa.Array],
