@@ -44,6 +44,15 @@ def test_tags_map_to_one_code_and_stored_codes_map_to_themselves():
     assert tag_loses_detail("eng,spa") and not tag_loses_detail(None)
 
 
+def test_a_detector_takes_stored_codes_as_they_are_and_maps_other_tags():
+    import detectors
+
+    english_only = detectors.Detector()
+    english_only.languages = ("en",)
+    assert [t for t in ("en", "EN", "eng", "en-US", "es", "spa", "es-419", None)
+            if english_only.valid_for(t)] == ["en", "EN", "eng", "en-US", None]
+
+
 def test_jsonl_parquet_and_wet_languages_give_one_estimate_row_per_language(tmp_path):
     rows = _rows("j", 64)
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
