@@ -36,12 +36,17 @@ def _scan(paths, db, *extra) -> None:
 
 def test_tags_map_to_one_code_and_stored_codes_map_to_themselves():
     for tag, code in (*TAGS, ("pt_BR", "pt"), ("zh-Hant-TW", "zh"), ("ger", "de"),
-                      ("fre", "fr"), (" Deu ", "de"), ("eng,spa", "en"), ("xyz", "xyz")):
+                      ("fre", "fr"), (" Deu ", "de"), ("eng,spa", "en"), ("en; fr", "en"),
+                      ("xyz", "xyz"), ("English", "en"), ("Spanish, English", "es")):
         assert primary_language(tag) == code, tag
         assert primary_language(code) == code  # idempotent: the builder may see stored codes
-    assert primary_language("") is None and primary_language("  ") is None
+    # values that name no language: none, so the text is identified (the value kept in meta)
+    for nothing in ("", "  ", "und", "Unknown", "5", "true", "['en', 'fr']", "x" * 500):
+        assert primary_language(nothing) is None, nothing
+        assert tag_loses_detail(nothing) == bool(nothing.strip()), nothing
     assert [t for t, _ in TAGS if tag_loses_detail(t)] == ["en-US", "en_GB", "es-419"]
     assert tag_loses_detail("eng,spa") and not tag_loses_detail(None)
+    assert not tag_loses_detail("English") and tag_loses_detail("English, French")
 
 
 def test_a_detector_takes_stored_codes_as_they_are_and_maps_other_tags():
@@ -89,15 +94,19 @@ def test_jsonl_parquet_and_wet_languages_give_one_estimate_row_per_language(tmp_
     assert rows == [({"language": "en"}, 67), ({"language": "es"}, 64), ({}, 131)]
 
 
-def test_an_empty_or_blank_language_is_identified_from_the_text(tmp_path):
-    """"" and "  " say nothing: identified like a missing value, not stored as a language."""
+def test_a_value_naming_no_language_is_identified_from_the_text_and_kept(tmp_path):
+    """"", "  ", `und`, `unknown` and a number name no language: the text is identified, as
+    when the field is missing, instead of storing them as languages."""
     rows = [{"id": f"r{i}", "text": SPANISH * 3, "language": tag}
-            for i, tag in enumerate(("", "  ", None, "es"))]
+            for i, tag in enumerate(("", "  ", None, "es", "und", "unknown", 7))]
     (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     db = tmp_path / "s.duckdb"
     _scan([tmp_path / "a.jsonl"], db)
     con = duckdb.connect(str(db), read_only=True)
     try:
         assert con.execute("SELECT DISTINCT language FROM documents").fetchall() == [("es",)]
+        kept = con.execute("SELECT id, json_extract_string(meta, '$.language_raw') FROM "
+                           "documents WHERE meta LIKE '%language_raw%' ORDER BY id").fetchall()
+        assert kept == [("r4", "und"), ("r5", "unknown"), ("r6", "7")]
     finally:
         con.close()

@@ -10,11 +10,14 @@ detectors compare their declared languages through the same function.
 
 The stored column is the language alone: a region or script subtag (`en-US`, `zh-Hant`) and any
 further languages of a list (`eng,spa`) are dropped there, because the tools split by language,
-not by dialect. What was dropped is not lost: the reader keeps the tag as written in
-`meta.language_raw` (`tag_loses_detail`).
+not by dialect. A value that names no language (`und`, `unknown`, a number, a sentence) is no
+language: the text is identified, as when the field is missing. What was dropped is not lost:
+the reader keeps the value as written in `meta.language_raw` (`tag_loses_detail`).
 """
 
 from __future__ import annotations
+
+import re
 
 #: ISO 639-3 (and the ISO 639-2/T codes, the same letters) -> ISO 639-1, for the languages
 #: corpora, Common Crawl's language identifier and py3langid name most.
@@ -40,29 +43,53 @@ ISO639_3_TO_1 = {
 }
 
 
-def _split(tag: str) -> tuple[str, str]:
-    """The tag lower-cased and trimmed, with `_` read as `-`, and its primary language subtag."""
-    whole = tag.strip().lower().replace("_", "-")
-    return whole, whole.split(",")[0].strip().split("-")[0].strip()
+#: English names datasets write instead of a code (`"language": "English"`).
+LANGUAGE_NAMES = {
+    "english": "en", "german": "de", "french": "fr", "spanish": "es", "portuguese": "pt",
+    "italian": "it", "dutch": "nl", "russian": "ru", "chinese": "zh", "japanese": "ja",
+    "korean": "ko", "arabic": "ar", "polish": "pl", "turkish": "tr", "vietnamese": "vi",
+    "hindi": "hi", "indonesian": "id", "ukrainian": "uk", "swedish": "sv", "czech": "cs",
+    "greek": "el", "persian": "fa", "hebrew": "he", "thai": "th",
+}
+
+#: Values that say the language is not known (ISO 639 `und`, `mul`, `zxx`, `mis` among them):
+#: no language, so the text is identified, as when the field is missing.
+NOT_A_LANGUAGE = frozenset({"und", "mul", "zxx", "mis", "unknown", "none", "null", "n/a", "nan"})
+
+#: One BCP 47-like tag: a two- or three-letter language, then subtags (`en`, `en-us`,
+#: `zh-hant-tw`), after lower-casing and reading `_` as `-`.
+_TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
+#: What separates the languages of a list (`eng,spa`, `en; fr`, `en fr`).
+_LIST = re.compile(r"\s*[,;\s]\s*")
+
+
+def _parse(tag: str | None) -> tuple[str | None, bool]:
+    """(stored code or None, whether the tag as written says more than that code)."""
+    whole = tag.strip().lower().replace("_", "-") if tag else ""
+    if not whole:
+        return None, False
+    first = _LIST.split(whole, maxsplit=1)[0]
+    if first in LANGUAGE_NAMES:
+        return LANGUAGE_NAMES[first], first != whole
+    if first in NOT_A_LANGUAGE or not _TAG.fullmatch(first):
+        return None, True  # not a language code: identified from the text, the value kept
+    head = first.split("-")[0]
+    return ISO639_3_TO_1.get(head, head), head != whole
 
 
 def primary_language(tag: str | None) -> str | None:
     """The stored language of a tag or list: its first language's primary subtag, lower-case,
     as ISO 639-1 where the table knows the three-letter code (`eng,spa` -> `en`, `EN` -> `en`,
-    `en-US` -> `en`, `pt_BR` -> `pt`, `ger` -> `de`); an unknown code is kept lower-cased as
-    written; None, empty or blank -> None (no language given: the text is identified).
-    Idempotent: a stored code maps to itself."""
-    if not tag:
-        return None
-    head = _split(tag)[1]
-    return ISO639_3_TO_1.get(head, head) or None
+    `en-US` -> `en`, `pt_BR` -> `pt`, `ger` -> `de`, `English` -> `en`); an unknown two- or
+    three-letter code is kept lower-cased as written. None where the value names no language
+    (empty, `und`, `unknown`, a number, a sentence): the text is then identified, as when the
+    field is missing. Idempotent: a stored code maps to itself."""
+    return _parse(tag)[0]
 
 
 def tag_loses_detail(tag: str | None) -> bool:
-    """Whether `primary_language` drops part of the tag (a region or script subtag, further
-    languages of a list), so the reader keeps the tag as written in `meta.language_raw`. Case
-    and three-letter codes lose nothing: `EN` and `eng` are `en`."""
-    if not tag:
-        return False
-    whole, head = _split(tag)
-    return bool(head) and whole != head
+    """Whether the stored code drops part of the value (a region or script subtag, further
+    languages of a list, or the whole value when it names no language), so the reader keeps
+    the value as written in `meta.language_raw`. Case, three-letter codes and names lose
+    nothing: `EN`, `eng` and `English` are `en`."""
+    return _parse(tag)[1]
