@@ -128,7 +128,9 @@ def main() -> None:
         "holds stored codes (`en`, `es`). Variant: the tags corpora write (`eng`, `EN`, `en-US`, "
         "`en_GB`, `spa`, `ES`, `es-419`), mapped once per distinct value per batch. The variants "
         "are read in turn within each repeat (best of each). Normalisation: wall time inside "
-        "the builder's `_languages` during the best read, and its share of that read (the "
+        "the builder's `_languages` during the best read, and its share of that read (wall time, "
+        "with waits for the interpreter lock the builder's helper thread holds: an upper bound; "
+        "the "
         "stored-codes read runs it too: there is no switch to turn it off, so that column, not "
         "the ratio, is the cost).",
         "",
