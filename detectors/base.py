@@ -62,10 +62,13 @@ class Detector:
 
     def valid_for(self, language: str | None) -> bool:
         """Whether a document in `language` may be scored: every language when `languages` is
-        None; otherwise declared ones. Tags are compared by their primary subtag ("en-US",
-        "eng" -> "en"). Unknown (None: metadata said nothing and the text had too few letters
-        to identify) is scored: such texts are short, and leaving them out would hide them."""
-        if self.languages is None or not language:
+        None; otherwise declared ones. The store already holds one ISO 639-1 code per
+        language (the readers map every tag, `provenance/language_codes.py`), so a stored
+        value is looked up as it is; a tag from elsewhere (a caller's "en-US", "eng") is mapped
+        the same way first. Unknown (None: metadata said nothing and the text had too few
+        letters to identify) is scored: such texts are short, and leaving them out would hide
+        them."""
+        if self.languages is None or not language or language in self.languages:
             return True
         return primary_language(language) in self.languages
 

@@ -40,6 +40,7 @@ from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
 from auditor.provenance.language import SAMPLE_CHARS as LANGUAGE_SAMPLE_CHARS
 from auditor.provenance.language import clearly_english, fill_language_array
+from auditor.provenance.language_codes import primary_language, tag_loses_detail
 from auditor.provenance.licenses import UNKNOWN, normalize_license
 from auditor.readers.mapping import (
     HUMAN_LABELS,
@@ -758,7 +759,8 @@ class BatchBuilder:
         # language (py3langid, in Python, for the texts the fast path leaves) in the helper too,
         # after the word counts, while this thread applies the rules below
         languages = _helper().submit(
-            fill_language_array, given("language", "language"), text, ascii_only=ascii_only,
+            fill_language_array, self._languages(given("language", "language"), policy), text,
+            ascii_only=ascii_only,
             samples=snippets if SNIPPET_CHARS == LANGUAGE_SAMPLE_CHARS else None,
             english=english)
         ids = given("id", "id")
@@ -833,6 +835,24 @@ class BatchBuilder:
             snippets=snippets, metas=metas, cutoff=opts.cutoff)
         return ColumnarChunk(provenance=provenance, issues=chunk_issues, text_array=text,
                              issue_rows=issue_rows)
+
+    @staticmethod
+    def _languages(given: pa.Array, policy: dict[str, pa.Array]) -> pa.Array:
+        """Given language values (metadata, a format's default) as the store keeps them: one
+        ISO 639-1 code per language (`EN`, `eng`, `en-US` -> `en`), by `primary_language` once
+        per distinct value; a tag that loses a region or further languages is kept as written in
+        `meta.language_raw`. Empty values become null, to be identified from the text."""
+        if given.null_count == len(given):
+            return given
+        u = _Uniques(given)
+        if any(tag_loses_detail(v) for v in u.py):
+            policy["language_raw"] = pa.array(
+                [_json_key("language_raw") + json.dumps(v[:64], ensure_ascii=False)
+                 if tag_loses_detail(v) else None for v in u.py], pa.string()).take(u.index)
+        codes = [primary_language(v) for v in u.py]
+        if codes == u.py:  # already stored codes (the usual `en`): no second pass over the rows
+            return given
+        return pa.array(codes, pa.string()).take(u.index)
 
     @staticmethod
     def _meta_fragments(pre: list[dict | None] | None, policy: dict[str, pa.Array],

@@ -24,7 +24,6 @@ from typing import Any, BinaryIO
 
 from auditor.provenance.dates import parse_date
 from auditor.provenance.html_meta import html_provenance
-from auditor.provenance.language_codes import primary_language
 from auditor.readers.base import ReaderOptions, WorkUnit
 from auditor.readers.columnar import Record
 from auditor.readers.files import decompressed, open_binary
@@ -336,8 +335,9 @@ def _record_result(shard: str, record: Any, block: bytes, size: int,
         "id": where,
         "url": url,
         "crawl_date": crawl_date,
-        # ISO 639-3 in WET files (`eng`): stored as ISO 639-1 (`en`), as other formats give it
-        "language": primary_language(headers.get("WARC-Identified-Content-Language")),
+        # ISO 639-3 in WET files (`eng,spa`): as written; the columnar builder stores it as
+        # ISO 639-1 (`en`) like every format's language, keeping the list in meta.language_raw
+        "language": headers.get("WARC-Identified-Content-Language") or None,
     }
     meta: dict[str, Any] = {}
     if warc_date and crawl_date is None:  # kept and counted, as a date field's is
