@@ -126,7 +126,8 @@ def web_pieces() -> tuple[list[str], list[str]]:
             chunk_pages([t for v in held.values() for t in v]))
 
 
-def fold_web_scores(pool, target_by_fold: dict[str, np.ndarray], check_scores) -> dict:
+def fold_web_scores(pool, target_by_fold: dict[str, np.ndarray], check_scores,
+                    fit: list[str], held: list[str]) -> dict:
     """{fold: classifier scores of the held-back web pieces under fold R's model}, cached in
     .bench/stack_web_scores.parquet. The fold models are retrained exactly as
     scripts/oof_scores.py trains them; 20 target rows per fold are rescored and must match."""
@@ -142,7 +143,6 @@ def fold_web_scores(pool, target_by_fold: dict[str, np.ndarray], check_scores) -
             d = t.to_pydict()
             return {f: np.array(d["score"], np.float64)[np.array(d["fold"]) == f]
                     for f in sorted(set(d["fold"]))}
-    fit, held = web_pieces()
     models = train_fold_models([LABELED_DIR / f for f in LABELED_FILES], SHIPPED_RECIPE,
                                sorted(target_by_fold), meta["max_train_per_repo"], meta["seed"],
                                web_texts=fit, log=lambda s: print("  " + s, flush=True))
@@ -213,9 +213,9 @@ def load_all() -> dict:
     score = t["score"].to_numpy()
     target_by_fold = {r: pool_row[target & (fold == r)] for r in sorted(set(fold))}
     by_pool = {(fold[i], pool_row[i]): score[i] for i in np.flatnonzero(target)}
+    fit, held = web_pieces()  # reads the crawl files once, for the cache check and the rows
     web = fold_web_scores(pool, target_by_fold,
-                          lambda f, rows: np.array([by_pool[(f, r)] for r in rows]))
-    _, held = web_pieces()
+                          lambda f, rows: np.array([by_pool[(f, r)] for r in rows]), fit, held)
     return assemble(pool, t, pool_row, web, held)
 
 
@@ -228,6 +228,18 @@ def fit_stack(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     from sklearn.linear_model import LogisticRegression
 
     return LogisticRegression(max_iter=1000, class_weight="balanced").fit(x, y, sample_weight=w)
+
+
+def _with_web(x: np.ndarray, y: np.ndarray, web_x: np.ndarray, share: float
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, labels, weights) of a fit set, plus the web pieces `web_x` as human weighing
+    `share` of its human rows in total (share 0: the fit set alone, every row weight 1)."""
+    w = np.ones(len(y))
+    if not share:
+        return x, y, w
+    per_piece = share * float((y == 0).sum()) / len(web_x)
+    return (np.vstack([x, web_x]), np.concatenate([y, np.zeros(len(web_x), np.int8)]),
+            np.concatenate([w, np.full(len(web_x), per_piece)]))
 
 
 def _fit_rows(data: dict, r: str, base: str) -> np.ndarray:
@@ -256,14 +268,7 @@ def loro_all(data: dict) -> list[dict]:
                     s[ref] = s_ref
                 else:
                     rows = _fit_rows(data, r, base)
-                    x, yy = _matrix(cols, use, rows), y[rows]
-                    w = np.ones(rows.size)
-                    if web_share:
-                        n_h = float((yy == 0).sum())
-                        x = np.vstack([x, wx])
-                        yy = np.concatenate([yy, np.zeros(len(wx), np.int8)])
-                        w = np.concatenate([w, np.full(len(wx), web_share * n_h / len(wx))])
-                    m = fit_stack(x, yy, w)
+                    m = fit_stack(*_with_web(_matrix(cols, use, rows), y[rows], wx, web_share))
                     s[held] = m.decision_function(_matrix(cols, use, held))
                     s_ref, s_web = m.decision_function(_matrix(cols, use, ref)), \
                         m.decision_function(wx)
@@ -309,14 +314,10 @@ def fit_all_rows(data: dict, win: dict) -> dict:
     base = next(b for n, b, _ in FIT_SETS if n == win["fit"])
     share = next(s for n, _, s in FIT_SETS if n == win["fit"])
     fold, role, y = data["fold"], data["role"], data["y"]
-    rows = np.flatnonzero(role == "target") if base == "others" else \
-        np.flatnonzero(role == "reference")
-    x, yy, w = _matrix(data["cols"], use, rows), y[rows], np.ones(rows.size)
-    if share:  # every fold's scores of the web pieces, together the same share
-        wx = np.vstack([_matrix(data["web"][r], use) for r in sorted(data["web"])])
-        x = np.vstack([x, wx])
-        w = np.concatenate([w, np.full(len(wx), share * float((yy == 0).sum()) / len(wx))])
-        yy = np.concatenate([yy, np.zeros(len(wx), np.int8)])
+    rows = np.flatnonzero(role == ("target" if base == "others" else "reference"))
+    # every fold's scores of the web pieces, together the same share
+    wx = np.vstack([_matrix(data["web"][r], use) for r in sorted(data["web"])])
+    x, yy, w = _with_web(_matrix(data["cols"], use, rows), y[rows], wx, share)
     m = fit_stack(x, yy, w)
     return {"inputs": list(use), "coef": [float(c) for c in m.coef_[0]],
             "intercept": float(m.intercept_[0]),
