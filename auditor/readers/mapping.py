@@ -117,7 +117,9 @@ class _Fields(NamedTuple):
 
 
 class RecordMapper:
-    """Maps records of one shard to `Document`s under `options`.
+    """One shard's reading settings under `options`: the candidate field names, the source
+    mode and the synthetic patterns, which `auditor.readers.columnar.BatchBuilder` applies to
+    whole batches (the mapper maps no record itself any more).
 
     Built once per work unit: it checks `source_by` and computes the per-shard parts (source
     for `file`/`dataset:` modes, whether the shard path marks it synthetic) up front.
