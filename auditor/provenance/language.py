@@ -90,16 +90,12 @@ def _is_clearly_english(lowered_sample: str) -> bool:
     return len(words) >= ENGLISH_MIN_WORDS and "the" in words
 
 
-def document_language(metadata_value: object, text: str | None) -> str | None:
-    """The language a document is stored with: its metadata value as given when present (it
-    may say more than a guess from the text), else the identified one."""
-    return str(metadata_value) if metadata_value is not None else identify_language(text)
-
-
 def fill_language_array(metadata_values, texts, ascii_only: bool | None = None,
                         samples=None, english=None):
-    """`document_language` over Arrow arrays: `metadata_values` (None: no language column) and
-    `texts`, both pyarrow string arrays of one batch; identifies only where metadata is null.
+    """The language each document is stored with, over Arrow arrays: its metadata value where
+    present (it may say more than a guess from the text; the caller has already mapped it to a
+    stored code), else the identified one. `metadata_values` (None: no language column) and
+    `texts` are pyarrow string arrays of one batch; identifies only where metadata is null.
     `ascii_only` may say what the caller knows: every text is ASCII (cheaper byte kernels);
     `samples` may be each text's first `SAMPLE_CHARS` characters, and `english` the fast path
     (`clearly_english`) of each text, if the caller has them."""

@@ -63,8 +63,9 @@ _TAG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{1,8})*")
 _LIST = re.compile(r"\s*[,;\s]\s*")
 
 
-def _parse(tag: str | None) -> tuple[str | None, bool]:
-    """(stored code or None, whether the tag as written says more than that code)."""
+def parse_tag(tag: str | None) -> tuple[str | None, bool]:
+    """(`primary_language`, `tag_loses_detail`) of a tag in one parse, for a caller that needs
+    both."""
     whole = tag.strip().lower().replace("_", "-") if tag else ""
     if not whole:
         return None, False
@@ -84,7 +85,7 @@ def primary_language(tag: str | None) -> str | None:
     three-letter code is kept lower-cased as written. None where the value names no language
     (empty, `und`, `unknown`, a number, a sentence): the text is then identified, as when the
     field is missing. Idempotent: a stored code maps to itself."""
-    return _parse(tag)[0]
+    return parse_tag(tag)[0]
 
 
 def tag_loses_detail(tag: str | None) -> bool:
@@ -92,4 +93,4 @@ def tag_loses_detail(tag: str | None) -> bool:
     languages of a list, or the whole value when it names no language), so the reader keeps
     the value as written in `meta.language_raw`. Case, three-letter codes and names lose
     nothing: `EN`, `eng` and `English` are `en`."""
-    return _parse(tag)[1]
+    return parse_tag(tag)[1]

@@ -40,7 +40,7 @@ from auditor.provenance.dates import parse_date
 from auditor.provenance.domains import registered_domain
 from auditor.provenance.language import SAMPLE_CHARS as LANGUAGE_SAMPLE_CHARS
 from auditor.provenance.language import clearly_english, fill_language_array
-from auditor.provenance.language_codes import primary_language, tag_loses_detail
+from auditor.provenance.language_codes import parse_tag
 from auditor.provenance.licenses import UNKNOWN, normalize_license
 from auditor.readers.mapping import (
     HUMAN_LABELS,
@@ -845,11 +845,13 @@ class BatchBuilder:
         if given.null_count == len(given):
             return given
         u = _Uniques(given)
-        if any(tag_loses_detail(v) for v in u.py):
+        parsed = [parse_tag(v) for v in u.py]
+        if any(loses for _, loses in parsed):
             policy["language_raw"] = pa.array(
                 [_json_key("language_raw") + json.dumps(v[:64], ensure_ascii=False)
-                 if tag_loses_detail(v) else None for v in u.py], pa.string()).take(u.index)
-        codes = [primary_language(v) for v in u.py]
+                 if loses else None for v, (_, loses) in zip(u.py, parsed, strict=True)],
+                pa.string()).take(u.index)
+        codes = [code for code, _ in parsed]
         if codes == u.py:  # already stored codes (the usual `en`): no second pass over the rows
             return given
         return pa.array(codes, pa.string()).take(u.index)

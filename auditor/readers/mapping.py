@@ -39,16 +39,20 @@ META_MAX_KEYS = 24
 META_MAX_STRING = 256
 
 
-def get_field(record: Mapping[str, Any], name: str) -> Any:
-    """`record[name]`, or for dotted names the nested value; None when absent."""
+#: What `get_field` gives for an absent field when asked to tell absent from null.
+_ABSENT = object()
+
+
+def get_field(record: Mapping[str, Any], name: str, default: Any = None) -> Any:
+    """`record[name]`, or for dotted names the nested value; `default` when absent."""
     if name in record:
         return record[name]
     if "." not in name:
-        return None
+        return default
     value: Any = record
     for part in name.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return None
+            return default
         value = value[part]
     return value
 
@@ -56,16 +60,7 @@ def get_field(record: Mapping[str, Any], name: str) -> Any:
 def holds_field(record: Mapping[str, Any], name: str) -> bool:
     """Whether `record` has field `name` at all (as `get_field` finds it), even if null: a
     null text is an empty text, not a missing field."""
-    if name in record:
-        return True
-    if "." not in name:
-        return False
-    value: Any = record
-    for part in name.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return False
-        value = value[part]
-    return True
+    return get_field(record, name, _ABSENT) is not _ABSENT
 
 
 def top_level(name: str, available: Iterable[str]) -> str | None:
@@ -122,7 +117,9 @@ class _Fields(NamedTuple):
 
 
 class RecordMapper:
-    """Maps records of one shard to `Document`s under `options`.
+    """One shard's reading settings under `options`: the candidate field names, the source
+    mode and the synthetic patterns, which `auditor.readers.columnar.BatchBuilder` applies to
+    whole batches (the mapper maps no record itself any more).
 
     Built once per work unit: it checks `source_by` and computes the per-shard parts (source
     for `file`/`dataset:` modes, whether the shard path marks it synthetic) up front.

@@ -63,17 +63,16 @@ def projection(pf: pq.ParquetFile, mapper: RecordMapper) -> list[str]:
 
 
 def parquet_batches(unit: WorkUnit, options: ReaderOptions, mapper: RecordMapper,
-                    batch_bytes: int | None = None,
+                    batch_bytes: int,
                     ) -> Iterator[tuple[pa.RecordBatch, int] | RecordIssue]:
     """Record batches of row groups `[unit.start, unit.stop)` with the shard row index of their
     first row, or the `RecordIssue` that ended the unit (bad footer, missing text column,
-    corrupt row group). Shared by the per-record and the columnar readers, so both see the same
-    rows and report the same failures.
+    corrupt row group).
 
-    Batches are `BATCH_ROWS` rows, or with `batch_bytes` a multiple of it holding about that
-    many uncompressed bytes (the columnar path, whose cost is per batch). When a row group
-    breaks part-way, it is read again from where the large batches stopped in `BATCH_ROWS`
-    steps, so exactly the rows (and the issue) of the small-batch reading come out.
+    Batches are a multiple of `BATCH_ROWS` rows holding about `batch_bytes` uncompressed bytes
+    (the builder's cost is per batch). When a row group breaks part-way, it is read again from
+    where the large batches stopped in `BATCH_ROWS` steps, so exactly the rows (and the issue)
+    of a small-batch reading come out.
     """
     try:
         pf = open_parquet(unit.shard)
@@ -95,12 +94,10 @@ def parquet_batches(unit: WorkUnit, options: ReaderOptions, mapper: RecordMapper
     for group in range(unit.start, stop):
         meta = pf.metadata.row_group(group)
         group_rows = meta.num_rows
-        size = BATCH_ROWS
-        if batch_bytes:
-            per_row = max(meta.total_byte_size / max(group_rows, 1), 1.0)
-            size = max(1, int(batch_bytes / per_row) // BATCH_ROWS) * BATCH_ROWS
-            if group == unit.start:
-                size = min(size, FIRST_BATCH_ROWS)
+        per_row = max(meta.total_byte_size / max(group_rows, 1), 1.0)
+        size = max(1, int(batch_bytes / per_row) // BATCH_ROWS) * BATCH_ROWS
+        if group == unit.start:
+            size = min(size, FIRST_BATCH_ROWS)
         first = row
         try:
             for batch in pf.iter_batches(batch_size=size, row_groups=[group],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import secrets
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +25,7 @@ from auditor.scan.unit import (
     MAX_URL_CHARS,
     UnitResult,
     fingerprint,
+    fingerprint_content,
     loaded_detector,
     unit_bytes,
 )
@@ -180,10 +180,6 @@ def plan_inputs(inputs: Sequence[str], options: ScanOptions, paths: StorePaths |
                          found.skipped, notes)
 
 
-#: size and content digest in a stored unit's fingerprint (`auditor.scan.unit.fingerprint`)
-_FINGERPRINT_CONTENT = re.compile(r"^size:(\d+):.*:content:([0-9a-f]+)\|")
-
-
 def _stored_elsewhere(catalogue: dict, units: list[WorkUnit]) -> list[tuple[str, str]]:
     """(input shard, stored shard) pairs: a shard of this run with the size and content digest
     of a catalogued shard under another path (the corpus folder copied or moved with its store:
@@ -191,9 +187,9 @@ def _stored_elsewhere(catalogue: dict, units: list[WorkUnit]) -> list[tuple[str,
     planned = {u.shard for u in units}
     stored: dict[tuple[int, str], str] = {}
     for (shard, _part), row in catalogue.items():
-        m = _FINGERPRINT_CONTENT.match(row.get("fingerprint") or "")
-        if m and shard not in planned:
-            stored.setdefault((int(m.group(1)), m.group(2)), shard)
+        content = fingerprint_content(row.get("fingerprint"))
+        if content is not None and shard not in planned:
+            stored.setdefault(content, shard)
     out = []
     for u in units:
         old = stored.get((u.size, u.digest)) if u.digest and u.size else None

@@ -86,6 +86,17 @@ def fingerprint(unit: WorkUnit, options: ScanOptions) -> str:
     return f"{file_fp}|opts:{options_digest(options)}"
 
 
+#: Size and content digest in a fingerprint written by `fingerprint` (local files only).
+_FINGERPRINT_CONTENT = re.compile(r"^size:(\d+):.*:content:([0-9a-f]+)\|")
+
+
+def fingerprint_content(fp: str | None) -> tuple[int, str] | None:
+    """(size, content digest) of a stored unit's `fingerprint`, or None when it has none (a
+    remote shard's etag): beside `fingerprint`, so the format has one home."""
+    m = _FINGERPRINT_CONTENT.match(fp or "")
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
 def unit_bytes(unit: WorkUnit) -> int:
     """Bytes of input this unit stands for (the shard split evenly), for MB/s and ETA."""
     return unit.size // max(unit.n_parts, 1)

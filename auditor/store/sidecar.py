@@ -86,14 +86,24 @@ def write_sidecar(path: str, table: pa.Table, unit: Mapping, detectors: Mapping[
     (which is written after this returns) never points at a partial file, and a crash leaves at
     most a `*.tmp` file that the next scan removes.
     """
-    metadata = dict(table.schema.metadata or {})
-    metadata[UNIT_KEY] = json.dumps(dict(unit), sort_keys=True).encode()
-    metadata[DETECTORS_KEY] = json.dumps(dict(detectors), sort_keys=True).encode()
-    table = table.replace_schema_metadata(metadata)
+    table = table.replace_schema_metadata(_sidecar_metadata(table.schema, unit, detectors))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with replaced_when_done(path) as tmp:  # `<side-car>.<pid>.tmp`: what reconcile removes
         pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd",
-                       use_dictionary=[c for c in DICTIONARY_COLUMNS if c in table.column_names])
+                       use_dictionary=_dictionary_columns(table.schema))
+
+
+def _sidecar_metadata(schema: pa.Schema, unit: Mapping,
+                      detectors: Mapping[str, str]) -> dict:
+    """`schema`'s metadata plus the unit and detector versions every side-car carries."""
+    metadata = dict(schema.metadata or {})
+    metadata[UNIT_KEY] = json.dumps(dict(unit), sort_keys=True).encode()
+    metadata[DETECTORS_KEY] = json.dumps(dict(detectors), sort_keys=True).encode()
+    return metadata
+
+
+def _dictionary_columns(schema: pa.Schema) -> list[str]:
+    return [c for c in DICTIONARY_COLUMNS if c in schema.names]
 
 
 @contextmanager
@@ -107,14 +117,11 @@ def streamed_sidecar(path: str, schema: pa.Schema, unit: Mapping,
     otherwise spends a large share of its time writing after reading). The file is renamed
     into place (flushed) when the block ends without error; on an error nothing is left.
     Memory: at most `row_group_rows` rows plus `STREAM_QUEUE` batches waiting."""
-    metadata = dict(schema.metadata or {})
-    metadata[UNIT_KEY] = json.dumps(dict(unit), sort_keys=True).encode()
-    metadata[DETECTORS_KEY] = json.dumps(dict(detectors), sort_keys=True).encode()
-    schema = schema.with_metadata(metadata)
+    schema = schema.with_metadata(_sidecar_metadata(schema, unit, detectors))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with replaced_when_done(path) as tmp:
-        writer = pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=[
-            c for c in DICTIONARY_COLUMNS if c in schema.names])
+        writer = pq.ParquetWriter(tmp, schema, compression="zstd",
+                                  use_dictionary=_dictionary_columns(schema))
         batches: queue.Queue = queue.Queue(maxsize=STREAM_QUEUE)
         failed: list[BaseException] = []
         abandoned = threading.Event()  # the block raised: the file is dropped, stop encoding
