@@ -395,6 +395,15 @@ def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
                          f"{relative_note(str(e))}") from None
 
 
+def thresholds_by_source(calibration: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{source: {threshold, origin, origin_label, n_pre_cutoff}} of an `audit_calibration`
+    answer: what a per-source cut names beside each source (the filter's manifest, the
+    trade-off curve)."""
+    return {str(s["source"]): {k: s[k] for k in ("threshold", "origin", "origin_label",
+                                                  "n_pre_cutoff")}
+            for s in calibration["sources"]}
+
+
 def _stored(db: str, settings: AuditSettings) -> tuple[str | None, Audit | None]:
     """The latest run id and the audit stored for it with these settings, if any (made by
     other code: see `Audit.code`, the caller decides)."""
