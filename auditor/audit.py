@@ -49,22 +49,27 @@ def code_identity() -> dict[str, Any]:
     """What code made an audit: the package version, `AUDIT_VERSION` and the shipped detector
     models (`detectors.model_files.shipped_models_identity`). A stored audit is reused only by
     the same code: after an upgrade `report` and `check` showed the old audit until a new scan
-    or `--recompute`."""
+    or `--recompute`. Returned as a stored audit's payload reads it back (through JSON), so the
+    two compare equal."""
     from auditor import __version__
     from detectors.model_files import shipped_models_identity
 
-    return {"auditor": __version__, "audit": AUDIT_VERSION,
-            "models": dict(shipped_models_identity())}
+    return json.loads(json.dumps({"auditor": __version__, "audit": AUDIT_VERSION,
+                                  "models": dict(shipped_models_identity())}))
 
 
 def code_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
     """What differs between two code identities, in words ("classifier 2 -> 3, ...")."""
     if not old:
         return "made before audits recorded their code"
-    flat = {**{k: v for k, v in new.items() if k != "models"}, **new.get("models", {})}
-    was = {**{k: v for k, v in old.items() if k != "models"}, **(old.get("models") or {})}
-    return ", ".join(f"{k} {was.get(k, 'none')} -> {flat.get(k, 'none')}"
-                     for k in sorted(set(flat) | set(was)) if was.get(k) != flat.get(k))
+    now, was = _flat_identity(new), _flat_identity(old)
+    return ", ".join(f"{k} {was.get(k, 'none')} -> {now.get(k, 'none')}"
+                     for k in sorted(set(now) | set(was)) if was.get(k) != now.get(k))
+
+
+def _flat_identity(code: dict[str, Any]) -> dict[str, Any]:
+    """A code identity with its models at the top level, beside the versions."""
+    return {**{k: v for k, v in code.items() if k != "models"}, **(code.get("models") or {})}
 
 
 #: Groupings every audit estimates: the whole corpus, each source, each crawl month.
@@ -371,7 +376,7 @@ def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
     holds them (`Audit.calibration`): from a stored audit of that run with that detector (they
     depend on the store's content and the detector, not on the other settings) made by this
     code, else computed now the same way. Raises `AuditError` when they cannot be set."""
-    code = json.loads(json.dumps(code_identity()))  # as a stored payload reads back
+    code = code_identity()
 
     def from_store(con, run_id: str | None) -> dict[str, Any]:
         for (payload,) in _stored_payloads(con, run_id):
@@ -388,6 +393,15 @@ def audit_calibration(db: str | os.PathLike, detector: str) -> dict[str, Any]:
     except (LookupError, ValueError, duckdb.Error) as e:
         raise AuditError(f"per-source thresholds of {detector!r} in {db}: "
                          f"{relative_note(str(e))}") from None
+
+
+def thresholds_by_source(calibration: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """{source: {threshold, origin, origin_label, n_pre_cutoff}} of an `audit_calibration`
+    answer: what a per-source cut names beside each source (the filter's manifest, the
+    trade-off curve)."""
+    return {str(s["source"]): {k: s[k] for k in ("threshold", "origin", "origin_label",
+                                                  "n_pre_cutoff")}
+            for s in calibration["sources"]}
 
 
 def _stored(db: str, settings: AuditSettings) -> tuple[str | None, Audit | None]:
@@ -485,7 +499,7 @@ def load_audit(db: str | os.PathLike, settings: AuditSettings | None = None, *,
     db = str(db)
     settings = settings or AuditSettings()
     run_id, stored = _stored(db, settings)
-    current = json.loads(json.dumps(code_identity()))  # as a stored payload reads back
+    current = code_identity()
     if stored is not None and not recompute and stored.code == current:
         return stored
     stale = (() if stored is None or recompute else

@@ -9,15 +9,9 @@ import gzip
 import json
 import shutil
 
-from click.testing import CliRunner
-
-from auditor.cli import main
+from tests.cli_run import invoke
 
 PAGE = "cc-main-2024-22-wikipedia"
-
-
-def _invoke(args: list[str]):
-    return CliRunner().invoke(main, args, catch_exceptions=False)
 
 
 def test_a_warc_and_its_wet_are_written_to_two_files(shared_data, tmp_path):
@@ -26,12 +20,12 @@ def test_a_warc_and_its_wet_are_written_to_two_files(shared_data, tmp_path):
     for ext in (".warc.gz", ".warc.wet.gz"):
         shutil.copy(shared_data / "crawl" / f"{PAGE}{ext}", corpus / f"{PAGE}{ext}")
     db = str(tmp_path / "audit.duckdb")
-    r = _invoke(["scan", str(corpus), "--db", db, "--detectors", "markers"])
+    r = invoke(["scan", str(corpus), "--db", db, "--detectors", "markers"])
     assert r.exit_code == 0, r.output
 
     out = tmp_path / "filtered"
-    r = _invoke(["filter", "--db", db, "--drop", "score:markers > 100",
-                 "-o", str(tmp_path / "manifest.parquet"), "--write", str(out), "--json"])
+    r = invoke(["filter", "--db", db, "--drop", "score:markers > 100",
+                "-o", str(tmp_path / "manifest.parquet"), "--write", str(out), "--json"])
     assert r.exit_code == 0, r.output
     written = sorted(p for p in out.iterdir() if not p.name.startswith("."))
     assert len(written) == 2 and all(p.name.endswith(f"-{PAGE}.jsonl.gz") for p in written)
@@ -41,7 +35,7 @@ def test_a_warc_and_its_wet_are_written_to_two_files(shared_data, tmp_path):
         f"{PAGE}.warc.gz", f"{PAGE}.warc.wet.gz"}
 
     attrs = tmp_path / "attrs"
-    r = _invoke(["export-attributes", "--db", db, "-o", str(attrs)])
+    r = invoke(["export-attributes", "--db", db, "-o", str(attrs)])
     assert r.exit_code == 0, r.output
     dolma = sorted(p.name for p in (attrs / "attributes" / "auditor").iterdir())
     assert dolma == [p.name for p in written]  # paired with the documents by name

@@ -8,32 +8,23 @@ from __future__ import annotations
 
 import json
 
-from click.testing import CliRunner
-
-from auditor.cli import main
 from auditor.demo import copy_corpus
-
-
-def _invoke(args: list[str]):
-    return CliRunner().invoke(main, args, catch_exceptions=False)
+from tests.cli_run import demo_corpus_scan, invoke
 
 
 def test_the_rise_gate_compares_estimates_by_the_same_method(tmp_path):
-    copy_corpus(tmp_path / "corpus")
-    db = str(tmp_path / "audit.duckdb")
-    scan = ["scan", str(tmp_path / "corpus"), "--db", db, "--license-column", "license",
-            "--detectors", "classifier"]
-    assert _invoke(scan).exit_code == 0
+    db, scan = demo_corpus_scan(tmp_path)
+    assert invoke(scan).exit_code == 0
     config = tmp_path / "gates.toml"
     config.write_text("[estimate]\nn_boot = 20\n[gates.rise]\nmax_rise = 0.02\n"
                       "per_source = true\n")
-    first = _invoke(["check", "--db", db, "--config", str(config), "--json"])
+    first = invoke(["check", "--db", db, "--config", str(config), "--json"])
     assert first.exit_code == 0 and json.loads(first.stdout)["n_gates"] == 0  # nothing before
-    by_hand = _invoke(["estimate", "--db", db, "--by", "source", "--method", "cc",
-                       "--n-boot", "0"])
+    by_hand = invoke(["estimate", "--db", db, "--by", "source", "--method", "cc",
+                      "--n-boot", "0"])
     assert by_hand.exit_code == 0
-    assert _invoke(scan).exit_code == 0  # run 2: every unit reused
-    second = _invoke(["check", "--db", db, "--config", str(config), "--json"])
+    assert invoke(scan).exit_code == 0  # run 2: every unit reused
+    second = invoke(["check", "--db", db, "--config", str(config), "--json"])
     gates = json.loads(second.stdout)["gates"]
     assert len(gates) == 7  # overall and six sources, each against run 1's audit
     assert second.exit_code == 0, [g for g in gates if not g["passed"]]
@@ -45,11 +36,11 @@ def test_the_report_names_the_cutoff_the_scan_used(tmp_path):
     header and month table while its before/after column followed the scan's cutoff."""
     copy_corpus(tmp_path / "corpus")
     db = str(tmp_path / "audit.duckdb")
-    r = _invoke(["scan", str(tmp_path / "corpus"), "--db", db, "--cutoff", "2023-06-01",
-                 "--detectors", "classifier"])
+    r = invoke(["scan", str(tmp_path / "corpus"), "--db", db, "--cutoff", "2023-06-01",
+                "--detectors", "classifier"])
     assert r.exit_code == 0, r.output
     out = tmp_path / "r.md"
-    assert _invoke(["report", "--db", db, "-o", str(out), "--n-boot", "10"]).exit_code == 0
+    assert invoke(["report", "--db", db, "-o", str(out), "--n-boot", "10"]).exit_code == 0
     text = out.read_text()
     assert "by auditor report; cutoff 2023-06-01;" in text and "2022-11-30" not in text
     assert "| crawl month | vs cutoff 2023-06-01 |" in text

@@ -10,19 +10,13 @@ import json
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 
-from auditor.cli import main
-
-
-def _invoke(args: list[str]):
-    return CliRunner().invoke(main, args, catch_exceptions=False)
+from tests.cli_run import invoke, scan_crawl
 
 
 @pytest.fixture(scope="module")
 def crawl_store(shared_data, tmp_path_factory) -> str:
-    db = str(tmp_path_factory.mktemp("crawl") / "crawl.duckdb")
-    r = _invoke(["scan", str(shared_data / "crawl"), "--db", db, "--json"])
+    db, r = scan_crawl(shared_data, tmp_path_factory.mktemp("crawl"))
     summary = json.loads(r.stdout)
     # the Parquet sample names its text `content`: its one unit-ending issue is a failed record
     assert r.exit_code == 3 and summary["counts"]["failed"] == 1
@@ -40,7 +34,7 @@ def _n_documents(db: str) -> int:
 def test_rescan_of_a_store_with_failed_records_still_exits_partial(crawl_store, shared_data):
     """`auditor scan --help`: exit 3 when records failed "now or in an earlier run"; a nightly
     re-run that reuses every unit must not turn a store with a failed file into exit 0."""
-    r = _invoke(["scan", str(shared_data / "crawl"), "--db", crawl_store, "--json"])
+    r = invoke(["scan", str(shared_data / "crawl"), "--db", crawl_store, "--json"])
     s = json.loads(r.stdout)
     # the Parquet file without `text` failed as a whole: held back (not reused as if done)
     # until it changes or --retry-failed
@@ -72,12 +66,12 @@ def test_all_pre_cutoff_headline_has_an_interval_and_the_report_runs(crawl_store
     headline = estimate_db(crawl_store, n_boot=20, record=False)[0]
     assert (headline.fraction, headline.ci_low, headline.ci_high) == (0.0, 0.0, 0.0)
     out = tmp_path / "crawl.md"
-    r = _invoke(["report", "--db", crawl_store, "-o", str(out), "--n-boot", "20"])
+    r = invoke(["report", "--db", crawl_store, "-o", str(out), "--n-boot", "20"])
     assert r.exit_code == 0, r.output
     assert "synthetic fraction (95% CI): **0.0% [0.0, 0.0]**" in out.read_text()
     config = tmp_path / "gates.toml"
     config.write_text("[estimate]\nn_boot = 20\n[gates.fraction]\nmax_overall = 0.10\n")
-    r = _invoke(["check", "--db", crawl_store, "--config", str(config)])
+    r = invoke(["check", "--db", crawl_store, "--config", str(config)])
     assert r.exit_code == 0, r.output
 
 
@@ -89,8 +83,8 @@ def test_a_floor_needs_enough_held_out_documents(shared_data, tmp_path):
     from auditor.estimate import estimate_db
 
     db = str(tmp_path / "domains.duckdb")
-    r = _invoke(["scan", str(shared_data / "crawl"), "--db", db, "--source-by", "domain",
-                 "--exclude", "*.parquet", "--detectors", "classifier"])
+    r = invoke(["scan", str(shared_data / "crawl"), "--db", db, "--source-by", "domain",
+                "--exclude", "*.parquet", "--detectors", "classifier"])
     assert r.exit_code == 0, r.output
     rows = estimate_db(db, by=["source"], overall=True, n_boot=10, record=False)
     one_page = [e for e in rows if e.group and e.n_pre_cutoff == 1]
@@ -110,7 +104,7 @@ def test_the_pooled_other_row_is_never_gated(crawl_store, tmp_path):
     assert len(other) == 1 and other[0].status == "no estimate" and not other[0].in_gates
     config = tmp_path / "gates.toml"
     config.write_text("[estimate]\nn_boot = 20\n[gates.fraction]\nmax_per_source = 0.2\n")
-    r = _invoke(["check", "--db", crawl_store, "--config", str(config), "--recompute", "--json"])
+    r = invoke(["check", "--db", crawl_store, "--config", str(config), "--recompute", "--json"])
     gates = [g["name"] for g in json.loads(r.stdout)["gates"]]
     assert "fraction.source[other]" not in gates and "fraction.source[c4-sample-2019]" in gates
     assert r.exit_code == 0, r.output
@@ -121,11 +115,11 @@ def test_an_unmatched_headline_keeps_its_upper_bound_in_the_report(shared_data, 
     estimate, only an upper bound: `estimate` and `check` print it, the report printed a bare
     "n/a"."""
     db = str(tmp_path / "llms.duckdb")
-    r = _invoke(["scan", str(shared_data / "crawl" / "cc-main-2026-30-sample.parquet"),
-                 "--db", db, "--text-column", "content", "--detectors", "classifier"])
+    r = invoke(["scan", str(shared_data / "crawl" / "cc-main-2026-30-sample.parquet"),
+                "--db", db, "--text-column", "content", "--detectors", "classifier"])
     assert r.exit_code == 0, r.output
     out = tmp_path / "r.md"
-    r = _invoke(["report", "--db", db, "-o", str(out), "--n-boot", "20"])
+    r = invoke(["report", "--db", db, "-o", str(out), "--n-boot", "20"])
     assert r.exit_code == 0, r.output
     from auditor.estimate import estimate_db
 
@@ -145,8 +139,8 @@ def test_a_copy_of_a_shard_under_another_name_is_named(shared_data, tmp_path):
         shutil.copy(src, tmp_path / name)
     (tmp_path / "empty-a.jsonl").write_text("")
     (tmp_path / "empty-b.jsonl").write_text("")
-    r = _invoke(["scan", str(tmp_path), "--db", str(tmp_path / "a.duckdb"), "--detectors",
-                 "none", "--json"])
+    r = invoke(["scan", str(tmp_path), "--db", str(tmp_path / "a.duckdb"), "--detectors",
+                "none", "--json"])
     s = json.loads(r.stdout)
     assert r.exit_code == 0 and s["counts"]["stored"] == 20
     copies = [n for n in s["notes"] if "same size and content digest" in n]
@@ -164,23 +158,22 @@ def test_a_corpus_copied_with_its_store_is_named_when_scanned_at_its_new_path(sh
     old.mkdir()
     shutil.copy(shared_data / "crawl" / "dolma-cc-en-head-2020.jsonl.gz", old / "d.jsonl.gz")
     db = str(tmp_path / "a.duckdb")
-    assert _invoke(["scan", str(old), "--db", db, "--detectors", "none"]).exit_code == 0
+    assert invoke(["scan", str(old), "--db", db, "--detectors", "none"]).exit_code == 0
     shutil.copytree(old, new)
-    r = _invoke(["scan", str(new), "--db", db, "--detectors", "none", "--json"])
+    r = invoke(["scan", str(new), "--db", db, "--detectors", "none", "--json"])
     s = json.loads(r.stdout)
     assert r.exit_code == 0 and s["counts"]["stored"] == 10 and _n_documents(db) == 20
     named = [n for n in s["notes"] if "as a shard the store holds under another path" in n]
     assert len(named) == 1 and f"d.jsonl.gz = {old / 'd.jsonl.gz'}" in named[0]
-    again = json.loads(_invoke(["scan", str(new), "--db", db, "--detectors", "none",
-                                "--json"]).stdout)
+    again = json.loads(invoke(["scan", str(new), "--db", db, "--detectors", "none",
+                               "--json"]).stdout)
     assert any("under another path" in n for n in again["notes"])  # until pruned
 
 
 def test_estimate_says_when_the_scan_left_records_out(crawl_store):
     """The Parquet sample failed as a whole (its text column is `content`): its 147 rows are in
     no estimate, and `auditor estimate` printed its table without a word about it."""
-    r = CliRunner().invoke(main, ["estimate", "--db", crawl_store, "--n-boot", "10",
-                                  "--no-record"])
+    r = invoke(["estimate", "--db", crawl_store, "--n-boot", "10", "--no-record"])
     assert r.exit_code == 0, r.output
     assert ("note: the scan could not read 1 record(s) and 1 work unit(s); they are in no "
             "estimate") in r.stderr

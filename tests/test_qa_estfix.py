@@ -5,19 +5,13 @@ corpus: the headline's reference count, audits kept across code upgrades, the JS
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from auditor.cli import main
-
-
-def _invoke(args: list[str]):
-    return CliRunner().invoke(main, args, catch_exceptions=False)
+from tests.cli_run import demo_corpus_scan, invoke, scan_crawl
 
 
 @pytest.fixture(scope="module")
 def crawl_store(shared_data, tmp_path_factory) -> str:
-    db = str(tmp_path_factory.mktemp("crawl") / "crawl.duckdb")
-    r = _invoke(["scan", str(shared_data / "crawl"), "--db", db, "--json"])
+    db, r = scan_crawl(shared_data, tmp_path_factory.mktemp("crawl"))
     assert r.exit_code in (0, 3), r.output  # 3: the scan left a record out, said so
     return db
 
@@ -59,8 +53,8 @@ def test_an_audit_made_by_other_code_is_recomputed(shared_data, tmp_path):
     folder = tmp_path / "store"
     folder.mkdir()
     db = str(folder / "crawl.duckdb")
-    r = _invoke(["scan", str(shared_data / "crawl" / "c4-sample-2019.json.gz"),
-                 str(shared_data / "crawl" / "cc-main-2024-22-wikipedia.warc.gz"), "--db", db])
+    r = invoke(["scan", str(shared_data / "crawl" / "c4-sample-2019.json.gz"),
+                str(shared_data / "crawl" / "cc-main-2024-22-wikipedia.warc.gz"), "--db", db])
     assert r.exit_code == 0, r.output
     settings = AuditSettings(n_boot=10)
     first = load_audit(db, settings)
@@ -91,12 +85,12 @@ def test_estimate_by_json_ends_with_the_headline_the_table_shows(crawl_store):
     """`estimate --by source` printed a headline row ('all') in its table but not in --json."""
     import json
 
-    table = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--n-boot", "0",
-                     "--no-record", "--no-baseline"])
+    table = invoke(["estimate", "--db", crawl_store, "--by", "source", "--n-boot", "0",
+                    "--no-record", "--no-baseline"])
     (all_row,) = [line.split("\t") for line in table.stdout.splitlines()
                   if line.startswith("all\t")]
-    res = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--json", "--n-boot",
-                   "0", "--no-record"])
+    res = invoke(["estimate", "--db", crawl_store, "--by", "source", "--json", "--n-boot",
+                  "0", "--no-record"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
     *groups, head = rows
@@ -104,8 +98,8 @@ def test_estimate_by_json_ends_with_the_headline_the_table_shows(crawl_store):
     assert head["group"] == {} and head["status"] == "overall"
     assert f"{head['n_docs']:,}" == all_row[1]  # the table's headline, the same figures
     assert f"{head['n_human_ref']}/{head['n_machine_ref']}" in all_row
-    alone = json.loads(_invoke(["estimate", "--db", crawl_store, "--json", "--n-boot", "0",
-                                "--no-record"]).stdout)
+    alone = json.loads(invoke(["estimate", "--db", crawl_store, "--json", "--n-boot", "0",
+                               "--no-record"]).stdout)
     assert [r["status"] for r in alone] == ["overall"] and alone[0]["n_docs"] == head["n_docs"]
 
 
@@ -116,24 +110,19 @@ def test_the_rise_gate_compares_only_estimates_made_with_the_same_settings(tmp_p
     comparable previous run, and check says so; with min_docs = 5 again it compares."""
     import json
 
-    from auditor.demo import copy_corpus
-
-    copy_corpus(tmp_path / "corpus")
-    db = str(tmp_path / "audit.duckdb")
-    scan = ["scan", str(tmp_path / "corpus"), "--db", db, "--license-column", "license",
-            "--detectors", "classifier"]
-    assert _invoke(scan).exit_code == 0
+    db, scan = demo_corpus_scan(tmp_path)
+    assert invoke(scan).exit_code == 0
     small = tmp_path / "small.toml"
     small.write_text("[estimate]\nn_boot = 20\nmin_docs = 5\n[gates.rise]\nmax_rise = 0.02\n")
     default = tmp_path / "default.toml"
     default.write_text("[estimate]\nn_boot = 20\n[gates.rise]\nmax_rise = 0.02\n")
-    first = _invoke(["check", "--db", db, "--config", str(small), "--json"])
+    first = invoke(["check", "--db", db, "--config", str(small), "--json"])
     assert first.exit_code == 0 and json.loads(first.stdout)["n_gates"] == 0
-    assert _invoke(scan).exit_code == 0  # run 2: every unit reused
-    other = json.loads(_invoke(["check", "--db", db, "--config", str(default), "--json"]).stdout)
+    assert invoke(scan).exit_code == 0  # run 2: every unit reused
+    other = json.loads(invoke(["check", "--db", db, "--config", str(default), "--json"]).stdout)
     assert other["n_gates"] == 0, other["gates"]
     assert any(n.startswith("no comparable previous run") for n in other["notes"]), other
-    same = _invoke(["check", "--db", db, "--config", str(small), "--json"])
+    same = invoke(["check", "--db", db, "--config", str(small), "--json"])
     gates = json.loads(same.stdout)["gates"]
     assert same.exit_code == 0 and len(gates) == 7  # overall and six sources
     assert all(abs(g["value"]) < 1e-9 for g in gates)  # the same data, the same estimates
@@ -160,7 +149,7 @@ def test_a_named_detectors_separation_check_runs_once_per_audit(crawl_store, mon
     assert audit.overall is not None and audit.overall["detector"] == "classifier"
     assert len(calls) == 1, calls
     calls.clear()
-    r = _invoke(["estimate", "--db", crawl_store, "--by", "source", "--detector", "classifier",
-                 "--n-boot", "5", "--no-record"])
+    r = invoke(["estimate", "--db", crawl_store, "--by", "source", "--detector", "classifier",
+                "--n-boot", "5", "--no-record"])
     assert r.exit_code == 0, r.output
     assert len(calls) == 1, calls

@@ -65,7 +65,7 @@ def resolve_source_thresholds(db_path: str | os.PathLike, rules: Sequence[Rule]
     """Rules with every `source_threshold` filled in from the store's audit
     (`auditor.audit.audit_calibration`), and what each detector's thresholds were."""
     from auditor.act.rules import RuleError
-    from auditor.audit import AuditError, audit_calibration
+    from auditor.audit import AuditError, audit_calibration, thresholds_by_source
 
     out, used = [], {}
     for rule in rules:
@@ -84,9 +84,7 @@ def resolve_source_thresholds(db_path: str | os.PathLike, rules: Sequence[Rule]
     return tuple(out), tuple(
         {"detector": det, "fpr": cal["fpr"], "shipped_threshold": cal.get("shipped_threshold"),
          "min_pre_cutoff": cal["min_pre_cutoff"],
-         "sources": {str(s["source"]): {k: s[k] for k in ("threshold", "origin", "origin_label",
-                                                           "n_pre_cutoff")}
-                     for s in cal["sources"]}}
+         "sources": thresholds_by_source(cal)}
         for det, cal in used.items())
 
 

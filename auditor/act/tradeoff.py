@@ -118,7 +118,7 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
     own_thr: dict[str, float] = {}
     named: dict[str, dict] = {}
     if per_source_threshold:
-        from auditor.audit import AuditError, audit_calibration
+        from auditor.audit import AuditError, audit_calibration, thresholds_by_source
 
         if not protect_pre_cutoff:
             raise ValueError("a per-source threshold never drops pre-cutoff documents (they "
@@ -127,11 +127,9 @@ def filter_tradeoff(db_path: str | os.PathLike, detector: str | None = None,
             cal = audit_calibration(db, det)
         except AuditError as e:
             raise ValueError(str(e)) from None
-        for x in cal["sources"]:
-            named[str(x["source"])] = {k: x[k] for k in ("threshold", "origin",
-                                                         "origin_label", "n_pre_cutoff")}
-            if x["threshold"] is not None:
-                own_thr[str(x["source"])] = float(x["threshold"])
+        named = thresholds_by_source(cal)
+        own_thr = {s: float(x["threshold"]) for s, x in named.items()
+                   if x["threshold"] is not None}
     notes = [f"synthetic fraction per source: estimate_db by source, detector {det}, "
              f"method {', '.join(sorted({e.method for e in ests}))}"]
     with open_store(db, read_only=True) as store:

@@ -8,6 +8,8 @@ Thin: each command parses options and calls `detectors.training.train_detector`,
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -25,6 +27,20 @@ def _throughput() -> dict:
 
 def _echo_json(obj) -> None:
     click.echo(json.dumps(obj, indent=1, default=lambda o: str(o)))
+
+
+def _need_store(db: str) -> None:
+    """`adapt` and `generate` re-read the store's own documents: none there is the user's error."""
+    if not os.path.exists(db):
+        raise click.ClickException(f"no store at {db}: run `auditor scan INPUT --db {db}`")
+
+
+def _progress(as_json: bool) -> Callable[[str], None]:
+    """Progress lines on stderr for a person; nothing under --json, whose stdout a script reads."""
+    def say(msg: str) -> None:
+        if not as_json:
+            click.echo(f"  {msg}", err=True)
+    return say
 
 
 @click.group("detectors")
@@ -219,20 +235,13 @@ def adapt_cmd(db: str, limit: int, machine_file: Path | None, generate: int,
       auditor scan data/ --db audit.duckdb --detectors classifier,adapted
       auditor estimate --db audit.duckdb --detector adapted
     """
-    import os
-
     from auditor.store.sample import sample_texts
     from detectors.adapted import adapted_dir, fit_adapted, read_machine_texts
 
-    if not os.path.exists(db):
-        raise click.ClickException(f"no store at {db}: run `auditor scan INPUT --db {db}`")
+    _need_store(db)
     if machine_file is None and generate == 0:
         raise click.ClickException("no machine text: pass --machine FILE and/or --generate N")
-
-    def say(msg: str) -> None:
-        if not as_json:
-            click.echo(f"  {msg}", err=True)
-
+    say = _progress(as_json)
     human = sample_texts(db, limit, pre_cutoff_only=True, seed=seed)
     say(f"{len(human)} pre-cutoff documents re-read from the shards")
     machine: list[str] = []
@@ -314,22 +323,15 @@ def generate_cmd(db: str, per_source: int, sources: tuple[str, ...], machine_fil
       auditor detectors generate --db audit.duckdb --source news --machine news_ai.jsonl
       auditor estimate --db audit.duckdb --by source --generated-reference
     """
-    import os
-
     from auditor.store.catalogue import open_store
     from auditor.store.sample import sample_texts
     from detectors.adapted import read_machine_texts
     from detectors.store_machine_texts import save_machine_texts
 
-    if not os.path.exists(db):
-        raise click.ClickException(f"no store at {db}: run `auditor scan INPUT --db {db}`")
+    _need_store(db)
     if machine_file is not None and len(sources) != 1:
         raise click.ClickException("--machine keeps texts for one source: name it with --source")
-
-    def say(msg: str) -> None:
-        if not as_json:
-            click.echo(f"  {msg}", err=True)
-
+    say = _progress(as_json)
     with open_store(db, read_only=True) as store:
         counts = dict(store.con.execute(
             "SELECT source, COUNT(*) FROM documents WHERE pre_cutoff AND role = 'corpus' "

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from auditor.estimate.result import Estimate, Status
+from auditor.estimate.result import COMBINED_STATUSES, Estimate, Status
 
 Z95 = 1.959964
 
@@ -81,7 +81,7 @@ def _overall_of(rows: list[Estimate], weights: dict[str, float], e: Estimate) ->
     the demo corpus). No replicates survive combining, so its bounds are the weighted bounds
     of the rows: as if their errors moved together, wider than independent errors give."""
     parts = [(r, weights.get(_key(r), 0.0)) for r in rows
-             if r.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value, Status.OTHER.value)
+             if r.status in COMBINED_STATUSES
              and np.isfinite(r.fraction) and np.isfinite(r.ci_low) and np.isfinite(r.ci_high)]
     parts = [(r, w) for r, w in parts if w > 0]
     total = sum(w for _, w in parts)

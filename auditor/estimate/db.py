@@ -35,7 +35,7 @@ from auditor.estimate.human_refs import HumanRef, distinct_reference_docs, profi
 from auditor.estimate.identifiers import group_columns, quote, score_columns, view_columns
 from auditor.estimate.methods import METHODS, MIN_MACHINE_AUC
 from auditor.estimate.references import MIN_HUMAN_REF, plan_references
-from auditor.estimate.result import Estimate, RefKind, Status
+from auditor.estimate.result import COMBINED_STATUSES, Estimate, RefKind, Status
 
 #: How a fallback (default) human reference widens the interval: half-widths times FACTOR, plus
 #: MARGIN on each side. The bootstrap cannot see the domain shift between another corpus's human
@@ -607,13 +607,10 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes,
     `n_human_ref`: the distinct human reference documents behind the rows
     (`human_refs.distinct_reference_docs`), not the sum of the rows' reference sizes, which
     counts a reference once per group that uses it."""
-    parts = [(g.estimate.fraction, g.weight_total, g.raw_replicates) for g in rows
-             if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
-                                      Status.OTHER.value)]
+    in_combination = [g for g in rows if g.estimate.status in COMBINED_STATUSES]
+    parts = [(g.estimate.fraction, g.weight_total, g.raw_replicates) for g in in_combination]
     iv = combine_groups(parts)
-    combined = [g for g in rows
-                if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
-                                         Status.OTHER.value) and g.weight_total > 0]
+    combined = [g for g in in_combination if g.weight_total > 0]
     if (combined and np.isfinite(iv.fraction) and not np.isfinite(iv.ci_high)
             and all(len(g.raw_replicates) == 0
                     and g.estimate.ci_low == g.estimate.fraction == g.estimate.ci_high
@@ -628,9 +625,8 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes,
         # their widened upper ends move together: the headline's upper end is at least their
         # weighted mean, never below what its rows allow
         total = sum(w for _, w, _ in parts)
-        rows_high = sum(g.estimate.ci_high * g.weight_total for g in rows
-                        if g.estimate.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value,
-                                                 Status.OTHER.value)) / max(total, 1e-12)
+        rows_high = sum(g.estimate.ci_high * g.weight_total
+                        for g in in_combination) / max(total, 1e-12)
         iv = replace(iv, ci_high=float(min(1.0, max(iv.ci_high, rows_high))))
     unmatched = [g for g in rows if g.estimate.status == Status.NO_MATCH.value]
     extra: list[str] = []

@@ -21,6 +21,11 @@ class Status(str, Enum):
     NO_MATCH = "no matching human reference"
 
 
+#: The statuses of the rows a headline combines (`db._overall`, `combine._overall_of`): rows
+#: with a point estimate, small groups through their pooled row.
+COMBINED_STATUSES = (Status.ESTIMATED.value, Status.PRE_CUTOFF.value, Status.OTHER.value)
+
+
 class RefKind(str, Enum):
     """Where a group's human reference came from, best first (see `references`)."""
 
