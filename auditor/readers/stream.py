@@ -96,20 +96,63 @@ def record_chunks(records: Iterable[Record | RecordIssue], builder: BatchBuilder
 _DONE = object()
 
 
-def read_ahead(source: Iterator, depth: int = READ_AHEAD) -> Iterator:
-    """`source`'s items, produced by a background thread up to `depth` items ahead.
+class ReadAhead:
+    """`source`'s items, produced by a background thread up to `depth` items ahead; the
+    thread starts when this is made, not when it is first iterated, so a unit's reading can
+    begin before its turn (`auditor.scan.local_executor` starts the next unit's while the
+    current one's side-car is finished and catalogued).
 
     Decompressing and decoding the next batch (pyarrow, which releases the GIL) then overlaps
     building the current one (pyarrow compute and numpy, which release it too), so a scan
     needs about the time of the slower of the two instead of their sum. Memory grows by at most
-    `depth` batches. An exception in the source is raised here, in the consumer; a consumer
-    that stops early stops the thread at its next item.
+    `depth` batches. An exception in the source is raised here, in the consumer. `close()`
+    (also on exhaustion, and when the last reference goes: a reader made ahead and never
+    used) stops the thread at its next item and closes the source.
     """
-    if depth <= 0:
-        yield from source
-        return
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+
+    def __init__(self, source: Iterator, depth: int = READ_AHEAD) -> None:
+        self._items: queue.Queue = queue.Queue(maxsize=max(depth, 1))
+        self._stop = threading.Event()
+        self._source = source
+        # the thread holds the queue, the event and the source, never `self`, so dropping the
+        # last reference to an unused reader closes it (`__del__`)
+        self._thread = threading.Thread(target=_produce, args=(source, self._items, self._stop),
+                                        name="auditor-read-ahead", daemon=True)
+        self._thread.start()
+        self._done = False
+
+    def __iter__(self) -> ReadAhead:
+        return self
+
+    def __next__(self):
+        if self._done:
+            raise StopIteration
+        item, error = self._items.get()
+        if item is _DONE:
+            self.close()
+            if error is not None:
+                raise error
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        close = getattr(self._source, "close", None)
+        if close is not None:
+            close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_thread", None) is not None:  # not when __init__ failed
+            self.close()
+
+
+def _produce(source: Iterator, items: queue.Queue, stop: threading.Event) -> None:
+    """The read-ahead thread: `source`'s items into `items` until done or told to stop."""
 
     def offer(entry: tuple) -> bool:
         while not stop.is_set():
@@ -120,31 +163,19 @@ def read_ahead(source: Iterator, depth: int = READ_AHEAD) -> Iterator:
                 continue
         return False
 
-    def produce() -> None:
-        try:
-            for item in source:
-                if not offer((item, None)):
-                    return
-            offer((_DONE, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            offer((_DONE, exc))
-
-    thread = threading.Thread(target=produce, name="auditor-read-ahead", daemon=True)
-    thread.start()
     try:
-        while True:
-            item, error = items.get()
-            if item is _DONE:
-                if error is not None:
-                    raise error
+        for item in source:
+            if not offer((item, None)):
                 return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-        close = getattr(source, "close", None)
-        if close is not None:
-            close()
+        offer((_DONE, None))
+    except BaseException as exc:  # handed to the consumer, which raises it
+        offer((_DONE, exc))
+
+
+def read_ahead(source: Iterator, depth: int = READ_AHEAD) -> Iterator:
+    """`source` read `depth` items ahead by a background thread (`ReadAhead`), or as it is
+    when `depth` <= 0."""
+    return ReadAhead(source, depth) if depth > 0 else iter(source)
 
 
 def _prepared(source: Iterator, builder: BatchBuilder) -> Iterator[Prepared | RecordIssue]:
@@ -195,5 +226,5 @@ def _chunks(source: Iterator, builder: BatchBuilder) -> Iterator[ColumnarChunk |
         yield from flush()
 
 
-__all__ = ["CHUNK_BYTES", "CHUNK_ROWS", "READ_AHEAD", "RECORD_BATCH", "read_ahead",
+__all__ = ["CHUNK_BYTES", "CHUNK_ROWS", "READ_AHEAD", "RECORD_BATCH", "ReadAhead", "read_ahead",
            "read_unit_chunks", "record_chunks"]

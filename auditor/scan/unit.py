@@ -187,12 +187,14 @@ class RecordTicker:
 
 def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[str],
                  store_paths: StorePaths, rescore: bool = False,
-                 on_records=None) -> UnitResult:
+                 on_records=None, reading: Reading | None = None) -> UnitResult:
     """Scan one unit into its side-car (or, with `rescore`, add missing detector columns).
 
     Never raises for bad input or a failing detector: the returned `UnitResult` says `failed`
     and carries the reason as a record issue naming the shard and unit. `on_records(key, n)`
     (key: (shard, part)) hears of records scored while the unit runs, for progress.
+    `reading` may hand over the unit's reader already started and say whom to tell once its
+    records are all read (see `Reading`).
     """
     tick = RecordTicker(unit, on_records)
     t0 = time.perf_counter()
@@ -204,9 +206,9 @@ def process_unit(unit: WorkUnit, options: ScanOptions, detector_names: Sequence[
         bytes=unit_bytes(unit))
     try:
         if rescore:
-            _rescore(unit, options, detector_names, result, store_paths)
+            _rescore(unit, options, detector_names, result, store_paths, reading)
         else:
-            _scan(unit, options, detector_names, result, store_paths, tick)
+            _scan(unit, options, detector_names, result, store_paths, tick, reading)
     except Exception as exc:  # one bad unit must not stop the scan; the reason is recorded
         result.status = "failed"
         result.issues.append(RecordIssue(
@@ -247,7 +249,7 @@ class _UnitUnreadable(Exception):
 
 
 def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: UnitResult,
-          paths: StorePaths, tick=lambda n: None) -> None:
+          paths: StorePaths, tick=lambda n: None, reading: Reading | None = None) -> None:
     """Read and score the unit, writing its provenance side-car while it is read (a thread
     encodes each part as the next is read: `streamed_sidecar`); then the detectors' attribute
     side-cars, then the provenance side-car goes into place, so a catalogued unit's files are
@@ -260,7 +262,8 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
     scores: list[list[pa.Array]] = []
     try:
         with streamed_sidecar(result.sidecar, PROVENANCE_SCHEMA, meta, {}) as write:
-            for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result)):
+            for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result),
+                                     reading):
                 result.n_stored += chunk.provenance.num_rows
                 note_repairs(unit, chunk.provenance, result)
                 provenance = store_policy(chunk.provenance, now, result)
@@ -303,7 +306,21 @@ class UnitChunk:
     metas: Callable[[], list[dict]]
 
 
-def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue) -> Iterator[UnitChunk]:
+@dataclass
+class Reading:
+    """How a unit's records reach `process_unit` when a driver reads units back to back:
+    `chunks`, the unit's `read_unit_chunks` already started (its read-ahead thread decoding
+    while the unit before was finished), or None to start it here; `then`, called once the
+    unit's records are all read, while its side-car is still being finished: the driver
+    starts the next unit's reading there (an exception from it is ignored: the next unit then
+    reads on its own and meets the same error in its own result)."""
+
+    chunks: Iterator | None = None
+    then: Callable[[], None] | None = None
+
+
+def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue,
+                reading: Reading | None = None) -> Iterator[UnitChunk]:
     """A unit's stored rows in reader order, batch by batch; record issues go to `on_issue`.
 
     The one reading loop of scanning and rescoring: every format through
@@ -313,7 +330,8 @@ def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue) -> Iterator[Unit
     """
     from auditor.readers.stream import read_unit_chunks
 
-    for item in read_unit_chunks(unit, options.reader):
+    items = reading.chunks if reading is not None and reading.chunks is not None else None
+    for item in items if items is not None else read_unit_chunks(unit, options.reader):
         if isinstance(item, RecordIssue):
             on_issue(item)
             continue
@@ -321,6 +339,11 @@ def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue) -> Iterator[Unit
             on_issue(issue)
         if item.n_rows:
             yield UnitChunk(item.provenance, item.texts, item.metas)
+    if reading is not None and reading.then is not None:
+        try:
+            reading.then()
+        except Exception:  # noqa: BLE001 - see `Reading`: the next unit reports its own error
+            pass
 
 
 def _score_chunk(dets: list, chunk: UnitChunk, options: ScanOptions, result: UnitResult,
@@ -435,7 +458,7 @@ def unit_meta(unit: WorkUnit, fp: str) -> dict:
 
 
 def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
-             result: UnitResult, paths: StorePaths) -> None:
+             result: UnitResult, paths: StorePaths, reading: Reading | None = None) -> None:
     """Write the attribute side-cars of detectors the unit lacks (or has at another version).
 
     The unit is read again for its texts through `unit_chunks`, the scan's own reading loop, so
@@ -456,7 +479,7 @@ def _rescore(unit: WorkUnit, options: ScanOptions, names: Sequence[str],
     offsets, ids = stored.column("offset"), stored.column("id")
     columns: dict[str, list[pa.Array]] = {name: [] for name in todo}
     at = 0
-    for chunk in unit_chunks(unit, options, lambda issue: None):
+    for chunk in unit_chunks(unit, options, lambda issue: None, reading):
         n = chunk.provenance.num_rows
         if not (chunk.provenance.column("offset").equals(offsets.slice(at, n).combine_chunks())
                 and chunk.provenance.column("id").equals(ids.slice(at, n).combine_chunks())):
