@@ -49,6 +49,9 @@ STREAM_QUEUE = 4
 #: metadata, scores) are nearly unique per row, where building a dictionary only to give it
 #: up costs a large share of the write.
 DICTIONARY_COLUMNS = ("source", "shard", "domain", "crawl_month", "license", "language", "role")
+#: Columns written without min/max statistics: nearly unique, unsorted strings (a row group's
+#: min and max prune nothing for them) whose statistics cost ~0.1 s of a 1M-document scan.
+UNSORTED_TEXT_COLUMNS = ("id", "url", "snippet", "meta")
 
 
 def detector_fields(name: str, gives_reasons: bool) -> list[pa.Field]:
@@ -89,8 +92,7 @@ def write_sidecar(path: str, table: pa.Table, unit: Mapping, detectors: Mapping[
     table = table.replace_schema_metadata(_sidecar_metadata(table.schema, unit, detectors))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with replaced_when_done(path) as tmp:  # `<side-car>.<pid>.tmp`: what reconcile removes
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="zstd",
-                       use_dictionary=_dictionary_columns(table.schema))
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, **_encoding(table.schema))
 
 
 def _sidecar_metadata(schema: pa.Schema, unit: Mapping,
@@ -102,8 +104,11 @@ def _sidecar_metadata(schema: pa.Schema, unit: Mapping,
     return metadata
 
 
-def _dictionary_columns(schema: pa.Schema) -> list[str]:
-    return [c for c in DICTIONARY_COLUMNS if c in schema.names]
+def _encoding(schema: pa.Schema) -> dict:
+    """The Parquet writer's options for a side-car of `schema` (one for both writers)."""
+    return {"compression": "zstd",
+            "use_dictionary": [c for c in DICTIONARY_COLUMNS if c in schema.names],
+            "write_statistics": [c for c in schema.names if c not in UNSORTED_TEXT_COLUMNS]}
 
 
 @contextmanager
@@ -120,8 +125,7 @@ def streamed_sidecar(path: str, schema: pa.Schema, unit: Mapping,
     schema = schema.with_metadata(_sidecar_metadata(schema, unit, detectors))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with replaced_when_done(path) as tmp:
-        writer = pq.ParquetWriter(tmp, schema, compression="zstd",
-                                  use_dictionary=_dictionary_columns(schema))
+        writer = pq.ParquetWriter(tmp, schema, **_encoding(schema))
         batches: queue.Queue = queue.Queue(maxsize=STREAM_QUEUE)
         failed: list[BaseException] = []
         abandoned = threading.Event()  # the block raised: the file is dropped, stop encoding
