@@ -164,10 +164,17 @@ def _word_starts_before(space: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     firsts = offsets[:-1][offsets[:-1] < offsets[1:]]
     firsts = firsts[~space[firsts]]
     np.bitwise_or.at(starts, firsts >> 6, np.uint64(1) << (firsts & 63).astype(np.uint64))
-    cumulative = np.zeros(n_words + 1, dtype=np.int64)
-    np.cumsum(np.bitwise_count(starts), out=cumulative[1:])
+    # word starts in the whole 64-bit words before each offset's word: summed per gap between
+    # consecutive offsets (`reduceat`) and accumulated over the texts, not over every word
     word = offsets >> 6
-    return cumulative[word] + np.bitwise_count(starts[word] & _LOW_BITS[offsets & 63])
+    counts = np.bitwise_count(starts)
+    between = np.add.reduceat(counts, word, dtype=np.int64)[:-1]
+    between[word[:-1] >= word[1:]] = 0  # same word: reduceat gives that word's count
+    before = np.empty(len(word), dtype=np.int64)
+    before[0] = counts[:word[0]].sum(dtype=np.int64)
+    np.cumsum(between, out=before[1:])
+    before[1:] += before[0]
+    return before + np.bitwise_count(starts[word] & _LOW_BITS[offsets & 63])
 
 
 def _rows_with_unicode_space(buf: np.ndarray, offsets: np.ndarray) -> np.ndarray:
