@@ -36,19 +36,53 @@ _ENGLISH_RE = re.compile(_ENGLISH_WORDS, re.ASCII)
 
 
 _LOADING = threading.Lock()
-_LOADED: list = []  # the identifier, once loaded
+_LOADED: list = []  # (the identifier, its batch classifier), once loaded
 
 
 def _identifier():
-    """py3langid's identifier, loaded once per process (about 0.4 s: an LZMA-compressed
-    model), whichever thread asks first."""
+    """py3langid's identifier, loaded once per process (about 0.45 s from the LZMA-compressed
+    model the first time on a machine, about 0.05 s from the cached arrays after:
+    `language_model.load_identifier`), whichever thread asks first."""
+    return _loaded()[0]
+
+
+def _loaded():
     if not _LOADED:
         with _LOADING:
             if not _LOADED:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+                from auditor.provenance.language_model import BatchClassifier, load_identifier
 
-                _LOADED.append(LanguageIdentifier.from_model_file(MODEL_FILE))
+                identifier = load_identifier()
+                _LOADED.append((identifier, BatchClassifier.of(identifier), _letter_table()))
     return _LOADED[0]
+
+
+def _letter_table():
+    """Per code point, whether `_LETTER` matches it: the letter rule as a lookup table, so a
+    batch counts letters with numpy instead of a regex per text. Built from the regex itself
+    (0.26 s), cached like the model's arrays (keyed by the Python and Unicode versions that
+    decide what the regex calls a letter)."""
+    import sys
+    import unicodedata
+
+    import numpy as np
+
+    from auditor.provenance.language_model import (
+        cache_dir,
+        read_cached_arrays,
+        write_cached_arrays,
+    )
+
+    path = cache_dir() / (f"letters-py{sys.version_info[0]}.{sys.version_info[1]}-"
+                          f"unicode{unicodedata.unidata_version}.npz")
+    cached = read_cached_arrays(path, ("letters",))
+    if cached is not None and cached["letters"].shape == ((sys.maxunicode + 1) // 8,):
+        return np.unpackbits(cached["letters"]).view(bool)
+    every = "".join(map(chr, range(sys.maxunicode + 1)))
+    table = np.zeros(sys.maxunicode + 1, bool)
+    table[[m.start() for m in _LETTER.finditer(every)]] = True
+    write_cached_arrays(path, {"letters": np.packbits(table)})
+    return table
 
 
 def _after_fork_in_child() -> None:
@@ -67,8 +101,11 @@ def preload_identifier() -> None:
     instead of stalling its first batch. A no-op once loaded."""
     if not _LOADED:
         import py3langid.langid  # noqa: F401  here: a fork during an import in a thread hangs
+        import scipy.sparse  # noqa: F401
 
-        threading.Thread(target=_identifier, name="auditor-langid-load", daemon=True).start()
+        import auditor.provenance.language_model  # noqa: F401
+
+        threading.Thread(target=_loaded, name="auditor-langid-load", daemon=True).start()
 
 
 def identify_language(text: str | None) -> str | None:
@@ -81,6 +118,58 @@ def identify_language(text: str | None) -> str | None:
     if len(_LETTER.findall(sample)) < MIN_LETTERS:
         return None
     return _identifier().classify(sample)[0]
+
+
+def identify_languages(texts) -> list[str | None]:
+    """`identify_language` of each text (a sequence of strings or None, or an Arrow string
+    array), computed for the batch at once: the same fast path and letter rule, and py3langid's
+    classifier run over all the texts together (`language_model.BatchClassifier`, about
+    ten times cheaper a document than one call a text)."""
+    import pyarrow as pa
+
+    if isinstance(texts, (pa.Array, pa.ChunkedArray)):
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        texts = texts.cast(pa.string())
+        english = clearly_english(texts).to_pylist()
+        samples = _samples(texts)
+    else:
+        samples = [t[:SAMPLE_CHARS] if t else None for t in texts]
+        english = [bool(s) and _is_clearly_english(s.lower()) for s in samples]
+    found = [None if e else s for e, s in zip(english, samples, strict=True)]
+    rest = [i for i, s in enumerate(found) if s]
+    for i, lang in zip(rest, _identify_samples([found[i] for i in rest]), strict=True):
+        found[i] = lang
+    return ["en" if e else f for e, f in zip(english, found, strict=True)]
+
+
+def _samples(texts) -> list[str | None]:
+    """Each text's first `SAMPLE_CHARS` characters, as Python strings (an Arrow array)."""
+    import pyarrow.compute as pc
+
+    return pc.utf8_slice_codeunits(texts, 0, SAMPLE_CHARS).to_pylist()
+
+
+def _identify_samples(samples: list[str]) -> list[str | None]:
+    """The language of samples the English fast path did not settle: None below
+    `MIN_LETTERS` letters, else py3langid's label, from the batch classifier where it is
+    sure, from py3langid itself on the rare near tie."""
+    import numpy as np
+
+    if not samples:
+        return []
+    samples = [s or "" for s in samples]
+    identifier, batch, letters = _loaded()
+    points = np.frombuffer("".join(samples).encode("utf-32-le", "surrogatepass"), np.uint32)
+    ends = np.cumsum(np.fromiter(map(len, samples), np.int64, len(samples)))
+    counted = np.r_[0, np.cumsum(letters[points], dtype=np.int64)][np.r_[0, ends]]
+    enough = np.flatnonzero(np.diff(counted) >= MIN_LETTERS).tolist()
+    found: list[str | None] = [None] * len(samples)
+    encode = identifier._encode  # py3langid's own: upper case lowered, NFC, UTF-8
+    labels = batch.classify([encode(samples[i]) for i in enough])
+    for i, label in zip(enough, labels, strict=True):
+        found[i] = label if label is not None else identifier.classify(samples[i])[0]
+    return found
 
 
 def _is_clearly_english(lowered_sample: str) -> bool:
@@ -116,8 +205,11 @@ def fill_language_array(metadata_values, texts, ascii_only: bool | None = None,
     rows = np.flatnonzero(rest.to_numpy(zero_copy_only=False))
     if rows.size == 0:
         return filled
-    # not clearly English and no metadata: the identifier, one text at a time
-    found = pa.array([identify_language(texts[int(i)].as_py()) for i in rows], pa.string())
+    # not clearly English and no metadata: the identifier, once for all these texts
+    take = pa.array(rows)
+    found = pa.array(_identify_samples(
+        samples.take(take).to_pylist() if samples is not None else _samples(texts.take(take))),
+        pa.string())
     return pc.replace_with_mask(filled, rest, found)
 
 

@@ -1,0 +1,258 @@
+"""py3langid's model: loaded cheaply after the first time, and run over many texts at once.
+
+py3langid classifies one text at a time in Python: a walk over the text's bytes through a
+tokenising automaton (one dictionary-free Python step a byte), a `Counter` of the features it
+emits, and a naive Bayes product `log1p(counts) @ nb_ptc[features] + nb_pc` in float32. That
+is about 170 us a document on real text, most of a provenance-only scan wherever the English
+fast path does not settle the language. `BatchClassifier` runs the same algorithm on the
+identifier's own arrays for a whole batch: the automaton walks every document's bytes in
+lockstep (one numpy step per byte position, over the documents still that long), the
+(document, feature) pairs are counted with one sort, and the scores are one sparse product.
+
+Its float32 sums run in another order than py3langid's (BLAS), so a near tie could come out
+the other way. Every score carries a bound on that difference (both sums are within
+gamma_k * sum|x * p| of the exact one, for k features: the classic dot-product bound, and
+sum|x * p| is |the score| since log-probabilities are negative and counts positive); a
+document whose best label does not beat every other by more than the bounds gets None, and the
+caller asks py3langid for it. The result is then py3langid's, exactly.
+
+Loading the model costs ~0.45 s of CPU per process (LZMA decompression of `model.npz.xz`),
+which on a busy machine stalls the first batch that needs it. The decompressed arrays are
+cached in the user's cache folder (`$XDG_CACHE_HOME/provenance-auditor`, else
+`~/.cache/provenance-auditor`) as a plain `.npz`, keyed by py3langid's version and the model
+file's size and modification time, written atomically, read with `allow_pickle=False`; a
+cache that cannot be read is rebuilt, a folder that cannot be written is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from array import array
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CACHE_FOLDER = "provenance-auditor"
+#: float32's unit roundoff: one rounding moves a value by at most this share of it.
+_UNIT_ROUNDOFF = 2.0 ** -24
+#: Margin on the bound (it is already a worst case; this covers log1p's last bit and the
+#: final addition of the prior in both paths).
+_BOUND_SAFETY = 2.0
+#: Bytes of text walked per group: bounds the (positions x documents) feature matrix.
+_GROUP_BYTES = 4 << 20
+_MODEL_KEYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
+
+
+def cache_dir() -> Path:
+    """Where cached model arrays live: the XDG cache folder, as most tools use."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / CACHE_FOLDER
+
+
+def _model_path() -> Path:
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    return Path(MODEL_DIR) / MODEL_FILE
+
+
+def _cache_path(model: Path) -> Path:
+    from importlib.metadata import version
+
+    st = model.stat()
+    return cache_dir() / f"py3langid-{version('py3langid')}-{st.st_size}-{st.st_mtime_ns}.npz"
+
+
+def read_cached_arrays(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray] | None:
+    """The arrays of a cache file, or None if it is missing or unreadable (truncated, corrupt:
+    the zip's CRC catches a changed byte, a missing key a foreign file)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in keys}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def write_cached_arrays(path: Path, arrays: dict[str, np.ndarray]) -> bool:
+    """Write a cache file atomically (a temporary file beside it, fsync, rename), so a reader
+    never sees half a file; False, silently, where the folder cannot be written."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        return False
+
+
+def load_identifier():
+    """py3langid's `LanguageIdentifier` for its bundled model, from the cache when it holds
+    the model (about 0.05 s instead of 0.45 s), else from the model file, then cached."""
+    from py3langid.langid import LanguageIdentifier
+    from py3langid.modelio import load_model
+
+    model = _model_path()
+    cached = _cache_path(model)
+    data = read_cached_arrays(cached, _MODEL_KEYS)
+    if data is None:
+        ptc, pc, classes, nextmove, row, output = load_model(model)
+        write_cached_arrays(cached, {
+            "ptc": np.asarray(ptc), "pc": np.asarray(pc), "classes": np.array(classes),
+            "nextmove": np.frombuffer(nextmove, _dtype(nextmove)),
+            "nextmove_row": np.frombuffer(row, _dtype(row)),
+            "out_feat": np.asarray(output, np.int32)})
+    else:  # as py3langid's `load_model` builds them from the same arrays
+        ptc, pc, classes = data["ptc"], data["pc"], data["classes"].tolist()
+        nextmove, row = _stdlib_array(data["nextmove"]), _stdlib_array(data["nextmove_row"])
+        output = data["out_feat"].tolist()
+    return LanguageIdentifier(np.asarray(ptc), np.asarray(pc), classes, nextmove, output,
+                              tk_row=row)
+
+
+def _dtype(arr: array) -> np.dtype:
+    return np.dtype(arr.typecode).newbyteorder("=")
+
+
+def _stdlib_array(values: np.ndarray) -> array:
+    """A numpy unsigned array as the stdlib `array` py3langid walks (`H`, `I` or `L`)."""
+    out = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
+    out.frombytes(np.ascontiguousarray(values).tobytes())
+    return out
+
+
+@dataclass(frozen=True)
+class BatchClassifier:
+    """py3langid's `classify` over many encoded texts at once, on one identifier's arrays."""
+
+    nextmove: np.ndarray  # automaton: next state = nextmove[rowbase[state] + byte]
+    rowbase: np.ndarray  # per state, the offset of its row of 256 transitions
+    output: np.ndarray  # per state, the feature it emits, or -1
+    ptc: np.ndarray  # per feature, per class: log P(feature | class), float16
+    pc: np.ndarray  # per class: log prior, float32
+    classes: tuple[str, ...]
+    alias_pairs: tuple[tuple[int, int], ...]  # (first, duplicate) columns of one label
+    ptc_negative: bool  # every log-probability < 0 (so sum|x * p| is |x @ p|)
+
+    @classmethod
+    def of(cls, identifier) -> BatchClassifier:
+        """The identifier's own arrays, viewed (the automaton) or referenced, not copied."""
+        nextmove = np.frombuffer(identifier.tk_nextmove, _dtype(identifier.tk_nextmove))
+        row = np.frombuffer(identifier.tk_row, _dtype(identifier.tk_row))
+        return cls(nextmove=nextmove, rowbase=row.astype(np.intp) << 8,
+                   output=np.asarray(identifier.tk_output, np.int32),
+                   ptc=np.asarray(identifier.nb_ptc), pc=np.asarray(identifier.nb_pc),
+                   classes=tuple(identifier.nb_classes),
+                   alias_pairs=tuple(tuple(p) for p in identifier._alias_pairs),
+                   ptc_negative=bool((np.asarray(identifier.nb_ptc) < 0).all()))
+
+    def classify(self, encoded: list[bytes]) -> list[str | None]:
+        """Per text (as py3langid's `_encode` gives it), py3langid's label, or None where the
+        float32 sums could decide otherwise (a near tie) or the text has no feature: there
+        the caller asks py3langid itself."""
+        labels: list[str | None] = [None] * len(encoded)
+        start = 0
+        while start < len(encoded):  # groups of about _GROUP_BYTES bytes, bounding memory
+            stop, size = start, 0
+            while stop < len(encoded) and (stop == start or size < _GROUP_BYTES):
+                size += len(encoded[stop])
+                stop += 1
+            labels[start:stop] = self._classify_group(encoded[start:stop])
+            start = stop
+        return labels
+
+    def _classify_group(self, encoded: list[bytes]) -> list[str | None]:
+        docs, feats = self._walk(encoded)
+        n = len(encoded)
+        n_feats = self.ptc.shape[0]
+        keys = docs.astype(np.int64) * n_feats + feats
+        keys.sort()
+        first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else keys
+        counts = np.diff(np.r_[first, keys.size]).astype(np.float32)
+        keys = keys[first]
+        doc, feat = keys // n_feats, keys % n_feats
+        per_doc = np.bincount(doc, minlength=n)  # distinct features of each document
+        scores, bound = self._scores(doc, feat, counts, per_doc, n)
+        for i, j in self.alias_pairs:  # as py3langid's `_decide`: one score per label
+            scores[:, i] = np.maximum(scores[:, i], scores[:, j])
+            bound[:, i] = np.maximum(bound[:, i], bound[:, j])
+            scores[:, j] = -np.inf
+            bound[:, j] = 0.0
+        best = scores.argmax(axis=1)
+        rows = np.arange(n)
+        low = scores[rows, best] - bound[rows, best]
+        high = scores + bound
+        high[rows, best] = -np.inf
+        sure = (low > high.max(axis=1)) & (per_doc > 0)
+        return [self.classes[b] if s else None for b, s in zip(best.tolist(), sure.tolist(),
+                                                               strict=True)]
+
+    def _walk(self, encoded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """(document, feature) for every feature the automaton emits, all documents walked
+        together: documents sorted longest first, so the ones still walking at byte position
+        j are a prefix, and each position is a few numpy gathers over that prefix. Bytes and
+        features are laid out position by position (`start[j]`: where position j begins), so
+        nothing is padded."""
+        n = len(encoded)
+        lens = np.fromiter(map(len, encoded), np.int64, n)
+        order = np.argsort(-lens, kind="stable")
+        lens_sorted = lens[order]
+        width = int(lens_sorted[0]) if n else 0
+        # walking[j]: documents longer than j, the prefix still walking at position j
+        walking = np.searchsorted(-lens_sorted, -np.arange(width), side="left")
+        start = np.r_[0, np.cumsum(walking)]
+        total = int(start[-1])
+        doc_order = order.tolist()
+        flat = np.frombuffer(b"".join([encoded[i] for i in doc_order]), np.uint8)
+        rank = np.repeat(np.arange(n), lens_sorted)  # each byte's document, by rank
+        position = np.arange(total) - np.repeat(np.cumsum(lens_sorted) - lens_sorted,
+                                                lens_sorted)
+        text = np.empty(total, np.uint8)
+        text[start[position] + rank] = flat
+        found = np.empty(total, np.int32)
+        at = np.full(n, self.rowbase[0], np.intp)
+        cell = np.empty(n, np.intp)
+        state = np.empty(n, self.nextmove.dtype)
+        for j, k in enumerate(walking.tolist()):
+            s = start[j]
+            np.add(at[:k], text[s:s + k], out=cell[:k])
+            self.nextmove.take(cell[:k], out=state[:k])
+            self.rowbase.take(state[:k], out=at[:k])
+            self.output.take(state[:k], out=found[s:s + k])
+        hit = np.flatnonzero(found >= 0)
+        ranks = hit - np.repeat(start[:-1], walking)[hit]
+        return order[ranks], found[hit].astype(np.int64)
+
+    def _scores(self, doc, feat, counts, per_doc, n):
+        """Naive Bayes scores (documents x classes, float32 sums as py3langid's), and per
+        score a bound on how far py3langid's own float32 sums can be from them."""
+        from scipy.sparse import csr_matrix
+
+        present = np.zeros(self.ptc.shape[0], bool)
+        present[feat] = True
+        used = np.flatnonzero(present)
+        local = np.cumsum(present, dtype=np.int64)[feat] - 1
+        indptr = np.r_[0, np.cumsum(per_doc)]
+        x = csr_matrix((np.log1p(counts), local, indptr), shape=(n, used.size))
+        table = self.ptc[used].astype(np.float32)
+        dot = np.asarray(x @ table, dtype=np.float64)
+        scores = dot + self.pc
+        # both sums are within gamma_k * sum|x * p| of the exact one; x > 0 and, in
+        # py3langid's model, p < 0, so that sum is |dot| (else one more product)
+        magnitude = (np.abs(dot) if self.ptc_negative
+                     else np.asarray(x @ np.abs(table), dtype=np.float64))
+        k = per_doc.astype(np.float64)[:, None] + 2
+        gamma = k * _UNIT_ROUNDOFF / (1 - k * _UNIT_ROUNDOFF)
+        bound = _BOUND_SAFETY * 2 * (gamma * magnitude + _UNIT_ROUNDOFF * np.abs(scores))
+        return scores, bound
