@@ -136,11 +136,11 @@ def identify_languages(texts) -> list[str | None]:
     else:
         samples = [t[:SAMPLE_CHARS] if t else None for t in texts]
         english = [bool(s) and _is_clearly_english(s.lower()) for s in samples]
-    found = [None if e else s for e, s in zip(english, samples, strict=True)]
-    rest = [i for i, s in enumerate(found) if s]
-    for i, lang in zip(rest, _identify_samples([found[i] for i in rest]), strict=True):
-        found[i] = lang
-    return ["en" if e else f for e, f in zip(english, found, strict=True)]
+    found: list[str | None] = ["en" if e else None for e in english]
+    rest = [i for i, (e, s) in enumerate(zip(english, samples, strict=True)) if s and not e]
+    for i, language in zip(rest, _identify_samples([samples[i] for i in rest]), strict=True):
+        found[i] = language
+    return found
 
 
 def _samples(texts) -> list[str | None]:
