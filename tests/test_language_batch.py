@@ -103,7 +103,11 @@ def test_the_batch_classifier_itself_agrees_and_rarely_defers(real_texts):
                                                  if g is not None]
 
 
-def test_edge_cases_equal_the_per_text_result():
+@pytest.mark.parametrize("batch_min", [0, lang.BATCH_MIN_TEXTS])
+def test_edge_cases_equal_the_per_text_result(batch_min, monkeypatch):
+    """Through the batch classifier even when they are few (0), and as the scan sends a
+    handful of texts (one at a time below `BATCH_MIN_TEXTS`)."""
+    monkeypatch.setattr(lang, "BATCH_MIN_TEXTS", batch_min)
     texts = EDGE_CASES + SURROGATES
     want = [lang.identify_language(t) for t in texts]
     assert lang.identify_languages(texts) == want

@@ -121,6 +121,15 @@ def load_identifier():
                               tk_row=row)
 
 
+def _all_negative(values: np.ndarray) -> bool:
+    """values < 0 everywhere; on float16 through the bits (sign set, not -0, not NaN), three
+    times cheaper than comparing 14 million half floats."""
+    if values.dtype == np.float16:
+        bits = values.view(np.uint16)
+        return bool(((bits > 0x8000) & (bits <= 0xFC00)).all())
+    return bool((values < 0).all())
+
+
 def _dtype(arr: array) -> np.dtype:
     return np.dtype(arr.typecode).newbyteorder("=")
 
@@ -128,7 +137,7 @@ def _dtype(arr: array) -> np.dtype:
 def _stdlib_array(values: np.ndarray) -> array:
     """A numpy unsigned array as the stdlib `array` py3langid walks (`H`, `I` or `L`)."""
     out = array({2: "H", 4: "I", 8: "L"}[values.dtype.itemsize])
-    out.frombytes(np.ascontiguousarray(values).tobytes())
+    out.frombytes(memoryview(np.ascontiguousarray(values)).cast("B"))
     return out
 
 
@@ -155,7 +164,7 @@ class BatchClassifier:
                    ptc=np.asarray(identifier.nb_ptc), pc=np.asarray(identifier.nb_pc),
                    classes=tuple(identifier.nb_classes),
                    alias_pairs=tuple(tuple(p) for p in identifier._alias_pairs),
-                   ptc_negative=bool((np.asarray(identifier.nb_ptc) < 0).all()))
+                   ptc_negative=_all_negative(np.asarray(identifier.nb_ptc)))
 
     def classify(self, encoded: list[bytes]) -> list[str | None]:
         """Per text (as py3langid's `_encode` gives it), py3langid's label, or None where the
@@ -235,8 +244,8 @@ class BatchClassifier:
         return order[ranks], found[hit].astype(np.int64)
 
     def _scores(self, doc, feat, counts, per_doc, n):
-        """Naive Bayes scores (documents x classes, float32 sums as py3langid's), and per
-        score a bound on how far py3langid's own float32 sums can be from them."""
+        """Naive Bayes scores (documents x classes, float32 as py3langid's), and per score a
+        bound on how far py3langid's own float32 sums can be from them."""
         from scipy.sparse import csr_matrix
 
         present = np.zeros(self.ptc.shape[0], bool)
@@ -245,14 +254,17 @@ class BatchClassifier:
         local = np.cumsum(present, dtype=np.int64)[feat] - 1
         indptr = np.r_[0, np.cumsum(per_doc)]
         x = csr_matrix((np.log1p(counts), local, indptr), shape=(n, used.size))
-        table = self.ptc[used].astype(np.float32)
-        dot = np.asarray(x @ table, dtype=np.float64)
-        scores = dot + self.pc
+        table = np.take(self.ptc, used, axis=0).astype(np.float32)
+        dot = x @ table
         # both sums are within gamma_k * sum|x * p| of the exact one; x > 0 and, in
-        # py3langid's model, p < 0, so that sum is |dot| (else one more product)
-        magnitude = (np.abs(dot) if self.ptc_negative
-                     else np.asarray(x @ np.abs(table), dtype=np.float64))
-        k = per_doc.astype(np.float64)[:, None] + 2
+        # py3langid's model, p < 0, so that sum is |dot| (else one more product). Adding the
+        # prior rounds once more, by at most u * |score| <= u * (|dot| + |prior|).
+        magnitude = np.abs(dot) if self.ptc_negative else x @ np.abs(table)
+        k = per_doc.astype(np.float64) + 2
         gamma = k * _UNIT_ROUNDOFF / (1 - k * _UNIT_ROUNDOFF)
-        bound = _BOUND_SAFETY * 2 * (gamma * magnitude + _UNIT_ROUNDOFF * np.abs(scores))
-        return scores, bound
+        scale = (_BOUND_SAFETY * 2 * (gamma + _UNIT_ROUNDOFF)).astype(np.float32)
+        bound = magnitude
+        bound *= scale[:, None]
+        bound += np.float32(_BOUND_SAFETY * 2 * _UNIT_ROUNDOFF) * np.abs(self.pc)
+        dot += self.pc  # the scores, as py3langid adds the prior
+        return dot, bound
