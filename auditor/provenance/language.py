@@ -16,6 +16,15 @@ Arrow's vectorised regex kernels (about 0.5 us a document: one regex that stops 
 word, byte kernels when a batch is ASCII); only the rest go to py3langid.
 Measured on 20,000 rows of the labeled development set: 88% took the fast path, and py3langid
 disagreed on 5 of those 17,651 (all mixed-language texts).
+
+The rest of a batch goes to py3langid all at once (`identify_languages`, and
+`fill_language_array`, the scan's call): letters counted with a lookup table, py3langid's
+classifier vectorised over the texts (`language_model.BatchClassifier`), with exactly
+py3langid's result text for text (near ties, where float32 sums in another order could differ,
+are left to py3langid itself). `scripts/bench_language.py` measures it (reports/language_bench.md):
+about 5 times cheaper a document than one `classify` a text on real non-English and crawl text.
+`identify_language` (one text) stays py3langid's own call, the reference the batch is tested
+against.
 """
 
 from __future__ import annotations
