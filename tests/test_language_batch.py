@@ -90,13 +90,23 @@ def test_batched_identification_equals_the_per_text_one_on_real_text(real_texts)
         "xx" if i % 3 == 0 else w for i, w in enumerate(want)]
 
 
-def test_the_batch_classifier_itself_agrees_and_rarely_defers(real_texts):
-    """Without the per-text fallback: every label the vectorised classifier gives is
-    py3langid's, and it leaves fewer than 1% of texts (near ties) to py3langid."""
-    identifier, batch, _ = lang._loaded()
+@pytest.fixture(scope="module")
+def classified(real_texts):
+    """Samples of the real texts, and py3langid's label of each, one at a time."""
+    identifier = lang._identifier()
     samples = [t[:lang.SAMPLE_CHARS] for t in real_texts[::2] if t and t.strip()]
+    return samples, [identifier.classify(s)[0] for s in samples]
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+def test_the_batch_classifier_itself_agrees_and_rarely_defers(classified, engine):
+    """Without the per-text fallback, on both walks (numpy in lockstep, the compiled
+    kernel): every label the batch classifier gives is py3langid's, and it leaves fewer than
+    1% of texts (near ties) to py3langid."""
+    identifier, batch, _ = lang._loaded()
+    samples, want = classified
+    batch = lm.BatchClassifier.of(identifier, engine=engine)
     got = batch.classify([identifier._encode(s) for s in samples])
-    want = [identifier.classify(s)[0] for s in samples]
     deferred = sum(g is None for g in got)
     assert deferred < 0.01 * len(samples)
     assert [g for g in got if g is not None] == [w for g, w in zip(got, want, strict=True)
@@ -223,3 +233,37 @@ def test_the_letter_table_is_the_letter_regex_and_is_cached(tmp_path, monkeypatc
     assert len(files) == 1
     monkeypatch.setattr(lang, "_LETTER", None)  # a rebuild would fail: the cache is read
     assert np.array_equal(lang._letter_table(), table)
+
+
+FORK_DURING_LOAD = """
+import json, os, signal, sys
+from auditor.provenance import language as lang
+texts, want = json.load(open(sys.argv[1]))
+lang.preload_identifier()  # a thread now imports scipy, numba, py3langid and loads
+pid = os.fork()
+if pid == 0:
+    signal.alarm(60)  # a hang ends the child, with a signal
+    os._exit(0 if lang.identify_languages(texts) == want else 1)
+_, status = os.waitpid(pid, 0)
+sys.exit(0 if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else 3)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_fork_while_the_identifier_loads_does_not_hang_the_child(tmp_path, real_texts):
+    """A scan preloads the identifier in a thread (imports, arrays, the compiled kernel); a
+    fork meanwhile (a fork-based pool, a data loader) waits for that load, else the child
+    inherits module locks held by a thread it does not have. In a fresh process, so the
+    imports are really under way when it forks."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    texts = [t for t in real_texts if t and not t.isascii()][:200]
+    data = tmp_path / "texts.json"
+    data.write_text(json.dumps([texts, [lang.identify_language(t) for t in texts]]))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    done = subprocess.run([sys.executable, "-c", FORK_DURING_LOAD, str(data)], env=env,
+                          timeout=300, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -61,13 +61,16 @@ def _identifier():
 
 
 def _loaded():
+    """(the identifier, its `BatchClassifier`, the letter table), loaded once per process."""
     if not _LOADED:
         with _LOADING:
             if not _LOADED:
                 from auditor.provenance.language_model import BatchClassifier, load_identifier
 
                 identifier = load_identifier()
-                _LOADED.append((identifier, BatchClassifier.of(identifier), _letter_table()))
+                batch = BatchClassifier.of(identifier)
+                batch.warm()
+                _LOADED.append((identifier, batch, _letter_table()))
     return _LOADED[0]
 
 
@@ -99,26 +102,36 @@ def _letter_table():
     return table
 
 
+def _before_fork() -> None:
+    """Wait for a load in progress (it holds `_LOADING`) before forking: its imports (scipy,
+    numba, py3langid) hold module locks that a child would inherit held by a thread it does
+    not have, and hang on (a fork-based pool or data loader started while a scan preloads)."""
+    _LOADING.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _LOADING.release()
+
+
 def _after_fork_in_child() -> None:
-    """A forked child has no loading thread: a lock it held would never be released."""
+    """A forked child has no loading thread: a fresh lock (the parent's is held, by
+    `_before_fork`)."""
     global _LOADING
     _LOADING = threading.Lock()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
 
 
 def preload_identifier() -> None:
     """Start loading the identifier in a background thread, for a caller about to read many
     documents (a scan): most corpora hold some text the English fast path leaves to it, and
-    the load (decompression, which releases the GIL) then overlaps the caller's own start-up
-    instead of stalling its first batch. A no-op once loaded."""
+    the load (imports, the cached arrays or the model's decompression, compiling the batch
+    kernel: mostly without the GIL) then overlaps the caller's own start-up instead of
+    stalling its first batch. A no-op once loaded. A fork meanwhile waits for the load
+    (`_before_fork`)."""
     if not _LOADED:
-        import py3langid.langid  # noqa: F401  here: a fork during an import in a thread hangs
-        import scipy.sparse  # noqa: F401
-
-        import auditor.provenance.language_model  # noqa: F401
-
         threading.Thread(target=_loaded, name="auditor-langid-load", daemon=True).start()
 
 

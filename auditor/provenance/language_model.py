@@ -153,10 +153,15 @@ class BatchClassifier:
     classes: tuple[str, ...]
     alias_pairs: tuple[tuple[int, int], ...]  # (first, duplicate) columns of one label
     ptc_negative: bool  # every log-probability < 0 (so sum|x * p| is |x @ p|)
+    engine: str = "auto"  # the walk: "numba" (compiled), "numpy", "auto" (numba if present)
 
     @classmethod
-    def of(cls, identifier) -> BatchClassifier:
+    def of(cls, identifier, engine: str = "auto") -> BatchClassifier:
         """The identifier's own arrays, viewed (the automaton) or referenced, not copied."""
+        if engine not in ("auto", "numba", "numpy"):
+            raise ValueError(f"language: engine must be auto, numba or numpy, got {engine!r}")
+        if engine == "numba" and _numba_kernel() is None:
+            raise ImportError("language: engine='numba' needs numba (pip install numba)")
         nextmove = np.frombuffer(identifier.tk_nextmove, _dtype(identifier.tk_nextmove))
         row = np.frombuffer(identifier.tk_row, _dtype(identifier.tk_row))
         return cls(nextmove=nextmove, rowbase=row.astype(np.intp) << 8,
@@ -164,7 +169,13 @@ class BatchClassifier:
                    ptc=np.asarray(identifier.nb_ptc), pc=np.asarray(identifier.nb_pc),
                    classes=tuple(identifier.nb_classes),
                    alias_pairs=tuple(tuple(p) for p in identifier._alias_pairs),
-                   ptc_negative=_all_negative(np.asarray(identifier.nb_ptc)))
+                   ptc_negative=_all_negative(np.asarray(identifier.nb_ptc)), engine=engine)
+
+    def warm(self) -> None:
+        """Compile the batch kernel now (or load it from numba's cache), so that the first
+        batch does not: `preload_identifier` calls this in its background thread."""
+        if self.engine != "numpy" and _numba_kernel() is not None:
+            self._classify_group([b"warm up the kernel"])
 
     def classify(self, encoded: list[bytes]) -> list[str | None]:
         """Per text (as py3langid's `_encode` gives it), py3langid's label, or None where the
@@ -182,17 +193,11 @@ class BatchClassifier:
         return labels
 
     def _classify_group(self, encoded: list[bytes]) -> list[str | None]:
-        docs, feats = self._walk(encoded)
         n = len(encoded)
-        n_feats = self.ptc.shape[0]
-        keys = docs.astype(np.int64) * n_feats + feats
-        keys.sort()
-        first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else keys
-        counts = np.diff(np.r_[first, keys.size]).astype(np.float32)
-        keys = keys[first]
-        doc, feat = keys // n_feats, keys % n_feats
-        per_doc = np.bincount(doc, minlength=n)  # distinct features of each document
-        scores, bound = self._scores(doc, feat, counts, per_doc, n)
+        kernel = _numba_kernel() if self.engine != "numpy" else None
+        per_doc, feat, counts = (self._features_numba(kernel, encoded) if kernel is not None
+                                 else self._features_numpy(encoded))
+        scores, bound = self._scores(feat, counts, per_doc, n)
         for i, j in self.alias_pairs:  # as py3langid's `_decide`: one score per label
             scores[:, i] = np.maximum(scores[:, i], scores[:, j])
             bound[:, i] = np.maximum(bound[:, i], bound[:, j])
@@ -206,6 +211,31 @@ class BatchClassifier:
         sure = (low > high.max(axis=1)) & (per_doc > 0)
         return [self.classes[b] if s else None for b, s in zip(best.tolist(), sure.tolist(),
                                                                strict=True)]
+
+    def _features_numpy(self, encoded: list[bytes]):
+        """(distinct features per document, each one's feature id and count), documents in
+        order: the lockstep walk's (document, feature) pairs counted with one sort."""
+        docs, feats = self._walk(encoded)
+        n_feats = self.ptc.shape[0]
+        keys = docs.astype(np.int64) * n_feats + feats
+        keys.sort()
+        first = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else keys
+        counts = np.diff(np.r_[first, keys.size]).astype(np.float32)
+        keys = keys[first]
+        per_doc = np.bincount(keys // n_feats, minlength=len(encoded))
+        return per_doc, keys % n_feats, counts
+
+    def _features_numba(self, kernel, encoded: list[bytes]):
+        """As `_features_numpy`, from one compiled pass over the bytes (`_walk_count`)."""
+        data = np.frombuffer(b"".join(encoded), np.uint8)
+        lens = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        feat = np.empty(data.size, np.int64)  # a document has at most one feature a byte
+        counts = np.empty(data.size, np.float32)
+        indptr = np.zeros(len(encoded) + 1, np.int64)
+        kernel(data, np.cumsum(lens), np.argsort(lens, kind="stable"), self.nextmove,
+               self.rowbase, self.output, np.empty(data.size, np.int32),
+               np.zeros(self.ptc.shape[0], np.int32), feat, counts, indptr)
+        return np.diff(indptr), feat[:indptr[-1]], counts[:indptr[-1]]
 
     def _walk(self, encoded: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """(document, feature) for every feature the automaton emits, all documents walked
@@ -243,7 +273,7 @@ class BatchClassifier:
         ranks = hit - np.repeat(start[:-1], walking)[hit]
         return order[ranks], found[hit].astype(np.int64)
 
-    def _scores(self, doc, feat, counts, per_doc, n):
+    def _scores(self, feat, counts, per_doc, n):
         """Naive Bayes scores (documents x classes, float32 as py3langid's), and per score a
         bound on how far py3langid's own float32 sums can be from them."""
         from scipy.sparse import csr_matrix
@@ -268,3 +298,75 @@ class BatchClassifier:
         bound += np.float32(_BOUND_SAFETY * 2 * _UNIT_ROUNDOFF) * np.abs(self.pc)
         dot += self.pc  # the scores, as py3langid adds the prior
         return dot, bound
+
+
+_KERNEL: object = None  # None: not tried yet; False: numba missing
+#: Documents walked together by the compiled kernel (see `_walk_count`).
+_LANES = 16
+
+
+def _numba_kernel():
+    """`_walk_count` compiled, or None without numba (imported here, on first use, so that
+    `import auditor` stays light; `cache=True` keeps the compiled code in __pycache__)."""
+    global _KERNEL
+    if _KERNEL is None:
+        try:
+            import numba
+        except ImportError:
+            _KERNEL = False
+        else:
+            try:
+                _KERNEL = numba.njit(cache=True, nogil=True, boundscheck=False)(_walk_count)
+            except RuntimeError:  # no writable cache directory: compile in each process
+                _KERNEL = numba.njit(cache=False, nogil=True, boundscheck=False)(_walk_count)
+    return _KERNEL or None
+
+
+def _walk_count(data, ends, order, nextmove, rowbase, output, raw, scratch, feat, counts,
+                indptr):  # pragma: no cover - compiled by numba
+    """py3langid's `visit_counts` for each document `data[ends[d-1]:ends[d]]`, written out as
+    CSR rows `indptr[d]:indptr[d + 1]`: the document's distinct features (`feat`, first seen
+    first) and their counts.
+
+    The walk is a chain of dependent reads from a 39 MB table (each state decides the next
+    read), so one document at a time waits on memory at every byte (measured: 47 ns a byte).
+    Documents of similar length (`order`: by length) are walked `_LANES` at a time, a byte
+    of each per round: their chains are independent, and the processor overlaps their reads.
+    Features go to `raw` (one slot a byte, -1: none), then are counted document by document
+    in `scratch` (zero between documents)."""
+    n = ends.size
+    lanes = np.empty(_LANES, np.int64)
+    at = np.empty(_LANES, np.int64)
+    for g0 in range(0, n, _LANES):
+        width = min(_LANES, n - g0)
+        longest = 0
+        for g in range(width):
+            d = order[g0 + g]
+            lanes[g] = d
+            at[g] = rowbase[0]
+            length = ends[d] - (ends[d - 1] if d > 0 else 0)
+            longest = max(longest, length)
+        for i in range(longest):
+            for g in range(width):
+                d = lanes[g]
+                p = (ends[d - 1] if d > 0 else 0) + i
+                if p < ends[d]:
+                    state = nextmove[at[g] + data[p]]
+                    at[g] = rowbase[state]
+                    raw[p] = output[state]
+    out = 0
+    start = 0
+    for d in range(n):
+        first = out
+        for i in range(start, ends[d]):
+            f = raw[i]
+            if f >= 0:
+                if scratch[f] == 0:
+                    feat[out] = f
+                    out += 1
+                scratch[f] += 1
+        for t in range(first, out):
+            counts[t] = scratch[feat[t]]
+            scratch[feat[t]] = 0
+        indptr[d + 1] = out
+        start = ends[d]
