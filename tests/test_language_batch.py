@@ -113,11 +113,13 @@ def test_the_batch_classifier_itself_agrees_and_rarely_defers(classified, engine
                                                  if g is not None]
 
 
-@pytest.mark.parametrize("batch_min", [0, lang.BATCH_MIN_TEXTS])
-def test_edge_cases_equal_the_per_text_result(batch_min, monkeypatch):
-    """Through the batch classifier even when they are few (0), and as the scan sends a
-    handful of texts (one at a time below `BATCH_MIN_TEXTS`)."""
-    monkeypatch.setattr(lang, "BATCH_MIN_TEXTS", batch_min)
+@pytest.mark.parametrize("always_batch", [True, False])
+def test_edge_cases_equal_the_per_text_result(always_batch, monkeypatch):
+    """Through the batch classifier even when they are few, and as the scan sends a handful
+    of texts (one at a time below `MIN_TEXTS_NUMPY` / `MIN_TEXTS_NUMBA`)."""
+    if always_batch:
+        monkeypatch.setattr(lm, "MIN_TEXTS_NUMPY", 0)
+        monkeypatch.setattr(lm, "MIN_TEXTS_NUMBA", 0)
     texts = EDGE_CASES + SURROGATES
     want = [lang.identify_language(t) for t in texts]
     assert lang.identify_languages(texts) == want
@@ -128,6 +130,14 @@ def test_edge_cases_equal_the_per_text_result(batch_min, monkeypatch):
     assert want[:8] == [None, None, None, None, None, None, want[6], want[7]]
     assert want[6] is not None and want[8] == "de"
     assert lang.identify_languages([]) == []
+    identifier = lang._identifier()
+    samples = [t[:lang.SAMPLE_CHARS] for t in texts if t]
+    for engine in ("numpy", "numba"):  # both walks, on every edge case (the label where sure)
+        got = lm.BatchClassifier.of(identifier, engine).classify(
+            [identifier._encode(s) for s in samples])
+        assert sum(g is not None for g in got) > len(samples) // 2
+        assert all(g is None or g == identifier.classify(s)[0]
+                   for g, s in zip(got, samples, strict=True))
 
 
 def test_a_near_tie_is_left_to_py3langid(real_texts):
