@@ -277,3 +277,26 @@ def test_a_fork_while_the_identifier_loads_does_not_hang_the_child(tmp_path, rea
     done = subprocess.run([sys.executable, "-c", FORK_DURING_LOAD, str(data)], env=env,
                           timeout=300, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_auto_walks_with_numpy_until_the_kernel_is_compiled_in_the_background():
+    """"auto" never makes a batch wait for numba: it starts compiling in a thread and uses
+    the numpy walk until the kernel is there, then the kernel."""
+    import threading
+    import time
+
+    batch = lm.BatchClassifier.of(lang._identifier())  # auto
+    batch.warm()
+    deadline = time.monotonic() + 120
+    while batch._kernel() is None and time.monotonic() < deadline:
+        for t in threading.enumerate():
+            if t.name == "auditor-langid-kernel":
+                t.join(timeout=1)
+        time.sleep(0.01)
+    assert batch._kernel() is lm._numba_kernel() is not None
+    assert batch.worth_batching(lm.MIN_TEXTS_NUMBA)
+    numpy_walk = lm.BatchClassifier.of(lang._identifier(), engine="numpy")
+    assert numpy_walk._kernel() is None
+    assert not numpy_walk.worth_batching(lm.MIN_TEXTS_NUMPY - 1)
+    with pytest.raises(ValueError, match="engine"):
+        lm.BatchClassifier.of(lang._identifier(), engine="fast")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import zipfile
 from array import array
 from dataclasses import dataclass
@@ -168,6 +169,7 @@ class BatchClassifier:
             raise ValueError(f"language: engine must be auto, numba or numpy, got {engine!r}")
         if engine == "numba" and _numba_kernel() is None:
             raise ImportError("language: engine='numba' needs numba (pip install numba)")
+        import scipy.sparse  # noqa: F401  the product's; here in the loader, not in a batch
         nextmove = np.frombuffer(identifier.tk_nextmove, _dtype(identifier.tk_nextmove))
         row = np.frombuffer(identifier.tk_row, _dtype(identifier.tk_row))
         return cls(nextmove=nextmove, rowbase=row.astype(np.intp) << 8,
@@ -179,14 +181,27 @@ class BatchClassifier:
 
     def worth_batching(self, n: int) -> bool:
         """Whether `n` texts are cheaper here than one at a time through py3langid."""
-        compiled = self.engine != "numpy" and _numba_kernel() is not None
-        return n >= (MIN_TEXTS_NUMBA if compiled else MIN_TEXTS_NUMPY)
+        return n >= (MIN_TEXTS_NUMBA if self._kernel() is not None else MIN_TEXTS_NUMPY)
 
     def warm(self) -> None:
-        """Compile the batch kernel now (or load it from numba's cache), so that the first
-        batch does not: `preload_identifier` calls this in its background thread."""
-        if self.engine != "numpy" and _numba_kernel() is not None:
+        """Get the compiled walk ready without making anyone wait: "auto" compiles it (or
+        loads it from numba's cache) in a background thread, and uses the numpy walk until
+        then; "numba" compiles it now. Measured: importing numba and loading the cached
+        kernel cost about 0.5 s of CPU, the first batch would otherwise stall on it."""
+        if self.engine == "numba":
             self._classify_group([b"warm up the kernel"])
+        elif self.engine == "auto":
+            _start_warming(self)
+
+    def _kernel(self):
+        """The compiled walk this classifier uses now, or None (the numpy walk)."""
+        if self.engine == "numpy":
+            return None
+        if self.engine == "numba":
+            return _numba_kernel()
+        if not _READY:
+            _start_warming(self)  # once per process (again in a forked child)
+        return _READY[0] if _READY else None
 
     def classify(self, encoded: list[bytes]) -> list[str | None]:
         """Per text (as py3langid's `_encode` gives it), py3langid's label, or None where the
@@ -205,7 +220,7 @@ class BatchClassifier:
 
     def _classify_group(self, encoded: list[bytes]) -> list[str | None]:
         n = len(encoded)
-        kernel = _numba_kernel() if self.engine != "numpy" else None
+        kernel = self._kernel()
         per_doc, feat, counts = (self._features_numba(kernel, encoded) if kernel is not None
                                  else self._features_numpy(encoded))
         scores, bound = self._scores(feat, counts, per_doc, n)
@@ -315,6 +330,10 @@ class BatchClassifier:
 
 
 _KERNEL: object = None  # None: not tried yet; False: numba missing
+_READY: list = []  # the kernel, once compiled and run (for engine "auto")
+_WARMING = threading.Lock()  # held while a thread imports numba and compiles
+_STARTING = threading.Lock()
+_WARM_STARTED: list = []
 #: Documents walked together by the compiled kernel (see `_walk_count`).
 _LANES = 16
 
@@ -334,6 +353,46 @@ def _numba_kernel():
             except RuntimeError:  # no writable cache directory: compile in each process
                 _KERNEL = numba.njit(cache=False, nogil=True, boundscheck=False)(_walk_count)
     return _KERNEL or None
+
+
+def _start_warming(batch: BatchClassifier) -> None:
+    """Once per process: a thread that compiles the kernel on `batch`'s arrays (so their
+    types), then publishes it in `_READY`."""
+    with _STARTING:
+        if _WARM_STARTED or _READY:
+            return
+        _WARM_STARTED.append(True)
+    threading.Thread(target=_warm, args=(batch,), name="auditor-langid-kernel",
+                     daemon=True).start()
+
+
+def _warm(batch: BatchClassifier) -> None:
+    with _WARMING:
+        kernel = _numba_kernel()
+        if kernel is not None and not _READY:
+            batch._features_numba(kernel, [b"warm up the kernel"])
+            _READY.append(kernel)
+
+
+def _before_fork() -> None:
+    """Wait for a compile in progress: its imports hold module locks that a forked child
+    would inherit held by a thread it does not have (see `language._before_fork`)."""
+    _WARMING.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _WARMING.release()
+
+
+def _after_fork_in_child() -> None:
+    global _WARMING, _STARTING
+    _WARMING, _STARTING = threading.Lock(), threading.Lock()
+    if not _READY:  # forked before the thread got going: the child may start its own
+        _WARM_STARTED.clear()
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                    after_in_child=_after_fork_in_child)
 
 
 def _walk_count(data, ends, order, nextmove, rowbase, output, raw, scratch, feat, counts,
