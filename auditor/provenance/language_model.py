@@ -169,7 +169,6 @@ class BatchClassifier:
             raise ValueError(f"language: engine must be auto, numba or numpy, got {engine!r}")
         if engine == "numba" and _numba_kernel() is None:
             raise ImportError("language: engine='numba' needs numba (pip install numba)")
-        import scipy.sparse  # noqa: F401  the product's; here in the loader, not in a batch
         nextmove = np.frombuffer(identifier.tk_nextmove, _dtype(identifier.tk_nextmove))
         row = np.frombuffer(identifier.tk_row, _dtype(identifier.tk_row))
         return cls(nextmove=nextmove, rowbase=row.astype(np.intp) << 8,
@@ -180,14 +179,21 @@ class BatchClassifier:
                    ptc_negative=_all_negative(np.asarray(identifier.nb_ptc)), engine=engine)
 
     def worth_batching(self, n: int) -> bool:
-        """Whether `n` texts are cheaper here than one at a time through py3langid."""
+        """Whether `n` texts are cheaper here than one at a time through py3langid. "auto"
+        says no until its background thread has imported scipy (the product): a batch never
+        waits for an import."""
+        if self.engine == "auto" and not _PRODUCT_READY:
+            _start_warming(self)
+            return False
         return n >= (MIN_TEXTS_NUMBA if self._kernel() is not None else MIN_TEXTS_NUMPY)
 
     def warm(self) -> None:
-        """Get the compiled walk ready without making anyone wait: "auto" compiles it (or
-        loads it from numba's cache) in a background thread, and uses the numpy walk until
-        then; "numba" compiles it now. Measured: importing numba and loading the cached
-        kernel cost about 0.5 s of CPU, the first batch would otherwise stall on it."""
+        """Get the batch path ready without making anyone wait: "auto" imports scipy and
+        compiles the numba walk (or loads it from numba's cache) in a background thread,
+        while texts go one at a time, then through the numpy walk, until each is there
+        (measured: scipy's import 0.15 to 0.2 s of CPU, numba's import and cached kernel
+        about 0.5 s; the first batches would otherwise stall on them). "numba" compiles
+        now."""
         if self.engine == "numba":
             self._classify_group([b"warm up the kernel"])
         elif self.engine == "auto":
@@ -331,6 +337,7 @@ class BatchClassifier:
 
 _KERNEL: object = None  # None: not tried yet; False: numba missing
 _READY: list = []  # the kernel, once compiled and run (for engine "auto")
+_PRODUCT_READY: list = []  # scipy.sparse imported (for engine "auto")
 _WARMING = threading.Lock()  # held while a thread imports numba and compiles
 _STARTING = threading.Lock()
 _WARM_STARTED: list = []
@@ -356,8 +363,9 @@ def _numba_kernel():
 
 
 def _start_warming(batch: BatchClassifier) -> None:
-    """Once per process: a thread that compiles the kernel on `batch`'s arrays (so their
-    types), then publishes it in `_READY`."""
+    """Once per process: a thread that imports scipy (then "auto" batches, with the numpy
+    walk), then compiles the kernel on `batch`'s arrays (so their types) and publishes it in
+    `_READY` (then "auto" walks with it)."""
     with _STARTING:
         if _WARM_STARTED or _READY:
             return
@@ -368,6 +376,9 @@ def _start_warming(batch: BatchClassifier) -> None:
 
 def _warm(batch: BatchClassifier) -> None:
     with _WARMING:
+        import scipy.sparse  # noqa: F401
+
+        _PRODUCT_READY.append(True)
         kernel = _numba_kernel()
         if kernel is not None and not _READY:
             batch._features_numba(kernel, [b"warm up the kernel"])
