@@ -291,15 +291,15 @@ def main() -> None:
               "| what | cold s | cached s | cold / cached |", "|---|---:|---:|---:|"]
     for what, cold, cached in loads:
         lines.append(f"| {what} | {cold:.3f} | {cached:.3f} | {cold / cached:.1f}x |")
-    lines += ["", "A new Python process, from `import` to its first identification: before "
-              "(py3langid's own load, as the scan did), and now (`_loaded()`: imports of "
-              "py3langid and scipy, the model, the letter table), with empty caches (model "
-              "and letter table in a fresh `XDG_CACHE_HOME`, numba's in a fresh "
-              "`NUMBA_CACHE_DIR`: a machine's first run) and filled. The compiled walk is "
-              "then readied in a background thread (numba's import and compile, or its "
-              "cache), batches using the numpy walk meanwhile: `compiled walk ready` is when "
-              "that ends, CPU s the whole process's, that thread included. Fastest of "
-              f"{args.repeat}.", "",
+    lines += ["", "A new Python process, from `import` (numpy's included) to when it can "
+              "identify a language: before (py3langid's own load, as the scan did), and now "
+              "(`_loaded()`: the model's arrays and the letter table), with empty caches "
+              "(model and letter table in a fresh `XDG_CACHE_HOME`, numba's in a fresh "
+              "`NUMBA_CACHE_DIR`: a machine's first run) and filled. The batch path is then "
+              "readied in a background thread (scipy's import, then numba's import and the "
+              "kernel's compile, or its cache), texts going one at a time, then through the "
+              "numpy walk, meanwhile: `compiled walk ready` is when that thread ends; CPU s "
+              f"is the whole process's, that thread included. Fastest of {args.repeat}.", "",
               "| load | identification can start s | compiled walk ready s | CPU s |",
               "|---|---:|---:|---:|",
               f"| before: py3langid's own | {fresh['before'][0]:.2f} | - | "
