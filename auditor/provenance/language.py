@@ -22,7 +22,8 @@ The rest of a batch goes to py3langid all at once (`identify_languages`, and
 classifier vectorised over the texts (`language_model.BatchClassifier`), with exactly
 py3langid's result text for text (near ties, where float32 sums in another order could differ,
 are left to py3langid itself). `scripts/bench_language.py` measures it (reports/language_bench.md):
-about 5 times cheaper a document than one `classify` a text on real non-English and crawl text.
+about 9 times cheaper a document than one `classify` a text on real non-English and crawl text
+(6 times where numba is missing).
 `identify_language` (one text) stays py3langid's own call, the reference the batch is tested
 against.
 """
@@ -50,7 +51,7 @@ _LOADED: list = []  # (the identifier, its batch classifier), once loaded
 
 def _identifier():
     """py3langid's identifier, loaded once per process (about 0.45 s from the LZMA-compressed
-    model the first time on a machine, about 0.05 s from the cached arrays after:
+    model the first time on a machine, about 0.08 s from the cached arrays after:
     `language_model.load_identifier`), whichever thread asks first."""
     return _loaded()[0]
 
