@@ -47,7 +47,8 @@ _UNIT_ROUNDOFF = 2.0 ** -24
 #: Margin on the bound (it is already a worst case; this covers log1p's last bit and the
 #: final addition of the prior in both paths).
 _BOUND_SAFETY = 2.0
-#: Bytes of text walked per group: bounds the (positions x documents) feature matrix.
+#: Bytes of text walked per group: bounds a group's arrays (a few numbers a byte, and the
+#: documents x classes scores).
 _GROUP_BYTES = 4 << 20
 #: Fewer texts than this to classify: py3langid one at a time is cheaper. The numpy walk
 #: costs a few numpy calls per byte position however few the texts (measured on real Chinese
@@ -167,7 +168,7 @@ class BatchClassifier:
     classes: tuple[str, ...]
     alias_pairs: tuple[tuple[int, int], ...]  # (first, duplicate) columns of one label
     ptc_negative: bool  # every log-probability < 0 (so sum|x * p| is |x @ p|)
-    engine: str = "auto"  # the walk: "numba" (compiled), "numpy", "auto" (numba if present)
+    engine: str = "auto"  # the walk: "numba" (compiled), "numpy", "auto" (numba once ready)
 
     @classmethod
     def of(cls, identifier, engine: str = "auto") -> BatchClassifier:
