@@ -72,9 +72,23 @@ def real_texts(shared_data) -> list[str]:
             + _windows(other[::10], 120, 1_200))
 
 
+def _wait_until_batching_is_ready() -> None:
+    """"auto" readies the batch path in a background thread (texts go one at a time until
+    then): wait for it, so that the tests below exercise the batch, not the fallback."""
+    import threading
+
+    lang._loaded()[1].warm()
+    for t in threading.enumerate():
+        if t.name == "auditor-langid-kernel":
+            t.join(timeout=120)
+    assert lm._PRODUCT_READY and lm._READY
+
+
 def test_batched_identification_equals_the_per_text_one_on_real_text(real_texts):
     """Thousands of real texts in many languages: the batch gives, text for text, what
     py3langid gives one text at a time, through every entry point."""
+    _wait_until_batching_is_ready()
+    assert lang._loaded()[1].worth_batching(lm.MIN_TEXTS_NUMPY)
     want = [lang.identify_language(t) for t in real_texts]
     assert len(real_texts) > 8000
     assert len(set(want)) >= 15  # many languages, and None for texts with too few letters
@@ -117,6 +131,7 @@ def test_the_batch_classifier_itself_agrees_and_rarely_defers(classified, engine
 def test_edge_cases_equal_the_per_text_result(always_batch, monkeypatch):
     """Through the batch classifier even when they are few, and as the scan sends a handful
     of texts (one at a time below `MIN_TEXTS_NUMPY` / `MIN_TEXTS_NUMBA`)."""
+    _wait_until_batching_is_ready()
     if always_batch:
         monkeypatch.setattr(lm, "MIN_TEXTS_NUMPY", 0)
         monkeypatch.setattr(lm, "MIN_TEXTS_NUMBA", 0)
@@ -293,6 +308,7 @@ def test_auto_walks_with_numpy_until_the_kernel_is_compiled_in_the_background():
             if t.name == "auditor-langid-kernel":
                 t.join(timeout=1)
         time.sleep(0.01)
+    assert lm._PRODUCT_READY
     assert batch._kernel() is lm._numba_kernel() is not None
     assert batch.worth_batching(lm.MIN_TEXTS_NUMBA)
     numpy_walk = lm.BatchClassifier.of(lang._identifier(), engine="numpy")
