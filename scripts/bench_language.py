@@ -176,6 +176,18 @@ def wait_for_kernel(batch) -> None:
             t.join()
 
 
+def peak_bytes(fn) -> int:
+    """The most `fn` has allocated at once, by tracemalloc (numpy reports its arrays)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def load_times(repeat: int) -> list[tuple[str, float, float]]:
     """(what, cold s, cached s): each load in this process, the cache in a fresh folder."""
     folder = Path(tempfile.mkdtemp(prefix="bench-language-cache-"))
@@ -242,6 +254,13 @@ def main() -> None:
         rows.append((what, len(py), one, many, many_np, fill, base, min(same, same_np),
                      deferred, len(samples), len({w for w in want if w})))
 
+    memory_batch = batches(unsettled(labeled_texts()))[0]
+    peaks = {"compiled walk": peak_bytes(lambda: identify_languages(memory_batch))}
+    with engine(numpy_batch):
+        peaks["numpy walk"] = peak_bytes(lambda: identify_languages(memory_batch))
+    peaks["one at a time"] = peak_bytes(
+        lambda: [identify_language(t) for t in memory_batch.to_pylist()])
+
     n_en = sum(len(b) for b in english)
     base_en = fastest(lambda: [b.to_pylist() for b in english], args.repeat)
     fast_en = fastest(lambda: [fill_language_array(None, b) for b in english], args.repeat)
@@ -276,6 +295,11 @@ def main() -> None:
                      f"{many / n * us:.1f} | {many_np / n * us:.1f} | {fill / n * us:.1f} | "
                      f"{one / many:.1f}x | {one / many_np:.1f}x | {base / n * us:.2f} | "
                      f"{same:,} of {n:,} | {deferred} of {classified:,} |")
+    lines += ["", "Memory: the most a batch of "
+              f"{len(memory_batch):,} of the labeled texts above allocates at once "
+              "(tracemalloc's peak, numpy's arrays included; the model's arrays are not "
+              "copied): "
+              + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in peaks.items()) + "."]
     lines += ["", "## Generated English corpus (the scan benchmark's, 2 KB documents)", "",
               "| documents | fill_language_array us/doc | baseline us/doc | x baseline |",
               "|---:|---:|---:|---:|",

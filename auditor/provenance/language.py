@@ -185,9 +185,13 @@ def _identify_samples(samples: list[str]) -> list[str | None]:
     samples = [s or "" for s in samples]
     identifier, batch, letters = _loaded()
     points = np.frombuffer("".join(samples).encode("utf-32-le", "surrogatepass"), np.uint32)
-    ends = np.cumsum(np.fromiter(map(len, samples), np.int64, len(samples)))
-    counted = np.r_[0, np.cumsum(letters[points], dtype=np.int64)][np.r_[0, ends]]
-    enough = np.flatnonzero(np.diff(counted) >= MIN_LETTERS).tolist()
+    lengths = np.fromiter(map(len, samples), np.int64, len(samples))
+    starts = np.cumsum(lengths) - lengths
+    is_letter = letters[points]
+    counted = (np.add.reduceat(is_letter, np.minimum(starts, max(is_letter.size - 1, 0)),
+                               dtype=np.int32) if is_letter.size else np.zeros(len(samples)))
+    counted[lengths == 0] = 0  # reduceat gives an empty segment its next element
+    enough = np.flatnonzero(counted >= MIN_LETTERS).tolist()
     found: list[str | None] = [None] * len(samples)
     if not batch.worth_batching(len(enough)):
         labels = [None] * len(enough)
