@@ -316,3 +316,20 @@ def test_auto_walks_with_numpy_until_the_kernel_is_compiled_in_the_background():
     assert not numpy_walk.worth_batching(lm.MIN_TEXTS_NUMPY - 1)
     with pytest.raises(ValueError, match="engine"):
         lm.BatchClassifier.of(lang._identifier(), engine="fast")
+
+
+def test_letters_are_counted_as_the_regex_counts_them_with_empty_texts_anywhere(real_texts):
+    """The batch's letter count (a code-point table, one sum per sample) is the regex's, on
+    real samples with empty ones first, between and last; and a text with exactly
+    `MIN_LETTERS` letters before an empty one keeps its language."""
+    samples = [t[:lang.SAMPLE_CHARS] for t in real_texts[:3000:7]]
+    samples = [""] + [x for s in samples for x in (s, "")][:-1] + ["", ""] + EDGE_CASES[4:8]
+    samples += SURROGATES + ["abc", ""]  # a letter last, then an empty sample
+    want = [len(lang._LETTER.findall(s)) for s in samples]
+    assert lang._count_letters(samples, lang._loaded()[2]).tolist() == want
+    exact = "b" * (lang.MIN_LETTERS - 1) + " " + "\u00e9"  # 20 letters, the last non-ASCII
+    texts = [exact, ""]
+    assert lang.identify_languages(texts) == [lang.identify_language(t) for t in texts]
+    assert lang.identify_languages(texts)[0] is not None
+    assert lang.fill_language_array(None, pa.array(texts)).to_pylist() == (
+        lang.identify_languages(texts))

@@ -184,13 +184,8 @@ def _identify_samples(samples: list[str]) -> list[str | None]:
         return []
     samples = [s or "" for s in samples]
     identifier, batch, letters = _loaded()
-    points = np.frombuffer("".join(samples).encode("utf-32-le", "surrogatepass"), np.uint32)
-    lengths = np.fromiter(map(len, samples), np.int64, len(samples))
-    starts = np.cumsum(lengths) - lengths
-    is_letter = letters[points]
-    counted = (np.add.reduceat(is_letter, np.minimum(starts, max(is_letter.size - 1, 0)),
-                               dtype=np.int32) if is_letter.size else np.zeros(len(samples)))
-    counted[lengths == 0] = 0  # reduceat gives an empty segment its next element
+    counted = np.concatenate([_count_letters(samples[i:i + 2048], letters)
+                              for i in range(0, len(samples), 2048)])
     enough = np.flatnonzero(counted >= MIN_LETTERS).tolist()
     found: list[str | None] = [None] * len(samples)
     if not batch.worth_batching(len(enough)):
@@ -201,6 +196,21 @@ def _identify_samples(samples: list[str]) -> list[str | None]:
     for i, label in zip(enough, labels, strict=True):
         found[i] = label if label is not None else identifier.classify(samples[i])[0]
     return found
+
+
+def _count_letters(samples: list[str], letters):
+    """Letters (`_LETTER`) in each sample, by the code-point table: the samples' code points
+    as one array, a lookup, a sum per sample."""
+    import numpy as np
+
+    points = np.frombuffer("".join(samples).encode("utf-32-le", "surrogatepass"), np.uint32)
+    lengths = np.fromiter(map(len, samples), np.int64, len(samples))
+    counted = np.zeros(len(samples), np.int64)
+    present = lengths > 0  # reduceat needs increasing starts: empty samples stay 0
+    if present.any():
+        starts = (np.cumsum(lengths) - lengths)[present]
+        counted[present] = np.add.reduceat(letters[points], starts, dtype=np.int64)
+    return counted
 
 
 def _is_clearly_english(lowered_sample: str) -> bool:
