@@ -333,3 +333,29 @@ def test_letters_are_counted_as_the_regex_counts_them_with_empty_texts_anywhere(
     assert lang.identify_languages(texts)[0] is not None
     assert lang.fill_language_array(None, pa.array(texts)).to_pylist() == (
         lang.identify_languages(texts))
+
+
+def test_auto_readies_the_batch_path_only_once_enough_texts_need_it():
+    """A process that leaves the identifier few texts (an English corpus) never pays for
+    scipy's and numba's imports and the compile; one that passes `WARM_AFTER_TEXTS` starts it
+    in the background. In fresh processes: the modules are per process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, threading, time\n"
+        "from auditor.provenance import language as lang, language_model as lm\n"
+        "texts = ['Der Hund lief schnell durch den Garten und bellte laut.'] * 40\n"
+        "assert set(lang.identify_languages(texts)) == {'de'}\n"
+        "assert 'numba' not in sys.modules and not lm._PRODUCT_READY\n"
+        "assert not any(t.name == 'auditor-langid-kernel' for t in threading.enumerate())\n"
+        "lang.identify_languages(texts * (lm.WARM_AFTER_TEXTS // len(texts)))\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not lm._PRODUCT_READY and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "assert lm._PRODUCT_READY\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

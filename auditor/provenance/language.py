@@ -64,9 +64,9 @@ def _loaded():
                 from auditor.provenance.language_model import BatchClassifier, load_identifier
 
                 identifier = load_identifier()
-                batch = BatchClassifier.of(identifier)
-                batch.warm()
-                _LOADED.append((identifier, batch, _letter_table()))
+                # "auto": readies its compiled walk once enough texts need it
+                # (`language_model.WARM_AFTER_TEXTS`), not here
+                _LOADED.append((identifier, BatchClassifier.of(identifier), _letter_table()))
     return _LOADED[0]
 
 

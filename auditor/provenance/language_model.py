@@ -190,9 +190,15 @@ class BatchClassifier:
     def worth_batching(self, n: int) -> bool:
         """Whether `n` texts are cheaper here than one at a time through py3langid. "auto"
         says no until its background thread has imported scipy (the product): a batch never
-        waits for an import."""
+        waits for an import. That thread starts only once the process has asked about
+        `WARM_AFTER_TEXTS` texts: an English corpus leaves the identifier a few, and readying
+        the batch path would cost it more CPU than it saves."""
         if self.engine == "auto" and not _PRODUCT_READY:
-            _start_warming(self)
+            with _STARTING:
+                _ASKED[0] += n
+                due = _ASKED[0] >= WARM_AFTER_TEXTS
+            if due:
+                _start_warming(self)
             return False
         return n >= (MIN_TEXTS_NUMBA if self._kernel() is not None else MIN_TEXTS_NUMPY)
 
@@ -344,6 +350,13 @@ class BatchClassifier:
         return dot, bound
 
 
+#: Texts a process sends to identification before "auto" starts readying the batch path
+#: (scipy's import, numba's import and kernel: about 0.55 s of CPU with numba's cache filled,
+#: 1 s without, reports/language_bench.md, on cores a scan's own threads are using). Below
+#: it, one text at a time costs less: ~180 us saved a text pays that back after ~2,000 texts.
+#: A scan of an English corpus may never get there (1M documents of the scan benchmark: ~1,800).
+WARM_AFTER_TEXTS = 2_000
+_ASKED = [0]  # texts `worth_batching` was asked about while "auto" was not ready
 _KERNEL: object = None  # None: not tried yet; False: numba missing
 _READY: list = []  # the kernel, once compiled and run (for engine "auto")
 _PRODUCT_READY: list = []  # scipy.sparse imported (for engine "auto")
