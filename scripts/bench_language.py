@@ -121,6 +121,7 @@ t0 = time.perf_counter()
 from auditor.provenance.language import _loaded
 _loaded()
 ready = time.perf_counter() - t0
+_loaded()[1].warm()  # what a process does once WARM_AFTER_TEXTS texts reach the identifier
 for t in threading.enumerate():
     if t.name == "auditor-langid-kernel":
         t.join()
@@ -319,11 +320,14 @@ def main() -> None:
               "identify a language: before (py3langid's own load, as the scan did), and now "
               "(`_loaded()`: the model's arrays and the letter table), with empty caches "
               "(model and letter table in a fresh `XDG_CACHE_HOME`, numba's in a fresh "
-              "`NUMBA_CACHE_DIR`: a machine's first run) and filled. The batch path is then "
-              "readied in a background thread (scipy's import, then numba's import and the "
-              "kernel's compile, or its cache), texts going one at a time, then through the "
-              "numpy walk, meanwhile: `compiled walk ready` is when that thread ends; CPU s "
-              f"is the whole process's, that thread included. Fastest of {args.repeat}.", "",
+              "`NUMBA_CACHE_DIR`: a machine's first run) and filled. The batch path is readied "
+              "in a background thread (scipy's import, then numba's import and the kernel's "
+              "compile, or its cache) once a process has sent "
+              f"`WARM_AFTER_TEXTS` ({language_model.WARM_AFTER_TEXTS:,}) texts to identification, texts going "
+              "one at a time, then through the numpy walk, meanwhile; here it is started "
+              "right after the load: `compiled walk ready` is when that thread ends; CPU s "
+              "is the whole process's, that thread included (a process that never reaches "
+              f"{language_model.WARM_AFTER_TEXTS:,} texts spends only the load's). Fastest of {args.repeat}.", "",
               "| load | identification can start s | compiled walk ready s | CPU s |",
               "|---|---:|---:|---:|",
               f"| before: py3langid's own | {fresh['before'][0]:.2f} | - | "
