@@ -234,6 +234,9 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=5,
                     help="on the largest corpus, raw-arrow and scan-none run this many times "
                          "alternately, one right after the other (0: not run)")
+    ap.add_argument("--real-pairs", type=int, default=3,
+                    help="the same pairs on real text: the 77,242 labeled texts of "
+                         "../shared/data/labeled (23 languages) in one Parquet file (0: not run)")
     ap.add_argument("--out", default=str(REPO / "reports" / "scan_bench.md"))
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the report from the figures saved by the last run")
@@ -250,7 +253,7 @@ def main() -> None:
             data["profile"] = measure([PROFILE, str(path)])["profile"]
             saved.write_text(json.dumps(data, indent=1))
         write_report(Path(args.out), data["results"], args, data.get("profile"),
-                     data.get("load"), data.get("pairs"))
+                     data.get("load"), data.get("pairs"), data.get("real"))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     results = []
@@ -295,6 +298,9 @@ def main() -> None:
     pairs = None
     if args.pairs > 0 and {"raw-arrow", "scan-none"} <= set(args.modes.split(",")):
         pairs = paired_runs(folder, max(sizes), args.pairs, args.workers)
+    real = None
+    if args.real_pairs > 0 and LABELED.is_dir():
+        real = paired_runs(folder, 0, args.real_pairs, args.workers, labeled_corpus(folder))
     profile = None
     if "profile" in args.modes.split(","):  # on the largest corpus: start-up fades there
         path, _ = corpus(folder, max(sizes))
@@ -303,16 +309,37 @@ def main() -> None:
     load = (load_start, os.getloadavg()[0])
     saved.write_text(json.dumps({"sizes": args.sizes, "workers": args.workers,
                                  "repeat": args.repeat, "results": results,
-                                 "profile": profile, "load": load, "pairs": pairs}, indent=1))
-    write_report(Path(args.out), results, args, profile, load, pairs)
+                                 "profile": profile, "load": load, "pairs": pairs,
+                                 "real": real}, indent=1))
+    write_report(Path(args.out), results, args, profile, load, pairs, real)
 
 
-def paired_runs(folder: Path, n: int, count: int, workers: int) -> list[dict]:
-    """raw-arrow then scan-none, `count` times in a row on the `n`-document corpus: each
-    pair runs under about the same neighbours' load, so its ratio is steadier than the ratio
-    of two fastest-of-N figures taken minutes apart."""
-    path, _ = corpus(folder, n)
-    db = folder / f"bench_{n}_pairs.duckdb"
+LABELED = REPO.parent / "shared" / "data" / "labeled"
+
+
+def labeled_corpus(folder: Path) -> tuple[Path, int]:
+    """The labeled texts (dev + extra) as one Parquet file of ids and texts: real documents in
+    many languages, where language identification is a real share of a scan."""
+    path = folder / "labeled_texts.parquet"
+    tables = [pq.read_table(LABELED / f"{name}.parquet", columns=["text"])
+              for name in ("dev", "extra")]
+    table = pa.concat_tables([t.cast(pa.schema([("text", pa.string())])) for t in tables])
+    if not path.exists():
+        table = table.append_column("id", pa.array([f"l{i}" for i in range(table.num_rows)]))
+        pq.write_table(table, str(path), row_group_size=ROW_GROUP, compression="zstd")
+    return path, table.num_rows
+
+
+def paired_runs(folder: Path, n: int, count: int, workers: int,
+                given: tuple[Path, int] | None = None) -> list[dict]:
+    """raw-arrow then scan-none, `count` times in a row on the `n`-document corpus (or the
+    `given` (file, documents)): each pair runs under about the same neighbours' load, so its
+    ratio is steadier than the ratio of two fastest-of-N figures taken minutes apart."""
+    if given is None:
+        path, _ = corpus(folder, n)
+    else:
+        path, n = given
+    db = folder / f"bench_{path.stem}_pairs.duckdb"
     out = []
     for i in range(count):
         for p in (db, Path(f"{db}.wal"), Path(f"{db}.sidecars"), Path(f"{db}.logs")):
@@ -334,9 +361,22 @@ def _ratio(row: dict, name: str, base: str = "raw-arrow") -> str:
     return f"{row[base]['seconds'] / row[name]['seconds']:.2f}x"
 
 
+def _pairs_line(what: str, pairs: list[dict]) -> str:
+    ratios = sorted(p["raw_s"] / p["scan_s"] for p in pairs)
+    cpu = sorted(p["raw_cpu"] / p["scan_cpu"] for p in pairs)
+    mid = ratios[len(ratios) // 2] if len(ratios) % 2 else (
+        ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
+    return (f"- Paired runs {what} (raw-arrow, then scan-none right after it, {len(pairs)} "
+            f"times; each ratio from one pair, under about the same neighbours' load): median "
+            f"**{mid:.2f}x** of raw-arrow (range {ratios[0]:.2f}-{ratios[-1]:.2f}x; 1-minute "
+            f"load {min(p['load'] for p in pairs):.2f}-{max(p['load'] for p in pairs):.2f}); by "
+            f"CPU seconds {cpu[0]:.2f}-{cpu[-1]:.2f}x. Pairs (raw s / scan s): "
+            + ", ".join(f"{p['raw_s']:.2f}/{p['scan_s']:.2f}" for p in pairs) + ".")
+
+
 def write_report(out: Path, results: list[dict], args, profile: list[str] | None = None,
                  load: tuple[float, float] | None = None, pairs: list[dict] | None = None,
-                 ) -> None:
+                 real: list[dict] | None = None) -> None:
     cheap = next((r["scan-cheap"]["detectors"] for r in results if "scan-cheap" in r), {})
     lines = [
         "<!-- generated by scripts/bench_scan.py; do not edit by hand -->",
@@ -424,19 +464,12 @@ def write_report(out: Path, results: list[dict], args, profile: list[str] | None
             f"raw-arrow {intercept('raw-arrow'):.2f} s.",
         ]
     if pairs:
-        ratios = sorted(p["raw_s"] / p["scan_s"] for p in pairs)
-        cpu = sorted(p["raw_cpu"] / p["scan_cpu"] for p in pairs)
-        mid = ratios[len(ratios) // 2] if len(ratios) % 2 else (
-            ratios[len(ratios) // 2 - 1] + ratios[len(ratios) // 2]) / 2
-        lines += [
-            f"- Paired runs at {max(r['n'] for r in results):,} documents (raw-arrow, then "
-            f"scan-none right after it, {len(pairs)} times; each ratio from one pair, under "
-            f"about the same neighbours' load): median **{mid:.2f}x** of raw-arrow (range "
-            f"{ratios[0]:.2f}-{ratios[-1]:.2f}x; 1-minute load "
-            f"{min(p['load'] for p in pairs):.2f}-{max(p['load'] for p in pairs):.2f}); by CPU "
-            f"seconds {cpu[0]:.2f}-{cpu[-1]:.2f}x. Pairs (raw s / scan s): "
-            + ", ".join(f"{p['raw_s']:.2f}/{p['scan_s']:.2f}" for p in pairs) + ".",
-        ]
+        lines.append(_pairs_line(f"at {max(r['n'] for r in results):,} documents", pairs))
+    if real:
+        lines.append(_pairs_line(
+            "on real text (the 77,242 labeled texts of ../shared/data/labeled, dev and extra, "
+            "in one Parquet file: 23 languages, 16% of them left by the English fast path to "
+            "the language identifier)", real))
     if largest is not None and "readers" in largest:
         t = largest["scan-none"]["seconds"]
         read = largest["readers"]["seconds"]
