@@ -25,8 +25,10 @@ else `~/.cache/provenance-auditor`) as a plain `.npz`, keyed by py3langid's vers
 model file's size and modification time, written atomically, read with `allow_pickle=False`
 (about 0.08 s); a cache that cannot be read is rebuilt, a folder that cannot be written is
 skipped. scipy's and numba's imports and the kernel's compile (or numba's cache of it) happen
-in a background thread (`BatchClassifier.warm`); until they are there, texts go one at a time
-and then through the numpy walk, so no batch waits on them.
+in a background thread, started once a process has sent `WARM_AFTER_TEXTS` texts to
+identification (or by `BatchClassifier.warm`); until they are there, texts go one at a time
+and then through the numpy walk, so no batch waits on them, and a scan of English text that
+leaves the identifier few texts never pays for them.
 """
 
 from __future__ import annotations
