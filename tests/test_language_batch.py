@@ -359,3 +359,19 @@ def test_auto_readies_the_batch_path_only_once_enough_texts_need_it():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=300)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_texts_with_too_few_letters_never_load_the_model():
+    """A batch whose texts all have fewer than MIN_LETTERS letters needs no identification, so
+    no model (~80 MB while its arrays load): the per-text path never loaded it for them."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from auditor.provenance import language as lang\n"
+            "assert lang.identify_languages(['a good line', '12345 678', '']) == [None] * 3\n"
+            "assert not lang._LOADED\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -45,7 +45,7 @@ ENGLISH_MIN_WORDS = 8
 _ENGLISH_RE = re.compile(_ENGLISH_WORDS, re.ASCII)
 
 
-_LOADING = threading.Lock()
+_LOADING = threading.RLock()  # re-entered: `_loaded` loads the letters (`_letters`) under it
 _LOADED: list = []  # (the identifier, its batch classifier, the letter table), once loaded
 
 
@@ -66,8 +66,22 @@ def _loaded():
                 identifier = load_identifier()
                 # "auto": readies its compiled walk once enough texts need it
                 # (`language_model.WARM_AFTER_TEXTS`), not here
-                _LOADED.append((identifier, BatchClassifier.of(identifier), _letter_table()))
+                _LOADED.append((identifier, BatchClassifier.of(identifier), _letters()))
     return _LOADED[0]
+
+
+_LETTERS: list = []  # the letter table, once loaded (without the model: see `_letters`)
+
+
+def _letters():
+    """The letter table (`_letter_table`), loaded once per process. Apart from the model: a
+    batch whose texts all have too few letters to identify needs no model (~80 MB of arrays
+    while they load), as py3langid's one-text path never loaded it for them."""
+    if not _LETTERS:
+        with _LOADING:
+            if not _LETTERS:
+                _LETTERS.append(_letter_table())
+    return _LETTERS[0]
 
 
 def _letter_table():
@@ -113,7 +127,7 @@ def _after_fork_in_child() -> None:
     """A forked child has no loading thread: a fresh lock (the parent's is held, by
     `_before_fork`)."""
     global _LOADING
-    _LOADING = threading.Lock()
+    _LOADING = threading.RLock()
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
@@ -183,11 +197,14 @@ def _identify_samples(samples: list[str]) -> list[str | None]:
     if not samples:
         return []
     samples = [s or "" for s in samples]
-    identifier, batch, letters = _loaded()
+    letters = _letters()
     counted = np.concatenate([_count_letters(samples[i:i + 2048], letters)
                               for i in range(0, len(samples), 2048)])
     enough = np.flatnonzero(counted >= MIN_LETTERS).tolist()
     found: list[str | None] = [None] * len(samples)
+    if not enough:
+        return found  # nothing to identify: the model is not loaded
+    identifier, batch, _ = _loaded()
     if not batch.worth_batching(len(enough)):
         labels = [None] * len(enough)
     else:
