@@ -432,9 +432,13 @@ def test_empty_store_says_what_is_missing(tmp_path):
 def test_a_thousand_sources_cap_the_forest_plot(many_sources_store):
     from PIL import Image
 
+    from auditor.audit import AuditSettings, load_audit
     from auditor.report import plots
 
-    data = collect(many_sources_store, n_boot=5, top_k=1, generations=3)
+    # the settings of the check's thousand-sources test (n_boot 5, min_docs 1: every source
+    # estimated, none pooled): the store's one stored audit serves both, computed once
+    audit = load_audit(many_sources_store, AuditSettings(n_boot=5, min_docs=1))
+    data = collect(many_sources_store, top_k=1, audit=audit)
     assert len(data.sources) == 1000  # the table and the JSON keep every source
     png = plots.forest(data.sources, data.summary["overall"])
     import io
