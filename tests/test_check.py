@@ -240,12 +240,15 @@ def test_nightly_script_scans_incrementally_and_gates(tmp_path, shared_data):
     data = tmp_path / "data"
     data.mkdir()
     shutil.copyfile(demo_data_dir() / "wiki.parquet", data / "wiki.parquet")
-    cfg = write_config(tmp_path / "gates.toml", "[gates.coverage]\nmin_url = 0.9\n"
+    # the report's settings (n_boot 10) in the check's config: the check reads the audit the
+    # report stored, as a nightly run that shares one audit does
+    cfg = write_config(tmp_path / "gates.toml", "[estimate]\nn_boot = 10\n"
+                       "[gates.coverage]\nmin_url = 0.9\n"
                        "[gates.synthetic_by_construction]\nforbid_in = [\"*\"]\n")
     env = dict(os.environ, AUDIT_INPUTS=str(data), AUDIT_DB=str(tmp_path / "audit.duckdb"),
                AUDIT_CONFIG=cfg, AUDIT_WORKERS="1", AUDITOR=f"{sys.executable} -m auditor",
                AUDIT_SCAN_ARGS="--license-column license --detectors markers",
-               AUDIT_REPORTS="html", AUDIT_REPORT_ARGS="--n-boot 10 --generations 2",
+               AUDIT_REPORTS="html", AUDIT_REPORT_ARGS="--n-boot 10",
                PYTHONPATH=str(repo))
 
     def night(n: int) -> tuple[int, Path]:
