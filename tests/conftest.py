@@ -42,3 +42,15 @@ def many_sources_store(tmp_path_factory) -> str:
     from tests.corpus_files import build_many_sources_store
 
     return build_many_sources_store(tmp_path_factory.mktemp("many"))
+
+
+@pytest.fixture(scope="session")
+def demo_night_one(tmp_path_factory) -> tuple[str, list[str]]:
+    """The demo corpus scanned once by the rise-gate tests' nightly command: (store, command).
+    The store is only read; a test writes to its own copy (`tests.cli_run.copy_night_one`)."""
+    from tests.cli_run import demo_corpus_scan, invoke
+
+    db, scan = demo_corpus_scan(tmp_path_factory.mktemp("demo-night-one"))
+    r = invoke(scan)
+    assert r.exit_code == 0, r.output
+    return db, scan

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli_run import demo_corpus_scan, invoke, scan_crawl
+from tests.cli_run import copy_night_one, invoke, scan_crawl
 
 
 @pytest.fixture(scope="module")
@@ -103,19 +103,19 @@ def test_estimate_by_json_ends_with_the_headline_the_table_shows(crawl_store):
     assert [r["status"] for r in alone] == ["overall"] and alone[0]["n_docs"] == head["n_docs"]
 
 
-def test_the_rise_gate_compares_only_estimates_made_with_the_same_settings(tmp_path):
+def test_the_rise_gate_compares_only_estimates_made_with_the_same_settings(tmp_path,
+                                                                           demo_night_one):
     """The rise gate matched earlier estimates by detector and method only: an estimate made
     with another --min-docs (or --similar-by, or reference) was taken as the previous run's.
     Here run 1 is checked with min_docs = 5; run 2 (the same files) with the default has no
     comparable previous run, and check says so; with min_docs = 5 again it compares."""
     import json
 
-    db, scan = demo_corpus_scan(tmp_path)
-    assert invoke(scan).exit_code == 0
+    db, scan = copy_night_one(demo_night_one, tmp_path)  # run 1: the demo corpus scanned
     small = tmp_path / "small.toml"
-    small.write_text("[estimate]\nn_boot = 20\nmin_docs = 5\n[gates.rise]\nmax_rise = 0.02\n")
+    small.write_text("[estimate]\nn_boot = 5\nmin_docs = 5\n[gates.rise]\nmax_rise = 0.02\n")
     default = tmp_path / "default.toml"
-    default.write_text("[estimate]\nn_boot = 20\n[gates.rise]\nmax_rise = 0.02\n")
+    default.write_text("[estimate]\nn_boot = 5\n[gates.rise]\nmax_rise = 0.02\n")
     first = invoke(["check", "--db", db, "--config", str(small), "--json"])
     assert first.exit_code == 0 and json.loads(first.stdout)["n_gates"] == 0
     assert invoke(scan).exit_code == 0  # run 2: every unit reused
