@@ -1,5 +1,6 @@
 """The CLI as a user runs it, for the QA tests: one home for the runner and for the first scan
-of the real crawl samples that several test modules start from (each keeps its own store)."""
+of the real crawl samples that several test modules start from (scanned once, the
+`crawl_scanned` fixture; each module keeps its own copy of the store)."""
 
 from __future__ import annotations
 

@@ -61,3 +61,12 @@ def demo_night_one(tmp_path_factory) -> tuple[str, list[str]]:
     r = invoke(scan)
     assert r.exit_code == 0, r.output
     return db, scan
+
+
+@pytest.fixture(scope="session")
+def crawl_scanned(shared_data, tmp_path_factory):
+    """The real crawl samples scanned once with default options (`tests.cli_run.scan_crawl`):
+    (store, the scan's CLI result). Only read: each module takes a copy (`copy_store`)."""
+    from tests.cli_run import scan_crawl
+
+    return scan_crawl(shared_data, tmp_path_factory.mktemp("crawl"))
