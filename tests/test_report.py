@@ -73,9 +73,14 @@ def store(tmp_path_factory, shared_data) -> str:
     return db
 
 
+#: The report settings of the `data` fixture; the CLI test asks for the same, so the store's
+#: one stored audit serves both.
+N_BOOT, GENERATIONS = 10, 5
+
+
 @pytest.fixture(scope="module")
 def data(store) -> ReportData:
-    return collect(store, n_boot=50, top_k=3, generations=5)
+    return collect(store, n_boot=N_BOOT, top_k=3, generations=GENERATIONS)
 
 
 def _expected_counts() -> dict[str, dict[str, int]]:
@@ -187,7 +192,8 @@ def test_html_markdown_json_carry_the_same_content(data, tmp_path):
 
 def test_report_cli_formats_and_errors(store, tmp_path):
     r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "a.out"),
-                                  "--format", "json", "--n-boot", "20", "--json"])
+                                  "--format", "json", "--n-boot", str(N_BOOT), "--generations",
+                                  str(GENERATIONS), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "a.out").read_text())["summary"]["n_docs"] > 0
     r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "a.pdf")])
