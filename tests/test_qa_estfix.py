@@ -38,7 +38,7 @@ def test_the_headline_counts_each_reference_document_once(crawl_store):
     assert 0 < head.n_human_ref <= head.n_docs + shipped
 
 
-def test_an_audit_made_by_other_code_is_recomputed(shared_data, tmp_path):
+def test_an_audit_made_by_other_code_is_recomputed(crawl_scanned, tmp_path):
     """A stored audit is keyed by scan run and settings; after an upgrade (another package
     version, AUDIT_VERSION or shipped model) `report` and `check` showed the old audit until a
     new scan or `--recompute`. Here the stored audit is what classifier v2 made, marked so the
@@ -52,11 +52,7 @@ def test_an_audit_made_by_other_code_is_recomputed(shared_data, tmp_path):
     from tests.test_store_errors import read_only_folder
 
     folder = tmp_path / "store"
-    folder.mkdir()
-    db = str(folder / "crawl.duckdb")
-    r = invoke(["scan", str(shared_data / "crawl" / "c4-sample-2019.json.gz"),
-                str(shared_data / "crawl" / "cc-main-2024-22-wikipedia.warc.gz"), "--db", db])
-    assert r.exit_code == 0, r.output
+    db = copy_store(crawl_scanned[0], folder)  # the crawl samples, scanned
     settings = AuditSettings(n_boot=10)
     first = load_audit(db, settings)
     assert first.persisted and first.code == code_identity() and first.notes == ()
