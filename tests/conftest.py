@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-# One OpenMP/BLAS thread (torch, numpy) unless the caller chose: set before any test module
-# imports torch, and inherited by the suite's subprocesses. On the shared 2-core machine two
-# threads wait on each other whenever another process holds a core: the LM tests ran 2-3x
-# slower (tests/test_detectors_adapt.py and test_detectors_lm_head.py: 54-77 s with the
-# default threads, 25-29 s with one, alternating, at load 1.3-2.7). The suite passes either way.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+# OpenMP threads (torch's) that wait by sleeping, not spinning, unless the caller chose: set
+# before any test module imports torch, and inherited by the suite's subprocesses. On the
+# shared 2-core machine a spinning thread holds a core another process needs, and its partner
+# waits for it: tests/test_detectors_adapt.py + test_detectors_lm_head.py took 214 s beside
+# one busy process with the default policy, 42-52 s with PASSIVE (33-80 s with one thread),
+# and 30 s either way on a quiet machine (34.5 s with one thread). The suite passes either way.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
