@@ -1,5 +1,6 @@
 """The CLI as a user runs it, for the QA tests: one home for the runner and for the first scan
-of the real crawl samples that several test modules start from (each keeps its own store)."""
+of the real crawl samples that several test modules start from (scanned once, the
+`crawl_scanned` fixture; each module keeps its own copy of the store)."""
 
 from __future__ import annotations
 
@@ -28,5 +29,22 @@ def demo_corpus_scan(folder: Path) -> tuple[str, list[str]]:
 
     copy_corpus(folder / "corpus")
     db = str(folder / "audit.duckdb")
-    return db, ["scan", str(folder / "corpus"), "--db", db, "--license-column", "license",
-                "--detectors", "classifier"]
+    return db, nightly_scan(folder / "corpus", db)
+
+
+def nightly_scan(corpus: Path, db: str) -> list[str]:
+    """The nightly scan command of the rise-gate tests: `corpus` into the store `db`."""
+    return ["scan", str(corpus), "--db", db, "--license-column", "license",
+            "--detectors", "classifier"]
+
+
+def copy_night_one(scanned: tuple[str, list[str]], folder: Path) -> tuple[str, list[str]]:
+    """The store after the first night (`scanned`, the `demo_night_one` fixture: the demo
+    corpus scanned once by the nightly command) copied into `folder`, and the nightly command
+    for the copy. The corpus stays where the first night read it, so the next night's scan of
+    the copy reuses every unit, as it would in place."""
+    from tests.corpus_files import copy_store
+
+    db, scan = scanned
+    copy = copy_store(db, folder)
+    return copy, nightly_scan(Path(scan[1]), copy)

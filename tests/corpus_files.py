@@ -363,3 +363,22 @@ def build_many_sources_store(root, n_sources: int = 1000) -> str:
     run_scan([str(root / "many.jsonl")], db,
              ScanOptions(reader=ReaderOptions(source_by="column:source")))
     return db
+
+
+def copy_store(db: str, folder: Path) -> str:
+    """A copy of the store `db` (the database and the folders beside it: side-cars, models,
+    logs) in `folder`; returns the copy's database path. For a test that writes to a store a
+    fixture scanned once: side-cars are named relative to their database
+    (`StorePaths.sidecar_name`), so the copy reads its own, and the corpus stays in place."""
+    import glob
+    import shutil
+
+    src = Path(db)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in map(Path, glob.glob(glob.escape(str(src)) + "*")):
+        if path.is_dir():
+            shutil.copytree(path, folder / path.name)
+        else:
+            shutil.copy2(path, folder / path.name)
+    return str(folder / src.name)

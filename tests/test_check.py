@@ -73,7 +73,7 @@ def invoke(*args: str):
 def test_all_gates_pass_exit_0_with_json_and_junit(store, tmp_path):
     cfg = write_config(tmp_path / "ok.toml", """
 [estimate]
-n_boot = 50
+n_boot = 10
 [gates.fraction]
 max_overall = 1.0
 max_per_source = 1.0
@@ -106,7 +106,7 @@ def test_failing_gates_exit_1_and_are_named(store, tmp_path):
     # cosmopedia-demo is synthetic by construction and has no URLs: both gates must fail
     cfg = write_config(tmp_path / "fail.toml", """
 [estimate]
-n_boot = 50
+n_boot = 10
 [gates.coverage]
 min_url = 0.99
 min_date = 0.5
@@ -133,7 +133,7 @@ forbid_in = ["*"]
 
 
 def test_fraction_gate_judges_the_upper_bound(store):
-    cfg = gates.parse_config({"estimate": {"n_boot": 50},
+    cfg = gates.parse_config({"estimate": {"n_boot": 10},
                               "gates": {"fraction": {"per_source": {"blogs": 0.5}}}})
     res = gates.run_check(store, cfg)
     (g,) = res.gates
@@ -191,7 +191,7 @@ def test_rise_since_previous_run_uses_the_store_history(tmp_path, shared_data):
     db = build_store(tmp_path, shared_data)
     cfg = write_config(tmp_path / "rise.toml", """
 [estimate]
-n_boot = 50
+n_boot = 5
 [gates.rise]
 max_rise = 0.02
 """)
@@ -240,12 +240,15 @@ def test_nightly_script_scans_incrementally_and_gates(tmp_path, shared_data):
     data = tmp_path / "data"
     data.mkdir()
     shutil.copyfile(demo_data_dir() / "wiki.parquet", data / "wiki.parquet")
-    cfg = write_config(tmp_path / "gates.toml", "[gates.coverage]\nmin_url = 0.9\n"
+    # the report's settings (n_boot 10) in the check's config: the check reads the audit the
+    # report stored, as a nightly run that shares one audit does
+    cfg = write_config(tmp_path / "gates.toml", "[estimate]\nn_boot = 10\n"
+                       "[gates.coverage]\nmin_url = 0.9\n"
                        "[gates.synthetic_by_construction]\nforbid_in = [\"*\"]\n")
     env = dict(os.environ, AUDIT_INPUTS=str(data), AUDIT_DB=str(tmp_path / "audit.duckdb"),
                AUDIT_CONFIG=cfg, AUDIT_WORKERS="1", AUDITOR=f"{sys.executable} -m auditor",
                AUDIT_SCAN_ARGS="--license-column license --detectors markers",
-               AUDIT_REPORTS="html", AUDIT_REPORT_ARGS="--n-boot 10 --generations 2",
+               AUDIT_REPORTS="html", AUDIT_REPORT_ARGS="--n-boot 10",
                PYTHONPATH=str(repo))
 
     def night(n: int) -> tuple[int, Path]:
@@ -304,7 +307,7 @@ def test_check_and_report_work_on_a_store_they_cannot_write(store, tmp_path):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        cfg = write_config(tmp_path / "ro.toml", "[estimate]\nn_boot = 20\nseed = 7\n"
+        cfg = write_config(tmp_path / "ro.toml", "[estimate]\nn_boot = 5\nseed = 7\n"
                                                  "[gates.fraction]\nmax_overall = 1.0\n")
         res = invoke("--db", store, "--config", cfg, "--json")
         assert res.exit_code == 0, res.output
@@ -312,7 +315,7 @@ def test_check_and_report_work_on_a_store_they_cannot_write(store, tmp_path):
         assert any("not stored" in n for n in out["notes"]), out["notes"]
         assert out["audit"]["persisted"] is False
         r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "r.json"),
-                                      "--n-boot", "20", "--seed", "7", "--json"])
+                                      "--n-boot", "5", "--seed", "7", "--json"])
         assert r.exit_code == 0, r.output
         report = json.loads((tmp_path / "r.json").read_text())
         assert report["audit"]["persisted"] is False
@@ -330,7 +333,7 @@ def test_check_and_report_work_on_a_store_they_cannot_write(store, tmp_path):
     con = duckdb.connect(store, read_only=True)
     try:
         n = con.execute("SELECT count(*) FROM audits WHERE settings_hash = ?",
-                        [AuditSettings(n_boot=20, seed=7).digest()]).fetchone()[0]
+                        [AuditSettings(n_boot=5, seed=7).digest()]).fetchone()[0]
     except duckdb.CatalogException:  # no audit was ever stored in this store
         n = 0
     finally:
@@ -342,7 +345,7 @@ def test_audit_is_reused_until_a_new_run_or_recompute(store, monkeypatch):
     import auditor.audit as audit_mod
     from auditor.audit import AuditSettings
 
-    settings = AuditSettings(n_boot=20, seed=3)
+    settings = AuditSettings(n_boot=5, seed=3)
     first = load_audit(store, settings)
     assert first.persisted and first.overall["fraction"] is not None
     compute = audit_mod.compute_audit
@@ -353,7 +356,7 @@ def test_audit_is_reused_until_a_new_run_or_recompute(store, monkeypatch):
     assert calls == [] and again.persisted and again.estimates == first.estimates
     redo = load_audit(store, settings, recompute=True)
     assert calls == [1] and redo.estimates == first.estimates  # seeded: the same numbers
-    other = load_audit(store, AuditSettings(n_boot=20, seed=3, weight="tokens"))
+    other = load_audit(store, AuditSettings(n_boot=5, seed=3, weight="tokens"))
     assert calls == [1, 1] and other.settings_hash != first.settings_hash
 
 

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from auditor.cli import main
+from tests.corpus_files import copy_store
 
 NEWS, STORIES = "news (BBC XSum)", "creative writing (Reddit WritingPrompts)"
 
@@ -50,11 +51,22 @@ def _corpus(tmp_path, shared_data, n_machine=40):
     return spare
 
 
-def _scan(runner, tmp_path, db, detectors="classifier"):
-    res = runner.invoke(main, ["scan", str(tmp_path / "news.jsonl"), str(tmp_path / "stories.jsonl"),
+def _scan(runner, corpus, db, detectors="classifier"):
+    res = runner.invoke(main, ["scan", str(corpus / "news.jsonl"), str(corpus / "stories.jsonl"),
                                "--db", db, "--date-column", "date", "--no-progress", "--json",
                                "--detectors", detectors])
     assert res.exit_code == 0, res.output
+
+
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory, shared_data):
+    """(corpus folder, store, spare machine rows): `_corpus` scanned once with the classifier.
+    Each test writes to a copy of the store (`copy_store`); the corpus files are read in place."""
+    corpus = tmp_path_factory.mktemp("generated")
+    spare = _corpus(corpus, shared_data)
+    db = str(corpus / "audit.duckdb")
+    _scan(CliRunner(), corpus, db)
+    return corpus, db, spare
 
 
 def _estimate(runner, db, *extra):
@@ -69,11 +81,10 @@ def _source_of(rows: dict, stem: str) -> str:
     return name
 
 
-def test_machine_texts_given_for_a_source_become_its_machine_reference(tmp_path, shared_data):
-    spare = _corpus(tmp_path, shared_data)
-    db = str(tmp_path / "audit.duckdb")
+def test_machine_texts_given_for_a_source_become_its_machine_reference(tmp_path, scanned):
+    _, scanned_db, spare = scanned
+    db = copy_store(scanned_db, tmp_path)
     runner = CliRunner()
-    _scan(runner, tmp_path, db)
     before = _estimate(runner, db)
     news = _source_of(before, "news")
     _write_jsonl(tmp_path / "news_ai.jsonl", [{"text": r["text"]} for r in spare["news"][:60]])
@@ -119,13 +130,11 @@ def test_machine_texts_given_for_a_source_become_its_machine_reference(tmp_path,
 
 
 @pytest.mark.slow
-def test_generated_texts_from_pre_cutoff_documents_are_used_and_named(tmp_path, shared_data):
+def test_generated_texts_from_pre_cutoff_documents_are_used_and_named(tmp_path, scanned):
     """The offline LM writes the texts (kept tiny: 10 texts of 8 new tokens for one source)."""
     pytest.importorskip("torch")
-    _corpus(tmp_path, shared_data)
-    db = str(tmp_path / "audit.duckdb")
+    db = copy_store(scanned[1], tmp_path)
     runner = CliRunner()
-    _scan(runner, tmp_path, db)
     news = _source_of(_estimate(runner, db), "news")
     res = runner.invoke(main, ["detectors", "generate", "--db", db, "--source", news,
                                "--per-source", "10", "--max-new-tokens", "8", "--json"])
@@ -141,11 +150,10 @@ def test_generated_texts_from_pre_cutoff_documents_are_used_and_named(tmp_path, 
 
 
 @pytest.mark.slow
-def test_the_stores_adapted_model_is_the_default_detector(tmp_path, shared_data):
-    spare = _corpus(tmp_path, shared_data)
-    db = str(tmp_path / "audit.duckdb")
+def test_the_stores_adapted_model_is_the_default_detector(tmp_path, scanned):
+    corpus, scanned_db, spare = scanned
+    db = copy_store(scanned_db, tmp_path)
     runner = CliRunner()
-    _scan(runner, tmp_path, db)
     assert {e["detector"] for e in _estimate(runner, db).values()} == {"classifier"}
     _write_jsonl(tmp_path / "ai.jsonl",
                  [{"text": r["text"]} for r in spare["news"][:80] + spare["stories"][:80]])
@@ -154,7 +162,7 @@ def test_the_stores_adapted_model_is_the_default_detector(tmp_path, shared_data)
     assert res.exit_code == 0, res.output
     # fitted but not scanned yet: the classifier stays the default
     assert {e["detector"] for e in _estimate(runner, db).values()} == {"classifier"}
-    _scan(runner, tmp_path, db, "classifier,adapted")
+    _scan(runner, corpus, db, "classifier,adapted")
     rows = _estimate(runner, db)
     assert {e["detector"] for e in rows.values()} == {"adapted"}
     for e in rows.values():

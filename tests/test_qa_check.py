@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 
 from auditor.demo import copy_corpus
-from tests.cli_run import demo_corpus_scan, invoke
+from tests.cli_run import copy_night_one, invoke
 
 
-def test_the_rise_gate_compares_estimates_by_the_same_method(tmp_path):
-    db, scan = demo_corpus_scan(tmp_path)
-    assert invoke(scan).exit_code == 0
+def test_the_rise_gate_compares_estimates_by_the_same_method(tmp_path, demo_night_one):
+    db, scan = copy_night_one(demo_night_one, tmp_path)  # run 1: the demo corpus scanned
     config = tmp_path / "gates.toml"
-    config.write_text("[estimate]\nn_boot = 20\n[gates.rise]\nmax_rise = 0.02\n"
+    config.write_text("[estimate]\nn_boot = 5\n[gates.rise]\nmax_rise = 0.02\n"
                       "per_source = true\n")
     first = invoke(["check", "--db", db, "--config", str(config), "--json"])
     assert first.exit_code == 0 and json.loads(first.stdout)["n_gates"] == 0  # nothing before

@@ -11,16 +11,17 @@ import json
 import duckdb
 import pytest
 
-from tests.cli_run import invoke, scan_crawl
+from tests.cli_run import invoke
+from tests.corpus_files import copy_store
 
 
 @pytest.fixture(scope="module")
-def crawl_store(shared_data, tmp_path_factory) -> str:
-    db, r = scan_crawl(shared_data, tmp_path_factory.mktemp("crawl"))
+def crawl_store(crawl_scanned, tmp_path_factory) -> str:
+    db, r = crawl_scanned
     summary = json.loads(r.stdout)
     # the Parquet sample names its text `content`: its one unit-ending issue is a failed record
     assert r.exit_code == 3 and summary["counts"]["failed"] == 1
-    return db
+    return copy_store(db, tmp_path_factory.mktemp("crawl"))  # this module writes to it
 
 
 def _n_documents(db: str) -> int:

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli_run import demo_corpus_scan, invoke, scan_crawl
+from tests.cli_run import copy_night_one, invoke
+from tests.corpus_files import copy_store
 
 
 @pytest.fixture(scope="module")
-def crawl_store(shared_data, tmp_path_factory) -> str:
-    db, r = scan_crawl(shared_data, tmp_path_factory.mktemp("crawl"))
+def crawl_store(crawl_scanned, tmp_path_factory) -> str:
+    db, r = crawl_scanned
     assert r.exit_code in (0, 3), r.output  # 3: the scan left a record out, said so
-    return db
+    return copy_store(db, tmp_path_factory.mktemp("crawl"))
 
 
 def test_the_headline_counts_each_reference_document_once(crawl_store):
@@ -37,7 +38,7 @@ def test_the_headline_counts_each_reference_document_once(crawl_store):
     assert 0 < head.n_human_ref <= head.n_docs + shipped
 
 
-def test_an_audit_made_by_other_code_is_recomputed(shared_data, tmp_path):
+def test_an_audit_made_by_other_code_is_recomputed(crawl_scanned, tmp_path):
     """A stored audit is keyed by scan run and settings; after an upgrade (another package
     version, AUDIT_VERSION or shipped model) `report` and `check` showed the old audit until a
     new scan or `--recompute`. Here the stored audit is what classifier v2 made, marked so the
@@ -51,11 +52,7 @@ def test_an_audit_made_by_other_code_is_recomputed(shared_data, tmp_path):
     from tests.test_store_errors import read_only_folder
 
     folder = tmp_path / "store"
-    folder.mkdir()
-    db = str(folder / "crawl.duckdb")
-    r = invoke(["scan", str(shared_data / "crawl" / "c4-sample-2019.json.gz"),
-                str(shared_data / "crawl" / "cc-main-2024-22-wikipedia.warc.gz"), "--db", db])
-    assert r.exit_code == 0, r.output
+    db = copy_store(crawl_scanned[0], folder)  # the crawl samples, scanned
     settings = AuditSettings(n_boot=10)
     first = load_audit(db, settings)
     assert first.persisted and first.code == code_identity() and first.notes == ()
@@ -103,19 +100,19 @@ def test_estimate_by_json_ends_with_the_headline_the_table_shows(crawl_store):
     assert [r["status"] for r in alone] == ["overall"] and alone[0]["n_docs"] == head["n_docs"]
 
 
-def test_the_rise_gate_compares_only_estimates_made_with_the_same_settings(tmp_path):
+def test_the_rise_gate_compares_only_estimates_made_with_the_same_settings(tmp_path,
+                                                                           demo_night_one):
     """The rise gate matched earlier estimates by detector and method only: an estimate made
     with another --min-docs (or --similar-by, or reference) was taken as the previous run's.
     Here run 1 is checked with min_docs = 5; run 2 (the same files) with the default has no
     comparable previous run, and check says so; with min_docs = 5 again it compares."""
     import json
 
-    db, scan = demo_corpus_scan(tmp_path)
-    assert invoke(scan).exit_code == 0
+    db, scan = copy_night_one(demo_night_one, tmp_path)  # run 1: the demo corpus scanned
     small = tmp_path / "small.toml"
-    small.write_text("[estimate]\nn_boot = 20\nmin_docs = 5\n[gates.rise]\nmax_rise = 0.02\n")
+    small.write_text("[estimate]\nn_boot = 5\nmin_docs = 5\n[gates.rise]\nmax_rise = 0.02\n")
     default = tmp_path / "default.toml"
-    default.write_text("[estimate]\nn_boot = 20\n[gates.rise]\nmax_rise = 0.02\n")
+    default.write_text("[estimate]\nn_boot = 5\n[gates.rise]\nmax_rise = 0.02\n")
     first = invoke(["check", "--db", db, "--config", str(small), "--json"])
     assert first.exit_code == 0 and json.loads(first.stdout)["n_gates"] == 0
     assert invoke(scan).exit_code == 0  # run 2: every unit reused

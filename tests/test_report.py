@@ -73,9 +73,14 @@ def store(tmp_path_factory, shared_data) -> str:
     return db
 
 
+#: The report settings of the `data` fixture; the CLI test asks for the same, so the store's
+#: one stored audit serves both.
+N_BOOT, GENERATIONS = 10, 5
+
+
 @pytest.fixture(scope="module")
 def data(store) -> ReportData:
-    return collect(store, n_boot=50, top_k=3, generations=5)
+    return collect(store, n_boot=N_BOOT, top_k=3, generations=GENERATIONS)
 
 
 def _expected_counts() -> dict[str, dict[str, int]]:
@@ -187,7 +192,8 @@ def test_html_markdown_json_carry_the_same_content(data, tmp_path):
 
 def test_report_cli_formats_and_errors(store, tmp_path):
     r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "a.out"),
-                                  "--format", "json", "--n-boot", "20", "--json"])
+                                  "--format", "json", "--n-boot", str(N_BOOT), "--generations",
+                                  str(GENERATIONS), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "a.out").read_text())["summary"]["n_docs"] > 0
     r = CliRunner().invoke(main, ["report", "--db", store, "-o", str(tmp_path / "a.pdf")])
@@ -432,9 +438,13 @@ def test_empty_store_says_what_is_missing(tmp_path):
 def test_a_thousand_sources_cap_the_forest_plot(many_sources_store):
     from PIL import Image
 
+    from auditor.audit import AuditSettings, load_audit
     from auditor.report import plots
 
-    data = collect(many_sources_store, n_boot=5, top_k=1, generations=3)
+    # the settings of the check's thousand-sources test (n_boot 5, min_docs 1: every source
+    # estimated, none pooled): the store's one stored audit serves both, computed once
+    audit = load_audit(many_sources_store, AuditSettings(n_boot=5, min_docs=1))
+    data = collect(many_sources_store, top_k=1, audit=audit)
     assert len(data.sources) == 1000  # the table and the JSON keep every source
     png = plots.forest(data.sources, data.summary["overall"])
     import io

@@ -215,7 +215,8 @@ def _constant_scores(self, texts, metas=None):
 
 def test_killed_while_adding_a_detector_resumes_with_every_score_once(tmp_path):
     corpus = tmp_path / "corpus.parquet"
-    ids = write_corpus(corpus, n_groups=60, rows_per_group=200)
+    n_units = 30  # the kill comes after 3: seconds of rescoring still to go
+    ids = write_corpus(corpus, n_groups=n_units, rows_per_group=200)
     db = tmp_path / "store" / "audit.duckdb"
     base = [str(corpus), "--db", str(db), "--unit-size", "1", "--no-progress"]
     assert CliRunner().invoke(main, ["scan", *base, "--detectors", "none"]).exit_code == 0
@@ -240,11 +241,11 @@ def test_killed_while_adding_a_detector_resumes_with_every_score_once(tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert summary["counts"]["units_scanned"] == 0
-    assert summary["counts"]["units_rescored"] + summary["counts"]["units_reused"] == 60
+    assert summary["counts"]["units_rescored"] + summary["counts"]["units_reused"] == n_units
     rows = view(db, "SELECT id, score_markers FROM documents")
     assert len(rows) == len(ids) and {r[0] for r in rows} == set(ids)  # none lost, none twice
     assert all(r[1] is not None for r in rows)
-    assert len(glob.glob(os.path.join(attributes, "*.parquet"))) == 60
+    assert len(glob.glob(os.path.join(attributes, "*.parquet"))) == n_units
     assert not glob.glob(os.path.join(attributes, "*.tmp"))
 
 
