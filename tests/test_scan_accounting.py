@@ -229,3 +229,24 @@ def test_unreadable_warc_date_is_counted_too(tmp_path):
     path = write_warc(tmp_path / "dates.warc.gz", pages)
     summary = run_scan([str(path)], tmp_path / "s.duckdb", ScanOptions(), detectors="none")
     assert summary.counts["stored"] == 2 and summary.counts["unreadable_dates"] == 1
+
+
+def test_a_record_field_named_like_a_repair_is_not_counted_as_one(tmp_path):
+    """Repairs are what the reader reports, not what a record's own fields say: a JSON line
+    whose own fields are `invalid_utf8: true` and `unparsed_date` (kept in `meta` as written)
+    is neither a `kept` issue nor an unreadable date."""
+    rows = make_rows(3)
+    rows[1] = {**rows[1], "invalid_utf8": True, "unparsed_date": "2021-13-45"}
+    path = tmp_path / "own_fields.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = tmp_path / "s.duckdb"
+    summary = run_scan([str(path)], db, ScanOptions(), detectors="none")
+    assert summary.counts["stored"] == 3
+    assert summary.counts["invalid_utf8"] == 0 and summary.counts["unreadable_dates"] == 0
+    assert _errors(db) == []
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        (meta,) = con.execute("SELECT meta FROM documents WHERE id = ?", [rows[1]["id"]]).fetchone()
+    finally:
+        con.close()
+    assert json.loads(meta)["invalid_utf8"] is True  # the record's field, kept as written

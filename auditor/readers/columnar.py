@@ -81,6 +81,14 @@ _DOCUMENT_FIELDS = ("id", "source", "shard", "offset", "url", "domain", "crawl_d
 DEFAULT_KEYS = ("id", "url", "crawl_date", "license", "language")
 
 
+#: Keys a reader puts in a record's `meta` when it repaired something: bytes that are not
+#: UTF-8 replaced by U+FFFD (the record is kept), a date value it could not read (kept as
+#: written; the row's date is empty). Chunks also carry them as counts (`ColumnarChunk`), so
+#: the scan's accounting never searches the JSON.
+INVALID_UTF8_KEY = "invalid_utf8"
+UNPARSED_DATE_KEY = "unparsed_date"
+
+
 class Record(NamedTuple):
     """One record of a format read record by record, before any provenance rule.
 
@@ -110,6 +118,10 @@ class ColumnarChunk:
     issue_rows: list[int] = field(default_factory=list)
     text_list: list[str] | None = None
     meta_list: list[dict] | None = field(default=None, repr=False)
+    #: stored rows (positions in `provenance`) whose text had bytes that are not UTF-8 replaced
+    invalid_utf8_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: stored rows with a date value that could not be read (stored without a date)
+    n_unparsed_dates: int = 0
 
     @property
     def n_rows(self) -> int:
@@ -300,6 +312,23 @@ def _flags(values: pa.Array) -> np.ndarray:
     """A null-free boolean Arrow array as numpy booleans. (`np.asarray(a, dtype=bool)` took
     ~2 ms per 10,000 rows where this takes ~10 us.)"""
     return values.to_numpy(zero_copy_only=False)
+
+
+def _repairs(pre: list[dict | None] | None, unparsed_dates: pa.Array | None,
+             m: int) -> tuple[np.ndarray, int]:
+    """(stored rows whose text had invalid UTF-8 replaced, how many stored rows hold a date
+    that could not be read), from the format's metadata (`pre`, one dict or None a row) and the
+    date rule's (`unparsed_dates`, non-null where a date field could not be read)."""
+    repaired = np.zeros(m, dtype=bool)
+    unparsed = np.zeros(m, dtype=bool)
+    if pre is not None:
+        repaired = np.fromiter((bool(d and d.get(INVALID_UTF8_KEY)) for d in pre),
+                               dtype=bool, count=m)
+        unparsed = np.fromiter((bool(d) and d.get(UNPARSED_DATE_KEY) is not None for d in pre),
+                               dtype=bool, count=m)
+    if unparsed_dates is not None:
+        unparsed |= _flags(unparsed_dates.is_valid())
+    return np.flatnonzero(repaired), int(unparsed.sum())
 
 
 def _take(values: pa.Array | list, rows: np.ndarray) -> pa.Array | list:
@@ -501,7 +530,7 @@ class BatchBuilder:
                 if isinstance(text, (bytes, bytearray)):
                     text, invalid = decode_text(bytes(text))
                     if invalid:
-                        meta["invalid_utf8"] = True
+                        meta[INVALID_UTF8_KEY] = True
                 if not isinstance(text, str):
                     issues.append((len(texts), m.issue(
                         where, "failed", f"{tf!r} in {where} of {self.shard} is "
@@ -510,8 +539,8 @@ class BatchBuilder:
                     continue
                 text, replaced = clean_surrogates(text)
                 if replaced:
-                    meta["invalid_utf8"] = True
-                if meta.get("invalid_utf8") and is_garbage(text):
+                    meta[INVALID_UTF8_KEY] = True
+                if meta.get(INVALID_UTF8_KEY) and is_garbage(text):
                     issues.append((len(texts), m.issue(
                         where, "failed", f"undecodable text in {where} of {self.shard}: "
                         "mostly invalid UTF-8 (binary data?)")))
@@ -774,8 +803,8 @@ class BatchBuilder:
             u = _Uniques(f["date"])
             parsed = [parse_date(v) if _present(v) else None for v in u.py]
             dates = pa.array([utc_micros(d) for d in parsed], pa.int64()).take(u.index)
-            policy["unparsed_date"] = (pa.array(
-                [_json_key("unparsed_date") + json.dumps(str(v)[:64], ensure_ascii=False)
+            policy[UNPARSED_DATE_KEY] = (pa.array(
+                [_json_key(UNPARSED_DATE_KEY) + json.dumps(str(v)[:64], ensure_ascii=False)
                  if _present(v) and d is None else None
                  for v, d in zip(u.py, parsed, strict=True)], pa.string()).take(u.index))
         else:
@@ -825,6 +854,7 @@ class BatchBuilder:
         else:
             synthetic = _Uniques(sources).map(mapper.is_synthetic, pa.bool_())
 
+        repaired, unparsed = _repairs(pre, policy.get(UNPARSED_DATE_KEY), m)
         metas = _join_fragments(self._meta_fragments(pre, policy, extras, m), m)
         provenance = assemble_provenance(
             ids=ids, sources=sources,
@@ -834,7 +864,8 @@ class BatchBuilder:
             word_counts=word_counts.result(),
             snippets=snippets, metas=metas, cutoff=opts.cutoff)
         return ColumnarChunk(provenance=provenance, issues=chunk_issues, text_array=text,
-                             issue_rows=issue_rows)
+                             issue_rows=issue_rows, invalid_utf8_rows=repaired,
+                             n_unparsed_dates=unparsed)
 
     @staticmethod
     def _languages(given: pa.Array, policy: dict[str, pa.Array]) -> pa.Array:

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator
 
 from auditor.readers.base import ReaderOptions, WorkUnit
-from auditor.readers.columnar import Record
+from auditor.readers.columnar import INVALID_UTF8_KEY, Record
 from auditor.readers.errors import ReaderError
 from auditor.readers.files import decompressed, open_binary
 from auditor.readers.mapping import decode_text
@@ -120,4 +120,4 @@ def _record_of_line(shard: str, line: bytes, offset: int, where: str) -> Record 
     if not isinstance(record, dict):
         return RecordIssue(shard, where, "failed", f"{where} of {shard} is a JSON "
                            f"{type(record).__name__}, not an object")
-    return Record(record, offset, where, {"invalid_utf8": True} if invalid else None)
+    return Record(record, offset, where, {INVALID_UTF8_KEY: True} if invalid else None)

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from auditor.provenance.dates import parse_date
 from auditor.provenance.html_meta import html_provenance
 from auditor.readers.base import ReaderOptions, WorkUnit
-from auditor.readers.columnar import Record
+from auditor.readers.columnar import INVALID_UTF8_KEY, UNPARSED_DATE_KEY, Record
 from auditor.readers.files import decompressed, open_binary
 from auditor.readers.http_response import HttpParseError, parse_http_response
 from auditor.readers.mapping import RecordMapper, decode_text
@@ -341,12 +341,12 @@ def _record_result(shard: str, record: Any, block: bytes, size: int,
     }
     meta: dict[str, Any] = {}
     if warc_date and crawl_date is None:  # kept and counted, as a date field's is
-        meta["unparsed_date"] = warc_date[:64]
+        meta[UNPARSED_DATE_KEY] = warc_date[:64]
     warc_type = headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
     if record.record_type == WarcRecordType.conversion:
         text, invalid = decode_text(block)
         if invalid:
-            meta["invalid_utf8"] = True
+            meta[INVALID_UTF8_KEY] = True
         return Record({"text": text}, pos, where, meta, defaults)
 
     if warc_type.startswith("application/http") or (

@@ -265,7 +265,7 @@ def _scan(unit: WorkUnit, options: ScanOptions, names: Sequence[str], result: Un
             for chunk in unit_chunks(unit, options, lambda issue: _count_issue(issue, result),
                                      reading):
                 result.n_stored += chunk.provenance.num_rows
-                note_repairs(unit, chunk.provenance, result)
+                note_repairs(unit, chunk, result)
                 provenance = store_policy(chunk.provenance, now, result)
                 write(provenance)
                 arrays = _score_chunk(dets, chunk, options, result, tick)
@@ -304,6 +304,9 @@ class UnitChunk:
     provenance: pa.RecordBatch
     texts: Callable[[], list[str]]
     metas: Callable[[], list[dict]]
+    #: rows the reader repaired (`ColumnarChunk`): invalid UTF-8 replaced, dates not read
+    invalid_utf8_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    n_unparsed_dates: int = 0
 
 
 @dataclass
@@ -338,7 +341,8 @@ def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue,
         for issue in item.issues:
             on_issue(issue)
         if item.n_rows:
-            yield UnitChunk(item.provenance, item.texts, item.metas)
+            yield UnitChunk(item.provenance, item.texts, item.metas, item.invalid_utf8_rows,
+                            item.n_unparsed_dates)
     if reading is not None and reading.then is not None:
         try:
             reading.then()
@@ -407,37 +411,22 @@ def store_policy(batch: pa.RecordBatch, now: dt.datetime,
                                       schema=batch.schema)
 
 
-#: How a reader marks, in a stored row's `meta`, a record it kept after replacing bytes that are
-#: not UTF-8 (`auditor.readers.mapping.decode_text`, `clean_surrogates`).
-INVALID_UTF8_META = '"invalid_utf8": true'
-#: How a reader keeps, in `meta`, a date value it could not read (the row's date is empty).
-UNPARSED_DATE_META = '"unparsed_date": '
 INVALID_UTF8_REASON = ("invalid UTF-8 replaced: bytes that are not UTF-8 were stored as U+FFFD; "
                        "the record is kept (re-encode the file as UTF-8 to keep its text whole)")
 
 
-def meta_has(meta: pa.Array, fragment: str) -> pa.Array:
-    """Rows whose `meta` JSON holds `fragment` as one of its own members (`"key": value...`),
-    not inside a string value (where its quotes would be escaped)."""
-    if meta.null_count == len(meta):
-        return pa.array([False] * len(meta))
-    pattern = "(^\\{|, )" + re.escape(fragment)
-    return pc.fill_null(pc.match_substring_regex(meta, pattern), False)
-
-
-def note_repairs(unit: WorkUnit, batch: pa.RecordBatch, result: UnitResult) -> None:
-    """Records stored with a repair the reader noted in `meta`: invalid UTF-8 replaced is a
-    `kept` issue per record (in the errors table, so it is seen and counted); a date that could
-    not be read (stored empty, the value kept in `meta`) is counted for the run's summary."""
-    meta = batch.column("meta")
-    result.n_unreadable_dates += pc.sum(meta_has(meta, UNPARSED_DATE_META)).as_py() or 0
-    bad = meta_has(meta, INVALID_UTF8_META)
-    n_bad = pc.sum(bad).as_py() or 0
-    if not n_bad:
+def note_repairs(unit: WorkUnit, chunk: UnitChunk, result: UnitResult) -> None:
+    """Records stored with a repair the reader reported (`ColumnarChunk`): invalid UTF-8
+    replaced is a `kept` issue per record (in the errors table, so it is seen and counted); a
+    date that could not be read (stored empty, the value kept in `meta`) is counted for the
+    run's summary."""
+    result.n_unreadable_dates += chunk.n_unparsed_dates
+    if not len(chunk.invalid_utf8_rows):
         return
-    result.n_invalid_utf8 += n_bad
+    result.n_invalid_utf8 += len(chunk.invalid_utf8_rows)
     unit_of = "row" if unit.format in ("parquet", "arrow", "hf") else "offset"
-    for offset in pc.filter(batch.column("offset"), bad).to_pylist():
+    offsets = chunk.provenance.column("offset").take(pa.array(chunk.invalid_utf8_rows))
+    for offset in offsets.to_pylist():
         result.issues.append(RecordIssue(unit.shard, f"{unit_of} {offset}", "kept",
                                          INVALID_UTF8_REASON))
 
