@@ -31,7 +31,13 @@ from auditor.estimate.histograms import (
     source_hists,
     target_and_own_hists,
 )
-from auditor.estimate.human_refs import HumanRef, distinct_reference_docs, profiles, resolve
+from auditor.estimate.human_refs import (
+    HumanRef,
+    distinct_reference_docs,
+    profiles,
+    resolve,
+    usable_own,
+)
 from auditor.estimate.identifiers import group_columns, quote, score_columns, view_columns
 from auditor.estimate.methods import METHODS, MIN_MACHINE_AUC
 from auditor.estimate.references import MIN_HUMAN_REF, plan_references
@@ -387,8 +393,9 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
     refs: dict[str, HumanRef] = {}
     fits: dict[str, SourceFit] = {}
     chosen: dict[str, tuple[str, str]] = {}
+    own_ok = usable_own(own)
     for s in sources:
-        ref = resolve(s, own, role, default, user, prof)
+        ref = resolve(s, own, role, default, user, prof, own_ok)
         if ref is None:
             continue
         refs[s] = ref

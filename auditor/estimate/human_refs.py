@@ -104,9 +104,18 @@ def donors_for(source: str, prof: dict[str, Profile], own_ok: list[str]) -> list
     return out if n >= MIN_HUMAN_REF else []
 
 
+def usable_own(own: dict) -> list[str]:
+    """The sources whose own pre-cutoff documents reach MIN_HUMAN_REF: the possible donors.
+    Computed once per estimate and handed to every `resolve`: once per source it made a
+    thousand sources quadratic (the thousand-source test store's audit: 14.0 s, 4.3 s with it)."""
+    return sorted(s for s in {k[0] for k in own}
+                  if (pooled(own, sources={s}) or Hist.empty(1)).n >= MIN_HUMAN_REF)
+
+
 def resolve(source: str, own: dict, role: dict, default: dict, user: dict,
-            prof: dict[str, Profile]) -> HumanRef | None:
-    """The human reference of one source (see the module docstring for the order)."""
+            prof: dict[str, Profile], own_ok: list[str] | None = None) -> HumanRef | None:
+    """The human reference of one source (see the module docstring for the order); `own_ok`
+    is `usable_own(own)`, computed here when not given."""
     own_src = pooled(own, sources={source})
     if user:
         return HumanRef(RefKind.GIVEN, pooled(user), pooled(user, True), own_src or pooled(user, False))
@@ -116,9 +125,7 @@ def resolve(source: str, own: dict, role: dict, default: dict, user: dict,
     if role_src is not None and role_src.n >= MIN_HUMAN_REF:
         return HumanRef(RefKind.ROLE_SAME, role_src, role.get((source, True)),
                         own_src or role.get((source, False)))
-    own_ok = sorted(s for s in {k[0] for k in own} if (pooled(own, sources={s}) or Hist.empty(1)).n
-                    >= MIN_HUMAN_REF)
-    donors = donors_for(source, prof, own_ok)
+    donors = donors_for(source, prof, usable_own(own) if own_ok is None else own_ok)
     if donors:
         borrowed = pooled(own, sources=donors)
         fit = pooled(own, True, donors)
