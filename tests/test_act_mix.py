@@ -110,13 +110,16 @@ def test_plan_on_a_scanned_store_and_cli(demo_store):
     assert cons.human_lost >= plan.human_lost  # upper bounds cost at least as much
     r = CliRunner().invoke(main, ["mix", "--db", demo_store, "--metric", "risk_ratio",
                                   "--tolerance", "0.1", "--regime", "accumulate",
-                                  "--generations", "5", "--runs", "300", "--json"])
+                                  "--generations", "5", "--runs", "300", "--n-boot", "20",
+                                  "--json"])
     assert r.exit_code == 0, r.output
     got = json.loads(r.output)
     assert got["within_after"] is True and len(got["curve_after"]) == 6
     assert all(math.isfinite(s["weight"]) for s in got["sources"])
-    r = CliRunner().invoke(main, ["mix", "--db", demo_store, "--metric", "nope"])
+    r = CliRunner().invoke(main, ["mix", "--db", demo_store, "--metric", "nope", "--n-boot", "0"])
     assert r.exit_code == 1 and "not a gaussian metric" in r.output
+    r = CliRunner().invoke(main, ["mix", "--db", demo_store, "--conservative", "--n-boot", "0"])
+    assert r.exit_code == 2 and "--conservative reads each source's 95% interval" in r.output
 
 
 def test_fragments_escape_and_show_both_curves():

@@ -8,6 +8,8 @@ import os
 
 import click
 
+from auditor.estimate.choice import N_BOOT
+
 
 def _need_store(db: str) -> None:
     if not os.path.exists(db):
@@ -219,10 +221,13 @@ COMMANDS.append(tradeoff_command)
               help="First drop score:DETECTOR > each source's own threshold (the audit's; "
                    "pre-cutoff documents kept), then weight what is left.")
 @click.option("--runs", type=click.IntRange(min=2), default=None, help="Monte Carlo runs.")
+@click.option("--n-boot", default=N_BOOT, show_default=True, type=click.IntRange(0),
+              help="Bootstrap replicates of the per-source estimates (the intervals "
+                   "--conservative reads); 0: point estimates only.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def mix_command(db, metric, tolerance, regime, generations, model, conservative, detector,
-                filter_threshold, per_source_threshold, runs, seed, as_json):
+                filter_threshold, per_source_threshold, runs, n_boot, seed, as_json):
     """Per-source weights that keep the training mixture within a collapse tolerance, giving up
     as few human documents as possible; the projected curve before and after.
 
@@ -240,10 +245,14 @@ def mix_command(db, metric, tolerance, regime, generations, model, conservative,
     from auditor.act.mix import mix_markdown, plan_mix
 
     _need_store(db)
+    if conservative and n_boot == 0:
+        raise click.UsageError("--conservative reads each source's 95% interval: give "
+                               "--n-boot of at least 1 (the default is "
+                               f"{N_BOOT})")
     try:
         plan = plan_mix(db, metric=metric, tolerance=tolerance, regime=regime,
                         generations=generations, model=model, conservative=conservative,
-                        detector=detector, seed=seed, n_runs=runs,
+                        detector=detector, seed=seed, n_runs=runs, n_boot=n_boot,
                         filter_threshold=filter_threshold,
                         per_source_threshold=per_source_threshold)
     except (ValueError, LookupError) as exc:
