@@ -258,6 +258,11 @@ class RawBatch:
     fields_present: str | list[str]
     wheres: list[str] | None = None  # None: "row {offset}"
     pre_meta: list[dict | None] | None = None
+    #: per record, its own metadata fields (key, value) in its order where that order differs
+    #: from the batch's columns (`extras`, which then hold nothing for it), else None: records
+    #: listing their fields in varying orders share one batch (a batch per change of order
+    #: made such a JSONL file 15x slower) and each keeps its own order in `meta`
+    own_order: list[list[tuple[str, Any]] | None] | None = None
     defaults: dict[str, list] | None = None
     issues: list[tuple[int, RecordIssue]] = field(default_factory=list)
     ascii_only: bool | None = None  # every text byte is ASCII (None: not looked at yet)
@@ -483,9 +488,9 @@ class BatchBuilder:
     def build_records(self, records: list[Record],
                       issues: Iterable[tuple[int, RecordIssue]] = ()) -> Iterator[ColumnarChunk]:
         """The chunk(s) of records looked up one by one; `issues` are (position, issue) of
-        issues a format reported between them. Records whose metadata fields come in another
-        order than the batch's so far start a new chunk (each document's `meta` keeps its
-        record's order)."""
+        issues a format reported between them. Each document's `meta` keeps its record's order,
+        also for records whose fields come in another order than the batch's columns
+        (`RawBatch.own_order`)."""
         pending = sorted(issues, key=lambda x: x[0])
         start = 0
         while True:
@@ -496,8 +501,8 @@ class BatchBuilder:
 
     def _records_raw(self, records: list[Record], start: int,
                      pending: list[tuple[int, RecordIssue]]) -> tuple[RawBatch, int]:
-        """Records from `start` as a `RawBatch`, up to the end or the first record whose
-        metadata fields are in another order; pops the issues it places from `pending`."""
+        """Records from `start` as a `RawBatch` (all of them: the position after the last is
+        returned with it); pops the issues it places from `pending`."""
         m, opts = self.mapper, self.options
         tf = opts.text_column
         label_col = opts.label_column
@@ -516,6 +521,7 @@ class BatchBuilder:
         issues: list[tuple[int, RecordIssue]] = []
         key_lists: dict[tuple, list[str]] = {}
         last_keys: list[str] | None = None
+        own_order: list[list[tuple[str, Any]] | None] = []  # see `RawBatch.own_order`
         first = m.first
         j = start
         while j < len(records):
@@ -564,17 +570,19 @@ class BatchBuilder:
             if keys is None:
                 used = {tf, label_col, source_col, *chosen}
                 keys = key_lists[shape] = [k for k in record if k not in used]
-            if keys is not last_keys and not _same_order(keys, order):
-                break  # the fields come in another order: the next chunk
-            last_keys = keys
             row = len(texts)
-            for k in keys:
-                column = extras.get(k)
-                if column is None:
-                    order[k] = len(order)
-                    column = extras[k] = ([], [])
-                column[0].append(row)
-                column[1].append(record[k])
+            if keys is last_keys or _same_order(keys, order):
+                last_keys = keys
+                for k in keys:
+                    column = extras.get(k)
+                    if column is None:
+                        order[k] = len(order)
+                        column = extras[k] = ([], [])
+                    column[0].append(row)
+                    column[1].append(record[k])
+                own_order.append(None)
+            else:  # its fields in another order than the columns': kept in its own order
+                own_order.append([(k, record[k]) for k in keys])
             for kind, value in zip(_LOOKED_UP, values, strict=True):
                 found[kind].append(value)
             if label_col:
@@ -604,6 +612,7 @@ class BatchBuilder:
                                    for k, (rows, values) in extras.items()],
             fields_present=present, wheres=wheres,
             pre_meta=pre if any(pre) else None,
+            own_order=own_order if any(o is not None for o in own_order) else None,
             defaults={k: [(d or {}).get(k) for d in defaults] for k in DEFAULT_KEYS}
             if has_defaults else None,
             issues=issues)
@@ -743,6 +752,7 @@ class BatchBuilder:
         chunk_issues = [i for _, _, i in issues]
         issue_rows = np.searchsorted(kept, [p for p, _, _ in issues]).tolist()
         f, extras, pre, defaults = raw.fields, raw.extras, raw.pre_meta, raw.defaults
+        own_order = raw.own_order
         english = raw.english
         if kept.size < n:
             text = text.take(pa.array(kept))
@@ -751,6 +761,7 @@ class BatchBuilder:
             f = {k: _take(v, kept) for k, v in f.items()}
             extras = [(k, _take(v, kept), kind) for k, v, kind in extras]
             pre = None if pre is None else _take(pre, kept)
+            own_order = None if own_order is None else _take(own_order, kept)
             defaults = None if defaults is None else {k: _take(v, kept)
                                                       for k, v in defaults.items()}
         m = len(kept)
@@ -855,7 +866,7 @@ class BatchBuilder:
             synthetic = _Uniques(sources).map(mapper.is_synthetic, pa.bool_())
 
         repaired, unparsed = _repairs(pre, policy.get(UNPARSED_DATE_KEY), m)
-        metas = _join_fragments(self._meta_fragments(pre, policy, extras, m), m)
+        metas = _join_fragments(self._meta_fragments(pre, policy, extras, m, own_order), m)
         provenance = assemble_provenance(
             ids=ids, sources=sources,
             shards=pa.repeat(pa.scalar(self.shard, pa.string()), m), offsets=offsets,
@@ -889,7 +900,9 @@ class BatchBuilder:
 
     @staticmethod
     def _meta_fragments(pre: list[dict | None] | None, policy: dict[str, pa.Array],
-                        extras: list[tuple[str, Any, str]], m: int) -> list[pa.Array]:
+                        extras: list[tuple[str, Any, str]], m: int,
+                        own_order: list[list[tuple[str, Any]] | None] | None = None,
+                        ) -> list[pa.Array]:
         """`meta`'s fragments in order: the format's keys, the policy's, then the record's own
         fields, each left out where a key before it has its name, and up to `META_MAX_KEYS`
         keys in all."""
@@ -921,6 +934,25 @@ class BatchBuilder:
                 valid &= room
             count += valid
             fragments.append(frag)
+        if own_order is not None:  # records whose fields came in another order, by the same rules
+            own: list[str | None] = [None] * m
+            for r, fields in enumerate(own_order):
+                if not fields:
+                    continue
+                parts = []
+                for name, value in fields:
+                    if (name in policy and policy[name][r].is_valid) or (
+                            pre is not None and pre[r] and name in pre[r]):
+                        continue
+                    rendered = meta_json(value)
+                    if rendered is None:
+                        continue
+                    if count[r] >= META_MAX_KEYS:
+                        break
+                    parts.append(_json_key(name) + rendered)
+                    count[r] += 1
+                own[r] = ", ".join(parts) or None
+            fragments.append(pa.array(own, pa.string()))
         return fragments
 
     @staticmethod
