@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from auditor.jit import compiled
+
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
@@ -219,24 +221,9 @@ def engine_name() -> str:
     return "numba" if _numba_kernel() is not None else "numpy"
 
 
-_KERNEL: object = None  # None: not tried yet; False: numba missing
-
-
 def _numba_kernel():
-    """The compiled kernel, or None without numba. numba is imported here, on first use, so that
-    `import detectors` stays light; `cache=True` keeps the compiled code in __pycache__."""
-    global _KERNEL
-    if _KERNEL is None:
-        try:
-            import numba
-        except ImportError:
-            _KERNEL = False
-        else:
-            try:
-                _KERNEL = numba.njit(cache=True, nogil=True, boundscheck=False)(_score_docs)
-            except RuntimeError:  # no writable cache directory: compile in each process
-                _KERNEL = numba.njit(cache=False, nogil=True, boundscheck=False)(_score_docs)
-    return _KERNEL or None
+    """`_score_docs` compiled (`auditor.jit.compiled`), or None without numba."""
+    return compiled(_score_docs)
 
 
 def _score_docs(arr, ends, ngrams, bits, word_bigrams, mask, rank, values, out

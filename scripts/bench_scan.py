@@ -275,16 +275,8 @@ def main() -> None:
             if name not in wanted:
                 continue
             db = folder / f"bench_{n}_{name}.duckdb"
-
-            def reset(db: Path = db) -> None:
-                for p in (db, Path(f"{db}.wal"), Path(f"{db}.sidecars"), Path(f"{db}.logs")):
-                    if p.is_dir():
-                        shutil.rmtree(p, ignore_errors=True)
-                    else:
-                        p.unlink(missing_ok=True)
-
             row[name] = measure([SCAN, str(path), str(db), dets, str(args.workers)],
-                                repeat=args.repeat, before=reset)
+                                repeat=args.repeat, before=lambda db=db: reset_store(db))
             assert row[name]["docs"] == n, f"{name}: stored {row[name]['docs']} of {n}"
         results.append(row)
         saved.write_text(json.dumps({"sizes": args.sizes, "workers": args.workers,
@@ -330,6 +322,15 @@ def labeled_corpus(folder: Path) -> tuple[Path, int]:
     return path, table.num_rows
 
 
+def reset_store(db: Path) -> None:
+    """Remove a benchmark store and its files, so the next scan starts from nothing."""
+    for p in (db, Path(f"{db}.wal"), Path(f"{db}.sidecars"), Path(f"{db}.logs")):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
 def paired_runs(folder: Path, n: int, count: int, workers: int,
                 given: tuple[Path, int] | None = None) -> list[dict]:
     """raw-arrow then scan-none, `count` times in a row on the `n`-document corpus (or the
@@ -342,8 +343,7 @@ def paired_runs(folder: Path, n: int, count: int, workers: int,
     db = folder / f"bench_{path.stem}_pairs.duckdb"
     out = []
     for i in range(count):
-        for p in (db, Path(f"{db}.wal"), Path(f"{db}.sidecars"), Path(f"{db}.logs")):
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        reset_store(db)
         load = os.getloadavg()[0]
         raw = measure([RAW, str(path), "arrow"])
         scan = measure([SCAN, str(path), str(db), "none", str(workers)])

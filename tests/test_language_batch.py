@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -21,6 +22,8 @@ from auditor.provenance import language as lang
 from auditor.provenance import language_model as lm
 from auditor.readers import ReaderOptions, discover, plan_units, read_unit
 from auditor.records import Document
+
+REPO = Path(__file__).resolve().parents[1]
 
 EDGE_CASES = [
     None, "", " ", "12 34 56", "\u00e9" * 19, "a" * 19, "a" * 20, "ab " * 12,
@@ -283,12 +286,11 @@ def test_a_fork_while_the_identifier_loads_does_not_hang_the_child(tmp_path, rea
     import json
     import subprocess
     import sys
-    from pathlib import Path
 
     texts = [t for t in real_texts if t and not t.isascii()][:200]
     data = tmp_path / "texts.json"
     data.write_text(json.dumps([texts, [lang.identify_language(t) for t in texts]]))
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     done = subprocess.run([sys.executable, "-c", FORK_DURING_LOAD, str(data)], env=env,
                           timeout=300, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -339,11 +341,7 @@ def test_auto_readies_the_batch_path_only_once_enough_texts_need_it():
     """A process that leaves the identifier few texts (an English corpus) never pays for
     scipy's and numba's imports and the compile; one that passes `WARM_AFTER_TEXTS` starts it
     in the background. In fresh processes: the modules are per process."""
-    import os
-    import subprocess
-    import sys
-
-    code = (
+    _passes_in_a_fresh_process(
         "import sys, threading, time\n"
         "from auditor.provenance import language as lang, language_model as lm\n"
         "texts = ['Der Hund lief schnell durch den Garten und bellte laut.'] * 40\n"
@@ -354,24 +352,25 @@ def test_auto_readies_the_batch_path_only_once_enough_texts_need_it():
         "deadline = time.monotonic() + 120\n"
         "while not lm._PRODUCT_READY and time.monotonic() < deadline:\n"
         "    time.sleep(0.01)\n"
-        "assert lm._PRODUCT_READY\n"
-        "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=300)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+        "assert lm._PRODUCT_READY\n", timeout=300)
 
 
 def test_texts_with_too_few_letters_never_load_the_model():
     """A batch whose texts all have fewer than MIN_LETTERS letters needs no identification, so
     no model (~80 MB while its arrays load): the per-text path never loaded it for them."""
+    _passes_in_a_fresh_process(
+        "from auditor.provenance import language as lang\n"
+        "assert lang.identify_languages(['a good line', '12345 678', '']) == [None] * 3\n"
+        "assert not lang._LOADED\n", timeout=120)
+
+
+def _passes_in_a_fresh_process(code: str, timeout: int) -> None:
+    """Run `code` in a new interpreter (what a module has loaded is per process) and fail
+    with its error output unless it ends cleanly."""
     import os
     import subprocess
     import sys
 
-    code = ("from auditor.provenance import language as lang\n"
-            "assert lang.identify_languages(['a good line', '12345 678', '']) == [None] * 3\n"
-            "assert not lang._LOADED\n"
-            "print('ok')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": os.getcwd()}, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code + "print('ok')\n"], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=timeout)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -15,6 +15,7 @@ LAYERS: dict[str, int] = {
     "auditor": 0,  # the package root: version only
     "auditor.records": 0,
     "auditor.output_files": 0,
+    "auditor.jit": 0,  # compiling numba kernels, for any layer
     "auditor.provenance": 1,
     "auditor.readers": 2,
     # the contamination matcher (tokens, n-gram index, matching) is a detector's engine

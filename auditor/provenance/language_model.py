@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from auditor.jit import compiled
+
 CACHE_FOLDER = "provenance-auditor"
 #: float32's unit roundoff: one rounding moves a value by at most this share of it.
 _UNIT_ROUNDOFF = 2.0 ** -24
@@ -359,7 +361,6 @@ class BatchClassifier:
 #: A scan of an English corpus may never get there (1M documents of the scan benchmark: ~1,800).
 WARM_AFTER_TEXTS = 2_000
 _ASKED = [0]  # texts `worth_batching` was asked about while "auto" was not ready
-_KERNEL: object = None  # None: not tried yet; False: numba missing
 _READY: list = []  # the kernel, once compiled and run (for engine "auto")
 _PRODUCT_READY: list = []  # scipy.sparse imported (for engine "auto")
 _WARMING = threading.Lock()  # held while a thread imports numba and compiles
@@ -370,20 +371,8 @@ _LANES = 16
 
 
 def _numba_kernel():
-    """`_walk_count` compiled, or None without numba (imported here, on first use, so that
-    `import auditor` stays light; `cache=True` keeps the compiled code in __pycache__)."""
-    global _KERNEL
-    if _KERNEL is None:
-        try:
-            import numba
-        except ImportError:
-            _KERNEL = False
-        else:
-            try:
-                _KERNEL = numba.njit(cache=True, nogil=True, boundscheck=False)(_walk_count)
-            except RuntimeError:  # no writable cache directory: compile in each process
-                _KERNEL = numba.njit(cache=False, nogil=True, boundscheck=False)(_walk_count)
-    return _KERNEL or None
+    """`_walk_count` compiled (`auditor.jit.compiled`), or None without numba."""
+    return compiled(_walk_count)
 
 
 def _start_warming(batch: BatchClassifier) -> None:

@@ -260,8 +260,9 @@ class RawBatch:
     pre_meta: list[dict | None] | None = None
     #: per record, its own metadata fields (key, value) in its order where that order differs
     #: from the batch's columns (`extras`, which then hold nothing for it), else None: records
-    #: listing their fields in varying orders share one batch (a batch per change of order
-    #: made such a JSONL file 15x slower) and each keeps its own order in `meta`
+    #: listing their fields in varying orders share one batch and each keeps its own order in
+    #: `meta` (a batch per change of order read such a JSONL file at 539 docs/s against 21,780
+    #: now: scripts/bench_readers.py, reports/readers.md)
     own_order: list[list[tuple[str, Any]] | None] | None = None
     defaults: dict[str, list] | None = None
     issues: list[tuple[int, RecordIssue]] = field(default_factory=list)

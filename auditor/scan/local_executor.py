@@ -87,9 +87,9 @@ def _run_in_process(tasks: Sequence[tuple[WorkUnit, bool]], options: ScanOptions
                     on_start) -> Iterator[UnitResult]:
     """The tasks one after another in this process, each unit's reading started as soon as
     the unit before has read its last record (`Reading`): its first batches are then decoded
-    while the unit before finishes its side-car and is catalogued, instead of after.
-    Measured on 1M documents in 13 units: ~30 ms at each unit's start and ~25 ms at its end
-    ran on one thread before. `on_start` is told of a unit when its reading starts."""
+    while the unit before finishes its side-car and is catalogued, instead of after (the
+    whole scan's speed: scripts/bench_scan.py). `on_start` is told of a unit when its reading
+    starts."""
     tasks = list(tasks)
     ahead: dict[int, Iterator] = {}  # task index -> its reader, started early
 

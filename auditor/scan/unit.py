@@ -333,8 +333,11 @@ def unit_chunks(unit: WorkUnit, options: ScanOptions, on_issue,
     """
     from auditor.readers.stream import read_unit_chunks
 
-    items = reading.chunks if reading is not None and reading.chunks is not None else None
-    for item in items if items is not None else read_unit_chunks(unit, options.reader):
+    if reading is not None and reading.chunks is not None:
+        items = reading.chunks
+    else:
+        items = read_unit_chunks(unit, options.reader)
+    for item in items:
         if isinstance(item, RecordIssue):
             on_issue(item)
             continue
