@@ -93,19 +93,29 @@ def test_default_scan_tier_leaves_out_compression_but_runs_it_when_named() -> No
 
 
 def test_classifier_falls_back_to_numpy_without_numba(dev_texts, monkeypatch) -> None:
-    import sys
-
     import detectors.ngram_features as nf
-    from auditor.jit import compiled
 
     fast = NgramClassifier().score(dev_texts[:40])
-    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises: numba is absent
-    compiled.cache_clear()
-    try:
-        det = NgramClassifier()
-        assert det._scorer.engine == "numpy" and nf.engine_name() == "numpy"
-        np.testing.assert_allclose(det.score(dev_texts[:40]), fast, rtol=0, atol=1e-4)
-        with pytest.raises(ImportError, match="needs numba"):
-            LinearScorer(det.params, det._w, engine="numba")
-    finally:
-        compiled.cache_clear()  # the next test compiles with numba again
+    # what `auditor.jit.compiled` gives where numba is not installed (set on this module only:
+    # the compiled kernels other modules hold stay as they are)
+    monkeypatch.setattr(nf, "_numba_kernel", lambda: None)
+    det = NgramClassifier()
+    assert det._scorer.engine == "numpy" and nf.engine_name() == "numpy"
+    np.testing.assert_allclose(det.score(dev_texts[:40]), fast, rtol=0, atol=1e-4)
+    with pytest.raises(ImportError, match="needs numba"):
+        LinearScorer(det.params, det._w, engine="numba")
+
+
+def _twice(x):  # a kernel for the compile rule's test
+    return 2 * x
+
+
+def test_the_compile_rule_gives_a_kernel_with_numba_and_none_without(monkeypatch) -> None:
+    import sys
+
+    from auditor.jit import compiled
+
+    kernel = compiled(_twice)
+    assert kernel is compiled(_twice) and kernel(21) == 42  # compiled once per process
+    monkeypatch.setitem(sys.modules, "numba", None)  # `import numba` raises, as without it
+    assert compiled.__wrapped__(_twice) is None  # the rule itself, past the process's memo
