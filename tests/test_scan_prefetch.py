@@ -88,3 +88,21 @@ def test_a_driver_that_stops_early_leaves_no_reader_running(tmp_path):
     while len(reader_threads()) > before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert len(reader_threads()) == before
+
+
+def test_a_provenance_only_scan_does_not_import_the_detector_registry(tmp_path):
+    """`--detectors none` stores provenance only: loading the detector registry (and through it
+    every detector module) would only add to the scan's start-up."""
+    import os
+    import subprocess
+    import sys
+
+    write_shard(tmp_path / "a.parquet", "a", 50, 25)
+    code = ("import sys; from auditor.scan.runner import run_scan; "
+            f"s = run_scan([{str(tmp_path / 'a.parquet')!r}], {str(tmp_path / 'p.duckdb')!r}, "
+            "detectors='none'); assert s.status == 'ok', s; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'detectors'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -87,9 +87,11 @@ def resolve_detectors(spec: str | Sequence[str] | None,
     detector whose model is missing is noted and skipped); "none" means provenance only. Named
     detectors must load.
     """
+    notes: list[str] = []
+    if isinstance(spec, str) and spec.strip().lower() == "none":
+        return {}, notes  # before importing the registry: ~0.06-0.08 s of every such scan
     import detectors
 
-    notes: list[str] = []
     if spec is None or (isinstance(spec, str) and spec.strip() in ("", "default")):
         versions = {}
         for s in detectors.specs():
@@ -105,8 +107,6 @@ def resolve_detectors(spec: str | Sequence[str] | None,
                 notes.append(f"detector {s.name!r} not available, skipped "
                              f"({type(exc).__name__}: {exc})")
         return versions, notes
-    if isinstance(spec, str) and spec.strip().lower() == "none":
-        return {}, notes
     try:
         names = detectors.parse_names(spec)
     except KeyError as exc:
