@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 
 #: ChatGPT's public release. Documents crawled before it are the default human reference.
@@ -36,12 +38,57 @@ def content_id(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+#: Version of the rules that turn a record into its provenance row (the token estimate, the
+#: language codes, ...). It is part of every stored unit's fingerprint (`scan.options
+#: .options_digest`), so a unit stored under older rules is read again, not reused beside units
+#: stored under the new ones. 2: characters of unspaced scripts in the token estimate.
+PROVENANCE_RULES_VERSION = 2
+
+#: Tokens per whitespace-separated word: the usual BPE ratio for English prose.
+TOKENS_PER_WORD = 1.3
+#: Tokens per character of the scripts written without spaces between words (Han, kana, Thai,
+#: Lao, Khmer, Myanmar), where a whitespace "word" is a whole clause or paragraph: by words
+#: alone a Chinese text got 0.6% of the tokens SmolLM2's tokenizer gives it (median over 300
+#: labeled texts, reports/token_estimate.md). Tokenizers give such a character 0.7-2 tokens (an
+#: English-centred one the most); one is the middle of that range.
+TOKENS_PER_UNSPACED_CHAR = 1.0
+#: Code point ranges (inclusive) of those scripts: the one definition, for Python strings here
+#: and for UTF-8 bytes (`auditor.readers.textstats.arrow_unspaced_chars`).
+UNSPACED_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x3400, 0x4DBF),  # CJK Extension A
+    (0x4E00, 0x9FFF),  # CJK Unified Ideographs
+    (0xF900, 0xFAFF),  # CJK Compatibility Ideographs
+    (0x20000, 0x3134F),  # CJK Extensions B-G
+)
+_UNSPACED = re.compile("[" + "".join(f"{chr(a)}-{chr(b)}" for a, b in UNSPACED_RANGES) + "]")
+
+
+def unspaced_chars(text: str) -> int:
+    """Characters of `text` in `UNSPACED_RANGES`."""
+    return 0 if text.isascii() else len(_UNSPACED.findall(text))
+
+
+def token_estimates(word_counts, unspaced_counts) -> np.ndarray:
+    """Token estimates (int64) from each text's whitespace words and unspaced-script characters:
+    the one formula, for every path that stores `n_tokens`."""
+    words = np.asarray(word_counts, dtype=np.float64)
+    return np.round(words * TOKENS_PER_WORD + np.asarray(unspaced_counts, dtype=np.float64)
+                    * TOKENS_PER_UNSPACED_CHAR).astype(np.int64)
+
+
 def estimate_tokens(text: str) -> int:
-    """Cheap token count (whitespace words * 1.3, the usual BPE ratio for English).
+    """Cheap token count of one text: whitespace words * `TOKENS_PER_WORD` plus unspaced-script
+    characters * `TOKENS_PER_UNSPACED_CHAR` (`token_estimates`).
 
     Used to weight estimates by tokens without running a tokenizer over billions of documents.
     """
-    return int(round(len(text.split()) * 1.3))
+    # `token_estimates`' arithmetic on Python floats (round() also rounds half to even)
+    return int(round(len(text.split()) * TOKENS_PER_WORD
+                     + unspaced_chars(text) * TOKENS_PER_UNSPACED_CHAR))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ batches (`auditor.readers.stream`). Either way a batch first becomes a `RawBatch
 text, the candidate provenance fields and the metadata candidates, as columns, nothing decided
 yet), and `BatchBuilder.rows` applies every rule once, column by column: blank and short texts
 skipped, long ones truncated, ids (content hashes where absent), hosts by a regex kernel,
-lengths, snippets and word counts from the UTF-8 buffers, language, and the Python-only
+lengths, snippets and token estimates from the UTF-8 buffers, language, and the Python-only
 policies (registered domain, dates, licences, labels, sources) once per DISTINCT value of a
 batch instead of once per record. A provenance-only scan of a Parquet shard never makes a
 Python string per document.
@@ -56,7 +56,7 @@ from auditor.readers.mapping import (
     is_garbage,
 )
 from auditor.readers.provenance_rows import assemble_provenance, utc_micros
-from auditor.readers.textstats import arrow_word_counts, byte_bounds, text_bytes
+from auditor.readers.textstats import arrow_token_counts, byte_bounds, text_bytes
 from auditor.records import SNIPPET_CHARS, Document, RecordIssue
 
 #: Distinct hosts remembered per process (host -> registered domain) before the memo is reset
@@ -781,7 +781,7 @@ class BatchBuilder:
         text = text.cast(pa.string())
         # the largest kernel, in a helper thread while the rules below run (numpy releases the
         # GIL): a batch's wall time is then about the larger of the two, when a core is free
-        word_counts = _helper().submit(arrow_word_counts, text, ascii_only, controls)
+        n_tokens = _helper().submit(arrow_token_counts, text, ascii_only, controls)
         snippets = raw.snippets
         if snippets is not None and opts.max_chars >= SNIPPET_CHARS:  # cut when prepared
             if kept.size < n:
@@ -798,7 +798,7 @@ class BatchBuilder:
 
         # ids: the record's, else the format's, else a content hash of the (truncated) text
         # language (py3langid, in Python, for the texts the fast path leaves) in the helper too,
-        # after the word counts, while this thread applies the rules below
+        # after the token estimates, while this thread applies the rules below
         languages = _helper().submit(
             fill_language_array, self._languages(given("language", "language"), policy), text,
             ascii_only=ascii_only,
@@ -873,7 +873,7 @@ class BatchBuilder:
             shards=pa.repeat(pa.scalar(self.shard, pa.string()), m), offsets=offsets,
             urls=urls, domains=domains, dates=dates, licenses=licenses, languages=languages,
             roles=roles, synthetic=synthetic, n_chars=pa.array(n_chars_np, pa.int64()),
-            word_counts=word_counts.result(),
+            n_tokens=n_tokens.result(),
             snippets=snippets, metas=metas, cutoff=opts.cutoff)
         return ColumnarChunk(provenance=provenance, issues=chunk_issues, text_array=text,
                              issue_rows=issue_rows, invalid_utf8_rows=repaired,

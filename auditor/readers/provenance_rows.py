@@ -1,8 +1,8 @@
 """Provenance rows: the readers' arrays (or finished documents) -> `PROVENANCE_SCHEMA` batches.
 
-The one place the derived columns (crawl month, pre-cutoff flag, token estimate) are computed,
-for the readers (`auditor.readers.columnar`) and for documents built outside them
-(`provenance_batch`) alike. It sits with the readers, below the store: the store only writes
+The one place the derived columns (crawl month, pre-cutoff flag) are computed and the token
+estimate (`records.estimate_tokens`) is stored, for the readers (`auditor.readers.columnar`)
+and for documents built outside them (`provenance_batch`) alike. It sits with the readers, below the store: the store only writes
 what these functions build.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from auditor.readers.textstats import word_counts
+from auditor.readers.textstats import token_counts
 from auditor.records import PROVENANCE_SCHEMA, SNIPPET_CHARS, Document
 
 
@@ -46,7 +46,7 @@ def provenance_batch(docs: Sequence[Document], cutoff: dt.date) -> pa.RecordBatc
         roles=pa.array([d.role for d in docs], pa.string()),
         synthetic=pa.array([d.synthetic_by_construction for d in docs], pa.bool_()),
         n_chars=pa.array([len(t) for t in texts], pa.int64()),
-        word_counts=word_counts(texts),
+        n_tokens=token_counts(texts),
         snippets=pa.array([t[:SNIPPET_CHARS] for t in texts], pa.string()),
         metas=pa.array([json.dumps(d.meta, default=str, ensure_ascii=False) if d.meta else None
                         for d in docs], pa.string()),
@@ -69,11 +69,12 @@ def crawl_months(dates: pa.Array) -> pa.Array:
 def assemble_provenance(*, ids: pa.Array, sources: pa.Array, shards: pa.Array,
                         offsets: pa.Array, urls: pa.Array, domains: pa.Array, dates: pa.Array,
                         licenses: pa.Array, languages: pa.Array, roles: pa.Array,
-                        synthetic: pa.Array, n_chars: pa.Array, word_counts: np.ndarray,
+                        synthetic: pa.Array, n_chars: pa.Array, n_tokens: np.ndarray,
                         snippets: pa.Array, metas: pa.Array, cutoff: dt.date) -> pa.RecordBatch:
     """The one place the derived columns (crawl month, pre-cutoff flag, token estimate) are
     computed, so the per-record and the columnar paths cannot drift apart. `dates` are
-    `timestamp[us, UTC]`; `word_counts` are `len(text.split())` per text."""
+    `timestamp[us, UTC]`; `n_tokens` are `records.estimate_tokens` per text (the textstats
+    kernels), passed in because they are computed in a helper thread."""
     cutoff_ts = pa.scalar(dt.datetime(cutoff.year, cutoff.month, cutoff.day,
                                       tzinfo=dt.timezone.utc), pa.timestamp("us", tz="UTC"))
     columns = [
@@ -82,7 +83,7 @@ def assemble_provenance(*, ids: pa.Array, sources: pa.Array, shards: pa.Array,
         licenses, languages, roles,
         pc.less(dates, cutoff_ts),
         synthetic, n_chars,
-        pa.array(np.round(np.asarray(word_counts, dtype=np.float64) * 1.3).astype(np.int64)),
+        pa.array(np.asarray(n_tokens, dtype=np.int64), pa.int64()),
         snippets, metas,
     ]
     return pa.RecordBatch.from_arrays(columns, schema=PROVENANCE_SCHEMA)

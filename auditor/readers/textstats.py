@@ -1,5 +1,6 @@
-"""Text statistics on whole batches: word counts (`len(text.split())`, the token estimate's
-base) for Python strings and, without making Python strings, for Arrow string arrays.
+"""Text statistics on whole batches: the token estimate (`records.estimate_tokens`) and its
+parts, word counts (`len(text.split())`) and unspaced-script characters, for Python strings
+and, without making Python strings, for Arrow string arrays.
 
 Kernels only, used by the readers' row building (`auditor.readers.provenance_rows`) and the
 columnar reader; nothing here knows about the store.
@@ -13,6 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from auditor.records import UNSPACED_RANGES, token_estimates, unspaced_chars
 
 
 def word_counts(texts: Sequence[str]) -> np.ndarray:
@@ -53,6 +56,56 @@ def word_counts(texts: Sequence[str]) -> np.ndarray:
         per_text[nonempty] = np.add.reduceat(word_start, starts[nonempty], dtype=np.int64)
     counts[ascii_idx] = per_text
     return counts
+
+
+def unspaced_counts(texts: Sequence[str]) -> np.ndarray:
+    """`records.unspaced_chars` of each text (int64): the unspaced-script characters the token
+    estimate counts beside the words."""
+    return np.fromiter((unspaced_chars(t) for t in texts), dtype=np.int64, count=len(texts))
+
+
+def token_counts(texts: Sequence[str]) -> np.ndarray:
+    """`records.estimate_tokens` of each text (int64), for Python strings."""
+    return token_estimates(word_counts(texts), unspaced_counts(texts))
+
+
+def arrow_token_counts(texts: pa.Array, ascii_only: bool | None = None,
+                       controls: bool | None = None) -> np.ndarray:
+    """`records.estimate_tokens` of each text of a null-free Arrow string array (int64), from
+    its UTF-8 bytes (`arrow_word_counts`, `arrow_unspaced_chars`)."""
+    if ascii_only is None or controls is None:
+        low, high = byte_bounds(text_bytes(texts)[0])
+        ascii_only, controls = high < 0x80, low < 0x20
+    words = arrow_word_counts(texts, ascii_only, controls)
+    if ascii_only:
+        return token_estimates(words, 0)
+    return token_estimates(words, arrow_unspaced_chars(texts))
+
+
+def arrow_unspaced_chars(texts: pa.Array) -> np.ndarray:
+    """`records.unspaced_chars` of each text of a null-free Arrow string array (int64), from
+    its UTF-8 bytes: the code point of every 3- and 4-byte sequence (all of `UNSPACED_RANGES`
+    lies there) tested against the ranges, counted per text."""
+    n = len(texts)
+    buf, offsets = text_bytes(texts)
+    lead = np.flatnonzero(np.greater_equal(buf, 0xE0, out=_SCRATCH.get("tmp", buf.size)))
+    if not lead.size:
+        return np.zeros(n, dtype=np.int64)
+    lead = lead[lead + 2 < buf.size]  # valid UTF-8 always has them; a broken tail is not counted
+    b0, b1, b2 = (buf[lead].astype(np.int32), buf[lead + 1].astype(np.int32),
+                  buf[lead + 2].astype(np.int32))
+    points = ((b0 & 0x0F) << 12) | ((b1 & 0x3F) << 6) | (b2 & 0x3F)
+    four = b0 >= 0xF0
+    if four.any():
+        at = lead[four]
+        b3 = np.where(at + 3 < buf.size, buf[np.minimum(at + 3, buf.size - 1)], 0).astype(np.int32)
+        points[four] = (((b0[four] & 0x07) << 18) | ((b1[four] & 0x3F) << 12)
+                        | ((b2[four] & 0x3F) << 6) | (b3 & 0x3F))
+    inside = np.zeros(points.size, dtype=bool)
+    for low, high in UNSPACED_RANGES:
+        inside |= (points >= low) & (points <= high)
+    rows = np.searchsorted(offsets, lead[inside], side="right") - 1
+    return np.bincount(rows, minlength=n).astype(np.int64)
 
 
 #: Lead bytes of the UTF-8 encodings of the non-ASCII characters `str.split` treats as

@@ -16,6 +16,7 @@ from auditor.readers.base import (  # noqa: F401  (re-exported: the JSON form of
     reader_options_from_dict,
     reader_options_to_dict,
 )
+from auditor.records import PROVENANCE_RULES_VERSION
 
 DEFAULT_BATCH_SIZE = 1024
 #: Work-unit size the planner aims for: large enough that per-unit overhead (a side-car file,
@@ -37,7 +38,9 @@ class ScanOptions:
 
 
 def options_digest(options: ScanOptions) -> str:
-    """Short hash of the reader options: stored rows depend on them (text column, cutoff,
-    source rule...), so units stored under other options are not reused."""
-    text = json.dumps(reader_options_to_dict(options.reader), sort_keys=True, default=str)
+    """Short hash of the reader options and the version of the row rules: stored rows depend
+    on both (text column, cutoff, source rule...; `PROVENANCE_RULES_VERSION`), so units stored
+    under other options or older rules are not reused."""
+    settings = {**reader_options_to_dict(options.reader), "rules": PROVENANCE_RULES_VERSION}
+    text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:12]
