@@ -150,3 +150,23 @@ def test_a_named_detectors_separation_check_runs_once_per_audit(crawl_store, mon
                 "--n-boot", "5", "--no-record"])
     assert r.exit_code == 0, r.output
     assert len(calls) == 1, calls
+
+
+def test_a_reference_file_changed_in_place_is_another_setting(tmp_path):
+    """The rise gate compares estimates made with the same settings; a reference override file
+    was hashed by its name, so editing it in place let a run be compared with one made on the
+    old references (a rise that is the file's, not the corpus's)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from auditor.estimate.history import settings_hash
+
+    ref = tmp_path / "machine.parquet"
+    pq.write_table(pa.table({"score": [0.9, 0.8, 0.95]}), ref)
+    first = settings_hash(machine_reference=str(ref))
+    assert settings_hash(machine_reference=str(ref)) == first  # unchanged: comparable
+    pq.write_table(pa.table({"score": [0.2, 0.8, 0.95]}), ref)  # edited in place
+    assert settings_hash(machine_reference=str(ref)) != first
+    # a source name in the store is hashed as given
+    assert settings_hash(human_reference="wiki") == settings_hash(human_reference="wiki")
+    assert settings_hash(human_reference="wiki") != settings_hash(human_reference="blogs")

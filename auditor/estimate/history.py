@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import os
 from collections.abc import Sequence
 
 import duckdb
@@ -51,19 +52,34 @@ def settings_hash(weight: str = "docs", min_docs: int | None = None,
                   human_reference: str | None = None, generated: bool | None = None) -> str:
     """The hash of the settings two point estimates must share to be compared (the one rule,
     for `estimate_db`'s rows and the audit's): weight, the minimum group size (which groups are
-    pooled), the genre column references are borrowed by, the reference overrides (as given:
-    a file changed in place is not seen) and the machine texts of `auditor detectors generate`.
+    pooled), the genre column references are borrowed by, the reference overrides (a file by
+    its content, `reference_identity`, so one changed in place is another setting; a source
+    name as given) and the machine texts of `auditor detectors generate`.
     Not `n_boot` or `seed`: they change the interval, not the point a rise is measured on.
     None means the default, so a default passed explicitly hashes the same."""
     from auditor.estimate.choice import MIN_GROUP_DOCS
     from auditor.estimate.generated import USE_BY_DEFAULT
 
     settings = {"weight": weight, "min_docs": MIN_GROUP_DOCS if min_docs is None else min_docs,
-                "similar_by": similar_by, "machine_reference": machine_reference,
-                "human_reference": human_reference,
+                "similar_by": similar_by,
+                "machine_reference": reference_identity(machine_reference),
+                "human_reference": reference_identity(human_reference),
                 "generated": USE_BY_DEFAULT if generated is None else bool(generated)}
     text = json.dumps(settings, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def reference_identity(reference: str | None) -> str | None:
+    """A reference override as the settings hash sees it: a file as its name and the SHA-256
+    of its content (read in 1 MiB blocks), so editing the file in place changes the settings;
+    anything else (a source name in the store, None) as given."""
+    if reference is None or not os.path.isfile(reference):
+        return reference
+    digest = hashlib.sha256()
+    with open(reference, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return f"{os.path.basename(reference)}|sha256:{digest.hexdigest()}"
 
 
 def latest_run_id(con: duckdb.DuckDBPyConnection) -> str | None:
