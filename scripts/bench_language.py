@@ -121,7 +121,7 @@ t0 = time.perf_counter()
 from auditor.provenance.language import _loaded
 _loaded()
 ready = time.perf_counter() - t0
-_loaded()[1].warm()  # what a process does once WARM_AFTER_TEXTS texts reach the identifier
+_loaded()[1].warm()  # what a process does in two steps, at WARM_AFTER_TEXTS and COMPILE_AFTER_TEXTS
 for t in threading.enumerate():
     if t.name == "auditor-langid-kernel":
         t.join()
@@ -321,13 +321,15 @@ def main() -> None:
               "(`_loaded()`: the model's arrays and the letter table), with empty caches "
               "(model and letter table in a fresh `XDG_CACHE_HOME`, numba's in a fresh "
               "`NUMBA_CACHE_DIR`: a machine's first run) and filled. The batch path is readied "
-              "in a background thread (scipy's import, then numba's import and the kernel's "
-              "compile, or its cache) once a process has sent "
-              f"`WARM_AFTER_TEXTS` ({language_model.WARM_AFTER_TEXTS:,}) texts to identification, texts going "
-              "one at a time, then through the numpy walk, meanwhile; here it is started "
-              "right after the load: `compiled walk ready` is when that thread ends; CPU s "
-              "is the whole process's, that thread included (a process that never reaches "
-              f"{language_model.WARM_AFTER_TEXTS:,} texts spends only the load's). Fastest of {args.repeat}.", "",
+              "in a background thread: scipy's import once a process has sent "
+              f"`WARM_AFTER_TEXTS` ({language_model.WARM_AFTER_TEXTS:,}) texts to "
+              "identification (texts going one at a time meanwhile), numba's import and the "
+              "kernel's compile, or its cache, once it has sent `COMPILE_AFTER_TEXTS` "
+              f"({language_model.COMPILE_AFTER_TEXTS:,}; texts going through the numpy walk "
+              "meanwhile); here both are started right after the load: `compiled walk ready` "
+              "is when that thread ends; CPU s is the whole process's, that thread included (a "
+              f"process that never reaches {language_model.WARM_AFTER_TEXTS:,} texts spends "
+              f"only the load's). Fastest of {args.repeat}.", "",
               "| load | identification can start s | compiled walk ready s | CPU s |",
               "|---|---:|---:|---:|",
               f"| before: py3langid's own | {fresh['before'][0]:.2f} | - | "

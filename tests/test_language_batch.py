@@ -355,6 +355,33 @@ def test_auto_readies_the_batch_path_only_once_enough_texts_need_it():
         "assert lm._PRODUCT_READY\n", timeout=300)
 
 
+def test_auto_compiles_the_walk_only_once_the_numpy_walk_has_cost_as_much():
+    """numba's import and kernel (~0.57 s of CPU) pay back only after ~65,000 texts: a process
+    past `WARM_AFTER_TEXTS` batches with the numpy walk and does not import numba; past
+    `COMPILE_AFTER_TEXTS` (lowered here, to keep the test short) it compiles in the background
+    and then walks with the kernel. In a fresh process: the modules are per process."""
+    _passes_in_a_fresh_process(
+        "import sys, threading, time\n"
+        "from auditor.provenance import language as lang, language_model as lm\n"
+        "lm.COMPILE_AFTER_TEXTS = 2 * lm.WARM_AFTER_TEXTS\n"
+        "texts = ['Der Hund lief schnell durch den Garten und bellte laut.'] * 40\n"
+        "lang.identify_languages(texts * (lm.WARM_AFTER_TEXTS // len(texts)))\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not lm._PRODUCT_READY and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "assert set(lang.identify_languages(texts * 10)) == {'de'}  # the numpy walk\n"
+        "assert 'numba' not in sys.modules and not lm._READY\n"
+        "lang.identify_languages(texts * (lm.WARM_AFTER_TEXTS // len(texts)))\n"
+        "deadline = time.monotonic() + 120\n"
+        "while not lm._READY and time.monotonic() < deadline:\n"
+        "    time.sleep(0.01)\n"
+        "assert lm._READY and 'numba' in sys.modules\n"
+        "batch = lang._loaded()[1]\n"
+        "assert batch._kernel() is lm._READY[0]\n"
+        "assert set(lang.identify_languages(texts * 10)) == {'de'}  # the compiled walk\n",
+        timeout=300)
+
+
 def test_texts_with_too_few_letters_never_load_the_model():
     """A batch whose texts all have fewer than MIN_LETTERS letters needs no identification, so
     no model (~80 MB while its arrays load): the per-text path never loaded it for them."""

@@ -64,8 +64,8 @@ def _loaded():
                 from auditor.provenance.language_model import BatchClassifier, load_identifier
 
                 identifier = load_identifier()
-                # "auto": readies its compiled walk once enough texts need it
-                # (`language_model.WARM_AFTER_TEXTS`), not here
+                # "auto": readies its batch path once enough texts need it
+                # (`language_model.WARM_AFTER_TEXTS`, `COMPILE_AFTER_TEXTS`), not here
                 _LOADED.append((identifier, BatchClassifier.of(identifier), _letters()))
     return _LOADED[0]
 

@@ -24,11 +24,12 @@ decompressed arrays are cached in the user's cache folder (`$XDG_CACHE_HOME/prov
 else `~/.cache/provenance-auditor`) as a plain `.npz`, keyed by py3langid's version and the
 model file's size and modification time, written atomically, read with `allow_pickle=False`
 (about 0.08 s); a cache that cannot be read is rebuilt, a folder that cannot be written is
-skipped. scipy's and numba's imports and the kernel's compile (or numba's cache of it) happen
-in a background thread, started once a process has sent `WARM_AFTER_TEXTS` texts to
-identification (or by `BatchClassifier.warm`); until they are there, texts go one at a time
-and then through the numpy walk, so no batch waits on them, and a scan of English text that
-leaves the identifier few texts never pays for them.
+skipped. scipy's import (the numpy walk's product) and numba's import and the kernel's compile
+(or numba's cache of it) happen in a background thread, each once a process has sent enough
+texts to identification to pay for it (`WARM_AFTER_TEXTS`, `COMPILE_AFTER_TEXTS`; both at once
+by `BatchClassifier.warm`); until they are there, texts go one at a time, then through the
+numpy walk, so no batch waits on them, and a scan that leaves the identifier few texts never
+pays for them.
 """
 
 from __future__ import annotations
@@ -195,15 +196,19 @@ class BatchClassifier:
         """Whether `n` texts are cheaper here than one at a time through py3langid. "auto"
         says no until its background thread has imported scipy (the product): a batch never
         waits for an import. That thread starts only once the process has asked about
-        `WARM_AFTER_TEXTS` texts: an English corpus leaves the identifier a few, and readying
-        the batch path would cost it more CPU than it saves."""
-        if self.engine == "auto" and not _PRODUCT_READY:
+        `WARM_AFTER_TEXTS` texts, and the numba walk's compile once it has asked about
+        `COMPILE_AFTER_TEXTS`: an English corpus leaves the identifier a few, and readying
+        either would cost it more CPU than it saves."""
+        if self.engine == "auto":
             with _STARTING:
                 _ASKED[0] += n
-                due = _ASKED[0] >= WARM_AFTER_TEXTS
-            if due:
-                _start_warming(self)
-            return False
+                asked = _ASKED[0]
+            if asked >= COMPILE_AFTER_TEXTS and not _READY:
+                _start_warming(self, "kernel")
+            elif asked >= WARM_AFTER_TEXTS and not _PRODUCT_READY:
+                _start_warming(self, "product")
+            if not _PRODUCT_READY:
+                return False
         return n >= (MIN_TEXTS_NUMBA if self._kernel() is not None else MIN_TEXTS_NUMPY)
 
     def warm(self) -> None:
@@ -216,7 +221,7 @@ class BatchClassifier:
         if self.engine == "numba":
             self._classify_group([b"warm up the kernel"])
         elif self.engine == "auto":
-            _start_warming(self)
+            _start_warming(self, "kernel")
 
     def _kernel(self):
         """The compiled walk this classifier uses now, or None (the numpy walk)."""
@@ -224,9 +229,7 @@ class BatchClassifier:
             return None
         if self.engine == "numba":
             return _numba_kernel()
-        if not _READY:
-            _start_warming(self)  # once per process (again in a forked child)
-        return _READY[0] if _READY else None
+        return _READY[0] if _READY else None  # readied by `worth_batching` or `warm`
 
     def classify(self, encoded: list[bytes]) -> list[str | None]:
         """Per text (as py3langid's `_encode` gives it), py3langid's label, or None where the
@@ -354,18 +357,27 @@ class BatchClassifier:
         return dot, bound
 
 
-#: Texts a process sends to identification before "auto" starts readying the batch path
-#: (scipy's import, numba's import and kernel: about 0.55 s of CPU with numba's cache filled,
-#: 1 s without, reports/language_bench.md, on cores a scan's own threads are using). Below
-#: it, one text at a time costs less: ~180 us saved a text pays that back after ~2,000 texts.
-#: A scan of an English corpus may never get there (1M documents of the scan benchmark: ~1,800).
+#: Texts a process sends to identification before "auto" imports scipy in the background,
+#: the numpy walk's product (0.14-0.2 s of CPU). Below it, one text at a time costs less:
+#: ~200 us saved a text (240 -> 34 us, reports/language_bench.md) pays that back after ~1,000
+#: texts. A scan of an English corpus may never get there (1M documents of the scan
+#: benchmark: ~2,000).
 WARM_AFTER_TEXTS = 2_000
-_ASKED = [0]  # texts `worth_batching` was asked about while "auto" was not ready
+#: Texts before "auto" also readies the compiled walk: numba's import and the kernel from
+#: numba's cache cost ~0.57 s of CPU (1 s without the cache), and the compiled walk saves
+#: 7-11 us a text over the numpy walk (26 against 34-37 us on labeled texts, 17.5-18.4
+#: against 24-25 on crawl windows, reports/language_bench.md): paid back after ~50,000-85,000
+#: texts. Starting it once
+#: the numpy walk has cost that much more (ski rental) never spends more than twice the best
+#: choice made knowing the corpus; compiling at `WARM_AFTER_TEXTS` cost a real-text scan of
+#: 77,242 documents (12,000 identified) ~0.5 s of CPU for ~0.1 s saved.
+COMPILE_AFTER_TEXTS = 65_000
+_ASKED = [0]  # texts `worth_batching` was asked about, in "auto"
 _READY: list = []  # the kernel, once compiled and run (for engine "auto")
 _PRODUCT_READY: list = []  # scipy.sparse imported (for engine "auto")
 _WARMING = threading.Lock()  # held while a thread imports numba and compiles
 _STARTING = threading.Lock()
-_WARM_STARTED: list = []
+_WARM_STARTED: set[str] = set()  # "product", "kernel": the stages started in this process
 #: Documents walked together by the compiled kernel (see `_walk_count`).
 _LANES = 16
 
@@ -375,25 +387,26 @@ def _numba_kernel():
     return compiled(_walk_count)
 
 
-def _start_warming(batch: BatchClassifier) -> None:
-    """Once per process: a thread that imports scipy (then "auto" batches, with the numpy
-    walk), then compiles the kernel on `batch`'s arrays (so their types) and publishes it in
-    `_READY` (then "auto" walks with it)."""
+def _start_warming(batch: BatchClassifier, stage: str) -> None:
+    """Once per process and stage: a thread that imports scipy (then "auto" batches, with the
+    numpy walk) and, for the "kernel" stage, compiles the kernel on `batch`'s arrays (so their
+    types) and publishes it in `_READY` (then "auto" walks with it)."""
     with _STARTING:
-        if _WARM_STARTED or _READY:
+        if stage in _WARM_STARTED:
             return
-        _WARM_STARTED.append(True)
-    threading.Thread(target=_warm, args=(batch,), name="auditor-langid-kernel",
-                     daemon=True).start()
+        _WARM_STARTED.add(stage)
+    threading.Thread(target=_warm, args=(batch, stage == "kernel"),
+                     name="auditor-langid-kernel", daemon=True).start()
 
 
-def _warm(batch: BatchClassifier) -> None:
+def _warm(batch: BatchClassifier, compile_kernel: bool) -> None:
     with _WARMING:
         import scipy.sparse  # noqa: F401
 
-        _PRODUCT_READY.append(True)
-        kernel = _numba_kernel()
-        if kernel is not None and not _READY:
+        if not _PRODUCT_READY:
+            _PRODUCT_READY.append(True)
+        kernel = _numba_kernel() if compile_kernel and not _READY else None
+        if kernel is not None:
             batch._features_numba(kernel, [b"warm up the kernel"])
             _READY.append(kernel)
 
@@ -411,8 +424,11 @@ def _after_fork_in_parent() -> None:
 def _after_fork_in_child() -> None:
     global _WARMING, _STARTING
     _WARMING, _STARTING = threading.Lock(), threading.Lock()
-    if not _READY:  # forked before the thread got going: the child may start its own
-        _WARM_STARTED.clear()
+    # forked before a stage's thread got going: the child may start its own
+    if not _PRODUCT_READY:
+        _WARM_STARTED.discard("product")
+    if not _READY:
+        _WARM_STARTED.discard("kernel")
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
