@@ -481,7 +481,8 @@ def write_report(out: Path, results: list[dict], args, profile: list[str] | None
             f"Where the provenance-only scan's time goes on {largest['n']:,} documents "
             f"({t:.2f} s): reading and building provenance rows (`readers`, imports "
             f"included) {read:.2f} s ({read / t:.0%}); {rest} is the scan's "
-            "own start-up (detector registry, DuckDB store, planning), the side-car writer "
+            "own start-up (the DuckDB store, planning; `--detectors none` loads no detector "
+            "registry), the side-car writer "
             "(zstd Parquet with 300-character snippets, in a thread of its own: what shows is "
             "the CPU it takes from the others and the wait for each unit's last batch), the "
             "fsync and the catalogue.",
