@@ -1,5 +1,5 @@
 """Writing an output file (a report, a check result) safely, checking its path first; and
-text from the data made safe for a terminal (`printable`).
+text from the data made safe for a terminal (`printable`) and for Markdown (`markdown_text`).
 
 A leaf module (it imports nothing from `auditor`), so every stage that writes a file a person
 named on the command line uses the same rules:
@@ -32,6 +32,19 @@ def printable(text: object) -> str:
     clear the screen or recolour the output, a carriage return that would overwrite a line)
     shown as `\\x1b` instead of acted on."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+#: Markdown's characters escaped in data (backslash), HTML's as entities, line breaks as spaces.
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#!{}"} | {
+    "<": "&lt;", ">": "&gt;", "&": "&amp;", "\n": " ", "\r": " "})
+
+
+def markdown_text(value: object) -> str:
+    """A value from the data as inert Markdown text, on one line: no link, image, code span,
+    emphasis, HTML tag or table cell boundary can come out of a source name, URL or snippet,
+    and control characters are shown (`printable`). The one escaper of every Markdown output
+    (report, contamination section, trade-off table)."""
+    return printable(str("" if value is None else value).translate(_MARKDOWN_SPECIAL))
 
 
 class OutputPathError(ValueError):

@@ -252,3 +252,21 @@ def test_flagged_rows_are_judged_at_their_source_threshold(store, audit, tmp_pat
         want = "yes" if score > thr[ESSAYS] else f"no (below {thr[ESSAYS]:.3g})"
         row = next(line for line in part.splitlines() if line.startswith(f"| {doc['id']} |"))
         assert f"| {want} |" in row
+
+
+def test_a_source_name_with_a_line_break_stays_on_its_row_of_the_tradeoff_table():
+    """The trade-off table escaped data with an escaper of its own that let a line break
+    through: a source name holding one split its row. Every Markdown output now uses the one
+    escaper (`output_files.markdown_text`): the same text from all three, one line, inert."""
+    from auditor.act.tradeoff import _md as tradeoff_md
+    from auditor.output_files import markdown_text
+    from auditor.report.contamination import _md as contamination_md
+    from auditor.report.markdown import md
+
+    name = "news\n| [x](javascript:alert(1)) | <img src=x> *bold* \x1b[2J"
+    cell = markdown_text(name)
+    assert "\n" not in cell and "\x1b" not in cell
+    assert "<img" not in cell and "[x](" not in cell and "| [" not in cell and "*bold*" not in cell
+    assert tradeoff_md(name) == md(name) == cell
+    assert contamination_md(name) == " ".join(cell.split())
+    assert markdown_text(None) == ""

@@ -36,6 +36,7 @@ import numpy as np
 
 from auditor.estimate.bootstrap import pooled
 from auditor.estimate.result import Estimate, RefKind
+from auditor.output_files import markdown_text
 
 #: Default grid: quantiles of the corpus scores, so every step drops a visible share.
 DEFAULT_QUANTILES = tuple(np.round(np.linspace(0.5, 0.99, 15), 4))
@@ -303,14 +304,8 @@ def tradeoff_markdown(curve: Tradeoff, source: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    """A source name as inert Markdown table text."""
-    from auditor.output_files import printable
-
-    for a, b in (("\\", "\\\\"), ("&", "&amp;"), ("|", "\\|"), ("`", "\\`"), ("<", "&lt;"),
-                 (">", "&gt;"), ("[", "\\["), ("]", "\\]")):
-        text = text.replace(a, b)
-    return printable(text)
+#: A source name as inert Markdown table text (the one escaper).
+_md = markdown_text
 
 
 def tradeoff_html(curve: Tradeoff, source: str = "") -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from auditor.output_files import markdown_text
+
 #: Leaked items listed in the report (the strongest forms first); the rest are counted.
 MAX_ITEMS = 60
 
@@ -107,17 +109,12 @@ def contamination_html(c: dict[str, Any]) -> str:
         + "</section>")
 
 
-#: Characters with a meaning in Markdown tables and inline text, backslash-escaped in data.
-_MD_SPECIAL = "\\`*_[]|#"
 
 
 def _md(v: Any) -> str:
-    """A data value as one Markdown table cell's text: Markdown characters backslash-escaped,
-    angle brackets and ampersands as entities (no raw HTML gets through), one line."""
-    text = "" if v is None else str(v)
-    text = "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return " ".join(text.split())
+    """A data value as one Markdown table cell's text (`markdown_text`), its runs of
+    whitespace collapsed: excerpts of documents keep their words, not their layout."""
+    return " ".join(markdown_text(v).split())
 
 
 def _md_table(headers: list[str], rows: list[list[Any]]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from auditor.output_files import printable, write_bytes_atomic
+from auditor.output_files import markdown_text, write_bytes_atomic
 from auditor.report import plots
 from auditor.report.contamination import contamination_markdown
 from auditor.report.data import (
@@ -31,14 +31,8 @@ def _num(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3f}"
 
 
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#!{}"} | {
-    "<": "&lt;", ">": "&gt;", "&": "&amp;", "\n": " ", "\r": " "})
-
-
-def md(v: object) -> str:
-    """A value from the data as inert Markdown text: no link, image, code span, HTML tag or
-    table cell boundary can come out of a source name, URL or snippet."""
-    return printable(str("" if v is None else v).translate(_MD_SPECIAL))
+#: A value from the data as inert Markdown text (the one escaper, `markdown_text`).
+md = markdown_text
 
 
 def _cell(v: object) -> str:
