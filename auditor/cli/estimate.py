@@ -234,11 +234,11 @@ def _failed_in_scan(db: str) -> str | None:
     estimate, which the table alone does not say (the real crawl folder's Parquet file, whose
     text column has another name, was missing from every row without a word)."""
     from auditor.store.catalogue import open_store
+    from auditor.store.status import unit_totals
 
     with open_store(db, read_only=True) as store:
-        n_failed, n_units = store.con.execute(
-            "SELECT coalesce(sum(n_failed), 0), count(*) FILTER (WHERE status = 'failed') "
-            "FROM units").fetchone()
+        totals = unit_totals(store)
+    n_failed, n_units = totals["failed"], totals["units_failed"]
     if not n_failed and not n_units:
         return None
     return (f"the scan could not read {n_failed:,} record(s)"

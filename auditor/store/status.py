@@ -36,14 +36,23 @@ def list_runs(db_path: str | os.PathLike, limit: int | None = None) -> list[dict
     return rows[:limit] if limit else rows
 
 
+def unit_totals(store) -> dict[str, int]:
+    """Over a store's work units: how many, records stored, skipped and failed, units failed
+    and partial. The one count, for `status` and for the note `estimate` prints when the scan
+    left records out."""
+    row = store.con.execute(
+        "SELECT count(*), coalesce(sum(n_stored), 0), coalesce(sum(n_skipped), 0), "
+        "coalesce(sum(n_failed), 0), count(*) FILTER (WHERE status = 'failed'), "
+        "count(*) FILTER (WHERE status = 'partial') FROM units").fetchone()
+    keys = ("units", "stored", "skipped", "failed", "units_failed", "units_partial")
+    return {k: int(v) for k, v in zip(keys, row, strict=True)}
+
+
 def store_status(db_path: str | os.PathLike, errors_limit: int = 20) -> dict:
     """Per-shard state, totals, and the latest record errors of a store."""
     with open_store(db_path, read_only=True) as store:
         shards = [_jsonable(s) for s in store.shards()]
-        totals = store.con.execute(
-            "SELECT count(*), coalesce(sum(n_stored), 0), coalesce(sum(n_skipped), 0), "
-            "coalesce(sum(n_failed), 0), count(*) FILTER (WHERE status = 'failed'), "
-            "count(*) FILTER (WHERE status = 'partial') FROM units").fetchone()
+        totals = unit_totals(store)
         detectors = {}
         for (dets,) in store.con.execute("SELECT detectors FROM units").fetchall():
             for name, version in json.loads(dets or "{}").items():
@@ -61,9 +70,7 @@ def store_status(db_path: str | os.PathLike, errors_limit: int = 20) -> dict:
         "db": paths.db,
         "sidecars": paths.sidecars,
         "last_run": _jsonable(last[0]) if last else None,
-        "totals": {"shards": len(shards), "units": totals[0], "stored": totals[1],
-                   "skipped": totals[2], "failed": totals[3], "units_failed": totals[4],
-                   "units_partial": totals[5], "documents_in_view": documents,
+        "totals": {"shards": len(shards), **totals, "documents_in_view": documents,
                    "errors": n_errors},
         "detectors": detectors,  # name -> {version: number of units scored with it}
         "shards": shards,
