@@ -51,6 +51,10 @@ def test_two_tier_corrects_the_cheap_detector_and_widens_the_interval(tmp_path):
     assert abs(two.fraction - truth) < 0.04
     assert two.ci_high - two.ci_low > cheap.ci_high - cheap.ci_low  # sample uncertainty added
     assert two.n_docs == cheap.n_docs
+    # the post-cutoff figures are the corrected ones too (they were the cheap detector's)
+    share = n_post / (n_post + 1600)
+    assert abs(two.fraction_post - min(1.0, two.fraction / share)) < 1e-12
+    assert two.ci_low_post <= k / n_post <= two.ci_high_post
 
 
 def test_correction_forms():

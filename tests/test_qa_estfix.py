@@ -170,3 +170,47 @@ def test_a_reference_file_changed_in_place_is_another_setting(tmp_path):
     # a source name in the store is hashed as given
     assert settings_hash(human_reference="wiki") == settings_hash(human_reference="wiki")
     assert settings_hash(human_reference="wiki") != settings_hash(human_reference="blogs")
+
+
+def test_the_default_detector_on_a_multilingual_crawl_is_one_that_can_estimate(
+        crawl_store, shared_data, tmp_path):
+    """With the crawl's Parquet sample in the store (38% of its pages in other languages), the
+    English-only classifier scored 94% of the corpus, under the 95% that makes a detector a
+    full tier, so the default estimate fell back to the markers, whose references do not
+    separate (AUC 0.51): the 2026 sample read 100% machine-written, interval [100%, 100%], and
+    the headline 10.9%. Coverage now counts the documents in a detector's languages, and
+    neither the default nor a two-tier partner is a detector that cannot separate."""
+    import json
+    import shutil
+
+    db = copy_store(crawl_store, tmp_path)
+    parquet = tmp_path / "sample.parquet"
+    shutil.copy(shared_data / "crawl" / "cc-main-2026-30-sample.parquet", parquet)
+    r = invoke(["scan", str(parquet), "--db", db, "--text-column", "content"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(invoke(["estimate", "--db", db, "--by", "source", "--json",
+                              "--n-boot", "50", "--no-record"]).stdout)
+    assert {r["detector"] for r in rows} == {"classifier"}
+    sample = next(r for r in rows if r["group"].get("source") == "sample")
+    assert sample["n_pre_cutoff"] == 0 and sample["fraction"] < 0.5 and sample["ci_high"] < 0.9
+    assert sample["fraction_post"] == sample["fraction"]  # no pre-cutoff documents
+    assert all(not n.startswith("WARNING") for r in rows for n in r["notes"])
+
+
+def test_a_store_scored_only_by_a_detector_that_cannot_separate_says_so_on_every_row(
+        shared_data, tmp_path):
+    """The default choice takes the first separating detector; when none separates (a store
+    scanned with the markers alone) it still estimates, and every row says the estimate is
+    not identified, as it does for a detector the user names."""
+    import json
+
+    db = str(tmp_path / "markers.duckdb")
+    for name in ("c4-sample-2019.json.gz", "ia-2008-blackbook.warc.gz"):
+        r = invoke(["scan", str(shared_data / "crawl" / name), "--db", db,
+                    "--detectors", "markers"])
+        assert r.exit_code == 0, r.output
+    rows = json.loads(invoke(["estimate", "--db", db, "--by", "source", "--json",
+                              "--n-boot", "0", "--no-record"]).stdout)
+    assert rows and {r["detector"] for r in rows} == {"markers"}
+    assert all(r["notes"][0].startswith("WARNING: detector markers: its machine reference "
+                                        "separates") for r in rows), rows[0]["notes"]

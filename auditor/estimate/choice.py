@@ -43,17 +43,37 @@ FULL_COVERAGE = 0.95
 AUTO_MIN_REF = 50
 
 
-def coverage(con: duckdb.DuckDBPyConnection, score: str) -> tuple[int, int]:
-    """(scored corpus documents, corpus documents) for a quoted score column."""
-    row = con.execute(
-        f"SELECT COUNT({score}), COUNT(*) FROM documents WHERE role = 'corpus'").fetchone()
+def coverage(con: duckdb.DuckDBPyConnection, score: str,
+             languages: tuple[str, ...] | None = None) -> tuple[int, int]:
+    """(scored corpus documents, corpus documents it could score) for a quoted score column.
+    `languages`: the detector's declared ones (None: any); a document in another language is
+    out of its reach, one of unknown language is not (the scanner scores it,
+    `detectors.base.Detector.valid_for`)."""
+    scope, params = "", {}
+    if languages is not None:
+        scope = " AND (language IS NULL OR list_contains($languages::VARCHAR[], language))"
+        params = {"languages": list(languages)}
+    row = con.execute(f"SELECT COUNT({score}), COUNT(*) FROM documents WHERE role = 'corpus'"
+                      f"{scope}", params).fetchone()
     return int(row[0]), int(row[1])
 
 
-def scored_everything(con: duckdb.DuckDBPyConnection, score: str) -> bool:
-    """True when the detector scored (nearly) every corpus document: a full tier, not a sample."""
-    scored, total = coverage(con, score)
+def scored_everything(con: duckdb.DuckDBPyConnection, score: str,
+                      languages: tuple[str, ...] | None = None) -> bool:
+    """True when the detector scored (nearly) every corpus document it could (`coverage`): a
+    full tier, not a sample. An English-only detector on a crawl with a few percent of other
+    languages is full: counting those made the classifier a "sample" on the real crawl folder
+    (1,188 of 1,258) and the estimate fell back to the markers, which cannot estimate."""
+    scored, total = coverage(con, score, languages)
     return total > 0 and scored >= FULL_COVERAGE * total
+
+
+def declared_languages(detector: str) -> tuple[str, ...] | None:
+    """The languages a registered detector declares (None: any language, or not registered)."""
+    import detectors
+
+    spec = {s.name: s for s in detectors.specs()}.get(detector)
+    return None if spec is None else spec.languages
 
 
 def rank(names: list[str]) -> list[str]:

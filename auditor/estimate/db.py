@@ -63,6 +63,9 @@ class GroupResult:
     replicates: np.ndarray = field(default_factory=lambda: np.zeros(0))
     raw_replicates: np.ndarray = field(default_factory=lambda: np.zeros(0))
     weight_total: float = 0.0
+    #: the post-cutoff part of `weight_total` (pre-cutoff documents count as human): a
+    #: whole-group fraction over this share is the post-cutoff fraction
+    post_weight: float = 0.0
 
 
 def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
@@ -143,8 +146,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                 machine_reference = human_reference = str(own)
         keys = group_columns(rows_by, cols)
         combined = detector == COMBINED
-        det, partner = _pick_detectors(con, cols, None if combined else detector,
-                                       machine_reference)
+        det, partner, choice_notes = (None, None, []) if combined else _pick_detectors(
+            con, cols, detector, machine_reference, human_reference, separation)
         common = dict(con=con, cols=cols, keys=keys, by=rows_by, method=method, weight=weight,
                       generated_from=db_path if generated and machine_reference is None
                       else None,
@@ -179,6 +182,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                                        sample_of=quote(f"score_{det}", cols), **common)
             costly_s = _estimate_groups(detector=det, seed=seed + 2, **common)
             results = combine(full, cheap_s, costly_s, costly=det, cheap=partner)
+        if choice_notes:
+            results = [replace(e, notes=(*choice_notes, *e.notes)) for e in results]
         if headline:
             results = [e for e in results if not e.group]
         if default_note:
@@ -225,19 +230,24 @@ def _store_fitted_default(db_path: str, con, cols: dict[str, str]) -> tuple[str 
 
     name = "adapted"
     if (name not in score_columns(cols) or store_reference(db_path, name) is None
-            or not choice.scored_everything(con, quote(f"score_{name}", cols))):
+            or not _full(con, cols, name)):
         return None, None
     return name, ("detector adapted chosen by default: this store's own adapted model "
                   "(`auditor detectors adapt`), with its held-out references; pass --detector "
                   "to use another")
 
 
+def _full(con, cols: dict[str, str], detector: str) -> bool:
+    """Whether `detector` scored (nearly) every corpus document in its languages."""
+    return choice.scored_everything(con, quote(f"score_{detector}", cols),
+                                    choice.declared_languages(detector))
+
+
 def _usable_detectors(con, cols: dict[str, str], machine_reference: str | None) -> list[str]:
     """Fully scored detectors that have a machine reference, in preference order."""
     from auditor.estimate.references import shipped_reference_path
 
-    full = [d for d in choice.rank(score_columns(cols))
-            if choice.scored_everything(con, quote(f"score_{d}", cols))]
+    full = [d for d in choice.rank(score_columns(cols)) if _full(con, cols, d)]
     return [d for d in full if shipped_reference_path(d) or machine_reference
             or con.execute(f"SELECT COUNT(*) FROM documents WHERE role = 'machine_reference' "
                            f"AND {quote(f'score_{d}', cols)} IS NOT NULL").fetchone()[0]]
@@ -292,23 +302,51 @@ def _separation_check(con, cols: dict[str, str], detector: str, machine_referenc
 
 
 def _pick_detectors(con, cols: dict[str, str], detector: str | None,
-                    machine_reference: str | None) -> tuple[str, str | None]:
-    """(detector, cheap partner for two tiers or None)."""
+                    machine_reference: str | None, human_reference: str | None = None,
+                    cache: dict | None = None) -> tuple[str, str | None, list[str]]:
+    """(detector, cheap partner for two tiers or None, notes). Neither the default choice nor
+    a partner is a detector whose references do not separate (`_weak_separation`): on the
+    real crawl folder the markers (AUC 0.51) were both, and read a 2026 crawl sample as 100%
+    machine-written with an interval of [100%, 100%]."""
     available = choice.rank(score_columns(cols))
     if not available:
         raise LookupError("the store has no score columns: scan with at least one detector "
                           "(`auditor scan INPUT --db DB --detectors classifier`)")
-    full = [d for d in available if choice.scored_everything(con, quote(f"score_{d}", cols))]
+    full = [d for d in available if _full(con, cols, d)]
     if detector is None:
         usable = _usable_detectors(con, cols, machine_reference)
-        return (usable or full or available)[0], None
+        if not usable:
+            return (full or available)[0], None, []
+        chosen, skipped = _first_separating(con, cols, usable, machine_reference,
+                                            human_reference, cache, "default choice")
+        if chosen is None:  # none separates: the first, with a warning on every row
+            weak = _weak_separation(con, cols, usable[0], machine_reference, human_reference,
+                                    cache)
+            return usable[0], None, [f"WARNING: detector {usable[0]}: {weak}; these "
+                                     "estimates are not identified"]
+        return chosen, None, skipped
     if detector not in available:
         raise ValueError(f"detector {detector!r} has no score column in the store; "
                          f"scored detectors: {', '.join(available)}")
     if detector in full or not full:
-        return detector, None
-    partner = next((d for d in full if d != detector), None)
-    return detector, partner
+        return detector, None, []
+    partner, skipped = _first_separating(con, cols, [d for d in full if d != detector],
+                                         machine_reference, human_reference, cache, "two tiers")
+    return detector, partner, skipped
+
+
+def _first_separating(con, cols: dict[str, str], names: list[str],
+                      machine_reference: str | None, human_reference: str | None,
+                      cache: dict | None, purpose: str) -> tuple[str | None, list[str]]:
+    """The first of `names` whose references separate (`_weak_separation`), checked in order
+    until one does, and a note for each one passed over; None when none does."""
+    notes = []
+    for name in names:
+        weak = _weak_separation(con, cols, name, machine_reference, human_reference, cache)
+        if weak is None:
+            return name, notes
+        notes.append(f"{purpose}: {name} left out: {weak}")
+    return None, notes
 
 
 def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], detector: str,
@@ -435,11 +473,10 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
                                "documents pooled into this row"], bool(sample_of))
         e = other.estimate
         if e.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value):
-            other = GroupResult(replace(e, status=Status.OTHER.value, in_gates=False),
-                                other.replicates, other.raw_replicates, other.weight_total)
+            other = replace(other, estimate=replace(e, status=Status.OTHER.value,
+                                                    in_gates=False))
         else:  # no match, no estimate: still pooled, so kept out of per-group gates too
-            other = GroupResult(replace(e, in_gates=False), other.replicates,
-                                other.raw_replicates, other.weight_total)
+            other = replace(other, estimate=replace(e, in_gates=False))
         out.append(other)
     if overall:
         out.append(_overall(out, by, detector, weight, method, base_notes,
@@ -565,7 +602,8 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
                 fraction=float("nan"), ci_low=0.0, ci_high=whole.ci_high,
                 fraction_post=float("nan"), ci_low_post=0.0, ci_high_post=post.ci_high,
                 notes=tuple(notes), status=Status.NO_MATCH.value, **common),
-                whole.replicates, comb.raw_replicates, comb.post_weight + comb.pre_weight)
+                whole.replicates, comb.raw_replicates, comb.post_weight + comb.pre_weight,
+                comb.post_weight)
     if n_pre:
         notes.append(f"{n_pre} pre-cutoff documents counted as human by assumption "
                      "(they are also the human reference)")
@@ -575,7 +613,8 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
         fraction=whole.fraction, ci_low=whole.ci_low, ci_high=whole.ci_high,
         fraction_post=post.fraction, ci_low_post=post.ci_low, ci_high_post=post.ci_high,
         notes=tuple(notes), status=Status.ESTIMATED.value, **common),
-        whole.replicates, comb.raw_replicates, comb.post_weight + comb.pre_weight)
+        whole.replicates, comb.raw_replicates, comb.post_weight + comb.pre_weight,
+        comb.post_weight)
 
 
 def _floor(method: str, ref: HumanRef, machine_h: Hist) -> float | None:

@@ -61,6 +61,7 @@ def combine(full: Sequence, cheap_sample: Sequence, costly_sample: Sequence, cos
         n = min(len(g.replicates), len(ks.replicates), len(cs.replicates))
         reps = correct(g.replicates[:n], ks.replicates[:n], cs.replicates[:n], ratio)
         iv = interval_from(point, np.asarray(reps, dtype=float))
+        post = _post_cutoff(iv, g)
         form = "ratio" if ratio else "difference"
         notes = (
             *e.notes,
@@ -71,10 +72,23 @@ def combine(full: Sequence, cheap_sample: Sequence, costly_sample: Sequence, cos
         )
         out.append(replace(
             e, fraction=iv.fraction, ci_low=iv.ci_low, ci_high=iv.ci_high,
+            fraction_post=post[0], ci_low_post=post[1], ci_high_post=post[2],
             method=f"two-tier:{cs.estimate.method}/{e.method}", detector=f"{costly}+{cheap}",
             floor=cs.estimate.floor if cs.estimate.floor is not None else e.floor,
             notes=notes))
     return out
+
+
+def _post_cutoff(whole, g) -> tuple[float, float, float]:
+    """The post-cutoff share and interval of a corrected whole-group one: pre-cutoff documents
+    count as human, so it is the whole-group figure over the post-cutoff share of the group's
+    weight (`db.GroupResult.post_weight`). Kept from the cheap tier, it said 100% post-cutoff
+    beside a corrected 2.9% for a group with no pre-cutoff document."""
+    if g.post_weight <= 0 or g.weight_total <= 0:
+        return float("nan"), float("nan"), float("nan")
+    share = g.post_weight / g.weight_total
+    return tuple(float(min(1.0, x / share)) for x in (whole.fraction, whole.ci_low,
+                                                      whole.ci_high))
 
 
 def _key(e: Estimate) -> str:
