@@ -225,8 +225,11 @@ def test_edge_groups_empty_all_human_all_machine_single(tmp_path):
         assert small.status == Status.TOO_FEW.value and not small.in_gates
         assert math.isnan(small.fraction)
     assert one.n_docs == 1 and empty.n_docs == 5
+    # the pooled row: one scored document of six (five have no score) is too few to estimate
     other = res["other"]
-    assert other.status == Status.OTHER.value and not other.in_gates and other.n_docs == 6
+    assert other.status == Status.NO_ESTIMATE.value and not other.in_gates and other.n_docs == 6
+    assert any(n.startswith("only 1 post-cutoff document(s) have a classifier score")
+               for n in other.notes)
     # the reference source itself: all pre-cutoff, a human reference with its floor
     ref = res["ref"]
     assert ref.status == Status.PRE_CUTOFF.value and ref.fraction == 0.0

@@ -195,6 +195,15 @@ def test_the_default_detector_on_a_multilingual_crawl_is_one_that_can_estimate(
     assert sample["n_pre_cutoff"] == 0 and sample["fraction"] < 0.5 and sample["ci_high"] < 0.9
     assert sample["fraction_post"] == sample["fraction"]  # no pre-cutoff documents
     assert all(not n.startswith("WARNING") for r in rows for n in r["notes"])
+    # by language: the pooled small languages are mostly out of the classifier's reach; they
+    # were estimated from their 10 scored documents as "0.0%, at most 0.0%"
+    rows = json.loads(invoke(["estimate", "--db", db, "--by", "language", "--json",
+                              "--n-boot", "50", "--no-record"]).stdout)
+    by = {r["group"].get("language"): r for r in rows}
+    assert by["en"]["status"] == "estimated" and by["en"]["ci_high"] < 0.5
+    assert by["other"]["status"] == "no estimate", by["other"]
+    assert any(n.startswith("only 10 post-cutoff document(s) have a classifier score")
+               for n in by["other"]["notes"])
 
 
 def test_a_store_scored_only_by_a_detector_that_cannot_separate_says_so_on_every_row(

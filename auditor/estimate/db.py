@@ -463,14 +463,15 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
             continue
         results[key] = _group_result(key, by, idx, cells, est, refs, chosen, floors, detector,
                                      weight, method, n_boot, machine_h.n, base_notes,
-                                     bool(sample_of))
+                                     bool(sample_of), min_docs if keys else 0)
     out = [results[k] for k in group_cells]
     if small:
         idx = [j for k in small for j in group_cells[k]]
         other = _group_result(tuple(OTHER for _ in by), by, idx, cells, est, refs, chosen,
                               floors, detector, weight, method, n_boot, machine_h.n,
                               [*base_notes, f"{len(small)} groups with fewer than {min_docs} "
-                               "documents pooled into this row"], bool(sample_of))
+                               "documents pooled into this row"], bool(sample_of),
+                              min_docs if keys else 0)
         e = other.estimate
         if e.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value):
             other = replace(other, estimate=replace(e, status=Status.OTHER.value,
@@ -517,7 +518,11 @@ def _generated_machine(db_path: str | None, detector: str, sources: list[str],
 
 
 def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weight, method,
-                  n_boot, n_machine, base_notes, sampled) -> GroupResult:
+                  n_boot, n_machine, base_notes, sampled, min_scored: int = 0) -> GroupResult:
+    """One group's estimate from its cells. `min_scored`: the fewest post-cutoff documents
+    with a score a group needs when others have none (a detector's languages leave them out):
+    a group of enough documents, most of them unscored, was estimated from the few scored
+    ones (the crawl's pooled small languages: 10 scored of 54, "0.0%, at most 0.0%")."""
     notes = list(base_notes)
     group = dict(zip(by, key, strict=True))
     n_docs = sum(cells[j].n_docs for j in idx)
@@ -576,6 +581,12 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
             fraction=float("nan"), ci_low=float("nan"), ci_high=float("nan"),
             notes=(*notes, f"{why}: nothing to estimate"), status=Status.NO_ESTIMATE.value,
             in_gates=True, **common))
+    if unscored and n_post_est < min_scored:
+        return GroupResult(Estimate(
+            fraction=float("nan"), ci_low=float("nan"), ci_high=float("nan"),
+            notes=(*notes, f"only {n_post_est} post-cutoff document(s) have a {detector} "
+                   f"score (fewer than {min_scored}): too few to estimate"),
+            status=Status.NO_ESTIMATE.value, in_gates=True, **common))
     comb = combine_cells([j for j in idx if cells[j].source in refs], cells, est)
     whole, post = comb.whole, comb.post
     if comb.widened_for_mismatch:
