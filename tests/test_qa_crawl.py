@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from tests.cli_run import invoke
@@ -178,3 +179,27 @@ def test_estimate_says_when_the_scan_left_records_out(crawl_store):
     assert r.exit_code == 0, r.output
     assert ("note: the scan could not read 1 record(s) and 1 work unit(s); they are in no "
             "estimate") in r.stderr
+
+
+def test_a_filter_says_which_kept_documents_its_score_rule_could_not_judge(crawl_store,
+                                                                            tmp_path):
+    """A score rule never matches a document without that score (a language the detector does
+    not cover): on the crawl folder such documents were kept with no reason in the manifest
+    and no line in the summary. Each now carries an `unjudged:` reason, counted in the summary;
+    a document the rule dropped or that has the score carries none."""
+    out = tmp_path / "m.parquet"
+    r = invoke(["filter", "--db", crawl_store, "--drop", "score:classifier > 0.5",
+                "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    t = pq.read_table(out, columns=["id", "decision", "reasons"]).to_pylist()
+    con = duckdb.connect(crawl_store, read_only=True)
+    try:
+        unscored = {i for (i,) in con.execute(
+            "SELECT id FROM documents WHERE score_classifier IS NULL").fetchall()}
+    finally:
+        con.close()
+    assert len(unscored) >= 20  # the crawl's pages in other languages
+    reason = "unjudged: score:classifier > 0.5 (no classifier score)"
+    assert {d["id"] for d in t if reason in d["reasons"]} == unscored
+    assert all(d["decision"] == "keep" for d in t if d["id"] in unscored)
+    assert f"{len(unscored)}  {reason}" in r.output

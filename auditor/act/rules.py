@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+#: Prefix of the manifest reason of a kept document that a drop rule could not judge.
+UNJUDGED = "unjudged"
 #: Comparison operators, longest first so `<=` is not read as `<`.
 OPERATORS = ("<=", ">=", "!=", "==", "=", "<", ">")
 _SQL_OP = {"==": "=", "=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -198,16 +200,15 @@ def decision_sql(rules: tuple[Rule, ...], columns: dict[str, str]
     """((decision SQL, params), (reasons SQL, params)) for a SELECT over `documents`.
 
     Reasons are the texts of every rule that matched, prefixed `drop:` or `keep:`, in the order
-    the rules were given; the decision is `drop` when a drop rule matched and no keep rule did,
-    else `keep`.
+    the rules were given, then, for a kept document, each drop rule whose column it has no value
+    in, prefixed `unjudged:`; the decision is `drop` when a drop rule matched and no keep rule
+    did, else `keep`.
     """
     compiled = [(rule, *rule.sql(columns)) for rule in rules]
     reason_parts, reason_params = [], []
     for rule, expr, p in compiled:
         reason_parts.append(f"CASE WHEN {expr} THEN ? END")
         reason_params += [*p, f"{rule.action}: {rule.text}"]
-    reasons_sql = (f"list_filter([{', '.join(reason_parts)}]::VARCHAR[], lambda x: x IS NOT NULL)"
-                   if reason_parts else "[]::VARCHAR[]")
     keeps = [(e, p) for r, e, p in compiled if r.action == "keep"]
     drops = [(e, p) for r, e, p in compiled if r.action == "drop"]
     any_keep = " OR ".join(e for e, _ in keeps) or "false"
@@ -215,4 +216,16 @@ def decision_sql(rules: tuple[Rule, ...], columns: dict[str, str]
     decision_params = [x for _, p in keeps + drops for x in p]
     decision = (f"CASE WHEN ({any_keep}) THEN 'keep' WHEN ({any_drop}) THEN 'drop' "
                 "ELSE 'keep' END")
+    # a kept document a drop rule could not judge (no score: a language the detector does
+    # not cover; no date) says so: on the crawl folder 70 documents passed a classifier rule
+    # unexamined, with no reason in the manifest and no line in the summary
+    for rule in rules:
+        if rule.action == "drop" and rule.column is not None:
+            reason_parts.append(f"CASE WHEN ({decision}) = 'keep' AND \"{rule.column}\" IS NULL "
+                                "THEN ? END")
+            detector = rule.detector()
+            missing = f"no {detector} score" if detector is not None else f"no {rule.column}"
+            reason_params += [*decision_params, f"{UNJUDGED}: {rule.text} ({missing})"]
+    reasons_sql = (f"list_filter([{', '.join(reason_parts)}]::VARCHAR[], lambda x: x IS NOT NULL)"
+                   if reason_parts else "[]::VARCHAR[]")
     return (decision, decision_params), (reasons_sql, reason_params)
