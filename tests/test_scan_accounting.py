@@ -250,3 +250,31 @@ def test_a_record_field_named_like_a_repair_is_not_counted_as_one(tmp_path):
     finally:
         con.close()
     assert json.loads(meta)["invalid_utf8"] is True  # the record's field, kept as written
+
+
+def test_a_folder_scan_says_when_it_reads_a_file_again_under_other_options(tmp_path,
+                                                                           shared_data):
+    """The crawl's Parquet sample needs `--text-column content`; a later scan of its folder
+    with the folder's options read it again under them, failed, and dropped its 137 stored
+    documents without a word. The summary now names the shard and the documents replaced."""
+    import shutil
+
+    from auditor.readers.base import ReaderOptions
+
+    folder = tmp_path / "crawl"
+    folder.mkdir()
+    shutil.copy(shared_data / "crawl" / "cc-main-2026-30-sample.parquet", folder)
+    shutil.copy(shared_data / "crawl" / "dolma-cc-en-head-2020.jsonl.gz", folder)
+    parquet = folder / "cc-main-2026-30-sample.parquet"
+    db = tmp_path / "s.duckdb"
+    first = run_scan([str(parquet)], db, ScanOptions(ReaderOptions(text_column="content")),
+                     detectors="none")
+    assert first.counts["stored"] == 137
+    again = run_scan([str(parquet)], db, ScanOptions(ReaderOptions(text_column="content")),
+                     detectors="none")
+    assert not any("other reader options" in n for n in again.notes)  # same options: reused
+    folder_scan = run_scan([str(folder)], db, ScanOptions(), detectors="none")
+    [note] = [n for n in folder_scan.notes if "other reader options" in n]
+    assert note.startswith("1 shard(s) stored under other reader options are read again")
+    assert "replacing their 137 stored document(s): cc-main-2026-30-sample.parquet" in note
+    assert folder_scan.counts["units_failed"] == 1

@@ -27,6 +27,7 @@ from auditor.scan.unit import (
     fingerprint,
     fingerprint_content,
     loaded_detector,
+    same_file_other_options,
     unit_bytes,
 )
 from auditor.store.catalogue import open_store
@@ -310,6 +311,16 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
             notes.append(f"{len(respelled)} shard(s) stored under another spelling of their path "
                          "(from an earlier version) replaced by their resolved path, so no "
                          "document is counted twice")
+        reread = _read_again_under_other_options(catalogue, fps, plan)
+        if reread:
+            names = ", ".join(os.path.basename(s) for s, _ in reread[:5])
+            more = f" and {len(reread) - 5} more" if len(reread) > 5 else ""
+            notes.append(
+                f"{len(reread)} shard(s) stored under other reader options are read again "
+                f"under this run's, replacing their {sum(n for _, n in reread):,} stored "
+                f"document(s): {names}{more}; a file that needs options of its own "
+                "(--text-column, --id-column, ...) is read with the folder's when the folder is "
+                "scanned: scan the others by name, or give it its options again")
         for shard in plan.forget:
             store.forget_shard(shard)
         for shard in plan.register:
@@ -439,6 +450,21 @@ def _record_poison_units(store, run_id: str, interrupted: list[str], units: list
                      "last scan died; if it dies again it is held back")
         return once
     return None
+
+
+def _read_again_under_other_options(catalogue: dict, fingerprints: dict,
+                                    plan) -> list[tuple[str, int]]:
+    """(shard, stored documents) of the shards the plan forgets only because this run reads
+    them under other reader options (the file is the same): a folder scan with default options
+    after `--text-column content` on one of its files dropped that file's 137 documents for a
+    failed unit, and said nothing of them."""
+    out = []
+    for shard in plan.forget:
+        rows = [r for (s, _), r in catalogue.items() if s == shard]
+        current = fingerprints[(shard, plan.shards[shard][0].part)]
+        if rows and all(same_file_other_options(r.get("fingerprint"), current) for r in rows):
+            out.append((shard, sum(int(r.get("n_stored") or 0) for r in rows)))
+    return out
 
 
 def skip_reason_key(reason: str) -> str:

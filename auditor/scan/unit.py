@@ -86,6 +86,17 @@ def fingerprint(unit: WorkUnit, options: ScanOptions) -> str:
     return f"{file_fp}|opts:{options_digest(options)}"
 
 
+def same_file_other_options(stored: str | None, current: str) -> bool:
+    """Whether a stored unit's `fingerprint` names the same file as `current` (etag, or size,
+    mtime and content digest) read under other reader options: beside `fingerprint`, so the
+    format has one home."""
+    if not stored or "|opts:" not in stored:
+        return False
+    old_file, old_opts = stored.rsplit("|opts:", 1)
+    new_file, new_opts = current.rsplit("|opts:", 1)
+    return old_file == new_file and old_opts != new_opts
+
+
 #: Size and content digest in a fingerprint written by `fingerprint` (local files only).
 _FINGERPRINT_CONTENT = re.compile(r"^size:(\d+):.*:content:([0-9a-f]+)\|")
 
