@@ -223,3 +223,51 @@ def test_a_store_scored_only_by_a_detector_that_cannot_separate_says_so_on_every
     assert rows and {r["detector"] for r in rows} == {"markers"}
     assert all(r["notes"][0].startswith("WARNING: detector markers: its machine reference "
                                         "separates") for r in rows), rows[0]["notes"]
+
+
+def test_a_source_in_several_languages_says_which_documents_its_estimate_covers(
+        shared_data, tmp_path):
+    """English, Chinese and Spanish labeled texts in one source: the English-only classifier
+    scores the English ones, and the fraction is a share of those. The row said nothing of the
+    scored share's size, and its pre-cutoff note counted the unscored pre-cutoff documents as
+    human (they are in no denominator). The estimate now says how many it covers."""
+    import gzip
+    import json
+
+    import duckdb
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(shared_data / "labeled" / "dev.parquet",
+                          columns=["id", "text", "label", "language"]).to_pylist()
+    rng = np.random.default_rng(4)
+    rows = []
+    for language in ("en", "zh", "es"):
+        pool = [r for r in table if r["language"] == language]
+        for k, i in enumerate(rng.choice(len(pool), 400, replace=False)):
+            r = pool[int(i)]
+            human_before = k % 2 == 0 and r["label"] == "human"
+            rows.append({"id": r["id"], "text": r["text"],
+                         "date": "2021-05-01" if human_before else "2024-03-01"})
+    path = tmp_path / "mixed.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    db = str(tmp_path / "m.duckdb")
+    assert invoke(["scan", str(path), "--db", db, "--detectors", "classifier"]).exit_code == 0
+    [row, _] = json.loads(invoke(["estimate", "--db", db, "--by", "source", "--json",
+                                  "--n-boot", "20", "--no-record"]).stdout)
+    con = duckdb.connect(db, read_only=True)
+    try:
+        scored, pre_scored, pre_unscored, post_unscored = con.execute(
+            "SELECT count(score_classifier), count(score_classifier) FILTER (WHERE pre_cutoff), "
+            "count(*) FILTER (WHERE pre_cutoff AND score_classifier IS NULL), "
+            "count(*) FILTER (WHERE NOT pre_cutoff AND score_classifier IS NULL) "
+            "FROM documents").fetchone()
+    finally:
+        con.close()
+    assert row["n_docs"] == 1200 and 300 < scored < 600 and pre_unscored > 0
+    assert (f"the estimate covers the {scored} of 1,200 documents with a classifier score; "
+            f"{post_unscored} after the cutoff and {pre_unscored} before it have none") \
+        in " ".join(row["notes"])
+    assert any(n.startswith(f"{pre_scored} pre-cutoff documents counted as human")
+               for n in row["notes"])

@@ -37,9 +37,10 @@ class Cell:
     post: Hist  # scored documents not before the cutoff: the target
     pre_weight: float  # documents (or tokens) before the cutoff: human by assumption
     n_docs: int  # every document of the cell (pre, post, unscored)
-    n_pre: int
+    n_pre: int  # every document before the cutoff, scored or not
     n_tokens: float
-    unscored: int = 0
+    unscored: int = 0  # documents after the cutoff without a score: not in the estimate
+    unscored_pre: int = 0  # documents before the cutoff without a score: not in it either
 
 
 @dataclass(frozen=True)

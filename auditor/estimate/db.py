@@ -416,7 +416,8 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
             n_docs = post.n + n_pre + unscored
             tok = rows.tokens.get((s, False), 0.0) + rows.tokens.get((s, True), 0.0)
             group_cells[key].append(len(cells))
-            cells.append(Cell(key, s, post, pre_w, n_docs, n_pre, tok, unscored))
+            cells.append(Cell(key, s, post, pre_w, n_docs, n_pre, tok, unscored,
+                              rows.unscored_by_source.get((s, True), 0)))
 
     # references and method per source; profiles (one more pass) only when one must borrow
     sources = sorted({c.source for c in cells})
@@ -559,9 +560,15 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
                   n_human_ref=n_h, n_machine_ref=n_machine, floor=floor, weight=weight,
                   n_pre_cutoff=n_pre, human_ref=kind.value, human_ref_kind=kind.value,
                   human_ref_sources=donors, method=m_label)
-    if unscored:
-        notes.append(f"{unscored} post-cutoff documents have no {detector} score and are not "
-                     "counted")
+    unscored_pre = sum(cells[j].unscored_pre for j in idx)
+    if unscored or unscored_pre:
+        # the fraction is a share of the scored documents (both sides of the cutoff): a source
+        # of English, Chinese and Spanish pages read 68.5% "of its 1,200 documents" where only
+        # the 427 English ones were in it, and its pre-cutoff note counted the other 196 in too
+        notes.append(f"the estimate covers the {n_docs - unscored - unscored_pre:,} of "
+                     f"{n_docs:,} documents with a {detector} score; {unscored:,} after the "
+                     f"cutoff and {unscored_pre:,} before it have none (a language it does not "
+                     "cover, or not scored) and are not in it")
     lacking = [s for s in srcs if s not in refs]
     if lacking:
         notes.append(f"no human reference for {', '.join(lacking)}: their post-cutoff documents "
@@ -615,8 +622,8 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
                 notes=tuple(notes), status=Status.NO_MATCH.value, **common),
                 whole.replicates, comb.raw_replicates, comb.post_weight + comb.pre_weight,
                 comb.post_weight)
-    if n_pre:
-        notes.append(f"{n_pre} pre-cutoff documents counted as human by assumption "
+    if n_pre - unscored_pre:
+        notes.append(f"{n_pre - unscored_pre} pre-cutoff documents counted as human by assumption "
                      "(they are also the human reference)")
     if n_boot == 0:
         notes.append("no bootstrap (n_boot=0): interval not computed")
