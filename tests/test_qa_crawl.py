@@ -203,3 +203,20 @@ def test_a_filter_says_which_kept_documents_its_score_rule_could_not_judge(crawl
     assert {d["id"] for d in t if reason in d["reasons"]} == unscored
     assert all(d["decision"] == "keep" for d in t if d["id"] in unscored)
     assert f"{len(unscored)}  {reason}" in r.output
+
+
+def test_the_scan_summary_says_how_many_documents_a_detector_left_unscored(crawl_scanned):
+    """Pages in languages the classifier does not cover are left unscored by it; the counts
+    were only in `--json`'s counts, so a multilingual crawl scanned without a word of it."""
+    db, r = crawl_scanned
+    summary = json.loads(r.stdout)
+    n = summary["counts"]["unscored_language_classifier"]
+    con = duckdb.connect(db, read_only=True)
+    try:
+        (unscored,) = con.execute("SELECT count(*) FROM documents WHERE score_classifier IS NULL"
+                                  ).fetchone()
+    finally:
+        con.close()
+    assert n == unscored >= 20
+    [note] = [x for x in summary["notes"] if x.startswith("documents left unscored")]
+    assert f"{n:,} by classifier" in note

@@ -396,6 +396,13 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
         if counts["invalid_utf8"]:
             notes.append(f"{counts['invalid_utf8']} record(s) stored with invalid UTF-8 replaced "
                          "by U+FFFD (listed as 'kept' in `auditor status --errors`)")
+        unscored = {k[len("unscored_language_"):]: n for k, n in counts.items()
+                    if k.startswith("unscored_language_") and n}
+        if unscored:  # the counts were in --json only: a multilingual crawl scanned silently
+            notes.append("documents left unscored, in a language the detector does not cover: "
+                         + "; ".join(f"{n:,} by {name}" for name, n in sorted(unscored.items()))
+                         + " (their languages: `auditor detectors list`; estimates say how "
+                         "many of a group's documents they cover)")
         store.finish_run(run_id, dt.datetime.now(dt.timezone.utc), status, counts,
                          "; ".join(notes) or None)
         prog.close(status=status, **counts)
