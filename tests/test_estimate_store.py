@@ -377,3 +377,22 @@ def test_store_without_scores_says_what_to_do(tmp_path):
     open_store(db).close()  # a store with no side-cars yet
     with pytest.raises(LookupError, match="auditor scan"):
         estimate_db(db, record=False)
+
+
+def test_the_headline_names_the_rows_it_leaves_out_for_want_of_an_estimate(tmp_path):
+    """A source the detector could not score (its language) has no estimate; the headline
+    counted its documents and combined the others' fractions without saying it left it out."""
+    rng = np.random.default_rng(12)
+    db = str(tmp_path / "h.duckdb")
+    rows = corpus_rows(rng, "en", 300, 300, 0.2)
+    rows += [dict(id=f"zh-{i}", source="zh", date=POST, scores={"classifier": None})
+             for i in range(60)]
+    write_sidecar(db, "all", rows)
+    write_sidecar(db, "mref", machine_ref_rows(rng, 800))
+    open_store(db).close()
+    *groups, head = estimate_db(db, by=["source"], record=False, n_boot=20, overall=True)
+    zh = next(e for e in groups if e.group == {"source": "zh"})
+    assert zh.status == Status.NO_ESTIMATE.value
+    assert head.n_docs == 660
+    assert ("1 row(s) without an estimate (zh; 60 documents) are left out of this combination"
+            in " ".join(head.notes))

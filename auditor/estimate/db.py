@@ -702,6 +702,13 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes,
         if not parts:  # nothing else: the headline is only an upper bound too
             upper = sum(g.estimate.ci_high * g.weight_total for g in unmatched) / max(w_un, 1e-12)
             iv = replace(iv, fraction=float("nan"), ci_low=0.0, ci_high=float(upper))
+    missing = [g.estimate for g in rows if g.estimate.status == Status.NO_ESTIMATE.value]
+    if missing:  # the headline counts their documents: say that its fraction leaves them out
+        names = ", ".join("/".join(str(v) for v in e.group.values()) for e in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        extra.append(f"{len(missing)} row(s) without an estimate ({names}{more}; "
+                     f"{sum(e.n_docs for e in missing):,} documents) are left out of this "
+                     "combination: their notes say why")
     counted = [g.estimate for g in rows if g.estimate.status != Status.TOO_FEW.value]
     kinds = {e.human_ref_kind for e in counted if e.human_ref_kind}
     kind = kinds.pop() if len(kinds) == 1 else (RefKind.MIXED.value if kinds else "")
