@@ -387,12 +387,19 @@ def test_the_headline_names_the_rows_it_leaves_out_for_want_of_an_estimate(tmp_p
     rows = corpus_rows(rng, "en", 300, 300, 0.2)
     rows += [dict(id=f"zh-{i}", source="zh", date=POST, scores={"classifier": None})
              for i in range(60)]
+    # ten of its documents scored (an English page among them, say), all machine-like
+    rows += [dict(id=f"zh-en-{i}", source="zh", date=POST,
+                  scores={"classifier": float(machine_scores(rng, 1)[0])}) for i in range(10)]
     write_sidecar(db, "all", rows)
     write_sidecar(db, "mref", machine_ref_rows(rng, 800))
     open_store(db).close()
     *groups, head = estimate_db(db, by=["source"], record=False, n_boot=20, overall=True)
     zh = next(e for e in groups if e.group == {"source": "zh"})
     assert zh.status == Status.NO_ESTIMATE.value
-    assert head.n_docs == 660
-    assert ("1 row(s) without an estimate (zh; 60 documents) are left out of this combination"
+    assert head.n_docs == 670
+    assert ("1 row(s) without an estimate (zh; 70 documents) are left out of this combination"
             in " ".join(head.notes))
+    # the headline (the audit's, `check`'s) leaves out the same source: one figure everywhere
+    # (it took zh's ten scored documents in, so `check` read another overall than the table)
+    [alone] = estimate_db(db, record=False, n_boot=20)
+    assert alone.fraction == head.fraction and alone.n_docs == head.n_docs

@@ -153,7 +153,8 @@ def estimate_db(db_path: str, by: Sequence[str] = (), method: str = "auto",
                       else None,
                       n_boot=n_boot, machine_reference=machine_reference,
                       human_reference=human_reference, progress=progress,
-                      min_docs=0 if headline else min_docs, similar_by=similar_by,
+                      min_docs=0 if headline else min_docs, min_scored=min_docs,
+                      similar_by=similar_by,
                       overall=overall or headline)
         if combined:
             from auditor.estimate.combine import combine_detectors
@@ -353,13 +354,16 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
                      method: str, weight: str, n_boot: int, seed: int,
                      machine_reference: str | None, human_reference: str | None,
                      sample_of: str | None = None, min_docs: int = MIN_GROUP_DOCS,
+                     min_scored: int = MIN_GROUP_DOCS,
                      similar_by: str | None = None, overall: bool = False,
                      progress: Callable[[int, int], None] | None = None,
                      generated_from: str | None = None) -> list[GroupResult]:
     """One estimate per group for one detector (the single-tier path): cells (group x source)
     estimated against their source's references, then combined (see `cells`).
     `generated_from`: the store whose kept machine texts give sources their own machine
-    reference (None: the shared one for all)."""
+    reference (None: the shared one for all). `min_scored`: see `_group_result`; the same in
+    the headline's per-source rows (which take every source, `min_docs` 0) as in a table's,
+    so the headline and a table's `all` row leave out the same sources."""
     score = quote(f"score_{detector}", cols, "score column")
     genre = quote(similar_by, cols, "similarity column") if similar_by else None
     tokens = weight == "tokens"
@@ -464,7 +468,7 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
             continue
         results[key] = _group_result(key, by, idx, cells, est, refs, chosen, floors, detector,
                                      weight, method, n_boot, machine_h.n, base_notes,
-                                     bool(sample_of), min_docs if keys else 0)
+                                     bool(sample_of), min_scored)
     out = [results[k] for k in group_cells]
     if small:
         idx = [j for k in small for j in group_cells[k]]
@@ -472,7 +476,7 @@ def _estimate_groups(con, cols: dict[str, str], keys: list[str], by: list[str], 
                               floors, detector, weight, method, n_boot, machine_h.n,
                               [*base_notes, f"{len(small)} groups with fewer than {min_docs} "
                                "documents pooled into this row"], bool(sample_of),
-                              min_docs if keys else 0)
+                              min_scored)
         e = other.estimate
         if e.status in (Status.ESTIMATED.value, Status.PRE_CUTOFF.value):
             other = replace(other, estimate=replace(e, status=Status.OTHER.value,
