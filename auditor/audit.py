@@ -45,7 +45,8 @@ from auditor.estimate.choice import MIN_GROUP_DOCS, N_BOOT
 #: another version are stale and recomputed.
 #: 2: per-source thresholds (`calibration`). 3: the default detector by its languages and the
 #: separation of its references; a scored-document minimum; notes on what a fraction covers.
-AUDIT_VERSION = 3
+#: 4: the documents an estimate covers (`Estimate.n_docs_covered`).
+AUDIT_VERSION = 4
 
 def code_identity() -> dict[str, Any]:
     """What code made an audit: the package version, `AUDIT_VERSION` and the shipped detector

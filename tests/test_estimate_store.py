@@ -403,3 +403,12 @@ def test_the_headline_names_the_rows_it_leaves_out_for_want_of_an_estimate(tmp_p
     # (it took zh's ten scored documents in, so `check` read another overall than the table)
     [alone] = estimate_db(db, record=False, n_boot=20)
     assert alone.fraction == head.fraction and alone.n_docs == head.n_docs
+    # which documents the headline is a share of, for the report's summary line
+    assert head.n_docs_covered == alone.n_docs_covered == 600
+    from tests.cli_run import invoke
+
+    out = tmp_path / "r.md"
+    assert invoke(["report", "--db", db, "-o", str(out)]).exit_code == 0
+    summary = next(line for line in out.read_text().splitlines()
+                   if line.startswith("- synthetic fraction"))
+    assert "it covers 600 of the 670 documents" in summary

@@ -560,11 +560,12 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
     floor = (sum(f * w for f, w in f_vals) / max(sum(w for _, w in f_vals), 1)
              if f_vals else None)
     n_h = sum(refs[s].hist.n for s in used)
+    unscored_pre = sum(cells[j].unscored_pre for j in idx)
     common = dict(group=group, n_docs=n_docs, n_tokens=n_tokens, detector=detector,
                   n_human_ref=n_h, n_machine_ref=n_machine, floor=floor, weight=weight,
                   n_pre_cutoff=n_pre, human_ref=kind.value, human_ref_kind=kind.value,
-                  human_ref_sources=donors, method=m_label)
-    unscored_pre = sum(cells[j].unscored_pre for j in idx)
+                  human_ref_sources=donors, method=m_label,
+                  n_docs_covered=n_docs - unscored - unscored_pre)
     if unscored or unscored_pre:
         # the fraction is a share of the scored documents (both sides of the cutoff): a source
         # of English, Chinese and Spanish pages read 68.5% "of its 1,200 documents" where only
@@ -714,6 +715,8 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes,
                      f"{sum(e.n_docs for e in missing):,} documents) are left out of this "
                      "combination: their notes say why")
     counted = [g.estimate for g in rows if g.estimate.status != Status.TOO_FEW.value]
+    covered = sum(g.estimate.n_docs if g.estimate.n_docs_covered is None
+                  else g.estimate.n_docs_covered for g in in_combination)
     kinds = {e.human_ref_kind for e in counted if e.human_ref_kind}
     kind = kinds.pop() if len(kinds) == 1 else (RefKind.MIXED.value if kinds else "")
     fl = [(e.floor, e.n_docs) for e in counted if e.floor is not None]
@@ -733,6 +736,7 @@ def _overall(rows: list[GroupResult], by, detector, weight, method, base_notes,
                  n_machine_ref=max((e.n_machine_ref for e in counted), default=0),
                  human_ref=kind, human_ref_kind=kind, floor=floor,
                  n_pre_cutoff=sum(e.n_pre_cutoff for e in counted), weight=weight,
+                 n_docs_covered=covered,
                  notes=(*notes, *extra, f"weighted combination of the {len(parts)} rows by "
                         f"{', '.join(by)}"), status=Status.OVERALL.value)
     return GroupResult(e, iv.replicates, np.zeros(0), sum(w for _, w, _ in parts))

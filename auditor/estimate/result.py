@@ -75,6 +75,9 @@ class Estimate:
     vocab_ci_low: float | None = None
     vocab_ci_high: float | None = None
     disagree: bool = False
+    #: documents the fraction is a share of: the scored ones of an estimated row, the rows'
+    #: own on the headline (rows without an estimate left out); None where not counted
+    n_docs_covered: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

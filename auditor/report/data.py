@@ -81,6 +81,17 @@ def estimate_label(est: dict[str, Any] | None) -> str:
             f"{100 * est['ci_high']:.1f}]")
 
 
+def coverage_label(est: dict[str, Any] | None, n_docs: int) -> str:
+    """"; it covers 427 of the 1,200 documents (...)" when the estimate is a share of fewer
+    documents than the store holds (rows without an estimate, documents without a score),
+    else "": a headline printed beside the store's count must not read as a share of all."""
+    covered = (est or {}).get("n_docs_covered")
+    if covered is None or covered >= n_docs:
+        return ""
+    return (f"; it covers {covered:,} of the {n_docs:,} documents (the others have no estimate "
+            "or no score from its detector: the notes say which)")
+
+
 def method_label(est: dict[str, Any] | None) -> str:
     """`method X, detector Y, floor Z`: printed beside every number so none is read bare."""
     if not est:

@@ -22,6 +22,7 @@ from auditor.report.data import (
     ReportData,
     above_threshold,
     audit_label,
+    coverage_label,
     estimate_label,
     method_label,
     metric_reading,
@@ -128,8 +129,9 @@ def _summary(d: ReportData) -> str:
     roles = ", ".join(f"{k}: {v:,}" for k, v in (s.get("roles") or {}).items())
     return (f'<section id="summary"><h2>Summary</h2>{body}'
             f'<p class="caption">Overall estimate: {_e(method_label(o))}; weighted by '
-            f'{_e(d.weight)}. Documents by role: {_e(roles)}. Human reference: '
-            f'{_e((o or {}).get("human_ref") or "n/a")}.</p></section>')
+            f'{_e(d.weight)}{_e(coverage_label(o, s.get("n_docs", 0)))}. Documents by role: '
+            f'{_e(roles)}. Human reference: {_e((o or {}).get("human_ref") or "n/a")}.</p>'
+            '</section>')
 
 
 def _sources(d: ReportData) -> str:

@@ -16,6 +16,7 @@ from auditor.report.data import (
     ReportData,
     above_threshold,
     audit_label,
+    coverage_label,
     estimate_label,
     method_label,
     metric_reading,
@@ -81,7 +82,8 @@ def render_markdown(d: ReportData, plot_dir: Path | None = None) -> str:
          f"sources: {s.get('n_sources', 0)}",
          f"- crawl dates: {(s.get('date_min') or 'n/a')[:10]} to {(s.get('date_max') or 'n/a')[:10]}",
          f"- synthetic fraction (95% CI): **{estimate_label(o)}** ({md(method_label(o))}; weighted by "
-         f"{md(d.weight)}; human reference: {md((o or {}).get('human_ref') or 'n/a')})",
+         f"{md(d.weight)}; human reference: {md((o or {}).get('human_ref') or 'n/a')}"
+         f"{md(coverage_label(o, s.get('n_docs', 0)))})",
          "- documents by role: " + ", ".join(f"{md(k)}: {v:,}" for k, v in (s.get("roles") or {}).items()),
          "", "## Synthetic fraction by source", ""]
     L += _plot(plots.forest(d.sources, o), plot_dir, "forest.png", "per-source fractions")
