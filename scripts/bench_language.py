@@ -121,7 +121,12 @@ t0 = time.perf_counter()
 from auditor.provenance.language import _loaded
 _loaded()
 ready = time.perf_counter() - t0
-_loaded()[1].warm()  # what a process does in two steps, at WARM_AFTER_TEXTS and COMPILE_AFTER_TEXTS
+import sys
+from auditor.provenance import language_model
+if sys.argv[1:] == ["product"]:  # the WARM_AFTER_TEXTS step alone: scipy's import
+    language_model._start_warming(_loaded()[1], "product")
+else:  # both steps at once (the second comes at COMPILE_AFTER_TEXTS)
+    _loaded()[1].warm()
 for t in threading.enumerate():
     if t.name == "auditor-langid-kernel":
         t.join()
@@ -149,19 +154,20 @@ def fresh_process_loads(repeat: int) -> dict[str, tuple[float, float, float]]:
     env = dict(os.environ, XDG_CACHE_HOME=str(folder / "xdg"),
                NUMBA_CACHE_DIR=str(folder / "numba"), PYTHONPATH=str(REPO))
 
-    def run(code: str) -> tuple[float, float, float]:
-        out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+    def run(code: str, *args: str) -> tuple[float, float, float]:
+        out = subprocess.run([sys.executable, "-c", code, *args], env=env, check=True,
                              capture_output=True, text=True).stdout.split()
         return float(out[0]), float(out[1]), float(out[2])
 
     inf = (float("inf"),) * 3
-    found = {"before": inf, "empty": inf, "filled": inf}
+    found = {"before": inf, "empty": inf, "filled": inf, "product": inf}
     try:
         for _ in range(repeat):
             shutil.rmtree(folder, ignore_errors=True)
             found["before"] = min(found["before"], run(FRESH_LOAD_BEFORE))
             found["empty"] = min(found["empty"], run(FRESH_LOAD))
             found["filled"] = min(found["filled"], run(FRESH_LOAD))
+            found["product"] = min(found["product"], run(FRESH_LOAD, "product"))
         return found
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -334,10 +340,21 @@ def main() -> None:
               "|---|---:|---:|---:|",
               f"| before: py3langid's own | {fresh['before'][0]:.2f} | - | "
               f"{fresh['before'][2]:.2f} |"]
-    for key, what in (("empty", "now, caches empty"), ("filled", "now, caches filled")):
+    for key, what in (("empty", "now, caches empty"), ("filled", "now, caches filled"),
+                      ("product", "now, caches filled, scipy's import only (the "
+                       "`WARM_AFTER_TEXTS` step)")):
         ready, compiled, cpu = fresh[key]
         lines.append(f"| {what} | {ready:.2f} | {compiled:.2f} | {cpu:.2f} |")
-    lines.append("")
+    # the COMPILE_AFTER_TEXTS step: its CPU against what the compiled walk saves a text
+    numba_cpu = fresh["filled"][2] - fresh["product"][2]
+    saved = [(many_np - many) / n for _, n, _, many, many_np, *_ in rows]
+    lines += ["", f"The `COMPILE_AFTER_TEXTS` step (numba's import and the kernel from its "
+              f"cache, caches filled) costs {numba_cpu:.2f} s of CPU (the two rows above "
+              "subtracted); the compiled walk saves "
+              + " and ".join(f"{x * us:.1f} us" for x in saved)
+              + " a text over the numpy walk (the two text sets above), so it pays back after "
+              + " and ".join(f"{numba_cpu / x:,.0f}" for x in saved if x > 0)
+              + f" texts; `COMPILE_AFTER_TEXTS` is {language_model.COMPILE_AFTER_TEXTS:,}.", ""]
     Path(args.out).write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 

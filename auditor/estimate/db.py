@@ -244,11 +244,14 @@ def _full(con, cols: dict[str, str], detector: str) -> bool:
                                     choice.declared_languages(detector))
 
 
-def _usable_detectors(con, cols: dict[str, str], machine_reference: str | None) -> list[str]:
-    """Fully scored detectors that have a machine reference, in preference order."""
+def _usable_detectors(con, cols: dict[str, str], machine_reference: str | None,
+                      full: list[str] | None = None) -> list[str]:
+    """Fully scored detectors that have a machine reference, in preference order. `full`: the
+    fully scored ones, when the caller has them (each `_full` is a pass over the store)."""
     from auditor.estimate.references import shipped_reference_path
 
-    full = [d for d in choice.rank(score_columns(cols)) if _full(con, cols, d)]
+    if full is None:
+        full = [d for d in choice.rank(score_columns(cols)) if _full(con, cols, d)]
     return [d for d in full if shipped_reference_path(d) or machine_reference
             or con.execute(f"SELECT COUNT(*) FROM documents WHERE role = 'machine_reference' "
                            f"AND {quote(f'score_{d}', cols)} IS NOT NULL").fetchone()[0]]
@@ -315,7 +318,7 @@ def _pick_detectors(con, cols: dict[str, str], detector: str | None,
                           "(`auditor scan INPUT --db DB --detectors classifier`)")
     full = [d for d in available if _full(con, cols, d)]
     if detector is None:
-        usable = _usable_detectors(con, cols, machine_reference)
+        usable = _usable_detectors(con, cols, machine_reference, full)
         if not usable:
             return (full or available)[0], None, []
         chosen, skipped = _first_separating(con, cols, usable, machine_reference,
@@ -561,16 +564,17 @@ def _group_result(key, by, idx, cells, est, refs, chosen, floors, detector, weig
              if f_vals else None)
     n_h = sum(refs[s].hist.n for s in used)
     unscored_pre = sum(cells[j].unscored_pre for j in idx)
+    covered = n_docs - unscored - unscored_pre  # the documents the fraction is a share of
     common = dict(group=group, n_docs=n_docs, n_tokens=n_tokens, detector=detector,
                   n_human_ref=n_h, n_machine_ref=n_machine, floor=floor, weight=weight,
                   n_pre_cutoff=n_pre, human_ref=kind.value, human_ref_kind=kind.value,
                   human_ref_sources=donors, method=m_label,
-                  n_docs_covered=n_docs - unscored - unscored_pre)
+                  n_docs_covered=covered)
     if unscored or unscored_pre:
         # the fraction is a share of the scored documents (both sides of the cutoff): a source
         # of English, Chinese and Spanish pages read 68.5% "of its 1,200 documents" where only
         # the 427 English ones were in it, and its pre-cutoff note counted the other 196 in too
-        notes.append(f"the estimate covers the {n_docs - unscored - unscored_pre:,} of "
+        notes.append(f"the estimate covers the {covered:,} of "
                      f"{n_docs:,} documents with a {detector} score; {unscored:,} after the "
                      f"cutoff and {unscored_pre:,} before it have none (a language it does not "
                      "cover, or not scored) and are not in it")

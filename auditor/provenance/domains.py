@@ -7,8 +7,8 @@ suffix, wildcards (`*.ck`) and their exceptions (`!www.ck`) included, matched on
 punycode decoded, plus the one label before it. The list is read from the snapshot file
 tldextract ships, without importing tldextract: its import pulls in `requests` and its first
 lookup builds a trie of every suffix, both in each scan's start-up (the scan's fixed start-up
-is in reports/scan_bench.md). `tests/test_domains_psl.py` checks the two agree on real crawl hosts and
-on every rule of the list.
+is in reports/scan_bench.md). `tests/test_domains_psl.py` checks the two agree on real crawl
+hosts and on every rule of the list.
 """
 
 from __future__ import annotations

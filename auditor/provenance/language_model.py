@@ -358,19 +358,18 @@ class BatchClassifier:
 
 
 #: Texts a process sends to identification before "auto" imports scipy in the background,
-#: the numpy walk's product (0.14-0.2 s of CPU). Below it, one text at a time costs less:
-#: ~200 us saved a text (240 -> 34 us, reports/language_bench.md) pays that back after ~1,000
-#: texts. A scan of an English corpus may never get there (1M documents of the scan
+#: the numpy walk's product (its CPU: reports/language_bench.md, the scipy-only row). Below
+#: it, one text at a time costs less: ~200 us saved a text (240 -> 34 us, the same report)
+#: pays that back after ~1,000 texts. A scan of an English corpus may never get there (1M documents of the scan
 #: benchmark: ~2,000).
 WARM_AFTER_TEXTS = 2_000
-#: Texts before "auto" also readies the compiled walk: numba's import and the kernel from
-#: numba's cache cost ~0.57 s of CPU (1 s without the cache), and the compiled walk saves
-#: 7-11 us a text over the numpy walk (26 against 34-37 us on labeled texts, 17.5-18.4
-#: against 24-25 on crawl windows, reports/language_bench.md): paid back after ~50,000-85,000
-#: texts. Starting it once
-#: the numpy walk has cost that much more (ski rental) never spends more than twice the best
-#: choice made knowing the corpus; compiling at `WARM_AFTER_TEXTS` cost a real-text scan of
-#: 77,242 documents (12,000 identified) ~0.5 s of CPU for ~0.1 s saved.
+#: Texts before "auto" also readies the compiled walk. reports/language_bench.md
+#: (scripts/bench_language.py) measures both sides: numba's import and the kernel from its
+#: cache cost 0.6-0.8 s of CPU, and the compiled walk saves 6-11 us a text over the numpy walk,
+#: so it pays back after some 50,000-135,000 texts, by the report's own line. Starting it
+#: once the numpy walk has cost about as much more (ski rental) stays within about twice the
+#: best choice made knowing the corpus; compiled at `WARM_AFTER_TEXTS`, a scan that leaves
+#: the identifier some thousands of texts (the labeled set's 12,000) never paid it back.
 COMPILE_AFTER_TEXTS = 65_000
 _ASKED = [0]  # texts `worth_batching` was asked about, in "auto"
 _READY: list = []  # the kernel, once compiled and run (for engine "auto")

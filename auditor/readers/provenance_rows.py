@@ -1,9 +1,9 @@
 """Provenance rows: the readers' arrays (or finished documents) -> `PROVENANCE_SCHEMA` batches.
 
 The one place the derived columns (crawl month, pre-cutoff flag) are computed and the token
-estimate (`records.estimate_tokens`) is stored, for the readers (`auditor.readers.columnar`)
-and for documents built outside them (`provenance_batch`) alike. It sits with the readers, below the store: the store only writes
-what these functions build.
+estimate (`records.estimate_tokens`, from the `textstats` kernels) is stored, for the readers
+(`auditor.readers.columnar`) and for documents built outside them (`provenance_batch`) alike.
+It sits with the readers, below the store: the store only writes what these functions build.
 """
 
 from __future__ import annotations
@@ -71,8 +71,8 @@ def assemble_provenance(*, ids: pa.Array, sources: pa.Array, shards: pa.Array,
                         licenses: pa.Array, languages: pa.Array, roles: pa.Array,
                         synthetic: pa.Array, n_chars: pa.Array, n_tokens: np.ndarray,
                         snippets: pa.Array, metas: pa.Array, cutoff: dt.date) -> pa.RecordBatch:
-    """The one place the derived columns (crawl month, pre-cutoff flag, token estimate) are
-    computed, so the per-record and the columnar paths cannot drift apart. `dates` are
+    """The one place the derived columns (crawl month, pre-cutoff flag) are computed and the
+    token estimate stored, so the per-record and the columnar paths cannot drift apart. `dates` are
     `timestamp[us, UTC]`; `n_tokens` are `records.estimate_tokens` per text (the textstats
     kernels), passed in because they are computed in a helper thread."""
     cutoff_ts = pa.scalar(dt.datetime(cutoff.year, cutoff.month, cutoff.day,

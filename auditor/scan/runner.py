@@ -74,6 +74,10 @@ class ScanSummary:
                 "exit_code": self.exit_code}
 
 
+#: Prefix of the run counts of documents a detector left unscored, not its language
+#: (`unscored_language_<detector>`, in `--json` and the summary's note).
+UNSCORED_LANGUAGE = "unscored_language_"
+
 #: Cheap-tier detectors the default scan leaves out (run them by naming them in --detectors).
 #: compression: measured in reports/detectors.md ("Default scan tier"), it costs about twice
 #: the rest of the tier per document and adds nothing to the classifier's accuracy.
@@ -90,7 +94,7 @@ def resolve_detectors(spec: str | Sequence[str] | None,
     """
     notes: list[str] = []
     if isinstance(spec, str) and spec.strip().lower() == "none":
-        return {}, notes  # before importing the registry: ~0.06-0.08 s of every such scan
+        return {}, notes  # before importing the registry, which provenance alone never needs
     import detectors
 
     if spec is None or (isinstance(spec, str) and spec.strip() in ("", "default")):
@@ -317,10 +321,11 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
             more = f" and {len(reread) - 5} more" if len(reread) > 5 else ""
             notes.append(
                 f"{len(reread)} shard(s) stored under other reader options are read again "
-                f"under this run's, replacing their {sum(n for _, n in reread):,} stored "
-                f"document(s): {names}{more}; a file that needs options of its own "
-                "(--text-column, --id-column, ...) is read with the folder's when the folder is "
-                "scanned: scan the others by name, or give it its options again")
+                f"under this run's (or under newer row rules, after an upgrade), replacing their "
+                f"{sum(n for _, n in reread):,} stored document(s): {names}{more}; a file that "
+                "needs options of its own (--text-column, --id-column, ...) is read with the "
+                "folder's when the folder is scanned: scan the others by name, or give it its "
+                "options again")
         for shard in plan.forget:
             store.forget_shard(shard)
         for shard in plan.register:
@@ -396,8 +401,8 @@ def run_scan(inputs: Sequence[str], db: str | os.PathLike, options: ScanOptions 
         if counts["invalid_utf8"]:
             notes.append(f"{counts['invalid_utf8']} record(s) stored with invalid UTF-8 replaced "
                          "by U+FFFD (listed as 'kept' in `auditor status --errors`)")
-        unscored = {k[len("unscored_language_"):]: n for k, n in counts.items()
-                    if k.startswith("unscored_language_") and n}
+        unscored = {k[len(UNSCORED_LANGUAGE):]: n for k, n in counts.items()
+                    if k.startswith(UNSCORED_LANGUAGE) and n}
         if unscored:  # the counts were in --json only: a multilingual crawl scanned silently
             notes.append("documents left unscored, in a language the detector does not cover: "
                          + "; ".join(f"{n:,} by {name}" for name, n in sorted(unscored.items()))
@@ -465,9 +470,14 @@ def _read_again_under_other_options(catalogue: dict, fingerprints: dict,
     them under other reader options (the file is the same): a folder scan with default options
     after `--text-column content` on one of its files dropped that file's 137 documents for a
     failed unit, and said nothing of them."""
+    forgotten = set(plan.forget)
+    by_shard: dict[str, list[dict]] = {}
+    for (shard, _part), row in catalogue.items():  # one pass: every shard may be forgotten
+        if shard in forgotten:
+            by_shard.setdefault(shard, []).append(row)
     out = []
     for shard in plan.forget:
-        rows = [r for (s, _), r in catalogue.items() if s == shard]
+        rows = by_shard.get(shard, [])
         current = fingerprints[(shard, plan.shards[shard][0].part)]
         if rows and all(same_file_other_options(r.get("fingerprint"), current) for r in rows):
             out.append((shard, sum(int(r.get("n_stored") or 0) for r in rows)))
@@ -506,7 +516,7 @@ def _catalogue(store, run_id: str, res: UnitResult, counts: dict) -> None:
             key = skip_reason_key(issue.reason)
             by_reason[key] = by_reason.get(key, 0) + issue.count
     for name, n in res.n_out_of_language.items():  # left unscored: not the detector's language
-        key = f"unscored_language_{name}"
+        key = f"{UNSCORED_LANGUAGE}{name}"
         counts[key] = counts.get(key, 0) + n
     for issue in res.issues[:3] if res.status == "failed" else ():
         print(f"auditor scan: {issue.shard}: {issue.record}: {issue.reason}", file=sys.stderr)
